@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: run test lint unit bench schemas clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## The whole service on the embedded local stack (moto server + API front door), http://127.0.0.1:3000
+run: $(STAMP)
+	$(BIN)/python -m infra.localstack $(ARGS)
+
+## Lint, cfn-lint the template (source and SAM-translated), then every test.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m infra.lint_template template.yaml
+
+## Performance figures side by side; writes docs/benchmarks.md (ARGS=--quick for a one-minute run).
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+## Regenerate the language-neutral contracts in shared/ (rule JSON Schema, OpenAPI, sample events).
+schemas: $(STAMP)
+	$(BIN)/python -m audience.rules.schema shared/schemas/rule.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
