@@ -7,6 +7,7 @@ number; valid ones are kept.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -120,10 +121,9 @@ def _record(row: dict[str, Any], number: int) -> Any:
     properties = row.get("properties")
     if isinstance(properties, str):
         text = properties.strip()
-        try:
+        # Text that is not JSON stays text: validation then rejects it as "not an object".
+        with contextlib.suppress(json.JSONDecodeError):
             properties = json.loads(text) if text else {}
-        except json.JSONDecodeError:
-            pass  # left as text: validation rejects it as "not an object"
     elif isinstance(properties, list):  # an Arrow map arrives as [(key, value), ...]
         properties = dict(properties)
     elif properties is None:

@@ -1,0 +1,55 @@
+"""Importer: SQS messages carrying S3 ObjectCreated notifications from the import bucket.
+
+Thin shell: parse the notification (skip ``s3:TestEvent``, URL-decode keys), hand each object to
+``audience.imports.use_case``. A record that raises is reported in ``batchItemFailures`` so SQS
+retries it and finally moves it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote_plus
+
+import boto3
+from audience.imports.use_case import ImportServices, handle_object
+from audience.settings import get_settings
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+logger = Logger(service="importer")
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def services() -> ImportServices:
+    settings = get_settings()
+    return ImportServices(
+        ddb=boto3.client("dynamodb", region_name=settings.region),
+        s3=boto3.client("s3", region_name=settings.region),
+        settings=settings,
+    )
+
+
+def record_handler(record: SQSRecord) -> list[str]:
+    notification = json.loads(record.body)
+    if notification.get("Event") == "s3:TestEvent":
+        return []
+    done = []
+    deps = services()
+    for entry in notification.get("Records", []):
+        if not str(entry.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = entry["s3"]
+        key = unquote_plus(s3["object"]["key"])
+        etag = s3["object"].get("eTag") or s3["object"].get("versionId") or s3["object"].get("sequencer", "")
+        outcome = handle_object(deps, s3["bucket"]["name"], key, etag, int(s3["object"].get("size", 0)))
+        logger.info("object processed", key=key, outcome=outcome)
+        done.append(outcome)
+    return done
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

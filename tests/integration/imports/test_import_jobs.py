@@ -1,0 +1,322 @@
+"""The importer end to end on moto: job, upload, S3 notification, contacts, report, memberships."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+
+import boto3
+import openpyxl
+import pytest
+from audience.imports.contact_writer import unique_pk
+from audience.imports.dynamo import item, key, plain
+from audience.imports.jobs import JobStore, presigned_upload
+from audience.imports.use_case import ImportServices, handle_upload
+from audience.settings import get_settings
+
+from tests.integration.imports.helpers import LambdaContext, s3_notification, sqs_event
+
+TENANT = "acme"
+
+
+@pytest.fixture
+def env(aws):
+    settings = get_settings()
+    ddb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+    return ImportServices(ddb=ddb, s3=s3, settings=settings)
+
+
+def new_job(env, file_name, tenant=TENANT, **options):
+    return JobStore(env.ddb, env.settings.main_table).create(tenant, file_name, **options)
+
+
+def upload(env, job, data: bytes) -> dict:
+    env.s3.put_object(Bucket=env.settings.import_bucket, Key=job.upload_key, Body=data)
+    head = env.s3.head_object(Bucket=env.settings.import_bucket, Key=job.upload_key)
+    return s3_notification(
+        env.settings.import_bucket, job.upload_key, head["ETag"].strip('"'), head["ContentLength"]
+    )
+
+
+def run_importer(*notifications):
+    from functions.importer.app import lambda_handler
+
+    return lambda_handler(sqs_event(*notifications), LambdaContext())
+
+
+def job_of(env, job):
+    return JobStore(env.ddb, env.settings.main_table).get(job.tenant_id, job.job_id)
+
+
+def contacts(env, tenant=TENANT) -> dict[str, dict]:
+    pages = env.ddb.get_paginator("query").paginate(
+        TableName=env.settings.contacts_table,
+        KeyConditionExpression="pk = :t",
+        ExpressionAttributeValues={":t": {"S": tenant}},
+    )
+    return {c["sk"]: c["fields"] for p in pages for c in map(plain, p["Items"])}
+
+
+def report_lines(env, job) -> list[list[str]]:
+    body = env.s3.get_object(Bucket=env.settings.data_bucket, Key=job.report_key)["Body"].read()
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def declare_field(env, tenant, name, field_type):
+    env.ddb.put_item(
+        TableName=env.settings.main_table,
+        Item=item({"pk": f"T#{tenant}", "sk": f"FIELD#{name}", "name": name, "type": field_type}),
+    )
+
+
+def make_segment(env, tenant, segment_id, category=None, seg_type="static"):
+    env.ddb.put_item(
+        TableName=env.settings.main_table,
+        Item=item(
+            {
+                "pk": f"T#{tenant}",
+                "sk": f"SEG#{segment_id}",
+                "id": segment_id,
+                "type": seg_type,
+                "category": category,
+            }
+        ),
+    )
+
+
+def segment_members(env, tenant, segment_id) -> set[str]:
+    out = env.ddb.query(
+        TableName=env.settings.memberships_table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"{tenant}#{segment_id}"}},
+    )
+    return {i["sk"]["S"] for i in out["Items"]}
+
+
+CSV_BODY = (
+    "E-mail;First Name;Mobile;Age;Opt-in;Tags;Zip;Favourite\r\n"
+    "Ann@Example.com;Ann;(202) 456-1111;1,234;yes;vip, beta;90210;blue\r\n"
+    "bad-email;Bob;;x;;;;\r\n"
+    "ann@example.com;Anne;;;;;;\r\n"
+    "carl@example.com;Carl;+44 20 7946 0958;40;no;;;\r\n"
+).encode("cp1252")
+
+
+def test_csv_import_creates_contacts_collapses_duplicates_and_reports_rejects(env):
+    declare_field(env, TENANT, "zip", "string")
+    job = new_job(env, "leads list.csv")
+    result = run_importer(upload(env, job, CSV_BODY))
+    assert result == {"batchItemFailures": []}
+    done = job_of(env, job)
+    assert done.status == "succeeded", done.error
+    assert (done.rows_read, done.rows_imported, done.rows_rejected) == (4, 3, 1)
+    assert done.contacts_created == 2
+    people = {f["email"]: f for f in contacts(env).values()}
+    assert set(people) == {"ann@example.com", "carl@example.com"}
+    ann = people["ann@example.com"]
+    assert ann["first_name"] == "Anne"  # the later row wins
+    assert ann["phone"] == "+12024561111"
+    assert ann["age"] == 1234 and ann["subscribed"] is True and ann["tags"] == ["vip", "beta"]
+    assert ann["zip"] == "90210"
+    lines = report_lines(env, done)
+    assert lines[0] == ["row", "column", "value", "reason"]
+    assert lines[1][:3] == ["1", "Favourite", ""]
+    assert {(r[0], r[1]) for r in lines[2:]} == {("3", "E-mail"), ("3", "Age")}
+    assert done.ignored_columns[0]["column"] == "Favourite"
+    # the unique-key items point at the contacts
+    owner = env.ddb.get_item(
+        TableName=env.settings.main_table, Key=key(unique_pk(TENANT, "email", "ann@example.com"), "UNIQUE")
+    )
+    assert plain(owner["Item"])["contact_id"] in contacts(env)
+
+
+def test_reimport_matches_existing_contacts_by_email_then_phone(env):
+    first = new_job(env, "a.csv")
+    run_importer(upload(env, first, b"email,phone,city\nann@example.com,2024561111,Oslo\n"))
+    [ann_id] = contacts(env)
+    second = new_job(env, "b.csv")
+    run_importer(
+        upload(env, second, b"Phone Number,City,Last Name\n+1 202 456 1111,Bergen,Smith\nnew@example.com,,\n")
+    )
+    done = job_of(env, second)
+    assert done.status == "succeeded"
+    people = contacts(env)
+    assert people[ann_id]["city"] == "Bergen" and people[ann_id]["last_name"] == "Smith"
+    assert people[ann_id]["email"] == "ann@example.com"  # empty cells never clear values
+    assert done.rows_rejected == 1  # "new@example.com" is not a phone number
+
+
+def test_email_owned_by_another_contact_is_rejected_not_stolen(env):
+    run_importer(
+        upload(env, new_job(env, "a.csv"), b"contact_id,email\nc-1,one@example.com\nc-2,two@example.com\n")
+    )
+    job = new_job(env, "b.csv")
+    run_importer(upload(env, job, b"contact_id,email\nc-1,two@example.com\n"))
+    done = job_of(env, job)
+    assert done.rows_rejected == 1
+    assert "belongs to contact c-2" in report_lines(env, done)[1][3]
+    assert contacts(env)["c-1"]["email"] == "one@example.com"
+
+
+def test_xlsx_import_into_static_segment_follows_category_rules(env):
+    make_segment(env, TENANT, "gold", category="tier")
+    make_segment(env, TENANT, "silver", category="tier")
+    run_importer(
+        upload(env, new_job(env, "s.csv", segment_id="silver"), b"email\nann@example.com\nbob@example.com\n")
+    )
+    assert len(segment_members(env, TENANT, "silver")) == 2
+    wb = openpyxl.Workbook()
+    wb.active.append(["Email Address", "Surname"])
+    wb.active.append(["ann@example.com", "Lee"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = new_job(env, "gold.xlsx", segment_id="gold")
+    run_importer(upload(env, job, buf.getvalue()))
+    assert job_of(env, job).status == "succeeded"
+    ann = next(cid for cid, f in contacts(env).items() if f["email"] == "ann@example.com")
+    assert segment_members(env, TENANT, "gold") == {ann}
+    assert ann not in segment_members(env, TENANT, "silver")
+    assert len(segment_members(env, TENANT, "silver")) == 1
+
+
+def test_dynamic_segment_target_fails_the_job(env):
+    make_segment(env, TENANT, "dyn", seg_type="dynamic")
+    job = new_job(env, "a.csv", segment_id="dyn")
+    run_importer(upload(env, job, b"email\na@example.com\n"))
+    done = job_of(env, job)
+    assert (done.status, done.error_code) == ("failed", "invalid_segment")
+    assert contacts(env) == {}
+
+
+def test_same_object_delivered_twice_imports_once(env):
+    job = new_job(env, "a.csv")
+    note = upload(env, job, b"first_name\nNo identity\n")  # no email/phone: would be created twice if re-run
+    run_importer(note, note)
+    run_importer(note)
+    assert len(contacts(env)) == 1
+    assert job_of(env, job).rows_imported == 1
+
+
+def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
+    from audience.imports import contact_writer
+
+    job = new_job(env, "a.csv")
+    note = upload(
+        env, job, b"first_name,email\n" + b"".join(b"P%d,\n" % i for i in range(30)) + b"Q,q@example.com\n"
+    )
+    calls = {"n": 0}
+    real_write = contact_writer.ContactWriter.write
+
+    def flaky(self, candidate):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise ConnectionError("network went away")
+        return real_write(self, candidate)
+
+    monkeypatch.setattr(contact_writer.ContactWriter, "write", flaky)
+    monkeypatch.setattr(contact_writer, "WRITER_THREADS", 1)
+    first = run_importer(note)
+    assert first == {"batchItemFailures": [{"itemIdentifier": "m0"}]}  # retried by SQS, then the DLQ
+    failed = job_of(env, job)
+    assert failed.status == "failed" and failed.error_code == "internal" and "ConnectionError" in failed.error
+    assert 0 < len(contacts(env)) < 31
+    run_importer(note)  # SQS redelivers the same message
+    done = job_of(env, job)
+    assert done.status == "succeeded"
+    assert len(contacts(env)) == 31
+    assert done.rows_imported == 31
+
+
+def test_upload_key_of_another_tenant_or_unknown_job_is_ignored(env):
+    job = new_job(env, "a.csv", tenant="other")
+    forged = s3_notification(
+        env.settings.import_bucket, f"tenants/{TENANT}/imports/{job.job_id}/a.csv", "e", 10
+    )
+    env.s3.put_object(
+        Bucket=env.settings.import_bucket,
+        Key=f"tenants/{TENANT}/imports/{job.job_id}/a.csv",
+        Body=b"email\nx@example.com\n",
+    )
+    assert run_importer(forged) == {"batchItemFailures": []}
+    assert contacts(env) == {} and contacts(env, "other") == {}
+    assert job_of(env, job).status == "pending"
+
+
+def test_file_over_the_cap_fails_with_too_large(env):
+    job = new_job(env, "big.csv")
+    line = b"someone@example.com,Someone\n"
+    data = b"email,first_name\n" + line * (5 * 1024 * 1024 // len(line) + 1)
+    run_importer(upload(env, job, data))
+    done = job_of(env, job)
+    assert (done.status, done.error_code) == ("failed", "too_large")
+    assert contacts(env) == {}
+
+
+def test_test_event_and_url_encoded_keys(env):
+    job = new_job(env, "Kunden Liste (März)+1.csv")
+    note = upload(env, job, b"email\nk@example.com\n")
+    assert "+" in note["Records"][0]["s3"]["object"]["key"]
+    assert run_importer({"Event": "s3:TestEvent", "Bucket": env.settings.import_bucket}, note) == {
+        "batchItemFailures": []
+    }
+    assert job_of(env, job).status == "succeeded"
+
+
+def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
+    from audience.imports import contact_writer
+
+    races = []
+    real_commit = contact_writer.ContactWriter._commit
+
+    def counting_commit(self, *args):
+        try:
+            return real_commit(self, *args)
+        except contact_writer._Race:
+            races.append(1)
+            raise
+
+    monkeypatch.setattr(contact_writer.ContactWriter, "_commit", counting_commit)
+    # moto deep-copies its tables inside transact_write_items without a lock, so concurrent calls
+    # break moto itself; real DynamoDB applies each call atomically. Serialising single API calls
+    # restores that, while the read-then-write races between the importers stay free.
+    lock, real_call = threading.Lock(), env.ddb._make_api_call
+
+    def atomic_call(*args, **kwargs):
+        with lock:
+            return real_call(*args, **kwargs)
+
+    monkeypatch.setattr(env.ddb, "_make_api_call", atomic_call)
+    rows = b"email,phone,first_name\n" + b"".join(
+        b"p%d@example.com,+1202456%04d,N%d\n" % (i, 1000 + i, i) for i in range(25)
+    )
+    jobs = [new_job(env, f"c{i}.csv") for i in range(4)]
+    notes = [upload(env, j, rows) for j in jobs]
+    bucket = env.settings.import_bucket
+    threads = [
+        threading.Thread(
+            target=handle_upload,
+            args=(env, bucket, j.upload_key, n["Records"][0]["s3"]["object"]["eTag"], 100),
+        )
+        for j, n in zip(jobs, notes, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    people = contacts(env)
+    assert len(people) == 25
+    assert len({f["email"] for f in people.values()}) == 25
+    assert len({f["phone"] for f in people.values()}) == 25
+    assert [job_of(env, j).status for j in jobs] == ["succeeded"] * 4
+    assert sum(job_of(env, j).contacts_created for j in jobs) == 25
+    assert races, "the importers never raced; the test did not exercise the conditional writes"
+
+
+def test_presigned_upload_names_the_job_key_and_caps_size(env):
+    job = new_job(env, "a.xlsx")
+    slot = presigned_upload(env.s3, env.settings.import_bucket, job)
+    assert job.upload_key in slot["upload_url"].replace("%2F", "/")
+    assert ["content-length-range", 1, 5 * 1024 * 1024] in __import__("json").loads(
+        __import__("base64").b64decode(slot["upload_form"]["fields"]["policy"])
+    )["conditions"]
