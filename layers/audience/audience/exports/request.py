@@ -1,0 +1,162 @@
+"""What a caller may ask of an export, checked before a job is queued (SPEC §3
+``POST /segments/{id}/exports``). Pure and free of pyarrow: the API imports it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from audience.errors import ValidationFailed
+from audience.fields import FieldCatalog
+
+ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl", "audience_sha256"]
+EXTENSIONS: dict[str, str] = {
+    "csv": ".csv",
+    "xlsx": ".xlsx",
+    "parquet": ".parquet",
+    "jsonl": ".jsonl",
+    "audience_sha256": ".csv",
+}
+# Catalog fields the ad-platform layout can carry (see writers.audience_sha256), and its default.
+AUDIENCE_IDENTIFIER_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "city",
+    "state",
+    "country",
+    "gender",
+)
+AUDIENCE_DEFAULT_FIELDS = ("email", "phone")
+MAX_STEM_CHARS = 100
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-() ]+")
+
+
+class _ExportBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: ExportFormat
+    fields: list[str] | None = Field(default=None, min_length=1, max_length=500)
+    added_since: datetime | date | None = None
+    updated_since: datetime | date | None = None
+    file_name: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @field_validator("added_since", "updated_since", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: Any) -> Any:
+        # pydantic would read a number as a Unix timestamp; callers send ISO 8601 text.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("expected an ISO 8601 date or date-time string")
+        return value
+
+
+class ExportSpec(BaseModel):
+    """A validated export request, as stored on the job and read back by the exporter."""
+
+    format: ExportFormat
+    columns: list[str]
+    added_since: str | None = None  # ISO 8601 UTC instant
+    updated_since: str | None = None
+    file_name: str
+
+
+def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str = "export") -> ExportSpec:
+    """Validate ``body`` against the tenant's catalog; every problem reported with its JSON path."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "the body must be a JSON object", [{"path": "", "message": "expected an object"}]
+        )
+    try:
+        parsed = _ExportBody.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed("invalid export request", pydantic_details(exc)) from None
+    columns = list(parsed.fields) if parsed.fields else default_columns(parsed.format, catalog)
+    details = check_columns(parsed.format, columns, catalog)
+    if details:
+        raise ValidationFailed("invalid export fields", details)
+    return ExportSpec(
+        format=parsed.format,
+        columns=columns,
+        added_since=as_utc_instant(parsed.added_since),
+        updated_since=as_utc_instant(parsed.updated_since),
+        file_name=export_file_name(parsed.file_name, parsed.format, default_stem),
+    )
+
+
+def default_columns(export_format: str, catalog: FieldCatalog) -> list[str]:
+    if export_format == "audience_sha256":
+        return list(AUDIENCE_DEFAULT_FIELDS)
+    return catalog.names()
+
+
+def check_columns(export_format: str, columns: list[str], catalog: FieldCatalog) -> list[dict[str, str]]:
+    details: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for index, name in enumerate(columns):
+        path = f"/fields/{index}"
+        if name not in catalog:
+            details.append({"path": path, "message": f"unknown field {name!r}"})
+        elif export_format == "audience_sha256" and name not in AUDIENCE_IDENTIFIER_FIELDS:
+            allowed = ", ".join(AUDIENCE_IDENTIFIER_FIELDS)
+            details.append({"path": path, "message": f"audience_sha256 carries only identifiers: {allowed}"})
+        elif name in seen:
+            details.append({"path": path, "message": f"field {name!r} listed twice"})
+        seen.add(name)
+    return details
+
+
+def as_utc_instant(value: datetime | date | None) -> str | None:
+    """A date means its first instant (UTC); a datetime without a zone is read as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.min)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def export_file_name(requested: str | None, export_format: str, default_stem: str) -> str:
+    """A safe download name: no path, ASCII letters/digits/``._-() `` only, the format's extension.
+
+    The name becomes the last part of the S3 key and the ``Content-Disposition`` of the download,
+    so anything else (slashes, quotes, control characters, accents) is replaced rather than refused.
+    """
+    extension = EXTENSIONS[export_format]
+    stem = _clean(requested.replace("\\", "/").rsplit("/", 1)[-1]) if requested else ""
+    lowered = stem.lower()
+    for known in set(EXTENSIONS.values()):
+        if lowered.endswith(known):
+            stem = stem[: -len(known)]
+            break
+    stem = stem.strip(" .")[:MAX_STEM_CHARS].strip(" .")
+    if not stem:
+        stem = _clean(default_stem).strip(" .")[:MAX_STEM_CHARS].strip(" .") or "export"
+    return stem + extension
+
+
+def _clean(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"_+", "_", _UNSAFE.sub("_", ascii_text))
+
+
+def pydantic_details(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """pydantic errors as SPEC details: ``{"path": "/fields/2", "message": ...}``."""
+    details = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "union["))]
+        # A datetime|date union reports each branch; keep the field path only once.
+        path = prefix + "/" + "/".join(_branchless(loc))
+        message = error["msg"]
+        if not any(d["path"] == path for d in details):
+            details.append({"path": path, "message": message})
+    return details
+
+
+def _branchless(loc: list[str]) -> list[str]:
+    return [part for part in loc if part not in ("datetime", "date")]

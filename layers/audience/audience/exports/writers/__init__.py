@@ -1,0 +1,60 @@
+"""One writer per export format, all with the same shape: header on construction, ``write_rows``
+for each page of contacts, ``close`` to finish the file. Writers only ever see a page at a time and
+write into a binary sink (the S3 multipart upload), so memory stays flat however big the segment.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
+
+from audience.fields import FieldCatalog
+
+Row = Mapping[str, Any]
+
+
+class ExportWriter(ABC):
+    """Writes rows (``{"contact_id", **fields}``) as the columns named, in that order."""
+
+    content_type: str = "application/octet-stream"
+
+    def __init__(self, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog) -> None:
+        self.sink = sink
+        self.columns = list(columns)
+        self.catalog = catalog
+        self.types = {name: catalog.type_of(name) for name in self.columns}
+
+    @abstractmethod
+    def write_rows(self, rows: Sequence[Row]) -> int:
+        """Write a page; answer how many rows went into the file."""
+
+    def close(self) -> None:  # noqa: B027 - most formats have nothing to finish
+        """Finish the file (footers, zip directory). The sink itself is closed by its owner."""
+
+
+def open_writer(
+    export_format: str, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog
+) -> ExportWriter:
+    """The writer for ``export_format`` (imported lazily: pyarrow and openpyxl load only when used)."""
+    if export_format == "csv":
+        from audience.exports.writers.csv_writer import CsvWriter
+
+        return CsvWriter(sink, columns, catalog)
+    if export_format == "xlsx":
+        from audience.exports.writers.xlsx_writer import XlsxWriter
+
+        return XlsxWriter(sink, columns, catalog)
+    if export_format == "parquet":
+        from audience.exports.writers.parquet_writer import ParquetWriter
+
+        return ParquetWriter(sink, columns, catalog)
+    if export_format == "jsonl":
+        from audience.exports.writers.jsonl_writer import JsonlWriter
+
+        return JsonlWriter(sink, columns, catalog)
+    if export_format == "audience_sha256":
+        from audience.exports.writers.audience_sha256 import AudienceSha256Writer
+
+        return AudienceSha256Writer(sink, columns, catalog)
+    raise ValueError(f"unknown export format {export_format!r}")
