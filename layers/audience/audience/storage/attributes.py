@@ -1,0 +1,59 @@
+"""A map attribute that stores plain JSON-like documents (rules, contact fields, counts).
+
+pynamodb's raw ``MapAttribute`` hands back ``MapAttribute`` objects and guesses number types; this one
+stores a dict of JSON values as a native DynamoDB map and gives back plain ``dict``/``list``/``int``/
+``float`` values, so the rule engine and the API see exactly what was written.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pynamodb.attributes import Attribute
+from pynamodb.constants import MAP
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_dynamo(value: Any) -> Any:
+    """JSON value -> value boto3 can serialise (numbers as Decimal, tuples as lists)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {str(k): to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamo(v) for v in value]
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+def from_dynamo(value: Any) -> Any:
+    """Inverse of ``to_dynamo``: integral Decimals become ``int``, others ``float``."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+class DocumentAttribute(Attribute[dict]):
+    """A dict of JSON values stored as a DynamoDB map (``M``)."""
+
+    attr_type = MAP
+
+    def serialize(self, value: dict) -> dict:
+        return {str(k): _serializer.serialize(to_dynamo(v)) for k, v in value.items()}
+
+    def deserialize(self, value: dict) -> dict:
+        return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in value.items()}

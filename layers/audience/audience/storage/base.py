@@ -1,0 +1,75 @@
+"""pynamodb models bound to the deployment's settings at call time, not at import time.
+
+pynamodb reads ``Meta`` when a model first talks to DynamoDB and then caches the connection on the
+class. Handlers import models long before tests (or the local stack) set the environment, so the
+``Meta`` values here are descriptors that read ``audience.settings.get_settings()`` on every access,
+and a model drops its cached connection whenever the settings object changes (tests clear the
+settings cache when they switch environments).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+
+from audience.settings import Settings, get_settings
+
+
+class _FromSettings:
+    """A class-level attribute whose value is computed from the current settings."""
+
+    def __init__(self, read: Callable[[Settings], object]) -> None:
+        self.read = read
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        return self.read(get_settings())
+
+
+def table_meta(read_table_name: Callable[[Settings], str]) -> type:
+    """A ``Meta`` class for a model stored in the table that ``read_table_name`` picks from settings."""
+
+    class Meta:
+        table_name = _FromSettings(read_table_name)
+        region = _FromSettings(lambda s: s.region)
+        host = _FromSettings(lambda s: s.aws_endpoint_url)
+        max_retry_attempts = 5
+
+    return Meta
+
+
+class SettingsBoundModel(Model):
+    """Base of every model: reconnects when the settings (table names, endpoint) change."""
+
+    _bound_settings: Settings | None = None
+
+    @classmethod
+    def _get_connection(cls):  # type: ignore[override]
+        settings = get_settings()
+        if cls.__dict__.get("_bound_settings") is not settings:
+            cls._connection = None
+            cls._bound_settings = settings
+        return super()._get_connection()
+
+
+def connection() -> Connection:
+    """A low-level connection for transactions (``TransactWrite(connection=...)``)."""
+    settings = get_settings()
+    return Connection(region=settings.region, host=settings.aws_endpoint_url, max_retry_attempts=5)
+
+
+def now_iso() -> str:
+    """UTC now as ISO 8601 with milliseconds and a ``Z``: sorts lexicographically in time order."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def versioned(version: int | None) -> dict[str, int]:
+    """Constructor kwargs for a model's ``version`` (pynamodb refuses ``version=None``)."""
+    return {} if version is None else {"version": int(version)}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,236 @@
+"""Contacts in ContactsTable (``pk = tenant``, ``sk = contact_id``) and their unique email/phone keys.
+
+Uniqueness: a contact's normalised email and phone each own one MainTable item
+(``T#{tenant}#EMAIL#{email}`` / ``T#{tenant}#PHONE#{e164}``). The contact and its key items are
+written in one transaction whose conditions fail if a key already belongs to someone else, so two
+concurrent writers can never both claim an address. Erasure leaves a tombstone (no fields,
+``erased``, a TTL) so incremental snapshots learn about it through the ``by_updated`` index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from audience.errors import Conflict, NotFound
+from audience.fields import SYSTEM_FIELDS
+from audience.storage import memberships_repo, segments_repo
+from audience.storage.base import connection, new_id, now_iso, versioned
+from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
+from audience.storage.paging import check_start_key, chunks, collect
+from audience.storage.records import Contact, Page
+
+UNIQUE_SK = "UNIQUE"
+UNIQUE_FIELDS = {"email": "EMAIL", "phone": "PHONE"}
+TOMBSTONE_DAYS = 35
+WRITE_ATTEMPTS = 4
+
+
+def unique_value(field: str, value: Any) -> str | None:
+    """The key under which ``value`` is unique: trimmed, and lower-cased for emails; None if empty."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    return text.lower() if field == "email" else text
+
+
+def _to_record(item: ContactItem) -> Contact:
+    return Contact(
+        contact_id=item.sk,
+        fields=dict(item.fields or {}),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        erased=bool(item.erased),
+        version=int(item.version or 0),
+    )
+
+
+def _load(tenant: str, contact_id: str) -> ContactItem | None:
+    try:
+        return ContactItem.get(tenant, contact_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def find(tenant: str, contact_id: str) -> Contact | None:
+    """The live contact, or None when it does not exist or was erased."""
+    item = _load(tenant, contact_id)
+    return None if item is None or item.erased else _to_record(item)
+
+
+def get(tenant: str, contact_id: str) -> Contact:
+    contact = find(tenant, contact_id)
+    if contact is None:
+        raise NotFound(f"contact {contact_id!r} not found")
+    return contact
+
+
+def get_many(tenant: str, contact_ids: Iterable[str]) -> dict[str, Contact]:
+    """The live contacts among ``contact_ids`` (BatchGet), by id."""
+    found: dict[str, Contact] = {}
+    for chunk in chunks(list(dict.fromkeys(contact_ids)), 100):
+        for item in ContactItem.batch_get([(tenant, c) for c in chunk]):
+            if not item.erased:
+                found[item.sk] = _to_record(item)
+    return found
+
+
+def owner_of(tenant: str, field: str, value: Any) -> str | None:
+    """The contact id that owns this email/phone, or None."""
+    key = unique_value(field, value)
+    if key is None:
+        return None
+    try:
+        return UniqueKeyItem.get(
+            unique_pk(tenant, UNIQUE_FIELDS[field], key), UNIQUE_SK, consistent_read=True
+        ).contact_id
+    except DoesNotExist:
+        return None
+
+
+def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, replace: bool = False) -> Contact:
+    """Create or update one contact and keep its email/phone keys unique.
+
+    ``contact_id`` None: matched by email, then phone, else a new id. ``replace`` drops fields not
+    given (PUT semantics); otherwise fields are merged and a None value removes that field.
+    Raises Conflict when the email or phone belongs to another contact.
+    """
+    fields = {k: v for k, v in fields.items() if k not in SYSTEM_FIELDS}
+    if contact_id is None:
+        contact_id = owner_of(tenant, "email", fields.get("email")) or owner_of(
+            tenant, "phone", fields.get("phone")
+        )
+    contact_id = contact_id or new_id()
+    for _ in range(WRITE_ATTEMPTS):
+        current = _load(tenant, contact_id)
+        live = current is not None and not current.erased
+        base = dict(current.fields or {}) if live and not replace else {}
+        merged = {k: v for k, v in {**base, **fields}.items() if v is not None}
+        stamp = now_iso()
+        item = ContactItem(
+            tenant,
+            contact_id,
+            fields=merged,
+            created_at=current.created_at if live else stamp,
+            updated_at=stamp,
+            erased=False,
+            ttl=None,
+            gsi1pk=tenant,
+            gsi1sk=f"{stamp}#{contact_id}",
+            **versioned(current.version if current is not None else None),
+        )
+        old_keys = _unique_keys(current.fields if live else {})
+        try:
+            _write_with_keys(tenant, contact_id, item, old_keys, _unique_keys(merged))
+        except TransactWriteError:
+            _raise_if_key_taken(tenant, contact_id, merged)
+            continue  # the contact changed under us: read again and retry
+        return _to_record(item)
+    raise Conflict(f"contact {contact_id!r} is being changed concurrently; try again")
+
+
+def erase(tenant: str, contact_id: str) -> bool:
+    """Erase a contact: tombstone, free its email/phone, delete every membership.
+
+    Returns False when there was no live contact. Segment counts are adjusted for the removed
+    memberships.
+    """
+    for _ in range(WRITE_ATTEMPTS):
+        current = _load(tenant, contact_id)
+        if current is None or current.erased:
+            return False
+        stamp = now_iso()
+        tombstone = ContactItem(
+            tenant,
+            contact_id,
+            fields={},
+            created_at=current.created_at,
+            updated_at=stamp,
+            erased=True,
+            ttl=timedelta(days=TOMBSTONE_DAYS),
+            gsi1pk=tenant,
+            gsi1sk=f"{stamp}#{contact_id}",
+            version=current.version,
+        )
+        try:
+            _write_with_keys(tenant, contact_id, tombstone, _unique_keys(current.fields or {}), {})
+        except TransactWriteError:
+            continue
+        break
+    else:
+        raise Conflict(f"contact {contact_id!r} is being changed concurrently; try again")
+    for segment_id in memberships_repo.remove_contact(tenant, contact_id):
+        segments_repo.set_member_count(tenant, segment_id, memberships_repo.count(tenant, segment_id))
+    return True
+
+
+def changed_since(tenant: str, since_iso: str | None) -> Iterator[Contact]:
+    """Contacts (tombstones included) updated at or after ``since_iso``, in update order (GSI)."""
+    condition = ContactItem.gsi1sk >= since_iso if since_iso else None
+    for item in ContactItem.by_updated.query(tenant, condition):
+        yield _to_record(item)
+
+
+def iter_all(tenant: str, *, include_erased: bool = False) -> Iterator[Contact]:
+    """Every contact of the tenant (paged Query on its partition)."""
+    for item in ContactItem.query(tenant):
+        if include_erased or not item.erased:
+            yield _to_record(item)
+
+
+def list_page(tenant: str, limit: int = 50, start_key: dict[str, Any] | None = None) -> Page:
+    items = ContactItem.query(
+        tenant, last_evaluated_key=check_start_key(start_key, tenant), page_size=limit + 1
+    )
+    return collect(
+        items,
+        limit,
+        key_of=lambda i: {"pk": i.pk, "sk": i.sk},
+        keep=lambda i: not i.erased,
+        convert=_to_record,
+    )
+
+
+def _unique_keys(fields: dict[str, Any]) -> dict[str, str]:
+    """``{"EMAIL": value, "PHONE": value}`` for the non-empty ones."""
+    keys = {}
+    for field, kind in UNIQUE_FIELDS.items():
+        value = unique_value(field, fields.get(field))
+        if value is not None:
+            keys[kind] = value
+    return keys
+
+
+def _write_with_keys(
+    tenant: str, contact_id: str, item: ContactItem, old: dict[str, str], new: dict[str, str]
+) -> None:
+    """One transaction: the contact (version-checked), claimed new keys, released old keys."""
+    mine = UniqueKeyItem.contact_id == contact_id
+    with TransactWrite(connection=connection()) as transaction:
+        transaction.save(item)
+        for kind, value in new.items():
+            if old.get(kind) == value:
+                continue
+            key = UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK, contact_id=contact_id)
+            transaction.save(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
+        for kind, value in old.items():
+            if new.get(kind) == value:
+                continue
+            key = UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK)
+            transaction.delete(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
+
+
+def _raise_if_key_taken(tenant: str, contact_id: str, fields: dict[str, Any]) -> None:
+    details = []
+    for field in UNIQUE_FIELDS:
+        owner = owner_of(tenant, field, fields.get(field))
+        if owner is not None and owner != contact_id:
+            details.append({"path": f"/{field}", "message": f"already used by contact {owner}"})
+    if details:
+        raise Conflict(
+            "another contact already has this " + " and ".join(d["path"][1:] for d in details), details
+        )

@@ -1,0 +1,123 @@
+"""Segment memberships in MembershipsTable (``pk = {tenant}#{segment}``, ``sk = contact_id``).
+
+GSI ``by_contact`` (``gsi1pk = {tenant}#{contact}``, ``gsi1sk = segment_id``) answers "which
+segments is this contact in", used by category exclusivity, erasure and ``GET /contacts/{id}/segments``.
+Memberships carry no version: a membership either exists or not, so batch writes are safe here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from audience.storage import batch
+from audience.storage.base import now_iso
+from audience.storage.models import MembershipItem, by_contact_pk, membership_pk
+from audience.storage.paging import check_start_key, chunks, collect
+from audience.storage.records import Membership, Page
+
+BATCH_GET_SIZE = 100
+
+
+def _to_record(item: MembershipItem) -> Membership:
+    return Membership(
+        segment_id=item.gsi1sk,
+        contact_id=item.sk,
+        source=item.source,
+        category=item.category,
+        added_at=item.added_at,
+    )
+
+
+def _item(tenant: str, segment_id: str, contact_id: str, source: str, category: str | None, stamp: str):
+    return MembershipItem(
+        membership_pk(tenant, segment_id),
+        contact_id,
+        gsi1pk=by_contact_pk(tenant, contact_id),
+        gsi1sk=segment_id,
+        source=source,
+        category=category,
+        added_at=stamp,
+    )
+
+
+def add_many(
+    tenant: str,
+    segment_id: str,
+    contact_ids: Iterable[str],
+    *,
+    source: str = "static",
+    category: str | None = None,
+) -> int:
+    """Put one membership per distinct id (re-adding refreshes ``added_at``); returns how many."""
+    stamp = now_iso()
+    ids = list(dict.fromkeys(contact_ids))
+    return batch.write(
+        MembershipItem, puts=[_item(tenant, segment_id, c, source, category, stamp) for c in ids]
+    )
+
+
+def remove_many(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> int:
+    """Delete the memberships of these ids (absent ones are a no-op); returns how many requested."""
+    pk = membership_pk(tenant, segment_id)
+    keys = [{"pk": pk, "sk": c} for c in dict.fromkeys(contact_ids)]
+    return batch.write(MembershipItem, delete_keys=keys)
+
+
+def existing(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> set[str]:
+    """Which of ``contact_ids`` are members now (BatchGet, keys only)."""
+    pk = membership_pk(tenant, segment_id)
+    found: set[str] = set()
+    for chunk in chunks(list(dict.fromkeys(contact_ids)), BATCH_GET_SIZE):
+        for item in MembershipItem.batch_get([(pk, c) for c in chunk], attributes_to_get=["pk", "sk"]):
+            found.add(item.sk)
+    return found
+
+
+def list_segment(
+    tenant: str, segment_id: str, limit: int = 50, start_key: dict[str, Any] | None = None
+) -> Page:
+    """A page of a segment's memberships in contact-id order."""
+    pk = membership_pk(tenant, segment_id)
+    items = MembershipItem.query(pk, last_evaluated_key=check_start_key(start_key, pk), page_size=limit + 1)
+    return collect(items, limit, key_of=lambda i: {"pk": i.pk, "sk": i.sk}, convert=_to_record)
+
+
+def iter_members(tenant: str, segment_id: str) -> Iterator[str]:
+    """Every member's contact id (paged Query, keys only)."""
+    for item in MembershipItem.query(membership_pk(tenant, segment_id), attributes_to_get=["pk", "sk"]):
+        yield item.sk
+
+
+def count(tenant: str, segment_id: str) -> int:
+    return MembershipItem.count(membership_pk(tenant, segment_id), consistent_read=True)
+
+
+def segments_of(tenant: str, contact_id: str) -> list[Membership]:
+    """Every membership of one contact (GSI by_contact; eventually consistent)."""
+    return [_to_record(item) for item in MembershipItem.by_contact.query(by_contact_pk(tenant, contact_id))]
+
+
+def remove_all(tenant: str, segment_id: str) -> int:
+    """Empty a segment (contacts are kept); returns how many memberships were deleted."""
+    pk = membership_pk(tenant, segment_id)
+    removed = 0
+    page: list[dict[str, str]] = []
+    for contact_id in iter_members(tenant, segment_id):
+        page.append({"pk": pk, "sk": contact_id})
+        if len(page) >= 500:
+            removed += batch.write(MembershipItem, delete_keys=page)
+            page = []
+    if page:
+        removed += batch.write(MembershipItem, delete_keys=page)
+    return removed
+
+
+def remove_contact(tenant: str, contact_id: str) -> list[str]:
+    """Delete every membership of one contact; returns the segment ids it was removed from."""
+    memberships = segments_of(tenant, contact_id)
+    batch.write(
+        MembershipItem,
+        delete_keys=[{"pk": membership_pk(tenant, m.segment_id), "sk": contact_id} for m in memberships],
+    )
+    return [m.segment_id for m in memberships]
