@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-
 from audience.errors import Conflict, NotFound
 from audience.storage import contacts_repo, memberships_repo, segments_repo
 

@@ -1,11 +1,12 @@
 """Segments storage on moto: versions, If-Match, tenant isolation, filtered pagination."""
 
 import pytest
-
 from audience.errors import BadRequest, NotFound, PreconditionFailed
 from audience.storage import segments_repo
 
-RULE = {"all": [{"field": "country", "op": "eq", "value": "DE"}, {"field": "age", "op": "gte", "value": 18.5}]}
+RULE = {
+    "all": [{"field": "country", "op": "eq", "value": "DE"}, {"field": "age", "op": "gte", "value": 18.5}]
+}
 
 
 def test_created_segment_reads_back_with_version_1_and_exact_rules(aws):
@@ -62,7 +63,10 @@ def test_list_filters_and_paginates_without_losing_or_repeating_items(aws):
     ids = set()
     for i in range(7):
         seg = segments_repo.create(
-            "acme", name=f"Promo {i}" if i % 2 else f"Other {i}", type="static", category="c" if i < 4 else None
+            "acme",
+            name=f"Promo {i}" if i % 2 else f"Other {i}",
+            type="static",
+            category="c" if i < 4 else None,
         )
         ids.add(seg.id)
     segments_repo.create("globex", name="Promo X", type="static")

@@ -35,7 +35,8 @@ def put(tenant: str, document: dict[str, Any], *, expected_version: int | None =
     version = expected_version or None
     if expected_version is None:
         version = get(tenant).version or None
-    item = SuppressionItem(tenant_pk(tenant), SK, document=document, updated_at=now_iso(), **versioned(version))
+    stamp = now_iso()
+    item = SuppressionItem(tenant_pk(tenant), SK, document=document, updated_at=stamp, **versioned(version))
     try:
         item.save()
     except PutError as exc:
