@@ -16,11 +16,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from audience.eventlog import append_events
-from audience.fields import FieldCatalog, FieldType
 from audience.imports.coercion import CoercionOptions
 from audience.imports.collapse import collapse
 from audience.imports.contact_writer import ContactWriter
-from audience.imports.dynamo import key, plain
 from audience.imports.errors import ImportFileError
 from audience.imports.event_files import read_event_file
 from audience.imports.jobs import ImportJob, JobStore, max_upload_bytes, parse_upload_key
@@ -28,8 +26,9 @@ from audience.imports.mapping import MappingError, map_columns
 from audience.imports.readers import read_table
 from audience.imports.report import RejectReport
 from audience.imports.rows import RejectRecord, validate_rows
-from audience.imports.segment_membership import SegmentAdder, load_static_segment
+from audience.imports.segment_membership import add_to_static_segment, load_static_segment
 from audience.settings import Settings
+from audience.storage import fields_repo, tenants_repo
 
 logger = logging.getLogger(__name__)
 
@@ -63,34 +62,15 @@ def report_key(tenant_id: str, job_id: str) -> str:
     return f"tenants/{tenant_id}/reports/{job_id}/rejected.csv"
 
 
-def tenant_catalog(services: ImportServices, tenant_id: str) -> FieldCatalog:
-    """Built-in fields plus the tenant's declared custom fields (MainTable ``FIELD#{name}`` items)."""
-    custom: dict[str, FieldType] = {}
-    pages = services.ddb.get_paginator("query").paginate(
-        TableName=services.settings.main_table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :f)",
-        ExpressionAttributeValues={":pk": {"S": f"T#{tenant_id}"}, ":f": {"S": "FIELD#"}},
-    )
-    for page in pages:
-        for raw in page.get("Items", []):
-            data = plain(raw)
-            name = data.get("name") or data["sk"].removeprefix("FIELD#")
-            field_type = data.get("type") or data.get("field_type")
-            if field_type in FieldType.__members__.values():
-                custom[name] = FieldType(field_type)
-    return FieldCatalog({k: v for k, v in custom.items() if k not in FieldCatalog().fields})
-
-
-def tenant_options(services: ImportServices, job: ImportJob) -> CoercionOptions:
-    """The job's own conventions, else the tenant's (tenant item ``date_order``/``default_region``)."""
-    raw = services.ddb.get_item(
-        TableName=services.settings.main_table, Key=key(f"T#{job.tenant_id}", "TENANT")
-    )
-    tenant = plain(raw.get("Item")) or {}
+def tenant_options(job: ImportJob) -> CoercionOptions:
+    """The job's own conventions, else the tenant's default phone region, else US / m/d/Y."""
     defaults = CoercionOptions()
+    region = job.default_region
+    if region is None:
+        tenant = tenants_repo.get_tenant(job.tenant_id)
+        region = tenant.default_region if tenant else None
     return CoercionOptions(
-        date_order=job.date_order or tenant.get("date_order") or defaults.date_order,
-        default_region=job.default_region or tenant.get("default_region") or defaults.default_region,
+        date_order=job.date_order or defaults.date_order, default_region=region or defaults.default_region
     )
 
 
@@ -155,12 +135,9 @@ def handle_upload(
 
 def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> ImportResult:
     settings = services.settings
-    catalog = tenant_catalog(services, job.tenant_id)
-    options = tenant_options(services, job)
-    adder = None
-    if job.segment_id:
-        segment = load_static_segment(services.ddb, settings.main_table, job.tenant_id, job.segment_id)
-        adder = SegmentAdder(services.ddb, settings.memberships_table, job.tenant_id, segment)
+    catalog = fields_repo.catalog(job.tenant_id)
+    options = tenant_options(job)
+    segment = load_static_segment(job.tenant_id, job.segment_id) if job.segment_id else None
     table = read_table(path, job.file_name, job.sheet)
     try:
         mapping = map_columns(table.header, catalog, job.mapping)
@@ -176,9 +153,7 @@ def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> Imp
     )
     report = RejectReport()
     report.add(RejectRecord(1, c.header, "", f"column not imported: {c.reason}") for c in mapping.ignored)
-    writer = ContactWriter(
-        services.ddb, settings.main_table, settings.contacts_table, job.tenant_id, job.job_id
-    )
+    writer = ContactWriter(job.tenant_id, job.job_id)
     outcomes = validate_rows(table, mapping, catalog, options)
     while chunk := list(islice(outcomes, CHUNK_ROWS)):
         result.rows_read += len(chunk)
@@ -201,8 +176,8 @@ def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> Imp
                 result.contacts_created += 1
             else:
                 result.contacts_updated += 1
-        if adder is not None and imported_ids:
-            adder.add_all(imported_ids)
+        if segment is not None and imported_ids:
+            add_to_static_segment(job.tenant_id, segment, imported_ids)
     result.rows_rejected = len(report.rows)
     result.rows_imported = result.rows_read - result.rows_rejected
     if report.lines:

@@ -55,10 +55,22 @@ class SettingsBoundModel(Model):
         return super()._get_connection()
 
 
+_connection_cache: dict[str, tuple[Settings, Connection]] = {}
+
+
 def connection() -> Connection:
-    """A low-level connection for transactions (``TransactWrite(connection=...)``)."""
+    """A low-level connection for transactions (``TransactWrite(connection=...)``).
+
+    Reused while the settings are unchanged: building one costs a botocore client (~0.1 s), which
+    would dominate every transactional write (imports write thousands).
+    """
     settings = get_settings()
-    return Connection(region=settings.region, host=settings.aws_endpoint_url, max_retry_attempts=5)
+    cached = _connection_cache.get("current")
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    conn = Connection(region=settings.region, host=settings.aws_endpoint_url, max_retry_attempts=5)
+    _connection_cache["current"] = (settings, conn)
+    return conn
 
 
 def now_iso() -> str:
