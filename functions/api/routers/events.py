@@ -1,0 +1,59 @@
+"""POST /events: up to 500 activity events, validated here, appended to the event log by the
+importer. The API stays free of pyarrow: it stages the batch as JSON Lines under the tenant's
+``events/`` prefix of the import bucket, whose notification feeds the importer (202 Accepted)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from audience.errors import ValidationFailed
+from audience.imports.events import EventBatch
+from audience.settings import get_settings
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import ValidationError
+
+from functions.api.routers.request_context import json_body, pydantic_details, tenant_id
+
+router = Router()
+
+
+def staging_key(tenant: str, batch_id: str, now: datetime) -> str:
+    return f"tenants/{tenant}/events/api/{now:%Y-%m-%d}/{batch_id}.jsonl"
+
+
+@router.post("/events")
+def post_events() -> tuple[dict[str, Any], int]:
+    tenant = tenant_id(router)
+    body = json_body(router)
+    if isinstance(body, list):
+        body = {"events": body}
+    try:
+        batch = EventBatch.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed("the events are invalid", pydantic_details(exc)) from exc
+    batch_id = uuid.uuid4().hex
+    lines = "\n".join(
+        json.dumps(
+            {
+                "contact_id": e.contact_id,
+                "event": e.event,
+                "occurred_at": e.occurred_at.isoformat().replace("+00:00", "Z"),
+                "properties": e.properties,
+            },
+            ensure_ascii=False,
+        )
+        for e in batch.events
+    )
+    settings = get_settings()
+    s3 = boto3.client("s3", region_name=settings.region)
+    s3.put_object(
+        Bucket=settings.import_bucket,
+        Key=staging_key(tenant, batch_id, datetime.now(UTC)),
+        Body=(lines + "\n").encode("utf-8"),
+        ContentType="application/x-ndjson",
+    )
+    return {"accepted": len(batch.events), "batch_id": batch_id}, 202

@@ -1,0 +1,92 @@
+"""POST /imports (a job plus a presigned upload slot) and GET /imports/{job_id}.
+
+The tenant comes only from the authorizer context; the upload key embeds it, and the importer
+trusts nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import boto3
+import phonenumbers
+from audience.errors import NotFound, ValidationFailed
+from audience.imports.jobs import JobStore, check_file_name, presigned_upload, report_url
+from audience.imports.mapping import check_mapping
+from audience.settings import get_settings
+from audience.storage import fields_repo, segments_repo
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from functions.api.routers.request_context import json_body, pydantic_details, tenant_id
+
+router = Router()
+
+
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_name: str = Field(min_length=1, max_length=200)
+    segment_id: str | None = Field(default=None, min_length=1, max_length=100)
+    mapping: dict[str, str | None] | None = Field(default=None, max_length=500)
+    sheet: str | None = Field(default=None, min_length=1, max_length=100)
+    date_order: Literal["DMY", "MDY"] | None = None
+    default_region: str | None = None
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("an ISO 3166 two-letter region that phonenumbers supports, e.g. US or DE")
+        return value.upper() if value else value
+
+
+def _clients():
+    settings = get_settings()
+    return (
+        settings,
+        boto3.client("dynamodb", region_name=settings.region),
+        boto3.client("s3", region_name=settings.region),
+    )
+
+
+@router.post("/imports")
+def create_import() -> tuple[dict[str, Any], int]:
+    tenant = tenant_id(router)
+    body = json_body(router)
+    try:
+        request = ImportRequest.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed("the import request is invalid", pydantic_details(exc)) from exc
+    details = []
+    problem = check_file_name(request.file_name)
+    if problem:
+        details.append({"path": "/file_name", "message": problem})
+    catalog = fields_repo.catalog(tenant)
+    details += [
+        {"path": path, "message": message} for path, message in check_mapping(request.mapping, catalog)
+    ]
+    if request.segment_id is not None:
+        segment = segments_repo.find(tenant, request.segment_id)
+        if segment is None:
+            details.append({"path": "/segment_id", "message": "no such segment"})
+        elif segment.type != "static":
+            details.append({"path": "/segment_id", "message": "imports add to static segments only"})
+    if details:
+        raise ValidationFailed("the import request is invalid", details)
+    settings, ddb, s3 = _clients()
+    job = JobStore(ddb, settings.main_table).create(
+        tenant, request.file_name, **request.model_dump(exclude={"file_name"})
+    )
+    slot = presigned_upload(s3, settings.import_bucket, job)
+    return {"job_id": job.job_id, "status": job.status, **slot}, 201
+
+
+@router.get("/imports/<job_id>")
+def get_import(job_id: str) -> dict[str, Any]:
+    tenant = tenant_id(router)
+    settings, ddb, s3 = _clients()
+    job = JobStore(ddb, settings.main_table).get(tenant, job_id)
+    if job is None:
+        raise NotFound(f"import job {job_id!r} not found")
+    return job.public(report_url(s3, settings.data_bucket, job))
