@@ -1,0 +1,107 @@
+"""What callers send to create or change segments, as pydantic models (also the API's body schemas)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME = Field(min_length=1, max_length=200)
+ID_LIST = Field(min_length=1, max_length=1000)
+
+
+def _strip_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SegmentDraft(_Strict):
+    """A whole segment definition (POST /segments, PUT /segments/{id})."""
+
+    name: str = NAME
+    description: str | None = Field(default=None, max_length=2000)
+    type: Literal["static", "dynamic"]
+    rules: dict[str, Any] | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    public: bool = False
+    topics: list[str] = Field(default_factory=list, max_length=50)
+    ignore_suppression: bool = False
+
+    _name = field_validator("name")(_strip_name)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str]) -> list[str]:
+        if any(not 1 <= len(t) <= 100 for t in value):
+            raise ValueError("topics are 1-100 characters")
+        return list(dict.fromkeys(value))
+
+
+class SegmentPatch(_Strict):
+    """Some fields of a segment (PATCH); a field that is absent is left as it is."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    type: Literal["static", "dynamic"] | None = None
+    rules: dict[str, Any] | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+    public: bool | None = None
+    topics: list[str] | None = Field(default=None, max_length=50)
+    ignore_suppression: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else _strip_name(value)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else SegmentDraft._topics(value)
+
+
+class CloneRequest(_Strict):
+    """POST /segments/{id}/clone: a copy under a new name; any definition field may be overridden."""
+
+    name: str = NAME
+    description: str | None = Field(default=None, max_length=2000)
+    rules: dict[str, Any] | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+    public: bool | None = None
+    topics: list[str] | None = Field(default=None, max_length=50)
+
+    _name = field_validator("name")(_strip_name)
+
+
+class MembersRequest(_Strict):
+    """POST/DELETE /segments/{id}/members."""
+
+    contact_ids: list[str] = ID_LIST
+
+
+class TransferRequest(_Strict):
+    """POST /segments/{id}/transfer."""
+
+    contact_ids: list[str] = ID_LIST
+    to: str = Field(min_length=1, max_length=100)
+
+
+class SaveAsListRequest(_Strict):
+    """POST /segments/{id}/save-as-list: a new static segment holding the current members."""
+
+    name: str = NAME
+    description: str | None = Field(default=None, max_length=2000)
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    public: bool = False
+    topics: list[str] = Field(default_factory=list, max_length=50)
+
+    _name = field_validator("name")(_strip_name)

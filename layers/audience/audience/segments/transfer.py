@@ -1,0 +1,46 @@
+"""Move contacts from one segment to a static one (POST /segments/{id}/transfer).
+
+The contacts must be members of the source. They join the target under category rules (leaving the
+other segments of its category, which includes the source when both share it) and leave a static
+source. A dynamic source keeps them only while its rules still select them and no category rule
+takes them away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audience.errors import Conflict, ValidationFailed
+from audience.segments.placement import place, remove
+from audience.storage import memberships_repo, segments_repo
+
+
+def transfer(tenant: str, segment_id: str, contact_ids: list[str], to: str) -> dict[str, Any]:
+    source = segments_repo.get(tenant, segment_id)
+    if to == segment_id:
+        raise ValidationFailed("cannot transfer", [{"path": "/to", "message": "the target is the source"}])
+    target = segments_repo.find(tenant, to)
+    if target is None:
+        raise ValidationFailed("cannot transfer", [{"path": "/to", "message": f"no segment {to!r}"}])
+    if target.type != "static":
+        raise Conflict("contacts can only be transferred into a static segment; the target is dynamic")
+    ids = list(dict.fromkeys(contact_ids))
+    present = memberships_repo.existing(tenant, segment_id, ids)
+    missing = [
+        {"path": f"/contact_ids/{i}", "message": f"{cid!r} is not a member of segment {segment_id!r}"}
+        for i, cid in enumerate(contact_ids)
+        if cid not in present
+    ]
+    if missing:
+        raise ValidationFailed("some contacts are not members of the source segment", missing)
+    outcome = place(tenant, target, ids, source="transfer")
+    if source.type == "static":
+        remove(tenant, source, ids)
+    still_in_source = memberships_repo.existing(tenant, segment_id, ids)
+    return {
+        "transferred": len(ids),
+        "added_to_target": outcome["added"],
+        "removed_from_source": len(ids) - len(still_in_source),
+        "from": segment_id,
+        "to": to,
+    }

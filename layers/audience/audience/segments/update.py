@@ -1,0 +1,73 @@
+"""Replace (PUT) or partly change (PATCH) a segment, conditional on its version.
+
+``if_match`` None still writes conditionally on the version just read, so two concurrent editors
+never silently overwrite each other (the loser gets 412). A segment's type never changes: a list
+becomes rules through clone or the other way through save-as-list. Making a segment private while
+a live campaign targets it is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audience.errors import Conflict, PreconditionFailed, ValidationFailed
+from audience.segments.definition import check_definition
+from audience.segments.inputs import SegmentDraft, SegmentPatch
+from audience.storage import campaigns_repo, segments_repo
+from audience.storage.base import now_iso
+from audience.storage.records import Segment
+
+
+def replace_segment(
+    tenant: str, segment_id: str, draft: SegmentDraft, *, if_match: int | None = None
+) -> Segment:
+    return _apply(tenant, segment_id, draft.model_dump(), if_match)
+
+
+def patch_segment(
+    tenant: str, segment_id: str, patch: SegmentPatch, *, if_match: int | None = None
+) -> Segment:
+    changes = {name: getattr(patch, name) for name in patch.model_fields_set}
+    for required in ("name", "type", "priority", "public", "ignore_suppression"):
+        if required in changes and changes[required] is None:
+            raise ValidationFailed(
+                "invalid change", [{"path": f"/{required}", "message": "must not be null"}]
+            )
+    if changes.get("topics") is None and "topics" in changes:
+        changes["topics"] = []
+    return _apply(tenant, segment_id, changes, if_match)
+
+
+def _apply(tenant: str, segment_id: str, changes: dict[str, Any], if_match: int | None) -> Segment:
+    current = segments_repo.get(tenant, segment_id)
+    if if_match is not None and if_match != current.version:
+        raise PreconditionFailed(
+            f"segment {segment_id!r} is at version {current.version}, not {if_match}",
+            [{"path": "If-Match", "message": f"current version is {current.version}"}],
+        )
+    if "type" in changes and changes["type"] != current.type:
+        raise ValidationFailed(
+            "a segment's type cannot change",
+            [{"path": "/type", "message": f"this segment is {current.type}; use clone or save-as-list"}],
+        )
+    changes.pop("type", None)
+    merged = {**current.model_dump(), **changes}
+    if current.type == "static":
+        merged["rules"] = None if "rules" not in changes else merged["rules"]
+    references = check_definition(
+        tenant,
+        segment_type=current.type,
+        rules=merged["rules"],
+        category=merged["category"],
+        segment_id=segment_id,
+    )
+    if "rules" in changes or current.type == "dynamic":
+        changes["references"] = references
+    if changes.get("public") is False and current.public:
+        live = [c.id for c in campaigns_repo.using_segment(tenant, segment_id) if c.is_live(now_iso())]
+        if live:
+            raise Conflict(
+                "live campaigns target this segment; it must stay public",
+                [{"path": "/public", "message": f"used by campaign {c}"} for c in live],
+            )
+    return segments_repo.update(tenant, segment_id, changes, expected_version=if_match or current.version)
