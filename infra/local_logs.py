@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 _STANDARD_KEYS = {
@@ -59,6 +60,15 @@ def format_record(record: dict[str, Any], colour: bool = False) -> str:
     return line
 
 
+def format_metrics(record: dict[str, Any]) -> str:
+    """An EMF metrics blob (Powertools Metrics) as one short line."""
+    names = [m["Name"] for d in record["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
+    values = " ".join(f"{name}={record.get(name)}" for name in names)
+    timestamp = record["_aws"].get("Timestamp")
+    clock = time.strftime("%H:%M:%S", time.localtime(timestamp / 1000)) if timestamp else ""
+    return f"{clock} METRIC  {record.get('service', '-'):<12} {values}"
+
+
 class ReadableStream(io.TextIOBase):
     """A stdout replacement that pretty-prints Powertools JSON log lines."""
 
@@ -97,6 +107,8 @@ class ReadableStream(io.TextIOBase):
             record = json.loads(line)
         except json.JSONDecodeError:
             return line
+        if isinstance(record, dict) and "_aws" in record:
+            return format_metrics(record)
         if not isinstance(record, dict) or "level" not in record or "message" not in record:
             return line
         return format_record(record, self.colour)
