@@ -1,0 +1,143 @@
+"""The REST API: one Powertools resolver, one Router per resource, SPEC's error shape everywhere.
+
+Order of checks for every request (the ``guard`` middleware, before validation and the route):
+the tenant must be in the authorizer context (401), the key's scopes must allow the method (403:
+read keys may only GET - the authorizer already enforces this, this is defense in depth), and
+the body must be under ``MAX_BODY_BYTES`` (413). ``/openapi.json`` and ``/docs`` are public.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+if __name__ == "app" and "functions.api" not in sys.modules:  # pragma: no cover - Lambda only
+    # In Lambda this directory is the code root (CodeUri: functions/api/), so the package the
+    # modules below import as ``functions.api`` is this directory; register it under that name.
+    _root = types.ModuleType("functions")
+    _root.__path__ = []
+    _package = types.ModuleType("functions.api")
+    _package.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+    sys.modules.update({"functions": _root, "functions.api": _package})
+
+from http import HTTPStatus  # noqa: E402
+from typing import Any  # noqa: E402
+
+from audience.errors import DomainError  # noqa: E402
+from audience.tenants import may_call  # noqa: E402
+from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response  # noqa: E402
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError  # noqa: E402
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware  # noqa: E402
+from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: E402
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn  # noqa: E402
+from aws_lambda_powertools.logging import correlation_paths  # noqa: E402
+from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
+from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
+
+from functions.api import errors  # noqa: E402
+from functions.api.routers import (  # noqa: E402
+    campaigns,
+    categories,
+    contacts,
+    events,
+    fields,
+    imports,
+    settings,
+)
+from functions.api.routers.request_context import (  # noqa: E402
+    Forbidden,
+    check_body_size,
+    scopes,
+    tenant_id,
+)
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
+OPENAPI = {
+    "title": "Segments API",
+    "version": "1.0.0",
+    "description": "Audience segmentation: segments, contacts, imports, exports. "
+    "Authenticate with the X-Api-Key header.",
+    "security_schemes": {"apiKey": APIKey(name="X-Api-Key", in_=APIKeyIn.header)},
+    "security": [{"apiKey": []}],
+}
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+def guard(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Tenant (401), scope (403) and body size (413), before validation or any route runs."""
+    if app.current_event.path not in PUBLIC_PATHS:
+        tenant = tenant_id(app)
+        if not may_call(scopes(app), app.current_event.http_method):
+            raise Forbidden("this API key may only read (GET)")
+        logger.append_keys(tenant_id=tenant)
+        check_body_size(app)
+    return next_middleware(app)
+
+
+app.use(middlewares=[guard])
+
+for module in (contacts, fields, categories, campaigns, settings, events, imports):
+    app.include_router(module.router)
+
+try:  # the segment routes land from a parallel work item; the API works without them
+    from functions.api.routers import segments  # noqa: E402
+except ModuleNotFoundError as missing:  # pragma: no cover
+    if missing.name != "functions.api.routers.segments":
+        raise
+else:
+    app.include_router(segments.router)
+
+app.enable_swagger(path="/docs", **OPENAPI)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document():
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=app.get_openapi_json_schema(**OPENAPI),
+    )
+
+
+# ---- errors: every answer in SPEC's shape ------------------------------------------------------
+
+app.exception_handler(RequestValidationError)(errors.handle_request_validation)
+app.exception_handler(RequestUnsupportedContentType)(errors.handle_unsupported_content_type)
+app.exception_handler(DomainError)(errors.handle_domain_error)
+app.exception_handler(ServiceError)(errors.handle_service_error)
+
+
+@app.not_found
+def not_found(_: NotFoundError) -> Response:
+    path = app.context.get("_path") or app.current_event.path
+    method = app.current_event.http_method.upper()
+    # Powertools has no 405: find the methods registered for this path ourselves.
+    routes = app._static_routes + app._dynamic_routes  # noqa: SLF001
+    allowed = [r.method for r in routes if r.method != method and r.rule.match(path)]
+    return errors.route_not_found(path, method, allowed)
+
+
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response:
+    metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
+    return errors.handle_unexpected(exc)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = app.resolve(event, context)
+    status = int(response.get("statusCode", HTTPStatus.INTERNAL_SERVER_ERROR))
+    metrics.add_metric(name=f"Http{status // 100}xx", unit=MetricUnit.Count, value=1)
+    return response

@@ -1,0 +1,110 @@
+"""What every route reads from the request besides its declared parameters: the tenant (only from
+the authorizer context), the caller's scopes, the raw JSON body and ``If-Match``.
+
+Routers call these with themselves (``tenant_id(router)``): a Powertools ``Router`` shares the
+resolver's current event once it is included in the app.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from audience.errors import BadRequest, DomainError, TooLarge, ValidationFailed
+from pydantic import ValidationError
+
+from functions.api import errors
+
+MAX_BODY_BYTES = 1_048_576
+"""Largest request body the API reads (1 MiB); API Gateway itself stops at 10 MB."""
+
+
+class Unauthorized(DomainError):
+    """No tenant in the authorizer context: the request did not come through the authorizer."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(DomainError):
+    """The key's scopes do not allow this method."""
+
+    code = "forbidden"
+    status = 403
+
+
+def authorizer_context(resolver: Any) -> dict[str, Any]:
+    context = (resolver.current_event.get("requestContext") or {}).get("authorizer") or {}
+    return context if isinstance(context, dict) else {}
+
+
+def tenant_id(resolver: Any) -> str:
+    """The caller's tenant, from ``requestContext.authorizer.tenant_id`` and nowhere else."""
+    tenant = authorizer_context(resolver).get("tenant_id")
+    if not isinstance(tenant, str) or not tenant:
+        raise Unauthorized("missing or invalid API key")
+    return tenant
+
+
+def scopes(resolver: Any) -> frozenset[str]:
+    raw = authorizer_context(resolver).get("scopes") or ""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return frozenset(s.strip() for s in items if s and s.strip())
+
+
+def body_bytes(resolver: Any) -> int:
+    body = resolver.current_event.get("body") or ""
+    size = len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body)
+    if resolver.current_event.get("isBase64Encoded"):
+        size = size * 3 // 4
+    return size
+
+
+def check_body_size(resolver: Any) -> None:
+    if body_bytes(resolver) > MAX_BODY_BYTES:
+        raise TooLarge(
+            f"the request body is larger than {MAX_BODY_BYTES} bytes",
+            [{"path": "/", "message": f"at most {MAX_BODY_BYTES} bytes"}],
+        )
+
+
+def json_body(resolver: Any) -> Any:
+    """The parsed JSON body (None when empty); 400 when it is not JSON, 413 when too large."""
+    check_body_size(resolver)
+    raw = resolver.current_event.decoded_body
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "the request body is not valid JSON", [{"path": "/", "message": "not valid JSON"}]
+        ) from exc
+
+
+def json_object(resolver: Any) -> dict[str, Any]:
+    body = json_body(resolver)
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "the request body must be a JSON object", [{"path": "/", "message": "an object"}]
+        )
+    return body
+
+
+def pydantic_details(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[dict[str, str]]:
+    """A pydantic error on the body (or on the part at ``prefix``) as SPEC details."""
+    return errors.pydantic_details(exc.errors(include_url=False), ("body", *prefix))
+
+
+def if_match(resolver: Any) -> int | None:
+    """The ``If-Match`` version (``3``, ``"3"`` or ``W/"3"``), or None when absent; 400 when unreadable."""
+    raw = resolver.current_event.headers.get("if-match") if resolver.current_event.headers else None
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise BadRequest(
+            "If-Match must be a segment version (a non-negative integer)",
+            [{"path": "If-Match", "message": "a version number such as 3"}],
+        )
+    return int(text)
