@@ -128,3 +128,15 @@ def test_a_message_received_three_times_moves_to_its_dead_letter_queue(aws, sqs,
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
     dlq_url = aws.queue_url(aws.dead_letter_queue_of(queue))
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=dlq_url)["Messages"]] == ["poison"]
+
+
+def test_layer_requirements_mirror_the_pinned_runtime_dependencies():
+    """The layer ships exactly pyproject's runtime pins, minus boto3 (the Lambda runtime provides it)."""
+    import tomllib
+
+    from infra.template_resources import PROJECT_ROOT
+
+    pinned = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    requirements = (PROJECT_ROOT / "layers" / "audience" / "requirements.txt").read_text().splitlines()
+    shipped = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
+    assert sorted(shipped) == sorted(p for p in pinned if not p.startswith("boto3"))
