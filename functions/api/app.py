@@ -1,9 +1,10 @@
 """The REST API: one Powertools resolver, one Router per resource, SPEC's error shape everywhere.
 
-Order of checks for every request (the ``guard`` middleware, before validation and the route):
-the tenant must be in the authorizer context (401), the key's scopes must allow the method (403:
-read keys may only GET - the authorizer already enforces this, this is defense in depth), and
-the body must be under ``MAX_BODY_BYTES`` (413). ``/openapi.json`` and ``/docs`` are public.
+Checked for every request before routing or validation (``rejection``; Powertools runs its request
+validation before any middleware, so this happens in the handler): the tenant must be in the
+authorizer context (401), the key's scopes must allow the method (403: read keys may only GET - the
+authorizer already enforces this, this is defense in depth), and the body must be under
+``MAX_BODY_BYTES`` (413). ``/openapi.json`` and ``/docs`` are public.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from audience.tenants import may_call  # noqa: E402
 from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response  # noqa: E402
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError  # noqa: E402
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware  # noqa: E402
 from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: E402
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -52,8 +52,8 @@ from functions.api.routers import (  # noqa: E402
 from functions.api.routers.request_context import (  # noqa: E402
     Forbidden,
     check_body_size,
-    scopes,
-    tenant_id,
+    scopes_of,
+    tenant_of,
 )
 
 logger = Logger()
@@ -73,18 +73,20 @@ OPENAPI = {
 app = APIGatewayRestResolver(enable_validation=True)
 
 
-def guard(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """Tenant (401), scope (403) and body size (413), before validation or any route runs."""
-    if app.current_event.path not in PUBLIC_PATHS:
-        tenant = tenant_id(app)
-        if not may_call(scopes(app), app.current_event.http_method):
+def rejection(event: dict[str, Any]) -> DomainError | None:
+    """Why the request is refused before routing: no tenant (401), scope (403), body size (413)."""
+    if event.get("path") in PUBLIC_PATHS and (event.get("httpMethod") or "").upper() == "GET":
+        return None
+    try:
+        tenant = tenant_of(event)
+        if not may_call(scopes_of(event), event.get("httpMethod") or ""):
             raise Forbidden("this API key may only read (GET)")
         logger.append_keys(tenant_id=tenant)
-        check_body_size(app)
-    return next_middleware(app)
+        check_body_size(event)
+    except DomainError as refused:
+        return refused
+    return None
 
-
-app.use(middlewares=[guard])
 
 for module in (contacts, fields, categories, campaigns, settings, events, imports):
     app.include_router(module.router)
@@ -96,6 +98,10 @@ except ModuleNotFoundError as missing:  # pragma: no cover
         raise
 else:
     app.include_router(segments.router)
+
+from functions.api.routers import jobs as job_routes  # noqa: E402  (exports, mass update, reset score)
+
+app.include_router(job_routes.router)
 
 app.enable_swagger(path="/docs", **OPENAPI)
 
@@ -137,7 +143,8 @@ def unexpected(exc: Exception) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = app.resolve(event, context)
+    refused = rejection(event)
+    response = errors.gateway_response(refused) if refused else app.resolve(event, context)
     status = int(response.get("statusCode", HTTPStatus.INTERNAL_SERVER_ERROR))
     metrics.add_metric(name=f"Http{status // 100}xx", unit=MetricUnit.Count, value=1)
     return response

@@ -22,6 +22,13 @@ EXTENSIONS: dict[str, str] = {
     "jsonl": ".jsonl",
     "audience_sha256": ".csv",
 }
+CONTENT_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "audience_sha256": "text/csv; charset=utf-8",
+}
 # Catalog fields the ad-platform layout can carry (see writers.audience_sha256), and its default.
 AUDIENCE_IDENTIFIER_FIELDS = (
     "email",

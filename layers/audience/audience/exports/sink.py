@@ -2,7 +2,7 @@
 
 Writers push bytes; every ``part_size`` bytes become one uploaded part (S3 needs at least 5 MiB for
 every part but the last), so memory holds one part whatever the file size. ``tell``/``seek`` make it
-usable by ``zipfile`` (openpyxl) and pyarrow, which only ever ask for the position.
+usable by ``zipfile`` (openpyxl) and pyarrow, which then only ever ask for the position.
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ class S3MultipartSink(io.RawIOBase):
         return False
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if (whence == io.SEEK_SET and offset == self._position) or (whence == io.SEEK_CUR and offset == 0):
-            return self._position
+        # Refusing every seek tells zipfile to write data descriptors instead of patching headers.
         raise io.UnsupportedOperation("an S3 multipart upload only appends")
 
     @property

@@ -17,8 +17,6 @@ Row = Mapping[str, Any]
 class ExportWriter(ABC):
     """Writes rows (``{"contact_id", **fields}``) as the columns named, in that order."""
 
-    content_type: str = "application/octet-stream"
-
     def __init__(self, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog) -> None:
         self.sink = sink
         self.columns = list(columns)

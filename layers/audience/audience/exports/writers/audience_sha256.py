@@ -89,8 +89,6 @@ def sha256_hex(normalised: str) -> str:
 
 
 class AudienceSha256Writer(ExportWriter):
-    content_type = "text/csv; charset=utf-8"
-
     def __init__(self, sink, columns, catalog) -> None:
         unknown = [name for name in columns if name not in IDENTIFIER_COLUMNS]
         if unknown:

@@ -15,8 +15,6 @@ BOM = "\ufeff"
 
 
 class CsvWriter(ExportWriter):
-    content_type = "text/csv; charset=utf-8"
-
     def __init__(self, sink, columns, catalog) -> None:
         super().__init__(sink, columns, catalog)
         self._text_columns = {name for name, kind in self.types.items() if is_text_type(kind)}

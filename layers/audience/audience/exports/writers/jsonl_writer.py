@@ -13,8 +13,6 @@ from audience.fields import FieldType
 
 
 class JsonlWriter(ExportWriter):
-    content_type = "application/x-ndjson; charset=utf-8"
-
     def write_rows(self, rows: Sequence[Row]) -> int:
         lines = []
         for row in rows:

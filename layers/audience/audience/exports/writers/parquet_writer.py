@@ -23,8 +23,6 @@ ROW_GROUP_ROWS = 65_536
 
 
 class ParquetWriter(ExportWriter):
-    content_type = "application/vnd.apache.parquet"
-
     def __init__(self, sink, columns, catalog, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         super().__init__(sink, columns, catalog)
         full = contacts_schema(catalog)

@@ -31,8 +31,6 @@ DATE_FORMAT = "yyyy-mm-dd"
 
 
 class XlsxWriter(ExportWriter):
-    content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
     def __init__(self, sink, columns, catalog, *, max_rows_per_sheet: int = EXCEL_MAX_ROWS) -> None:
         super().__init__(sink, columns, catalog)
         self._workbook = Workbook(write_only=True)

@@ -1,0 +1,130 @@
+"""Validation of bulk-job bodies, strictly typed by the field catalog (JSON types, not the lenient
+spreadsheet coercion of imports): every problem is reported with its JSON path (``/set/<field>``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audience.errors import ValidationFailed
+from audience.exports.request import pydantic_details
+from audience.fields import SYSTEM_FIELDS, FieldCatalog, FieldType
+
+MAX_SET_FIELDS = 50
+MAX_STRING_CHARS = 2_000
+MAX_LIST_ITEMS = 1_000
+MAX_LIST_ITEM_CHARS = 1_000
+# Unique per contact (they identify a person): one value for a whole segment would collide.
+UNIQUE_FIELDS = frozenset({"email", "phone"})
+
+
+class ResetScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1_000)
+    confirm: bool
+
+
+def parse_mass_update(body: Any, catalog: FieldCatalog) -> dict[str, Any]:
+    """The ``set`` map with values in their stored form (None removes the field)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "the body must be a JSON object", [{"path": "", "message": "expected an object"}]
+        )
+    details = [{"path": f"/{key}", "message": "unknown property"} for key in body if key != "set"]
+    changes = body.get("set")
+    if not isinstance(changes, dict) or not changes:
+        details.append({"path": "/set", "message": "an object of field: value with at least one field"})
+        raise ValidationFailed("invalid mass update", details)
+    if len(changes) > MAX_SET_FIELDS:
+        details.append({"path": "/set", "message": f"at most {MAX_SET_FIELDS} fields at once"})
+    stored: dict[str, Any] = {}
+    for name, value in changes.items():
+        path = f"/set/{name}"
+        if name not in catalog:
+            details.append({"path": path, "message": f"unknown field {name!r}"})
+        elif name in SYSTEM_FIELDS:
+            details.append(
+                {"path": path, "message": f"{name} is maintained by the service and cannot be set"}
+            )
+        elif name in UNIQUE_FIELDS:
+            details.append(
+                {
+                    "path": path,
+                    "message": f"{name} identifies one contact; it cannot be set on a whole segment",
+                }
+            )
+        else:
+            try:
+                stored[name] = stored_value(value, catalog.type_of(name))
+            except ValueError as exc:
+                details.append({"path": path, "message": str(exc)})
+    if details:
+        raise ValidationFailed("invalid mass update", details)
+    return stored
+
+
+def stored_value(value: Any, kind: FieldType) -> Any:
+    """``value`` as contacts store it (see ``imports.coercion``), or ValueError saying what is expected."""
+    if value is None:
+        return None
+    if kind is FieldType.STRING:
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        if len(value) > MAX_STRING_CHARS:
+            raise ValueError(f"at most {MAX_STRING_CHARS} characters")
+        return value
+    if kind is FieldType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError("expected a number")
+        return value
+    if kind is FieldType.BOOLEAN:
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    if kind is FieldType.DATE:
+        expected = "expected a date YYYY-MM-DD"
+        try:
+            return date.fromisoformat(_text(value, expected)).isoformat()
+        except ValueError:
+            raise ValueError(expected) from None
+    if kind is FieldType.DATETIME:
+        expected = "expected an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z"
+        try:
+            moment = datetime.fromisoformat(_text(value, expected))
+        except ValueError:
+            raise ValueError(expected) from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment.isoformat().replace("+00:00", "Z")
+    if kind is FieldType.LIST:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError("expected a list of strings")
+        if len(value) > MAX_LIST_ITEMS or any(len(item) > MAX_LIST_ITEM_CHARS for item in value):
+            raise ValueError(f"at most {MAX_LIST_ITEMS} items of at most {MAX_LIST_ITEM_CHARS} characters")
+        return list(dict.fromkeys(value))
+    raise ValueError(f"fields of type {kind} cannot be set")
+
+
+def parse_reset_score(body: Any) -> ResetScoreRequest:
+    try:
+        request = ResetScoreRequest.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed("invalid score reset", pydantic_details(exc)) from None
+    if request.confirm is not True:
+        raise ValidationFailed(
+            "a score reset must be confirmed",
+            [{"path": "/confirm", "message": "must be true: every member's score becomes 0"}],
+        )
+    if not request.reason.strip():
+        raise ValidationFailed("a reason is required", [{"path": "/reason", "message": "must not be blank"}])
+    return request
+
+
+def _text(value: Any, expected: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    return value

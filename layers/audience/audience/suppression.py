@@ -1,0 +1,133 @@
+"""Is this contact suppressed? The tenant's suppression settings applied to one contact.
+
+Settings (``GET/PUT /settings/suppression``, stored by ``storage.suppression_repo``)::
+
+    {"rules": <rule or null>,
+     "received_at_least_never_clicked": {"enabled": bool, "min_received": int}}
+
+``rules`` is any rule of the rule language: a contact it matches is suppressed. The second part is
+the "global suppression" SMS platforms apply: a contact that received at least ``min_received``
+messages (``sent_count``) and never clicked (``clicks_count`` empty or 0 and no ``last_clicked_at``)
+is suppressed. Suppressed contacts are left out of dynamic segments and exports unless the segment
+opts out (``ignore_suppression``); unsubscribed contacts (``subscribed = false``) are left out of
+exports always (SPEC §1), opt-out or not. Pure (no pyarrow): the API may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from audience.fields import FieldCatalog
+
+ExclusionReason = Literal["unsubscribed", "suppressed"]
+
+
+@dataclass(frozen=True)
+class SuppressionPolicy:
+    """A tenant's settings, parsed once and applied to many contacts."""
+
+    rule_document: Mapping[str, Any] | None = None
+    rule: Any = None  # the parsed rule (audience.rules), None when there is no rule
+    min_received: int | None = None  # None: global suppression disabled
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None, catalog: FieldCatalog) -> SuppressionPolicy:
+        document = document or {}
+        rule_document = document.get("rules") or None
+        rule = None
+        if rule_document:
+            from audience.rules import parse_rule
+
+            rule = parse_rule(rule_document, catalog)
+        threshold = document.get("received_at_least_never_clicked") or {}
+        min_received = None
+        if threshold.get("enabled"):
+            min_received = max(int(threshold.get("min_received") or 1), 1)
+        return cls(rule_document=rule_document, rule=rule, min_received=min_received)
+
+    @property
+    def active(self) -> bool:
+        return self.rule is not None or self.min_received is not None
+
+    @property
+    def event_names(self) -> set[str]:
+        """Activity events the rule looks at: the caller must supply them per contact."""
+        return set(_walk(self.rule_document, "event"))
+
+    @property
+    def segment_ids(self) -> set[str]:
+        """Segments the rule refers to: the caller must answer membership for them."""
+        return set(_walk(self.rule_document, "segment"))
+
+    def suppresses(
+        self,
+        contact: Mapping[str, Any],
+        *,
+        as_of: datetime,
+        catalog: FieldCatalog,
+        events: Iterable[Any] = (),
+        member_of: Callable[[str], bool] | None = None,
+    ) -> bool:
+        if self.min_received is not None and received_but_never_clicked(contact, self.min_received):
+            return True
+        if self.rule is None:
+            return False
+        from audience.rules import evaluate_record
+
+        options: dict[str, Any] = {"as_of": as_of, "catalog": catalog, "events": tuple(events)}
+        if member_of is not None:
+            options["member_of"] = member_of
+        return bool(evaluate_record(self.rule, contact, **options))
+
+
+NO_SUPPRESSION = SuppressionPolicy()
+
+
+def received_but_never_clicked(contact: Mapping[str, Any], min_received: int) -> bool:
+    sent = _number(contact.get("sent_count"))
+    clicks = _number(contact.get("clicks_count"))
+    return sent >= min_received and clicks == 0 and not contact.get("last_clicked_at")
+
+
+def export_exclusion(
+    contact: Mapping[str, Any],
+    policy: SuppressionPolicy,
+    *,
+    ignore_suppression: bool,
+    as_of: datetime,
+    catalog: FieldCatalog,
+    events: Iterable[Any] = (),
+    member_of: Callable[[str], bool] | None = None,
+) -> ExclusionReason | None:
+    """Why the contact stays out of an export, or None when it goes in."""
+    if contact.get("subscribed") is False:
+        return "unsubscribed"
+    if ignore_suppression or not policy.active:
+        return None
+    suppressed = policy.suppresses(contact, as_of=as_of, catalog=catalog, events=events, member_of=member_of)
+    return "suppressed" if suppressed else None
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or value is None or value == "":
+        return 0.0
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _walk(node: Any, key: str) -> Iterable[str]:
+    """Every value under ``key`` in a rule document (``event`` names, ``segment`` ids)."""
+    if isinstance(node, Mapping):
+        value = node.get(key)
+        if isinstance(value, str):
+            yield value
+        for child in node.values():
+            yield from _walk(child, key)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _walk(child, key)
