@@ -211,3 +211,17 @@ def test_dynamic_segments_take_no_members_by_hand(people):
     target = static("T")
     with pytest.raises(Conflict):
         transfer(T, target.id, ["c1"], seg.id)
+
+
+def test_moving_a_static_segment_into_a_category_applies_exclusivity_to_its_members(people):
+    categories_repo.create(T, "stage")
+    lead = static("Lead", "stage")
+    add_members(T, lead.id, ["c1", "c2"])
+    loose = static("Loose")
+    add_members(T, loose.id, ["c1", "c3"])
+    moved = patch_segment(T, loose.id, SegmentPatch(category="stage"))
+    assert moved.category == "stage" and moved.member_count == 2
+    assert members_of(lead.id) == ["c2"]
+    assert {m.category for m in memberships_repo.segments_of(T, "c3")} == {"stage"}
+    patch_segment(T, loose.id, SegmentPatch(category=None))
+    assert {m.category for m in memberships_repo.segments_of(T, "c3")} == {None}

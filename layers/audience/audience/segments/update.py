@@ -2,7 +2,8 @@
 
 ``if_match`` None still writes conditionally on the version just read, so two concurrent editors
 never silently overwrite each other (the loser gets 412). A segment's type never changes: a list
-becomes rules through clone or the other way through save-as-list. Making a segment private while
+becomes rules through clone or the other way through save-as-list. Moving a static segment into a
+category applies the category rule to its members. Making a segment private while
 a live campaign targets it is refused.
 """
 
@@ -13,7 +14,8 @@ from typing import Any
 from audience.errors import Conflict, PreconditionFailed, ValidationFailed
 from audience.segments.definition import check_definition
 from audience.segments.inputs import SegmentDraft, SegmentPatch
-from audience.storage import campaigns_repo, segments_repo
+from audience.segments.placement import place
+from audience.storage import campaigns_repo, memberships_repo, segments_repo
 from audience.storage.base import now_iso
 from audience.storage.records import Segment
 
@@ -70,4 +72,17 @@ def _apply(tenant: str, segment_id: str, changes: dict[str, Any], if_match: int 
                 "live campaigns target this segment; it must stay public",
                 [{"path": "/public", "message": f"used by campaign {c}"} for c in live],
             )
-    return segments_repo.update(tenant, segment_id, changes, expected_version=if_match or current.version)
+    updated = segments_repo.update(tenant, segment_id, changes, expected_version=if_match or current.version)
+    if updated.category != current.category:
+        _follow_category(tenant, updated)
+    return segments_repo.get(tenant, segment_id) if updated.category != current.category else updated
+
+
+def _follow_category(tenant: str, segment: Segment) -> None:
+    """Members carry their segment's category: rewrite it, and for a static segment take its members
+    out of the other segments of the new category (a dynamic one is re-sorted at its next evaluation)."""
+    memberships_repo.set_category(tenant, segment.id, segment.category)
+    if segment.type == "static" and segment.category:
+        members = list(memberships_repo.iter_members(tenant, segment.id))
+        if members:
+            place(tenant, segment, members)

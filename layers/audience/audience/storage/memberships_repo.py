@@ -121,3 +121,20 @@ def remove_contact(tenant: str, contact_id: str) -> list[str]:
         delete_keys=[{"pk": membership_pk(tenant, m.segment_id), "sk": contact_id} for m in memberships],
     )
     return [m.segment_id for m in memberships]
+
+
+def set_category(tenant: str, segment_id: str, category: str | None) -> int:
+    """Rewrite the category copied onto every membership of a segment (after the segment's
+    category changed), so category checks on the by_contact index stay true. Returns how many."""
+    pk = membership_pk(tenant, segment_id)
+    rewritten = 0
+    page: list[MembershipItem] = []
+    for item in MembershipItem.query(pk):
+        item.category = category
+        page.append(item)
+        if len(page) >= 500:
+            rewritten += batch.write(MembershipItem, puts=page)
+            page = []
+    if page:
+        rewritten += batch.write(MembershipItem, puts=page)
+    return rewritten
