@@ -15,6 +15,7 @@ Caller mistakes become 4xx; only a genuine fault of ours is a 500, logged with i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
@@ -96,6 +97,17 @@ def _message(error: dict[str, Any]) -> str:
         return "unknown field"
     message = str(error.get("msg") or error.get("type") or "invalid")
     return message.removeprefix("Value error, ")
+
+
+def gateway_response(exc: DomainError) -> dict[str, Any]:
+    """A refusal answered before the resolver runs, as the REST proxy integration response."""
+    return {
+        "statusCode": exc.status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "multiValueHeaders": {},
+        "body": json.dumps({"error": exc.to_dict()}, ensure_ascii=False, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
 
 
 def handle_request_validation(exc: RequestValidationError) -> Response:

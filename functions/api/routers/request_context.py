@@ -8,6 +8,7 @@ resolver's current event once it is included in the app.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from audience.errors import BadRequest, DomainError, TooLarge, ValidationFailed
@@ -33,35 +34,41 @@ class Forbidden(DomainError):
     status = 403
 
 
-def authorizer_context(resolver: Any) -> dict[str, Any]:
-    context = (resolver.current_event.get("requestContext") or {}).get("authorizer") or {}
+def authorizer_context(event: Mapping[str, Any]) -> dict[str, Any]:
+    context = (event.get("requestContext") or {}).get("authorizer") or {}
     return context if isinstance(context, dict) else {}
 
 
-def tenant_id(resolver: Any) -> str:
+def tenant_of(event: Mapping[str, Any]) -> str:
     """The caller's tenant, from ``requestContext.authorizer.tenant_id`` and nowhere else."""
-    tenant = authorizer_context(resolver).get("tenant_id")
+    tenant = authorizer_context(event).get("tenant_id")
     if not isinstance(tenant, str) or not tenant:
         raise Unauthorized("missing or invalid API key")
     return tenant
 
 
-def scopes(resolver: Any) -> frozenset[str]:
-    raw = authorizer_context(resolver).get("scopes") or ""
+def tenant_id(resolver: Any) -> str:
+    """``tenant_of`` the resolver's (or router's) current event."""
+    return tenant_of(resolver.current_event)
+
+
+def scopes_of(event: Mapping[str, Any]) -> frozenset[str]:
+    raw = authorizer_context(event).get("scopes") or ""
     items = raw if isinstance(raw, list) else str(raw).split(",")
     return frozenset(s.strip() for s in items if s and s.strip())
 
 
-def body_bytes(resolver: Any) -> int:
-    body = resolver.current_event.get("body") or ""
+def body_bytes(event: Mapping[str, Any]) -> int:
+    body = event.get("body") or ""
     size = len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body)
-    if resolver.current_event.get("isBase64Encoded"):
+    if event.get("isBase64Encoded"):
         size = size * 3 // 4
     return size
 
 
-def check_body_size(resolver: Any) -> None:
-    if body_bytes(resolver) > MAX_BODY_BYTES:
+def check_body_size(event: Mapping[str, Any]) -> None:
+    """413 for a body over ``MAX_BODY_BYTES``."""
+    if body_bytes(event) > MAX_BODY_BYTES:
         raise TooLarge(
             f"the request body is larger than {MAX_BODY_BYTES} bytes",
             [{"path": "/", "message": f"at most {MAX_BODY_BYTES} bytes"}],
@@ -70,7 +77,7 @@ def check_body_size(resolver: Any) -> None:
 
 def json_body(resolver: Any) -> Any:
     """The parsed JSON body (None when empty); 400 when it is not JSON, 413 when too large."""
-    check_body_size(resolver)
+    check_body_size(resolver.current_event)
     raw = resolver.current_event.decoded_body
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None

@@ -176,9 +176,10 @@ def api_call(aws):
         event = build_event(method, path, body=text, headers=headers, query=query, authorizer=authorizer)
         result = lambda_handler(event, FakeLambdaContext())
         assert isinstance(result["statusCode"], int)
+        multi = {name: ", ".join(values) for name, values in (result.get("multiValueHeaders") or {}).items()}
         return ApiResponse(
             status=result["statusCode"],
-            headers={**(result.get("headers") or {})},
+            headers={**multi, **(result.get("headers") or {})},
             text=result.get("body") or "",
         )
 

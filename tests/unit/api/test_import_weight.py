@@ -1,0 +1,34 @@
+"""The api and authorizer functions must not load pyarrow (cold start, package size)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _modules_after_import(module: str) -> set[str]:
+    code = f"import sys, {module}; print('\\n'.join(sys.modules))"
+    env = {
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'layers/audience'}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=ROOT
+    )
+    return set(out.stdout.split())
+
+
+def test_the_api_function_does_not_import_pyarrow():
+    assert "pyarrow" not in _modules_after_import("functions.api.app")
+
+
+def test_the_authorizer_imports_neither_pyarrow_nor_the_api():
+    modules = _modules_after_import("functions.authorizer.app")
+    assert "pyarrow" not in modules
+    assert "functions.api.app" not in modules
+    assert "aws_lambda_powertools.event_handler.api_gateway" not in modules
