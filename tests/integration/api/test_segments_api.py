@@ -305,3 +305,16 @@ def test_stats_count_daily_changes_and_campaigns(call, people):
     empty = call("GET", f"/segments/{sid}/stats", query={"from": "2020-01-01", "to": "2020-01-31"})
     assert empty.json["days"] == [] and empty.json["added"] == 0
     assert call("GET", f"/segments/{sid}/stats", query={"from": "2020-13-01"}).paths() == ["/from"]
+
+
+def test_odd_input_is_a_4xx_never_a_500(call, people):
+    sid = make(call)["id"]
+    assert call("GET", "/segments/" + "x" * 2000).status == 404
+    assert call("POST", f"/segments/{sid}/members", body={"contact_ids": [""]}).paths() == ["/contact_ids/0"]
+    assert call("POST", f"/segments/{sid}/members", body={"contact_ids": ["c" * 5000]}).status == 422
+    surrogate = call("POST", "/segments", raw_body='{"name": "bad \\ud800 name", "type": "static"}')
+    assert surrogate.status == 422 and surrogate.paths() == ["/name"]
+    unicode_name = call("POST", "/segments", body={"name": "Ünïcødé 🎯 ليبيا", "type": "static"})
+    assert unicode_name.status == 201 and unicode_name.json["name"] == "Ünïcødé 🎯 ليبيا"
+    assert call("POST", "/segments", body=["not", "an", "object"]).status == 422
+    assert call("POST", f"/segments/{sid}/transfer", body={"contact_ids": ["c1"], "to": 5}).paths() == ["/to"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME = Field(min_length=1, max_length=200)
+ContactId = Annotated[str, Field(min_length=1, max_length=200)]
 ID_LIST = Field(min_length=1, max_length=1000)
 
 
@@ -17,8 +18,30 @@ def _strip_name(value: str) -> str:
     return value
 
 
+def _storable(value: Any, path: str = "") -> None:
+    """Text must be valid Unicode (no lone surrogates), or DynamoDB would refuse it later."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"invalid Unicode text{' at ' + path if path else ''}") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, path)
+            _storable(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _storable(item, f"{path}/{index}")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode(cls, value: Any) -> Any:
+        _storable(value)
+        return value
 
 
 class SegmentDraft(_Strict):
@@ -85,13 +108,13 @@ class CloneRequest(_Strict):
 class MembersRequest(_Strict):
     """POST/DELETE /segments/{id}/members."""
 
-    contact_ids: list[str] = ID_LIST
+    contact_ids: list[ContactId] = ID_LIST
 
 
 class TransferRequest(_Strict):
     """POST /segments/{id}/transfer."""
 
-    contact_ids: list[str] = ID_LIST
+    contact_ids: list[ContactId] = ID_LIST
     to: str = Field(min_length=1, max_length=100)
 
 

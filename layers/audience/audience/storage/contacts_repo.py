@@ -16,7 +16,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from audience.errors import Conflict, NotFound
+from audience.errors import Conflict, NotFound, ValidationFailed
 from audience.fields import SYSTEM_FIELDS
 from audience.storage import memberships_repo, segments_repo
 from audience.storage.base import connection, new_id, now_iso, versioned
@@ -28,6 +28,7 @@ UNIQUE_SK = "UNIQUE"
 UNIQUE_FIELDS = {"email": "EMAIL", "phone": "PHONE"}
 TOMBSTONE_DAYS = 35
 WRITE_ATTEMPTS = 4
+MAX_ID_LENGTH = 200
 
 
 def unique_value(field: str, value: Any) -> str | None:
@@ -50,6 +51,8 @@ def _to_record(item: ContactItem) -> Contact:
 
 
 def _load(tenant: str, contact_id: str) -> ContactItem | None:
+    if not 0 < len(contact_id) <= MAX_ID_LENGTH:
+        return None  # cannot exist; DynamoDB would reject the key
     try:
         return ContactItem.get(tenant, contact_id, consistent_read=True)
     except DoesNotExist:
@@ -72,7 +75,8 @@ def get(tenant: str, contact_id: str) -> Contact:
 def get_many(tenant: str, contact_ids: Iterable[str]) -> dict[str, Contact]:
     """The live contacts among ``contact_ids`` (BatchGet), by id."""
     found: dict[str, Contact] = {}
-    for chunk in chunks(list(dict.fromkeys(contact_ids)), 100):
+    ids = [c for c in dict.fromkeys(contact_ids) if 0 < len(c) <= MAX_ID_LENGTH]
+    for chunk in chunks(ids, 100):
         for item in ContactItem.batch_get([(tenant, c) for c in chunk]):
             if not item.erased:
                 found[item.sk] = _to_record(item)
@@ -99,6 +103,10 @@ def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, repla
     given (PUT semantics); otherwise fields are merged and a None value removes that field.
     Raises Conflict when the email or phone belongs to another contact.
     """
+    if contact_id is not None and not 0 < len(contact_id) <= MAX_ID_LENGTH:
+        raise ValidationFailed(
+            "invalid contact id", [{"path": "/contact_id", "message": f"1-{MAX_ID_LENGTH} characters"}]
+        )
     fields = {k: v for k, v in fields.items() if k not in SYSTEM_FIELDS}
     if contact_id is None:
         contact_id = owner_of(tenant, "email", fields.get("email")) or owner_of(

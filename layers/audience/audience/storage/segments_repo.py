@@ -62,7 +62,12 @@ def to_record(item: SegmentItem) -> Segment:
     )
 
 
+MAX_ID_LENGTH = 200
+
+
 def find(tenant: str, segment_id: str) -> Segment | None:
+    if not 0 < len(segment_id) <= MAX_ID_LENGTH:
+        return None  # cannot exist; DynamoDB would reject the key
     try:
         return to_record(SegmentItem.get(tenant_pk(tenant), _sk(segment_id), consistent_read=True))
     except DoesNotExist:
@@ -78,7 +83,9 @@ def get(tenant: str, segment_id: str) -> Segment:
 
 def get_many(tenant: str, segment_ids: Iterable[str]) -> dict[str, Segment]:
     """The existing ones among ``segment_ids`` (BatchGet), by id."""
-    keys = [(tenant_pk(tenant), _sk(sid)) for sid in dict.fromkeys(segment_ids)]
+    keys = [
+        (tenant_pk(tenant), _sk(sid)) for sid in dict.fromkeys(segment_ids) if 0 < len(sid) <= MAX_ID_LENGTH
+    ]
     if not keys:
         return {}
     return {item.segment_id: to_record(item) for item in SegmentItem.batch_get(keys)}
