@@ -34,7 +34,7 @@ def clients() -> Clients:
 def requested_by() -> dict[str, Any]:
     """Who asked, for job params and the audit trail: tenant, key id (when the authorizer names
     one), caller address and user agent."""
-    context = authorizer_context(router)
+    context = authorizer_context(router.current_event)
     identity = (router.current_event.get("requestContext") or {}).get("identity") or {}
     who = {
         "tenant_id": tenant_id(router),
