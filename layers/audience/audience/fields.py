@@ -72,7 +72,8 @@ class FieldCatalog:
         clash = set(self.custom) & set(BUILTIN_FIELDS)
         if clash:
             raise ValueError(f"custom fields shadow built-in fields: {sorted(clash)}")
-        object.__setattr__(self, "custom", MappingProxyType({k: FieldType(v) for k, v in self.custom.items()}))
+        typed = {name: FieldType(kind) for name, kind in self.custom.items()}
+        object.__setattr__(self, "custom", MappingProxyType(typed))
 
     @property
     def fields(self) -> dict[str, FieldType]:
