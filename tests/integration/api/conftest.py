@@ -8,17 +8,24 @@ Fixtures:
         ``api_key``: run the authorizer with this X-Api-Key first and use its answer instead;
         neither: no authorizer context at all.
     tenants: a factory ``tenants(name) -> (tenant_id, api_key)`` creating real tenants and keys.
+    shared_aws: module scope - one moto world (every template resource) for a whole test module.
+        A module whose tests each work in their own fresh tenants can override ``aws`` with it
+        (a module-scoped ``aws`` fixture returning ``shared_aws``) and skip re-creating every
+        table per test; tenant isolation is exactly what makes sharing safe.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 ACCOUNT = "123456789012"
 API_ID = "testapi"
@@ -142,6 +149,21 @@ def authorize(api_key: str | None, method: str, path: str, headers: dict[str, st
     if not policy_decision(policy, method_arn(method, path)):
         return _gateway_error(403, "forbidden", "The API key may not do this.")
     return {**policy.get("context", {}), "principalId": policy["principalId"]}
+
+
+@pytest.fixture(scope="module")
+def shared_aws():
+    from audience.settings import get_settings
+
+    from infra.template_resources import create_resources
+    from tests.conftest import PLANNED_RESOURCES
+
+    with mock_aws():
+        get_settings.cache_clear()
+        resources = create_resources(boto3.Session(region_name=PLANNED_RESOURCES.region))
+        os.environ.update(resources.env())
+        yield resources
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from audience.storage import tenants_repo
 from audience.tenants import create_api_key, resolve_api_key
+
+
+@pytest.fixture(scope="module")
+def aws(shared_aws):
+    """One moto world for the module: every test works in its own fresh tenants."""
+    return shared_aws
 
 
 def test_a_write_key_may_read_and_write(api_call, tenants):

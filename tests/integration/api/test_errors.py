@@ -11,6 +11,12 @@ from functions.api import errors as api_errors
 from functions.api.routers.request_context import MAX_BODY_BYTES
 
 
+@pytest.fixture(scope="module")
+def aws(shared_aws):
+    """One moto world for the module: every test works in its own fresh tenants."""
+    return shared_aws
+
+
 @pytest.fixture
 def tenant(tenants):
     return tenants("Acme")[0]
