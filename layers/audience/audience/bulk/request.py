@@ -8,7 +8,7 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from audience.errors import ValidationFailed
 from audience.exports.request import pydantic_details
@@ -26,7 +26,7 @@ class ResetScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=1_000)
-    confirm: bool
+    confirm: StrictBool
 
 
 def parse_mass_update(body: Any, catalog: FieldCatalog) -> dict[str, Any]:

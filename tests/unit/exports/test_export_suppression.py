@@ -1,0 +1,63 @@
+from datetime import UTC, datetime
+
+from audience.fields import DEFAULT_CATALOG
+from audience.suppression import (
+    NO_SUPPRESSION,
+    SuppressionPolicy,
+    export_exclusion,
+    received_but_never_clicked,
+)
+
+AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def exclusion(contact, policy, ignore=False):
+    return export_exclusion(contact, policy, ignore_suppression=ignore, as_of=AS_OF, catalog=DEFAULT_CATALOG)
+
+
+def test_received_at_least_n_and_never_clicked():
+    assert received_but_never_clicked({"sent_count": 5}, 5)
+    assert received_but_never_clicked({"sent_count": 9, "clicks_count": 0}, 5)
+    assert not received_but_never_clicked({"sent_count": 4}, 5)
+    assert not received_but_never_clicked({"sent_count": 9, "clicks_count": 1}, 5)
+    assert not received_but_never_clicked({"sent_count": 9, "last_clicked_at": "2025-01-01T00:00:00Z"}, 5)
+    assert not received_but_never_clicked({}, 1), "no sends recorded is not 'received'"
+
+
+def test_global_suppression_only_when_enabled():
+    disabled = SuppressionPolicy.from_document(
+        {"rules": None, "received_at_least_never_clicked": {"enabled": False, "min_received": 1}},
+        DEFAULT_CATALOG,
+    )
+    enabled = SuppressionPolicy.from_document(
+        {"rules": None, "received_at_least_never_clicked": {"enabled": True, "min_received": 3}},
+        DEFAULT_CATALOG,
+    )
+    quiet = {"sent_count": 3, "clicks_count": 0, "subscribed": True}
+    assert not disabled.active and exclusion(quiet, disabled) is None
+    assert enabled.active and exclusion(quiet, enabled) == "suppressed"
+    assert exclusion(quiet, enabled, ignore=True) is None
+
+
+def test_unsubscribed_is_always_excluded_even_when_the_segment_opts_out():
+    assert exclusion({"subscribed": False}, NO_SUPPRESSION) == "unsubscribed"
+    assert exclusion({"subscribed": False}, NO_SUPPRESSION, ignore=True) == "unsubscribed"
+    assert exclusion({}, NO_SUPPRESSION) is None, "unknown subscription is not an unsubscribe"
+
+
+def test_empty_settings_suppress_nothing():
+    assert SuppressionPolicy.from_document({}, DEFAULT_CATALOG) == NO_SUPPRESSION
+    assert SuppressionPolicy.from_document(None, DEFAULT_CATALOG).active is False
+
+
+def test_rule_references_are_found_for_the_caller_to_supply():
+    policy = SuppressionPolicy(
+        rule_document={
+            "any": [
+                {"segment": "blocked"},
+                {"not": {"event": "clicked", "within_last_days": 30}},
+                {"field": "event", "op": "eq", "value": "x"},
+            ]
+        }
+    )
+    assert policy.segment_ids == {"blocked"} and policy.event_names == {"clicked"}
