@@ -52,6 +52,7 @@ from functions.api.routers import (  # noqa: E402
 from functions.api.routers.request_context import (  # noqa: E402
     Forbidden,
     check_body_size,
+    parse_json,
     scopes_of,
     tenant_of,
 )
@@ -70,7 +71,7 @@ OPENAPI = {
     "security": [{"apiKey": []}],
 }
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json)
 
 
 def rejection(event: dict[str, Any]) -> DomainError | None:

@@ -75,6 +75,40 @@ def check_body_size(event: Mapping[str, Any]) -> None:
         )
 
 
+def _lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    """The JSON Pointer of the first string (or key) holding a lone UTF-16 surrogate, if any."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "/"
+        return None
+    if isinstance(value, dict):
+        for key, child in value.items():
+            pointer = path + "/" + str(key).replace("~", "~0").replace("/", "~1")
+            found = _lone_surrogate_path(key, pointer) or _lone_surrogate_path(child, pointer)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found = _lone_surrogate_path(child, f"{path}/{index}")
+            if found:
+                return found
+    return None
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` that also refuses text no store can keep: a lone surrogate (``"\\ud800"``) is
+    valid JSON syntax but not Unicode, so it is a 422 naming where it is (DynamoDB would fail later)."""
+    value = json.loads(text)
+    where = _lone_surrogate_path(value)
+    if where:
+        raise ValidationFailed(
+            "the body holds text that is not valid Unicode", [{"path": where, "message": "lone surrogate"}]
+        )
+    return value
+
+
 def json_body(resolver: Any) -> Any:
     """The parsed JSON body (None when empty); 400 when it is not JSON, 413 when too large."""
     check_body_size(resolver.current_event)
@@ -82,8 +116,8 @@ def json_body(resolver: Any) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return parse_json(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(
             "the request body is not valid JSON", [{"path": "/", "message": "not valid JSON"}]
         ) from exc
