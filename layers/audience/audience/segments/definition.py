@@ -20,17 +20,21 @@ def check_definition(
     category: str | None,
     segment_id: str | None = None,
     segments: dict[str, Segment] | None = None,
+    check_rules: bool = True,
 ) -> list[str]:
-    """Validate; return the segment ids the rules reference. ``segment_id`` is None for a new one."""
+    """Validate; return the segment ids the rules reference. ``segment_id`` is None for a new one.
+
+    ``check_rules`` False (a change that leaves the rules alone) checks only the category.
+    """
     details: list[dict[str, str]] = []
-    if segment_type == "dynamic" and rules is None:
+    if check_rules and segment_type == "dynamic" and rules is None:
         details.append({"path": "/rules", "message": "a dynamic segment needs rules"})
-    if segment_type == "static" and rules is not None:
+    if check_rules and segment_type == "static" and rules is not None:
         details.append({"path": "/rules", "message": "a static segment has no rules; its members are added"})
     if category is not None and categories_repo.find(tenant, category) is None:
         details.append({"path": "/category", "message": f"no category {category!r}; create it first"})
     references: list[str] = []
-    if rules is not None and segment_type == "dynamic":
+    if check_rules and rules is not None and segment_type == "dynamic":
         if segments is None:
             segments = {s.id: s for s in segments_repo.all_segments(tenant)}
         # Imported here: static segments never need the rule engine.

@@ -53,17 +53,17 @@ def _apply(tenant: str, segment_id: str, changes: dict[str, Any], if_match: int 
             [{"path": "/type", "message": f"this segment is {current.type}; use clone or save-as-list"}],
         )
     changes.pop("type", None)
-    merged = {**current.model_dump(), **changes}
-    if current.type == "static":
-        merged["rules"] = None if "rules" not in changes else merged["rules"]
+    # Only what changes is checked: renaming a segment whose rules name a force-deleted segment
+    # must still work (its rules are reported by the delete and fixed by a rules change).
     references = check_definition(
         tenant,
         segment_type=current.type,
-        rules=merged["rules"],
-        category=merged["category"],
+        rules=changes.get("rules"),
+        category=changes.get("category"),
         segment_id=segment_id,
+        check_rules="rules" in changes,
     )
-    if "rules" in changes or current.type == "dynamic":
+    if "rules" in changes:
         changes["references"] = references
     if changes.get("public") is False and current.public:
         live = [c.id for c in campaigns_repo.using_segment(tenant, segment_id) if c.is_live(now_iso())]
