@@ -47,6 +47,8 @@ from functions.api.routers import (  # noqa: E402
     events,
     fields,
     imports,
+    jobs,
+    segments,
     settings,
 )
 from functions.api.routers.request_context import (  # noqa: E402
@@ -89,20 +91,9 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
     return None
 
 
-for module in (contacts, fields, categories, campaigns, settings, events, imports):
+# One Router per resource; jobs = exports, mass update and score reset.
+for module in (segments, contacts, fields, categories, campaigns, settings, events, imports, jobs):
     app.include_router(module.router)
-
-try:  # the segment routes land from a parallel work item; the API works without them
-    from functions.api.routers import segments  # noqa: E402
-except ModuleNotFoundError as missing:  # pragma: no cover
-    if missing.name != "functions.api.routers.segments":
-        raise
-else:
-    app.include_router(segments.router)
-
-from functions.api.routers import jobs as job_routes  # noqa: E402  (exports, mass update, reset score)
-
-app.include_router(job_routes.router)
 
 app.enable_swagger(path="/docs", **OPENAPI)
 
