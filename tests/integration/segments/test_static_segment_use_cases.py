@@ -225,3 +225,26 @@ def test_moving_a_static_segment_into_a_category_applies_exclusivity_to_its_memb
     assert {m.category for m in memberships_repo.segments_of(T, "c3")} == {"stage"}
     patch_segment(T, loose.id, SegmentPatch(category=None))
     assert {m.category for m in memberships_repo.segments_of(T, "c3")} == {None}
+
+
+def test_unconditional_write_retries_after_a_concurrent_write_but_if_match_does_not(people, monkeypatch):
+    seg = static("A")
+    real_get = segments_repo.get
+    raced = []
+
+    def get_then_someone_else_writes(tenant, segment_id):
+        current = real_get(tenant, segment_id)
+        if not raced:
+            raced.append(True)
+            segments_repo.update(
+                tenant, segment_id, {"description": "theirs"}, expected_version=current.version
+            )
+        return current
+
+    monkeypatch.setattr(segments_repo, "get", get_then_someone_else_writes)
+    mine = patch_segment(T, seg.id, SegmentPatch(name="mine"))
+    assert (mine.name, mine.description, mine.version) == ("mine", "theirs", 3)
+    raced.clear()
+    with pytest.raises(PreconditionFailed):
+        patch_segment(T, seg.id, SegmentPatch(name="conditional"), if_match=3)
+    assert real_get(T, seg.id).name == "mine"

@@ -1,7 +1,7 @@
 """Replace (PUT) or partly change (PATCH) a segment, conditional on its version.
 
-``if_match`` None still writes conditionally on the version just read, so two concurrent editors
-never silently overwrite each other (the loser gets 412). A segment's type never changes: a list
+``if_match`` None writes conditionally on the version just read and retries on a race, so an
+unconditional write is applied whole, never half on top of another one. A segment's type never changes: a list
 becomes rules through clone or the other way through save-as-list. Moving a static segment into a
 category applies the category rule to its members. Making a segment private while
 a live campaign targets it is refused.
@@ -19,11 +19,13 @@ from audience.storage import campaigns_repo, memberships_repo, segments_repo
 from audience.storage.base import now_iso
 from audience.storage.records import Segment
 
+UNCONDITIONAL_ATTEMPTS = 3
+
 
 def replace_segment(
     tenant: str, segment_id: str, draft: SegmentDraft, *, if_match: int | None = None
 ) -> Segment:
-    return _apply(tenant, segment_id, draft.model_dump(), if_match)
+    return _write(tenant, segment_id, draft.model_dump(), if_match)
 
 
 def patch_segment(
@@ -37,7 +39,18 @@ def patch_segment(
             )
     if changes.get("topics") is None and "topics" in changes:
         changes["topics"] = []
-    return _apply(tenant, segment_id, changes, if_match)
+    return _write(tenant, segment_id, changes, if_match)
+
+
+def _write(tenant: str, segment_id: str, changes: dict[str, Any], if_match: int | None) -> Segment:
+    """Without If-Match the caller asked for "last write wins": re-read and retry on a race."""
+    for attempt in range(UNCONDITIONAL_ATTEMPTS):
+        try:
+            return _apply(tenant, segment_id, dict(changes), if_match)
+        except PreconditionFailed:
+            if if_match is not None or attempt == UNCONDITIONAL_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _apply(tenant: str, segment_id: str, changes: dict[str, Any], if_match: int | None) -> Segment:
