@@ -60,6 +60,7 @@ class LocalStack:
     functions: dict[str, Any]  # logical id -> infra.local_functions.LocalFunction
     api_url: str
     aws_endpoint: str
+    gateway: Any = None  # infra.local_api.ApiGateway
     tenants: list[LocalTenant] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -225,7 +226,11 @@ def start(
 
     gateway = ApiGateway(resources, functions)
     stack = LocalStack(
-        resources=resources, functions=functions, api_url=f"http://{host}:{port}", aws_endpoint=endpoint
+        resources=resources,
+        functions=functions,
+        api_url=f"http://{host}:{port}",
+        aws_endpoint=endpoint,
+        gateway=gateway,
     )
     server = FrontDoor((host, port), gateway, stack.local_routes())
     stack.threads.extend(_triggers(stack, session, endpoint, retry_delay))
@@ -306,22 +311,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}. Stop the other process, set PORT=<port>, or pass --any-port.", file=sys.stderr)
         return 2
 
+    serving = threading.Event()
+
     def shut_down(signum: int, frame: Any) -> None:
         log.info("stopping (signal %d)", signum)
         stack.stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        if serving.is_set():
+            threading.Thread(target=server.shutdown, daemon=True).start()
+        else:  # still starting (e.g. loading the demo): unwind the main thread now
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, shut_down)
     signal.signal(signal.SIGTERM, shut_down)
 
-    if args.demo:
-        from infra.demo import load_demo
-
-        print(load_demo(stack), flush=True)
-    print(banner(stack), flush=True)
-    log.info("ready on %s", stack.api_url)
     try:
+        if args.demo:
+            from infra.demo import load_demo
+
+            print(load_demo(stack), flush=True)
+        print(banner(stack), flush=True)
+        log.info("ready on %s", stack.api_url)
+        serving.set()
         server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
     finally:
         stack.stop.set()
         server.server_close()
@@ -334,4 +347,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped and nothing is persisted: skip tearing down the in-memory AWS state
+    # object by object, which takes many seconds after a --demo run.
+    os._exit(status)
