@@ -19,7 +19,7 @@ from audience.storage import fields_repo, segments_repo, suppression_repo
 from audience.storage.records import SuppressionSettings
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from functions.api.routers.request_context import if_match, tenant_id
 
@@ -29,8 +29,8 @@ router = Router()
 class GlobalSuppression(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = False
-    min_received: int = Field(default=1, ge=1, le=1_000_000)
+    enabled: StrictBool = False
+    min_received: StrictInt = Field(default=1, ge=1, le=1_000_000)
 
 
 class SuppressionIn(BaseModel):
