@@ -75,6 +75,7 @@ def test_erase_tombstones_frees_keys_and_removes_memberships(aws):
     contacts_repo.upsert("acme", "c1", {"email": "a@x.com", "phone": "+15551234567"})
     contacts_repo.upsert("acme", "c2", {"email": "b@x.com"})
     memberships_repo.add_many("acme", segment.id, ["c1", "c2"])
+    segments_repo.set_member_count("acme", segment.id, 2)
     assert contacts_repo.erase("acme", "c1")
     with pytest.raises(NotFound):
         contacts_repo.get("acme", "c1")

@@ -67,8 +67,7 @@ def require_contacts(tenant: str, contact_ids: list[str], path: str = "/contact_
 def add_members(tenant: str, segment_id: str, contact_ids: list[str]) -> dict[str, int]:
     segment = static_segment(tenant, segment_id, "add members to")
     require_contacts(tenant, contact_ids)
-    outcome = place(tenant, segment, contact_ids, source="static")
-    return {**outcome, "member_count": memberships_repo.count(tenant, segment_id)}
+    return place(tenant, segment, contact_ids, source="static")
 
 
 def remove_members(tenant: str, segment_id: str, contact_ids: list[str] | None) -> dict[str, int]:
@@ -77,4 +76,4 @@ def remove_members(tenant: str, segment_id: str, contact_ids: list[str] | None) 
     removed = (
         remove_everyone(tenant, segment) if contact_ids is None else remove(tenant, segment, contact_ids)
     )
-    return {"removed": removed, "member_count": memberships_repo.count(tenant, segment_id)}
+    return {"removed": removed, "member_count": segments_repo.get(tenant, segment_id).member_count}

@@ -15,7 +15,7 @@ from audience.storage.records import Segment
 def place(
     tenant: str, segment: Segment, contact_ids: Iterable[str], *, source: str = "static"
 ) -> dict[str, int]:
-    """Make ``contact_ids`` members of static ``segment``; returns ``{"added", "moved"}``.
+    """Make ``contact_ids`` members of static ``segment``; returns ``{"added", "moved", "member_count"}``.
 
     ``moved`` counts contacts taken out of other segments of the same category.
     """
@@ -26,15 +26,17 @@ def place(
             for membership in memberships_repo.segments_of(tenant, contact_id):
                 if membership.category == segment.category and membership.segment_id != segment.id:
                     displaced[membership.segment_id].append(contact_id)
+    moved = 0
     for other, members in displaced.items():
-        memberships_repo.remove_many(tenant, other, members)
+        present = memberships_repo.existing(tenant, other, members)  # the index may lag behind
+        memberships_repo.remove_many(tenant, other, present)
+        record_change(tenant, other, removed=len(present))
+        moved += len(present)
     already = memberships_repo.existing(tenant, segment.id, ids)
     new = [c for c in ids if c not in already]
     memberships_repo.add_many(tenant, segment.id, new, source=source, category=segment.category)
-    record_change(tenant, segment.id, added=len(new))
-    for other, members in displaced.items():
-        record_change(tenant, other, removed=len(members))
-    return {"added": len(new), "moved": sum(len(m) for m in displaced.values())}
+    total = record_change(tenant, segment.id, added=len(new))
+    return {"added": len(new), "moved": moved, "member_count": total}
 
 
 def remove(tenant: str, segment: Segment, contact_ids: Iterable[str]) -> int:
@@ -53,9 +55,15 @@ def remove_everyone(tenant: str, segment: Segment) -> int:
 
 
 def record_change(tenant: str, segment_id: str, *, added: int = 0, removed: int = 0) -> int:
-    """Refresh the stored member count and add the change to today's history; returns the total."""
-    total = memberships_repo.count(tenant, segment_id)
-    segments_repo.set_member_count(tenant, segment_id, total)
-    if added or removed:
-        history_repo.add_day(tenant, segment_id, datetime.now(UTC).date().isoformat(), added, removed, total)
+    """Apply the change to the stored member count and today's history; returns the new total.
+
+    The count moves by the exact number of memberships written or deleted (each checked against the
+    table first), so large lists are never recounted.
+    """
+    if not added and not removed:
+        return segments_repo.get(tenant, segment_id).member_count
+    total = segments_repo.adjust_member_count(tenant, segment_id, added - removed)
+    if total is None:
+        return 0
+    history_repo.add_day(tenant, segment_id, datetime.now(UTC).date().isoformat(), added, removed, total)
     return total

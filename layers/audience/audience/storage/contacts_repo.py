@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from audience.errors import Conflict, NotFound, ValidationFailed
 from audience.fields import SYSTEM_FIELDS
-from audience.storage import memberships_repo, segments_repo
+from audience.storage import history_repo, memberships_repo, segments_repo
 from audience.storage.base import connection, new_id, now_iso, versioned
 from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
 from audience.storage.paging import check_start_key, chunks, collect
@@ -144,8 +144,8 @@ def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, repla
 def erase(tenant: str, contact_id: str) -> bool:
     """Erase a contact: tombstone, free its email/phone, delete every membership.
 
-    Returns False when there was no live contact. Segment counts are adjusted for the removed
-    memberships.
+    Returns False when there was no live contact. Segment counts and today's history are adjusted
+    for the removed memberships.
     """
     for _ in range(WRITE_ATTEMPTS):
         current = _load(tenant, contact_id)
@@ -171,8 +171,11 @@ def erase(tenant: str, contact_id: str) -> bool:
         break
     else:
         raise Conflict(f"contact {contact_id!r} is being changed concurrently; try again")
+    today = now_iso()[:10]
     for segment_id in memberships_repo.remove_contact(tenant, contact_id):
-        segments_repo.set_member_count(tenant, segment_id, memberships_repo.count(tenant, segment_id))
+        total = segments_repo.adjust_member_count(tenant, segment_id, -1)
+        if total is not None:
+            history_repo.add_day(tenant, segment_id, today, 0, 1, total)
     return True
 
 

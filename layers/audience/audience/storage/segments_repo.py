@@ -232,6 +232,24 @@ def set_member_count(tenant: str, segment_id: str, member_count: int) -> bool:
     return _update_unversioned(tenant, segment_id, [SegmentItem.member_count.set(member_count)])
 
 
+def adjust_member_count(tenant: str, segment_id: str, delta: int) -> int | None:
+    """Add ``delta`` to the stored count (atomic ADD, no version bump); the new count, or None if the
+    segment is gone. Cheaper than recounting a large static segment after every small change."""
+    try:
+        data = SegmentItem._get_connection().update_item(
+            tenant_pk(tenant),
+            range_key=_sk(segment_id),
+            actions=[SegmentItem.member_count.add(int(delta))],
+            condition=SegmentItem.pk.exists(),
+            return_values="UPDATED_NEW",
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return None
+        raise
+    return int(data["Attributes"]["member_count"]["N"])
+
+
 def _update_unversioned(tenant: str, segment_id: str, actions: list) -> bool:
     try:
         SegmentItem._get_connection().update_item(
