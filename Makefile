@@ -31,6 +31,7 @@ bench: $(STAMP)
 ## Regenerate the language-neutral contracts in shared/ (rule JSON Schema, OpenAPI, sample events).
 schemas: $(STAMP)
 	$(BIN)/python -m audience.rules.schema shared/schemas/rule.schema.json
+	$(BIN)/python -m functions.api.openapi_dump shared/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
