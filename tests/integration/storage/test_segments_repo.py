@@ -90,3 +90,11 @@ def test_start_key_from_another_tenant_is_a_bad_request(aws):
         segments_repo.list_page("globex", start_key={"pk": "T#acme", "sk": "SEG#x"})
     with pytest.raises(BadRequest):
         segments_repo.list_page("acme", start_key={"pk": "T#acme", "sk": "JOB#x"})
+
+
+def test_member_count_adjusts_atomically_without_bumping_version(aws):
+    created = segments_repo.create("acme", name="A", type="static")
+    assert segments_repo.adjust_member_count("acme", created.id, 5) == 5
+    assert segments_repo.adjust_member_count("acme", created.id, -2) == 3
+    assert segments_repo.get("acme", created.id).version == 1
+    assert segments_repo.adjust_member_count("globex", created.id, 1) is None
