@@ -32,3 +32,40 @@ def test_the_authorizer_imports_neither_pyarrow_nor_the_api():
     assert "pyarrow" not in modules
     assert "functions.api.app" not in modules
     assert "aws_lambda_powertools.event_handler.api_gateway" not in modules
+
+
+def test_the_api_imports_in_the_lambda_layout_where_its_directory_is_the_code_root():
+    """SAM packages functions/api/ alone (CodeUri), so ``functions.api`` must resolve without the repo."""
+    code = (
+        "import app, sys; assert callable(app.lambda_handler); "
+        "print(sys.modules['functions.api.errors'].__file__)"
+    )
+    env = {
+        "PYTHONPATH": f"{ROOT / 'functions/api'}:{ROOT / 'layers/audience'}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=ROOT / "functions/api",
+    )
+    assert out.stdout.strip().endswith("functions/api/errors.py")
+
+
+def test_the_authorizer_imports_in_the_lambda_layout():
+    env = {
+        "PYTHONPATH": f"{ROOT / 'functions/authorizer'}:{ROOT / 'layers/audience'}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin:/bin",
+    }
+    subprocess.run(
+        [sys.executable, "-c", "import app; assert callable(app.lambda_handler)"],
+        env=env,
+        check=True,
+        cwd=ROOT / "functions/authorizer",
+    )
