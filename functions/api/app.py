@@ -10,8 +10,10 @@ authorizer already enforces this, this is defense in depth), and the body must b
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
+from urllib.parse import unquote
 
 if __name__ == "app" and "functions.api" not in sys.modules:  # pragma: no cover - Lambda only
     # In Lambda this directory is the code root (CodeUri: functions/api/), so the package the
@@ -73,7 +75,17 @@ OPENAPI = {
     "security": [{"apiKey": []}],
 }
 
-app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json)
+
+class Resolver(APIGatewayRestResolver):
+    """API Gateway REST events keep ``path`` percent-encoded (only ``pathParameters`` are decoded),
+    and Powertools routes on ``path``: decode each route parameter after matching, so
+    ``/contacts/ada%40example.com`` names the contact ``ada@example.com``, as a body would."""
+
+    def _convert_matches_into_route_keys(self, match: re.Match) -> dict[str, str]:
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
+app = Resolver(enable_validation=True, json_body_deserializer=parse_json)
 
 
 def rejection(event: dict[str, Any]) -> DomainError | None:

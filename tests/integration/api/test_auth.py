@@ -111,3 +111,24 @@ def test_openapi_and_docs_need_no_key(api_call):
     docs = api_call("GET", "/docs")
     assert docs.status == 200
     assert "swagger" in docs.text.lower()
+
+
+def test_a_read_key_on_a_write_method_gets_an_explicit_deny_for_that_method(tenants):
+    from functions.authorizer.app import lambda_handler
+    from tests.integration.api.conftest import FakeLambdaContext, method_arn
+
+    tenant, _ = tenants("Acme")
+    read_key = create_api_key(tenant, "read")
+    event = {
+        "type": "REQUEST",
+        "methodArn": method_arn("DELETE", "/contacts/c1"),
+        "httpMethod": "DELETE",
+        "path": "/contacts/c1",
+        "headers": {"X-API-KEY": read_key},
+    }
+    policy = lambda_handler(event, FakeLambdaContext(function_name="authorizer"))
+    effects = {s["Effect"]: s["Resource"] for s in policy["policyDocument"]["Statement"]}
+    assert effects["Deny"] == [method_arn("DELETE", "/*")]
+    assert effects["Allow"] == [method_arn("GET", "/*")]
+    assert policy["context"] == {"tenant_id": tenant, "scopes": "read"}
+    assert policy["principalId"] == tenant

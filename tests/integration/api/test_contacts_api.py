@@ -128,3 +128,11 @@ def test_a_forged_or_foreign_token_is_400(api_call, tenants):
     assert other_list.status == 400
     forged = api_call("GET", "/contacts", tenant=tenant_a, query={"next_token": token[:-3] + "AAA"})
     assert forged.status == 400
+
+
+def test_ids_in_the_path_are_percent_decoded_like_api_gateway_sends_them(api_call, tenant):
+    created = api_call("PUT", "/contacts/ada%40example.com", tenant=tenant, body={"first_name": "Ada"})
+    assert created.status == 201 and created.json["contact_id"] == "ada@example.com"
+    assert api_call("GET", "/contacts/ada@example.com", tenant=tenant).json["first_name"] == "Ada"
+    assert api_call("PUT", "/contacts/a%20b", tenant=tenant, body={}).paths() == ["{contact_id}"]
+    assert api_call("GET", "/contacts/%F0%9F%98%80", tenant=tenant).status == 404
