@@ -27,14 +27,19 @@ class JobMessage(BaseModel):
     kind: str | None = None
 
 
-def record_handler(record: SQSRecord) -> str:
+def record_handler(record: SQSRecord, lambda_context=None) -> str:
     try:
         message = JobMessage.model_validate_json(record.body)
     except ValidationError:
         logger.error("dropping a message that names no job", message_id=record.message_id)
         return "dropped"
     receives = int(record.attributes.approximate_receive_count or 1)
-    job = run_job(message.tenant_id, message.job_id, final_attempt=receives >= MAX_RECEIVES)
+    seconds_left = None
+    if lambda_context is not None:
+        seconds_left = lambda: lambda_context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    job = run_job(
+        message.tenant_id, message.job_id, final_attempt=receives >= MAX_RECEIVES, seconds_left=seconds_left
+    )
     return job.status if job else "skipped"
 
 

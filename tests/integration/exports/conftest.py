@@ -9,16 +9,18 @@ TENANT = "t-export"
 
 
 class LambdaContext:
-    """The few attributes Powertools reads from a Lambda context."""
+    """The few attributes Powertools (and the exporter's time budget) read from a Lambda context."""
 
     function_name = "exporter"
     memory_limit_in_mb = 3008
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:exporter"
     aws_request_id = "req-export"
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
+    def __init__(self, remaining_ms: int = 900_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 class World:
@@ -53,7 +55,7 @@ class World:
             for message in batch:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def deliver(self, messages: list[dict], receive_count: int = 1) -> dict:
+    def deliver(self, messages: list[dict], receive_count: int = 1, remaining_ms: int = 900_000) -> dict:
         """Call the exporter's lambda_handler with these messages as one SQS event."""
         from functions.exporter.app import lambda_handler
 
@@ -73,7 +75,7 @@ class World:
                 for m in messages
             ]
         }
-        return lambda_handler(event, LambdaContext())
+        return lambda_handler(event, LambdaContext(remaining_ms))
 
     def run_queued(self) -> dict:
         return self.deliver(self.received())

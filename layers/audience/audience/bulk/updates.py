@@ -2,13 +2,17 @@
 
 Both walk the segment's stored membership a page at a time (what ``GET /segments/{id}/members``
 shows, for static and dynamic segments alike) and set the fields on each member contact. Setting a
-value is idempotent, so a job retaken after a crash simply runs again from the first page.
+value is idempotent, so redoing a page after a crash is harmless. Progress carries a *checkpoint*
+(the membership key the next page starts from): a job retaken after a crash, or paused because its
+invocation is running out of time (``should_pause``), resumes there instead of starting over — a
+million-member segment may need more than one 15-minute invocation.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from audience.bulk import audit
@@ -18,10 +22,17 @@ from audience.storage import segments_repo
 
 PAGE_SIZE = 500
 PROGRESS_EVERY_SECONDS = 5.0
+COUNT_NAMES = ("members_read", "contacts_updated", "contacts_skipped")
 
 
 class BulkUpdateFailed(Exception):
     """The job cannot run for a reason the user can act on (the job's ``error``)."""
+
+
+@dataclass
+class BulkOutcome:
+    counts: dict[str, Any]  # the COUNT_NAMES, plus "checkpoint" when paused
+    paused: bool = False
 
 
 def apply_to_members(
@@ -31,29 +42,36 @@ def apply_to_members(
     *,
     ddb: Any,
     contacts_table: str,
-    on_progress: Callable[[dict[str, int]], None] = lambda counts: None,
+    on_progress: Callable[[dict[str, Any]], None] = lambda counts: None,
+    should_pause: Callable[[], bool] = lambda: False,
+    resume_from: dict[str, Any] | None = None,
     page_size: int = PAGE_SIZE,
-    counts: dict[str, int] | None = None,
-) -> dict[str, int]:
-    """Set ``changes`` on every member contact; answers the counts (kept up to date in ``counts``,
-    so a caller that sees an exception still knows how far it got)."""
+) -> BulkOutcome:
+    """Set ``changes`` on every member contact, from ``resume_from`` (counts and checkpoint of an
+    earlier run) if given; pauses between pages when ``should_pause()`` says so."""
     if segments_repo.find(tenant, segment_id) is None:
         raise BulkUpdateFailed(f"segment {segment_id!r} no longer exists")
-    counts = counts if counts is not None else {}
-    for name in ("members_read", "contacts_updated", "contacts_skipped"):
-        counts.setdefault(name, 0)
+    resume_from = resume_from or {}
+    counts: dict[str, Any] = {name: int(resume_from.get(name, 0)) for name in COUNT_NAMES}
+    start_key = (resume_from.get("checkpoint") or {}).get("start_key")
     last_report = time.monotonic()
-    for memberships in member_pages(tenant, segment_id, page_size):
+    for memberships, next_key in member_pages(tenant, segment_id, page_size, start_key=start_key):
         updated, skipped = set_fields(
             ddb, contacts_table, tenant, [m.contact_id for m in memberships], changes
         )
         counts["members_read"] += len(memberships)
         counts["contacts_updated"] += updated
         counts["contacts_skipped"] += skipped
+        if next_key is None:
+            break
+        counts["checkpoint"] = {"start_key": next_key}
+        if should_pause():
+            return BulkOutcome(counts, paused=True)
         if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
             on_progress(dict(counts))
             last_report = time.monotonic()
-    return counts
+    counts.pop("checkpoint", None)
+    return BulkOutcome(counts)
 
 
 def reset_scores(
@@ -65,11 +83,17 @@ def reset_scores(
     ddb: Any,
     contacts_table: str,
     main_table: str,
-    on_progress: Callable[[dict[str, int]], None] = lambda counts: None,
+    on_progress: Callable[[dict[str, Any]], None] = lambda counts: None,
+    should_pause: Callable[[], bool] = lambda: False,
+    resume_from: dict[str, Any] | None = None,
     page_size: int = PAGE_SIZE,
-) -> dict[str, int]:
+) -> BulkOutcome:
     """Score 0 for every member, then the audit record (also written when the reset fails midway)."""
-    counts: dict[str, int] = {"members_read": 0, "contacts_updated": 0, "contacts_skipped": 0}
+    latest: dict[str, Any] = dict(resume_from or {})
+
+    def progress(counts: dict[str, Any]) -> None:
+        latest.update(counts)
+        on_progress(counts)
 
     def write_audit(outcome: str, detail: dict[str, Any] | None = None) -> None:
         audit.record(
@@ -83,23 +107,26 @@ def reset_scores(
             requested_at=params.get("requested_at") or "",
             reason=params.get("reason") or "",
             outcome=outcome,
-            contacts_updated=counts["contacts_updated"],
+            contacts_updated=int(latest.get("contacts_updated", 0)),
             detail=detail,
         )
 
     try:
-        apply_to_members(
+        outcome = apply_to_members(
             tenant,
             segment_id,
             {"score": 0},
             ddb=ddb,
             contacts_table=contacts_table,
-            on_progress=on_progress,
+            on_progress=progress,
+            should_pause=should_pause,
+            resume_from=resume_from,
             page_size=page_size,
-            counts=counts,
         )
     except Exception as exc:
         write_audit("failed", {"error": str(exc)[:500]})
         raise
-    write_audit("succeeded")
-    return counts
+    latest.update(outcome.counts)
+    if not outcome.paused:
+        write_audit("succeeded")
+    return outcome

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,8 @@ from audience.storage.records import Membership
 from audience.suppression import NO_SUPPRESSION, SuppressionPolicy, export_exclusion
 
 PAGE_SIZE = 500
+BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
+FETCH_THREADS = 5
 PROGRESS_EVERY_SECONDS = 5.0
 DOWNLOAD_URL_SECONDS = 3600
 
@@ -91,7 +94,7 @@ def run_export(
     last_report = time.monotonic()
     try:
         writer = open_writer(spec.format, sink, spec.columns, catalog)
-        for memberships in member_pages(tenant, segment_id, page_size):
+        for memberships, _ in member_pages(tenant, segment_id, page_size):
             counts["members_read"] += len(memberships)
             if added_since is not None:
                 kept = [m for m in memberships if _instant(m.added_at) >= added_since]
@@ -113,13 +116,15 @@ def run_export(
     return ExportOutcome(object_key=key, file_name=spec.file_name, counts=counts)
 
 
-def member_pages(tenant: str, segment_id: str, page_size: int) -> Iterator[list[Membership]]:
-    """The segment's memberships, one Query page at a time."""
-    start_key = None
+def member_pages(
+    tenant: str, segment_id: str, page_size: int, start_key: dict[str, str] | None = None
+) -> Iterator[tuple[list[Membership], dict[str, str] | None]]:
+    """The segment's memberships, one Query page at a time, each with the key the next page starts
+    from (None after the last page) — a checkpoint a long job can resume from."""
     while True:
         page = memberships_repo.list_segment(tenant, segment_id, limit=page_size, start_key=start_key)
-        if page.items:
-            yield page.items
+        if page.items or page.next_key is None:
+            yield page.items, page.next_key
         if page.next_key is None:
             return
         start_key = page.next_key
@@ -136,7 +141,7 @@ def _page_rows(
     catalog: FieldCatalog,
 ) -> list[dict[str, Any]]:
     ids = [m.contact_id for m in memberships]
-    contacts = contacts_repo.get_many(tenant, ids) if ids else {}
+    contacts = fetch_contacts(tenant, ids)
     member_of = _page_membership(tenant, policy, ids)
     rows = []
     for contact_id in ids:  # membership order (contact id order), whatever order BatchGet answered in
@@ -160,6 +165,19 @@ def _page_rows(
             continue
         rows.append(row)
     return rows
+
+
+def fetch_contacts(tenant: str, ids: list[str]) -> dict[str, Any]:
+    """The live contacts among ``ids``: BatchGets of 100 sent concurrently (a page costs one round
+    trip of latency instead of five)."""
+    chunks = [ids[start : start + BATCH_GET_KEYS] for start in range(0, len(ids), BATCH_GET_KEYS)]
+    if len(chunks) <= 1:
+        return contacts_repo.get_many(tenant, ids) if ids else {}
+    found: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=min(len(chunks), FETCH_THREADS)) as pool:
+        for part in pool.map(lambda chunk: contacts_repo.get_many(tenant, chunk), chunks):
+            found.update(part)
+    return found
 
 
 def _page_membership(

@@ -26,6 +26,7 @@ EXPORT = "export"
 MASS_UPDATE = "mass_update"
 RESET_SCORE = "reset_score"
 KINDS = (EXPORT, MASS_UPDATE, RESET_SCORE)
+INTERNAL_COUNTS = frozenset({"attempts", "checkpoint"})
 # Lambda runs at most 900 s; a running job silent for longer than this has lost its runner.
 LEASE_SECONDS = 960
 
@@ -63,7 +64,8 @@ def claim(tenant: str, job_id: str, *, now: datetime | None = None) -> Job | Non
             actions=[
                 JobItem.status.set("running"),
                 JobItem.updated_at.set(now_iso()),
-                JobItem.counts.set({"attempts": attempts}),
+                # Counts (and a bulk job's checkpoint) survive: a continuation resumes from them.
+                JobItem.counts.set({**job.counts, "attempts": attempts}),
             ],
             condition=(JobItem.status == "pending")
             | ((JobItem.status == "running") & (JobItem.updated_at < stale_before)),
@@ -73,6 +75,31 @@ def claim(tenant: str, job_id: str, *, now: datetime | None = None) -> Job | Non
             return None
         raise
     return jobs_repo.find(tenant, job_id)
+
+
+def release(tenant: str, job_id: str, counts: dict[str, Any]) -> bool:
+    """running -> pending with its checkpoint, so a continuation message can claim it at once."""
+    try:
+        JobItem._get_connection().update_item(
+            tenant_pk(tenant),
+            range_key=jobs_repo.PREFIX + job_id,
+            actions=[
+                JobItem.status.set("pending"),
+                JobItem.updated_at.set(now_iso()),
+                JobItem.counts.set(counts),
+            ],
+            condition=JobItem.status == "running",
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def requeue(sqs: Any, queue_url: str, tenant: str, job_id: str, kind: str) -> None:
+    """Queue a continuation of a released job."""
+    sqs.send_message(QueueUrl=queue_url, MessageBody=message_body(tenant, job_id, kind))
 
 
 def heartbeat(tenant: str, job_id: str, counts: dict[str, Any]) -> None:
@@ -106,7 +133,7 @@ def public_view(job: Job) -> dict[str, Any]:
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
-    body.update({k: v for k, v in job.counts.items() if k != "attempts"})
+    body.update({k: v for k, v in job.counts.items() if k not in INTERNAL_COUNTS})
     if job.error is not None:
         body["error"] = job.error
     return body
