@@ -4,7 +4,21 @@ tokens, If-Match, members, transfer, clone, save-as-list, uses, stats and every 
 import pytest
 from audience.storage import campaigns_repo, contacts_repo, segments_repo
 
+from tests.integration.module_moto import empty_tables, module_resources
+
 A, B = "acme", "globex"
+
+
+@pytest.fixture(scope="module")
+def aws_module():
+    """One template-built moto session for this module (see tests/integration/module_moto.py)."""
+    yield from module_resources()
+
+
+@pytest.fixture
+def aws(aws_module):
+    yield aws_module
+    empty_tables(aws_module)
 
 
 @pytest.fixture
