@@ -19,7 +19,8 @@ TENANT = "acme"
 
 
 @pytest.fixture
-def tenant(aws):
+def tenant(aws, monkeypatch):
+    monkeypatch.setenv("IMPORT_WRITER_THREADS", "1")  # in-process moto: see contact_writer.writer_threads
     tenants_repo.create_tenant(TENANT, "Acme", default_region="DE")
     tenants_repo.create_tenant("rival", "Rival")
     return TENANT

@@ -9,7 +9,6 @@ import threading
 import boto3
 import openpyxl
 import pytest
-from audience.errors import Conflict
 from audience.imports.jobs import JobStore, presigned_upload
 from audience.imports.use_case import ImportServices, handle_upload
 from audience.settings import get_settings
@@ -22,7 +21,10 @@ TENANT = "acme"
 
 
 @pytest.fixture
-def env(aws):
+def env(aws, monkeypatch):
+    # In-process moto cannot take concurrent transactions (see contact_writer.writer_threads);
+    # the concurrency test below serialises single calls instead and runs the threaded path.
+    monkeypatch.setenv("IMPORT_WRITER_THREADS", "1")
     settings = get_settings()
     tenants_repo.create_tenant(TENANT, "Acme", default_region="US")
     tenants_repo.create_tenant("other", "Other", default_region="GB")
@@ -188,16 +190,15 @@ def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
         env, job, b"first_name,email\n" + b"".join(b"P%d,\n" % i for i in range(30)) + b"Q,q@example.com\n"
     )
     calls = {"n": 0}
-    real_write = contact_writer.ContactWriter.write
+    real_save = contact_writer.ContactWriter._save_contact
 
-    def flaky(self, candidate):
+    def flaky(self, *args):
         calls["n"] += 1
         if calls["n"] == 12:
             raise ConnectionError("network went away")
-        return real_write(self, candidate)
+        return real_save(self, *args)
 
-    monkeypatch.setattr(contact_writer.ContactWriter, "write", flaky)
-    monkeypatch.setattr(contact_writer, "WRITER_THREADS", 1)
+    monkeypatch.setattr(contact_writer.ContactWriter, "_save_contact", flaky)
     first = run_importer(note)
     assert first == {"batchItemFailures": [{"itemIdentifier": "m0"}]}  # retried by SQS, then the DLQ
     failed = job_of(env, job)
@@ -249,16 +250,13 @@ def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
     from audience.imports import contact_writer
 
     races = []
-    real_upsert = contacts_repo.upsert
+    real_fallback = contact_writer.ContactWriter.write
 
-    def counting_upsert(*args, **kwargs):
-        try:
-            return real_upsert(*args, **kwargs)
-        except Conflict:
-            races.append(1)
-            raise
+    def counting_fallback(self, candidate):  # only called after a lost conditional write
+        races.append(candidate.rows[0])
+        return real_fallback(self, candidate)
 
-    monkeypatch.setattr(contact_writer.contacts_repo, "upsert", counting_upsert)
+    monkeypatch.setattr(contact_writer.ContactWriter, "write", counting_fallback)
     # moto deep-copies its tables inside transact_write_items without a lock, so concurrent calls
     # break moto itself; real DynamoDB applies each call atomically. Serialising single API calls
     # restores that, while the read-then-write races between the importers stay free.
@@ -269,6 +267,7 @@ def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
             return real_call(self, *args, **kwargs)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", atomic_call)
+    monkeypatch.setenv("IMPORT_WRITER_THREADS", "8")
     rows = b"email,phone,first_name\n" + b"".join(
         b"p%d@example.com,+1202456%04d,N%d\n" % (i, 1000 + i, i) for i in range(12)
     )
