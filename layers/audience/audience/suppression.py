@@ -58,6 +58,15 @@ class SuppressionPolicy:
         return set(_walk(self.rule_document, "event"))
 
     @property
+    def event_lookback_days(self) -> int | None:
+        """How many days back the rule's event conditions look; None when one is unbounded."""
+        nodes = list(_event_nodes(self.rule_document))
+        days = [node.get("within_last_days") for node in nodes]
+        if not nodes or any(not isinstance(d, int) or isinstance(d, bool) for d in days):
+            return None
+        return max(days)
+
+    @property
     def segment_ids(self) -> set[str]:
         """Segments the rule refers to: the caller must answer membership for them."""
         return set(_walk(self.rule_document, "segment"))
@@ -118,6 +127,17 @@ def _number(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return 0.0
+
+
+def _event_nodes(node: Any) -> Iterable[Mapping[str, Any]]:
+    if isinstance(node, Mapping):
+        if isinstance(node.get("event"), str):
+            yield node
+        for child in node.values():
+            yield from _event_nodes(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _event_nodes(child)
 
 
 def _walk(node: Any, key: str) -> Iterable[str]:

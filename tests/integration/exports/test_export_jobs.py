@@ -251,3 +251,49 @@ def test_max_receives_matches_the_templates_redrive_policy(receive_count):
 
     policy = load_template().properties("JobsQueue")["RedrivePolicy"]
     assert MAX_RECEIVES == int(policy["maxReceiveCount"]) == receive_count
+
+
+def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world):
+    from audience.eventlog import append_events, events_table
+    from audience.storage import memberships_repo, segments_repo
+
+    blocklist = segments_repo.create(TENANT, name="Do not contact", type="static")
+    memberships_repo.add_many(TENANT, blocklist.id, ["c4"])
+    now = datetime.now(UTC)
+    append_events(
+        TENANT,
+        events_table(
+            [
+                ("c2", "bounced", now - timedelta(days=3), {"kind": "hard"}),
+                ("c1", "bounced", now - timedelta(days=200), {"kind": "hard"}),  # too old to count
+                ("c1", "bounced", now - timedelta(days=1), {"kind": "soft"}),  # not hard
+            ]
+        ),
+        world.s3,
+        "batch-1",
+    )
+    suppression_repo.put(
+        TENANT,
+        {
+            "rules": {
+                "any": [
+                    {"field": "first_name", "op": "eq", "value": "NOBODY"},
+                    {"segment": blocklist.id},
+                    {
+                        "event": "bounced",
+                        "within_last_days": 90,
+                        "where": [{"field": "kind", "op": "eq", "value": "hard"}],
+                    },
+                ]
+            },
+            "received_at_least_never_clicked": {"enabled": False, "min_received": 1},
+        },
+    )
+    segment_id = world.segment(PEOPLE + [{"contact_id": "c5", "email": "n@example.com", "first_name": "nobody"}])
+    job = queue_export(world, segment_id, {"format": "jsonl", "fields": ["contact_id"]})
+    world.run_queued()
+    done = finished(job)
+    assert done.status == "succeeded", done.error
+    ids = [json.loads(line)["contact_id"] for line in world.download(done).splitlines()]
+    assert ids == ["c1"], "c2 bounced hard lately, c3 unsubscribed, c4 blocklisted, c5 named NOBODY"
+    assert done.counts["excluded_suppressed"] == 3 and done.counts["excluded_unsubscribed"] == 1

@@ -76,11 +76,6 @@ def test_update_touches_only_the_given_fields_and_skips_erased_contacts():
     assert args["UpdateExpression"] == (
         "SET #u = :now, #g = :gsi, #v = if_not_exists(#v, :zero) + :one, #f.#a1 = :v1 REMOVE #f.#a0"
     )
-    assert (
-        args["ExpressionAttributeNames"]["#a0"] == "city"
-        and args["ExpressionAttributeNames"]["#a1"] == "stage"
-    )
+    assert args["ExpressionAttributeNames"]["#a0"] == "city" and args["ExpressionAttributeNames"]["#a1"] == "stage"
     assert args["ExpressionAttributeValues"][":gsi"] == {"S": "2026-01-01T00:00:00.000Z#c1"}
-    assert (
-        "#e = :false" in args["ConditionExpression"] and "attribute_exists(#f)" in args["ConditionExpression"]
-    )
+    assert "#e = :false" in args["ConditionExpression"] and "attribute_exists(#f)" in args["ConditionExpression"]

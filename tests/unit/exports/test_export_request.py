@@ -28,15 +28,13 @@ def test_audience_layout_defaults_to_email_and_phone(catalog):
 
 
 def test_unknown_duplicate_and_non_identifier_fields_are_named_by_path(catalog):
-    assert [
-        d["path"] for d in details_of({"format": "csv", "fields": ["email", "nope", "email"]}, catalog)
-    ] == [
+    assert [d["path"] for d in details_of({"format": "csv", "fields": ["email", "nope", "email"]}, catalog)] == [
         "/fields/1",
         "/fields/2",
     ]
-    assert [
-        d["path"] for d in details_of({"format": "audience_sha256", "fields": ["email", "score"]}, catalog)
-    ] == ["/fields/1"]
+    assert [d["path"] for d in details_of({"format": "audience_sha256", "fields": ["email", "score"]}, catalog)] == [
+        "/fields/1"
+    ]
 
 
 @pytest.mark.parametrize(

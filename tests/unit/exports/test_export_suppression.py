@@ -61,3 +61,30 @@ def test_rule_references_are_found_for_the_caller_to_supply():
         }
     )
     assert policy.segment_ids == {"blocked"} and policy.event_names == {"clicked"}
+
+
+def test_event_lookback_is_the_longest_bounded_window_or_unbounded():
+    bounded = SuppressionPolicy(
+        rule_document={"any": [{"event": "a", "within_last_days": 30}, {"event": "b", "within_last_days": 90}]}
+    )
+    unbounded = SuppressionPolicy(rule_document={"any": [{"event": "a", "within_last_days": 30}, {"event": "b"}]})
+    assert bounded.event_lookback_days == 90
+    assert unbounded.event_lookback_days is None
+    assert SuppressionPolicy(rule_document={"field": "city", "op": "is_empty"}).event_lookback_days is None
+
+
+def test_events_are_grouped_per_contact_in_time_order():
+    from audience.eventlog import events_table
+    from audience.exports.activity import EventsByContact
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    table = events_table(
+        [("b", "open", t, {}), ("a", "click", t.replace(day=3), {"url": "x"}), ("a", "open", t, {"n": "1"})]
+    )
+    index = EventsByContact(table)
+    assert [(e["event"], e["properties"]) for e in index.events_for("a")] == [
+        ("open", {"n": "1"}),
+        ("click", {"url": "x"}),
+    ]
+    assert [e["event"] for e in index.events_for("b")] == ["open"]
+    assert index.events_for("nobody") == []

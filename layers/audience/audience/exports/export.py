@@ -76,6 +76,11 @@ def run_export(
     if not segment.ignore_suppression:
         policy = SuppressionPolicy.from_document(suppression_repo.get(tenant).document, catalog)
     as_of = as_of or datetime.now(UTC)
+    events = None
+    if policy.event_names and policy.rule is not None:
+        from audience.exports.activity import load_for_policy  # pyarrow: only when a rule needs events
+
+        events = load_for_policy(tenant, policy, s3=s3, as_of=as_of)
     added_since = _instant(spec.added_since)
     updated_since = _instant(spec.updated_since)
 
@@ -101,8 +106,9 @@ def run_export(
                 counts["excluded_by_filter"] += len(memberships) - len(kept)
                 memberships = kept
             rows = _page_rows(
-                tenant, memberships, counts, policy, segment.ignore_suppression, updated_since, as_of, catalog
-            )
+                tenant, memberships, counts, policy, segment.ignore_suppression, updated_since, as_of, catalog,
+                events,
+            )  # fmt: skip
             counts["row_count"] += writer.write_rows(rows)
             if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 on_progress(dict(counts))
@@ -139,6 +145,7 @@ def _page_rows(
     updated_since: datetime | None,
     as_of: datetime,
     catalog: FieldCatalog,
+    events: Any = None,
 ) -> list[dict[str, Any]]:
     ids = [m.contact_id for m in memberships]
     contacts = fetch_contacts(tenant, ids)
@@ -158,6 +165,7 @@ def _page_rows(
             ignore_suppression=ignore_suppression,
             as_of=as_of,
             catalog=catalog,
+            events=events.events_for(contact_id) if events is not None else (),
             member_of=member_of(contact_id) if member_of else None,
         )
         if reason is not None:
@@ -190,9 +198,7 @@ def _page_membership(
     return lambda contact_id: lambda segment_id: contact_id in members.get(segment_id, ())
 
 
-def presigned_download_url(
-    s3: Any, bucket: str, key: str, expires_in: int = DOWNLOAD_URL_SECONDS
-) -> str | None:
+def presigned_download_url(s3: Any, bucket: str, key: str, expires_in: int = DOWNLOAD_URL_SECONDS) -> str | None:
     """A GET URL for the finished file, or None when the file is gone (expired by lifecycle)."""
     try:
         s3.head_object(Bucket=bucket, Key=key)
@@ -200,9 +206,7 @@ def presigned_download_url(
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
-    return s3.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
-    )
+    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in)
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -76,9 +76,7 @@ class ExportSpec(BaseModel):
 def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str = "export") -> ExportSpec:
     """Validate ``body`` against the tenant's catalog; every problem reported with its JSON path."""
     if not isinstance(body, dict):
-        raise ValidationFailed(
-            "the body must be a JSON object", [{"path": "", "message": "expected an object"}]
-        )
+        raise ValidationFailed("the body must be a JSON object", [{"path": "", "message": "expected an object"}])
     try:
         parsed = _ExportBody.model_validate(body)
     except ValidationError as exc:

@@ -18,9 +18,7 @@ from audience.storage.base import now_iso
 from audience.storage.records import Job
 
 
-def submit_export(
-    tenant: str, segment_id: str, body: Any, *, requested_by: dict[str, Any], clients: Clients
-) -> Job:
+def submit_export(tenant: str, segment_id: str, body: Any, *, requested_by: dict[str, Any], clients: Clients) -> Job:
     segment = segments_repo.get(tenant, segment_id)
     spec = parse_export_request(body, fields_repo.catalog(tenant), default_stem=segment.name)
     params = {"spec": spec.model_dump(), "requested_by": requested_by, "requested_at": now_iso()}

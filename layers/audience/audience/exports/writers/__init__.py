@@ -31,9 +31,7 @@ class ExportWriter(ABC):
         """Finish the file (footers, zip directory). The sink itself is closed by its owner."""
 
 
-def open_writer(
-    export_format: str, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog
-) -> ExportWriter:
+def open_writer(export_format: str, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog) -> ExportWriter:
     """The writer for ``export_format`` (imported lazily: pyarrow and openpyxl load only when used)."""
     if export_format == "csv":
         from audience.exports.writers.csv_writer import CsvWriter
