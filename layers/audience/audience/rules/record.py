@@ -245,7 +245,7 @@ def property_text(raw: Any) -> str | None:
 
 def property_number(raw: Any) -> float | None:
     text = property_text(raw)
-    if text is None or not _NUMBER.match(text):
+    if text is None or not _NUMBER.fullmatch(text):
         return None
     number = float(text)
     return number if math.isfinite(number) else None

@@ -1,0 +1,391 @@
+"""The vectorised evaluator: every segment of a tenant in one pass over Arrow record batches.
+
+Rules compile once into closures over `pyarrow.compute` kernels. Every leaf yields a boolean array
+with no nulls (empty values already decided by SPEC's two-valued rule), so AND/OR/NOT over them are
+exact, matching the per-record evaluator bit for bit. Activity conditions are aggregated per contact
+once per run (Arrow group_by) and joined to each batch by contact id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audience.columnar import arrow_type
+from audience.fields import FieldCatalog, FieldType
+from audience.rules.model import (
+    AllOf,
+    AnyOf,
+    EventCondition,
+    FieldCondition,
+    Not,
+    PropertyCondition,
+    Rule,
+    SegmentRef,
+    parse_instant,
+    rule_to_json,
+)
+from audience.rules.operators import NEGATIONS, NUMBER_PATTERN
+from audience.rules.record import as_utc, numeric_property_condition
+from audience.rules.refs import dependency_order
+
+Mask = pa.BooleanArray
+_TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass
+class _Batch:
+    """One record batch plus per-batch caches shared by all segments' leaves."""
+
+    batch: pa.RecordBatch
+    masks: dict[str, Mask] = field(default_factory=dict)
+    leaves: dict[str, Mask] = field(default_factory=dict)
+    lowered: dict[str, pa.Array] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.batch.num_rows
+
+    def column(self, name: str, field_type: FieldType) -> pa.Array:
+        index = self.batch.schema.get_field_index(name)
+        if index < 0:
+            return pa.nulls(self.size, arrow_type(field_type))
+        column = self.batch.column(index)
+        wanted = arrow_type(field_type)
+        return column if column.type == wanted else column.cast(wanted)
+
+    def contact_ids(self) -> pa.Array:
+        return self.batch.column(self.batch.schema.get_field_index("contact_id"))
+
+
+class SegmentEvaluator:
+    """Compiled rules of many segments; `masks(batch)` evaluates them all on one batch."""
+
+    def __init__(
+        self,
+        segments: Sequence[tuple[str, Rule]],
+        *,
+        as_of: datetime,
+        catalog: FieldCatalog,
+        events: pa.Table | None = None,
+        memberships: Mapping[str, pa.Array] | None = None,
+    ):
+        self.as_of = as_utc(as_of)
+        self.catalog = catalog
+        self.events = events
+        self.memberships = {k: pa.array(v, pa.string()) if not isinstance(v, pa.Array) else v
+                            for k, v in (memberships or {}).items()}
+        rules = dict(segments)
+        self.order = dependency_order(rules)
+        self._activity: dict[str, tuple[pa.Array, pa.Array, bool]] = {}
+        self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
+
+    @property
+    def segment_ids(self) -> list[str]:
+        return list(self.order)
+
+    def masks(self, batch: pa.RecordBatch) -> dict[str, Mask]:
+        state = _Batch(batch)
+        for sid in self.order:
+            state.masks[sid] = self._compiled[sid](state)
+        return state.masks
+
+    # -- compilation ---------------------------------------------------------------------------
+
+    def _compile(self, rule: Rule) -> Callable[[_Batch], Mask]:
+        if isinstance(rule, AllOf | AnyOf):
+            children = [self._compile(c) for c in (rule.all if isinstance(rule, AllOf) else rule.any)]
+            combine = pc.and_ if isinstance(rule, AllOf) else pc.or_
+
+            def group(state: _Batch) -> Mask:
+                result = children[0](state)
+                for child in children[1:]:
+                    result = combine(result, child(state))
+                return result
+
+            return group
+        if isinstance(rule, Not):
+            inner = self._compile(rule.not_)
+            return lambda state: pc.invert(inner(state))
+        if isinstance(rule, SegmentRef):
+            return self._compile_reference(rule.segment)
+        key = json.dumps(rule_to_json(rule), sort_keys=True)
+        if isinstance(rule, FieldCondition):
+            field_type = self.catalog.type_of(rule.field)
+            leaf = self._compile_field(rule, field_type)
+        else:
+            leaf = self._compile_activity(rule, key)
+
+        def cached(state: _Batch) -> Mask:
+            found = state.leaves.get(key)
+            if found is None:
+                found = state.leaves[key] = leaf(state)
+            return found
+
+        return cached
+
+    def _compile_reference(self, segment_id: str) -> Callable[[_Batch], Mask]:
+        def reference(state: _Batch) -> Mask:
+            if segment_id in state.masks:
+                return state.masks[segment_id]
+            members = self.memberships.get(segment_id)
+            if members is None or len(members) == 0:
+                return _constant(False, state.size)
+            return pc.fill_null(pc.is_in(state.contact_ids(), value_set=members), False)
+
+        return reference
+
+    def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
+        def leaf(state: _Batch) -> Mask:
+            values = state.column(cond.field, field_type)
+            return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
+                                  lambda: state.lowered.setdefault(cond.field, _lower(values)))
+
+        return leaf
+
+    def _compile_activity(self, cond: EventCondition, key: str) -> Callable[[_Batch], Mask]:
+        agg = cond.aggregate
+        result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
+
+        def leaf(state: _Batch) -> Mask:
+            keys, values, zero_default = self._aggregate(cond, key)
+            positions = pc.index_in(state.contact_ids(), value_set=keys)
+            per_contact = values.take(positions)
+            if zero_default:
+                per_contact = pc.fill_null(per_contact, 0.0)
+            return condition_mask(result_type, agg.op, agg.value, per_contact, self.as_of,
+                                  lambda: _lower(per_contact))
+
+        return leaf
+
+    def _aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, pa.Array, bool]:
+        """Per-contact aggregate of the events a condition selects, computed once per run."""
+        if key in self._activity:
+            return self._activity[key]
+        agg = cond.aggregate
+        zero_default = agg.fn in ("count", "sum")
+        events = self.events
+        value_type = _TS if agg.fn in ("first_at", "last_at") else pa.float64()
+        if events is None or events.num_rows == 0:
+            found = (pa.array([], pa.string()), pa.array([], value_type), zero_default)
+            self._activity[key] = found
+            return found
+        occurred = events.column("occurred_at")
+        if occurred.type != _TS:
+            occurred = occurred.cast(_TS)
+        now = pa.scalar(self.as_of, _TS)
+        mask = pc.and_(pc.equal(events.column("event"), cond.event), pc.less_equal(occurred, now))
+        if cond.within_last_days is not None:
+            start = pa.scalar(self.as_of - timedelta(days=cond.within_last_days), _TS)
+            mask = pc.and_(mask, pc.greater_equal(occurred, start))
+        mask = pc.fill_null(mask, False)
+        selected = events.filter(mask)
+        properties = selected.column("properties")
+        for where in cond.where:
+            mask = property_mask(where, pc.map_lookup(properties, pa.scalar(where.field), "first"))
+            selected = selected.filter(mask)
+            properties = selected.column("properties")
+        contact_ids = selected.column("contact_id")
+        if agg.fn == "count":
+            grouped = pa.table({"contact_id": contact_ids}).group_by("contact_id").aggregate([("contact_id", "count")])
+            values = grouped.column("contact_id_count")
+        elif agg.fn in ("first_at", "last_at"):
+            fn = "min" if agg.fn == "first_at" else "max"
+            table = pa.table({"contact_id": contact_ids, "v": selected.column("occurred_at").cast(_TS)})
+            grouped = table.group_by("contact_id").aggregate([("v", fn)])
+            values = grouped.column(f"v_{fn}")
+        else:
+            numbers = parse_numbers(pc.map_lookup(properties, pa.scalar(agg.field), "first"))
+            table = pa.table({"contact_id": contact_ids, "v": numbers}).filter(pc.is_valid(numbers))
+            fn = {"sum": "sum", "min": "min", "max": "max", "avg": "mean"}[agg.fn]
+            grouped = table.group_by("contact_id").aggregate([("v", fn)])
+            values = grouped.column(f"v_{fn}")
+        found = (_flat(grouped.column("contact_id")), _flat(values).cast(value_type), zero_default)
+        self._activity[key] = found
+        return found
+
+
+def evaluate_segments(
+    segments: Sequence[tuple[str, Rule]],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    as_of: datetime,
+    catalog: FieldCatalog,
+    events: pa.Table | None = None,
+    memberships: Mapping[str, pa.Array] | None = None,
+) -> dict[str, pa.Array]:
+    """The contact ids each segment's rule selects, in one pass over `batches`."""
+    evaluator = SegmentEvaluator(segments, as_of=as_of, catalog=catalog, events=events, memberships=memberships)
+    found: dict[str, list[pa.Array]] = {sid: [] for sid in evaluator.segment_ids}
+    for batch in batches:
+        ids = batch.column(batch.schema.get_field_index("contact_id"))
+        for sid, mask in evaluator.masks(batch).items():
+            found[sid].append(ids.filter(mask))
+    return {sid: pa.concat_arrays(chunks) if chunks else pa.array([], pa.string()) for sid, chunks in found.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Leaves
+
+
+def condition_mask(
+    field_type: FieldType,
+    op: str,
+    literal: Any,
+    values: pa.Array,
+    as_of: datetime,
+    lowered: Callable[[], pa.Array],
+) -> Mask:
+    """One condition over a column, as a null-free boolean array (SPEC §2 semantics)."""
+    if op in NEGATIONS:
+        return pc.invert(condition_mask(field_type, NEGATIONS[op], literal, values, as_of, lowered))
+    empty = empty_mask(field_type, values)
+    if op == "is_empty":
+        return empty
+    positive = _positive(field_type, op, literal, values, as_of, lowered)
+    return pc.and_(pc.invert(empty), pc.fill_null(positive, False))
+
+
+def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
+    if field_type is FieldType.STRING:
+        return pc.fill_null(pc.equal(values, ""), True)
+    if field_type is FieldType.NUMBER:
+        return pc.fill_null(pc.is_nan(values), True)
+    if field_type is FieldType.LIST:
+        return pc.fill_null(pc.equal(pc.list_value_length(values), 0), True)
+    return pc.is_null(values)
+
+
+def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
+    if field_type is FieldType.STRING:
+        if op == "matches":
+            return pc.match_substring_regex(values, literal)
+        folded = lowered()
+        if op == "eq":
+            return pc.equal(folded, literal.lower())
+        if op == "in":
+            return pc.is_in(folded, value_set=pa.array([v.lower() for v in literal], pa.string()))
+        if op == "contains":
+            return pc.match_substring(folded, literal.lower())
+        if op == "starts_with":
+            return pc.starts_with(folded, literal.lower())
+        if op == "ends_with":
+            return pc.ends_with(folded, literal.lower())
+    elif field_type is FieldType.NUMBER:
+        if op == "in":
+            return pc.is_in(values, value_set=pa.array([float(v) for v in literal], pa.float64()))
+        if op == "between":
+            return pc.and_(pc.greater_equal(values, float(literal[0])), pc.less_equal(values, float(literal[1])))
+        compare = {"eq": pc.equal, "gt": pc.greater, "gte": pc.greater_equal, "lt": pc.less, "lte": pc.less_equal}
+        return compare[op](values, float(literal))
+    elif field_type is FieldType.BOOLEAN:
+        return values if op == "is_true" else pc.invert(values)
+    elif field_type is FieldType.LIST:
+        return _list_has(values, literal, every=op == "has_all")
+    else:
+        return _instant(field_type, op, literal, values, as_of)
+    raise ValueError(f"operator {op!r} on {field_type}")
+
+
+def _list_has(values: pa.Array, literal: list[str], *, every: bool) -> Mask:
+    """has_any / has_all: a row matches when its list holds any / every wanted item (case-folded)."""
+    flat = _lower(pc.list_flatten(values))
+    parents = pc.list_parent_indices(values)
+    rows = _row_numbers(len(values))
+    wanted = [v.lower() for v in dict.fromkeys(literal)]
+    result: Mask | None = None
+    for group in ([w] for w in wanted) if every else [wanted]:
+        hits = pc.fill_null(pc.is_in(flat, value_set=pa.array(group, pa.string())), False)
+        has = pc.is_in(rows, value_set=parents.filter(hits))
+        result = has if result is None else pc.and_(result, has)
+    return result
+
+
+def _row_numbers(size: int) -> pa.Array:
+    ones = pc.fill_null(pa.nulls(size, pa.int64()), 1)
+    return pc.subtract(pc.cumulative_sum(ones), 1)
+
+
+def _instant(field_type: FieldType, op: str, literal: Any, values: pa.Array, as_of: datetime) -> pa.Array:
+    is_date = field_type is FieldType.DATE
+    if op in ("within_last_days", "more_than_days_ago", "within_next_days"):
+        delta = timedelta(days=literal)
+        now: date | datetime = as_of.date() if is_date else as_of
+        kind = pa.date32() if is_date else _TS
+        low, high = pa.scalar(now - delta, kind), pa.scalar(now, kind)
+        if op == "within_last_days":
+            return pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
+        if op == "more_than_days_ago":
+            return pc.less(values, low)
+        return pc.and_(pc.greater_equal(values, high), pc.less_equal(values, pa.scalar(now + delta, kind)))
+    if op == "on":
+        return pc.equal(_days(values), _day_scalar(parse_instant(literal)))
+    if op == "before":
+        return _compare(values, parse_instant(literal), pc.less)
+    if op == "after":
+        return _compare(values, parse_instant(literal), pc.greater)
+    return pc.and_(
+        _compare(values, parse_instant(literal[0]), pc.greater_equal),
+        _compare(values, parse_instant(literal[1]), pc.less_equal),
+    )
+
+
+def _compare(values: pa.Array, bound: date | datetime, kernel) -> pa.Array:
+    """As instants when both carry a time of day, otherwise as UTC calendar dates."""
+    if isinstance(bound, datetime) and pa.types.is_timestamp(values.type):
+        return kernel(values, pa.scalar(bound.astimezone(UTC), _TS))
+    return kernel(_days(values), _day_scalar(bound))
+
+
+def _days(values: pa.Array) -> pa.Array:
+    if pa.types.is_timestamp(values.type):
+        return pc.cast(values, pa.date32())
+    return values
+
+
+def _day_scalar(bound: date | datetime) -> pa.Scalar:
+    day = bound.astimezone(UTC).date() if isinstance(bound, datetime) else bound
+    return pa.scalar(day, pa.date32())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Event properties
+
+
+def parse_numbers(texts: pa.Array) -> pa.Array:
+    """Property strings that look like numbers, as float64; everything else null."""
+    texts = _flat(texts)
+    looks = pc.fill_null(pc.match_substring_regex(texts, NUMBER_PATTERN), False)
+    numbers = pc.cast(pc.if_else(looks, texts, pa.scalar(None, pa.string())), pa.float64())
+    return pc.if_else(pc.fill_null(pc.is_finite(numbers), False), numbers, pa.scalar(None, pa.float64()))
+
+
+def property_mask(cond: PropertyCondition, texts: pa.Array) -> Mask:
+    texts = _flat(texts)
+    if numeric_property_condition(cond):
+        return condition_mask(FieldType.NUMBER, cond.op, cond.value, parse_numbers(texts), _NO_CLOCK,
+                              lambda: texts)
+    return condition_mask(FieldType.STRING, cond.op, cond.value, texts, _NO_CLOCK, lambda: _lower(texts))
+
+
+_NO_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _lower(values: pa.Array) -> pa.Array:
+    return pc.utf8_lower(values)
+
+
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def _constant(value: bool, size: int) -> Mask:
+    return pc.fill_null(pa.nulls(size, pa.bool_()), value)
