@@ -1,7 +1,5 @@
 """Contacts storage on moto: merge/replace, unique email/phone under conflicts, erasure, changes feed."""
 
-import threading
-
 import pytest
 from audience.errors import Conflict, NotFound
 from audience.storage import contacts_repo, memberships_repo, segments_repo
@@ -50,24 +48,40 @@ def test_upsert_without_id_matches_by_email_then_phone_else_creates(aws):
     assert fresh.contact_id not in ("c1", "c2")
 
 
-def test_concurrent_writers_cannot_both_claim_one_email(aws):
-    outcomes = []
+def test_a_claim_landing_between_read_and_write_wins_and_the_late_writer_gets_409(aws, monkeypatch):
+    # moto applies transactions without a lock, so real threads would test moto, not this code:
+    # the competing writer is run deterministically inside the late writer's read-write window.
+    real_write = contacts_repo._write_with_keys
+    interleaved = []
 
-    def claim(contact_id):
-        try:
-            contacts_repo.upsert("acme", contact_id, {"email": "race@x.com"})
-            outcomes.append("ok")
-        except Conflict:
-            outcomes.append("conflict")
+    def competitor_first(tenant, contact_id, item, old, new):
+        if not interleaved:
+            interleaved.append(True)
+            contacts_repo.upsert("acme", "c2", {"email": "race@x.com"})
+        return real_write(tenant, contact_id, item, old, new)
 
-    threads = [threading.Thread(target=claim, args=(f"c{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert outcomes.count("ok") == 1
-    owner = contacts_repo.owner_of("acme", "email", "race@x.com")
-    assert contacts_repo.get("acme", owner).fields["email"] == "race@x.com"
+    monkeypatch.setattr(contacts_repo, "_write_with_keys", competitor_first)
+    with pytest.raises(Conflict) as late:
+        contacts_repo.upsert("acme", "c1", {"email": "RACE@x.com", "city": "Rome"})
+    assert late.value.details == [{"path": "/email", "message": "already used by contact c2"}]
+    assert contacts_repo.find("acme", "c1") is None
+    assert contacts_repo.owner_of("acme", "email", "race@x.com") == "c2"
+
+
+def test_a_concurrent_update_of_the_same_contact_is_retried_not_lost(aws, monkeypatch):
+    contacts_repo.upsert("acme", "c1", {"email": "a@x.com", "city": "Rome"})
+    real_write = contacts_repo._write_with_keys
+    interleaved = []
+
+    def other_update_first(tenant, contact_id, item, old, new):
+        if not interleaved:
+            interleaved.append(True)
+            contacts_repo.upsert("acme", "c1", {"score": 7})
+        return real_write(tenant, contact_id, item, old, new)
+
+    monkeypatch.setattr(contacts_repo, "_write_with_keys", other_update_first)
+    merged = contacts_repo.upsert("acme", "c1", {"city": "Oslo"})
+    assert merged.fields == {"email": "a@x.com", "city": "Oslo", "score": 7} and merged.version == 3
 
 
 def test_erase_tombstones_frees_keys_and_removes_memberships(aws):
