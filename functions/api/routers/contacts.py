@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict
 
 from functions.api import pagination
-from functions.api.routers.request_context import json_body, tenant_id
+from functions.api.routers.request_context import tenant_id
 
 router = Router()
 
@@ -80,7 +80,6 @@ def put_contact(
     merge: Annotated[bool, Query(description="keep fields not sent; null removes a field")] = False,
 ) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
-    json_body(router)  # 400 for a body that is not JSON, before anything else
     stored, created = use_cases.upsert(tenant, contact_id, contact, merge=merge)
     return stored.as_row(), 201 if created else 200
 
