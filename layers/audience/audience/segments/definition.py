@@ -1,12 +1,17 @@
 """Checks a segment definition against the tenant's data before anything is written: the rule
 (through the rule engine, with every error's JSON path), the category, the referenced segments and
-reference cycles. All problems are reported at once as one ValidationFailed (HTTP 422)."""
+reference cycles. All problems are reported at once as one ValidationFailed (HTTP 422).
+
+References and cycles are checked here rather than through the engine's resolver because each
+reference needs its own JSON pointer, and the graph comes from the ``references`` stored on every
+segment (one Query) instead of re-parsing every segment's rules."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from audience.errors import ValidationFailed
+from audience.rules import RuleValidationError, parse_rule
 from audience.segments.references import find_cycle, segment_references
 from audience.storage import categories_repo, fields_repo, segments_repo
 from audience.storage.records import Segment
@@ -37,9 +42,6 @@ def check_definition(
     if check_rules and rules is not None and segment_type == "dynamic":
         if segments is None:
             segments = {s.id: s for s in segments_repo.all_segments(tenant)}
-        # Imported here: static segments never need the rule engine.
-        from audience.rules import RuleValidationError, parse_rule
-
         try:
             parse_rule(rules, fields_repo.catalog(tenant), pointer="/rules", segment_exists=lambda _sid: True)
         except RuleValidationError as exc:
