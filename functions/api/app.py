@@ -9,6 +9,7 @@ authorizer already enforces this, this is defense in depth), and the body must b
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -110,13 +111,15 @@ for module in (segments, contacts, fields, categories, campaigns, settings, even
 app.enable_swagger(path="/docs", **OPENAPI)
 
 
+@functools.cache
+def openapi_json() -> str:
+    """Built once per container: the routes cannot change while it runs."""
+    return app.get_openapi_json_schema(**OPENAPI)
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document():
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=app.get_openapi_json_schema(**OPENAPI),
-    )
+    return Response(status_code=200, content_type="application/json", body=openapi_json())
 
 
 # ---- errors: every answer in SPEC's shape ------------------------------------------------------

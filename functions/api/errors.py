@@ -24,7 +24,7 @@ from typing import Any
 from audience.errors import DomainError
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -79,9 +79,7 @@ def loc_to_path(loc: Sequence[Any]) -> str:
     return json_pointer(parts)
 
 
-def pydantic_details(
-    errors: Iterable[dict[str, Any]], prefix: Sequence[Any] = ("body",)
-) -> list[dict[str, str]]:
+def pydantic_details(errors: Iterable[dict[str, Any]], prefix: Sequence[Any] = ("body",)) -> list[dict[str, str]]:
     """pydantic ``errors()`` as SPEC details; ``prefix`` says where the validated object sits."""
     details = []
     for error in errors:
@@ -166,18 +164,3 @@ def route_not_found(path: str, method: str, allowed: Sequence[str]) -> Response:
             headers={"Allow": ", ".join(sorted(set(allowed)))},
         )
     return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no route {path}")
-
-
-__all__ = [
-    "NotFoundError",
-    "error_response",
-    "handle_domain_error",
-    "handle_request_validation",
-    "handle_service_error",
-    "handle_unexpected",
-    "handle_unsupported_content_type",
-    "json_pointer",
-    "loc_to_path",
-    "pydantic_details",
-    "route_not_found",
-]
