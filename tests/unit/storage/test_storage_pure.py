@@ -70,3 +70,15 @@ def test_models_read_table_names_and_endpoint_at_call_time(monkeypatch):
         assert ContactItem._get_connection().table_name == "contacts-b"
     finally:
         get_settings.cache_clear()
+
+
+def test_new_ids_are_unique_and_sort_by_creation_time():
+    import time
+
+    from audience.storage.base import new_id
+
+    first = new_id()
+    time.sleep(0.002)
+    later = [new_id() for _ in range(50)]
+    assert all(first < other for other in later)
+    assert len(set(later)) == 50 and all(len(i) == 32 and int(i, 16) >= 0 for i in later)

@@ -9,7 +9,8 @@ settings cache when they switch environments).
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -84,4 +85,9 @@ def versioned(version: int | None) -> dict[str, int]:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex characters: milliseconds since the epoch, then 80 random bits.
+
+    Ids sort by creation time, so a Query over ``SEG#``/``CAMP#`` lists oldest first (what people
+    expect from a list) and stays unguessable.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
