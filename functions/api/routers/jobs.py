@@ -8,16 +8,19 @@ answers 202 ``{"job_id", "status": "pending"}``; the work happens there
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
+from audience.bulk.request import MassUpdateBody, ResetScoreRequest
 from audience.exports import jobs
 from audience.exports.clients import Clients
+from audience.exports.request import ExportBody
 from audience.exports.submit import job_status, submit_export, submit_mass_update, submit_reset_score
 from audience.settings import get_settings
 from audience.storage.records import Job
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from functions.api.routers.request_context import authorizer_context, json_body, tenant_id
+from functions.api.routers.request_context import authorizer_context, tenant_id
 
 router = Router()
 
@@ -54,9 +57,10 @@ def accepted(job: Job) -> tuple[dict[str, Any], int]:
     summary="Export the segment's members to csv, xlsx, parquet, jsonl or audience_sha256 (202, a job)",
     tags=["exports"],
 )
-def create_export(segment_id: str):
+def create_export(segment_id: str, body: Annotated[ExportBody, Body()]):
     tenant = tenant_id(router)
-    job = submit_export(tenant, segment_id, json_body(router), requested_by=requested_by(), clients=clients())
+    request = body.model_dump(exclude_none=True)
+    job = submit_export(tenant, segment_id, request, requested_by=requested_by(), clients=clients())
     return accepted(job)
 
 
@@ -70,10 +74,10 @@ def get_export(job_id: str) -> dict[str, Any]:
     summary='Set fields on every member contact: {"set": {field: value}} (202, a job)',
     tags=["jobs"],
 )
-def create_mass_update(segment_id: str):
+def create_mass_update(segment_id: str, body: Annotated[MassUpdateBody, Body()]):
     tenant = tenant_id(router)
     job = submit_mass_update(
-        tenant, segment_id, json_body(router), requested_by=requested_by(), clients=clients()
+        tenant, segment_id, body.model_dump(), requested_by=requested_by(), clients=clients()
     )
     return accepted(job)
 
@@ -83,10 +87,10 @@ def create_mass_update(segment_id: str):
     summary='Set every member\'s score to 0, audited: {"reason", "confirm": true} (202, a job)',
     tags=["jobs"],
 )
-def create_reset_score(segment_id: str):
+def create_reset_score(segment_id: str, body: Annotated[ResetScoreRequest, Body()]):
     tenant = tenant_id(router)
     job = submit_reset_score(
-        tenant, segment_id, json_body(router), requested_by=requested_by(), clients=clients()
+        tenant, segment_id, body.model_dump(), requested_by=requested_by(), clients=clients()
     )
     return accepted(job)
 

@@ -152,7 +152,7 @@ BAD_MASS_UPDATES = [
     ),
     ({"set": {"expected_purchase_date": "01/05/2026"}}, ["/set/expected_purchase_date"]),
     ({"set": {}}, ["/set"]),
-    ({"stage": "x"}, ["/stage", "/set"]),
+    ({"stage": "x"}, ["/set", "/stage"]),
 ]
 
 

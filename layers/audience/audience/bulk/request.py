@@ -22,11 +22,21 @@ MAX_LIST_ITEM_CHARS = 1_000
 UNIQUE_FIELDS = frozenset({"email", "phone"})
 
 
-class ResetScoreRequest(BaseModel):
+class MassUpdateBody(BaseModel):
+    """The body of ``POST /segments/{id}/mass-update`` (also its OpenAPI schema)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1_000)
-    confirm: StrictBool
+    set: dict[str, Any] = Field(description="field name -> new value (null removes the field)")
+
+
+class ResetScoreRequest(BaseModel):
+    """The body of ``POST /segments/{id}/reset-score`` (also its OpenAPI schema)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1_000, description="why; kept in the audit record")
+    confirm: StrictBool = Field(description="must be true: every member's score becomes 0")
 
 
 def parse_mass_update(body: Any, catalog: FieldCatalog) -> dict[str, Any]:

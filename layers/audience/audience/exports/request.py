@@ -45,22 +45,41 @@ MAX_STEM_CHARS = 100
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-() ]+")
 
 
-class _ExportBody(BaseModel):
+class ExportBody(BaseModel):
+    """The body of ``POST /segments/{id}/exports`` (also its OpenAPI schema)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    format: ExportFormat
-    fields: list[str] | None = Field(default=None, min_length=1, max_length=500)
-    added_since: datetime | date | None = None
-    updated_since: datetime | date | None = None
-    file_name: str | None = Field(default=None, min_length=1, max_length=255)
+    format: ExportFormat = Field(description="file format; audience_sha256 is Meta's hashed customer list")
+    fields: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="columns in order (catalog field names); default every field, or email+phone",
+    )
+    added_since: str | None = Field(
+        default=None, description="ISO 8601 date or date-time: members placed in the segment since then"
+    )
+    updated_since: str | None = Field(
+        default=None, description="ISO 8601 date or date-time: contacts changed since then"
+    )
+    file_name: str | None = Field(default=None, min_length=1, max_length=255, description="download name (sanitised)")
 
     @field_validator("added_since", "updated_since", mode="before")
     @classmethod
-    def _iso_text_only(cls, value: Any) -> Any:
-        # pydantic would read a number as a Unix timestamp; callers send ISO 8601 text.
-        if value is not None and not isinstance(value, str):
+    def _iso_instant(cls, value: Any) -> Any:
+        """An ISO 8601 date (its first instant) or date-time (no zone: UTC), as a UTC instant."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
             raise ValueError("expected an ISO 8601 date or date-time string")
-        return value
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return as_utc_instant(date.fromisoformat(text))
+            return as_utc_instant(datetime.fromisoformat(text))
+        except ValueError:
+            raise ValueError("expected an ISO 8601 date (2025-01-31) or date-time (2025-01-31T12:00:00Z)") from None
 
 
 class ExportSpec(BaseModel):
@@ -78,7 +97,7 @@ def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str 
     if not isinstance(body, dict):
         raise ValidationFailed("the body must be a JSON object", [{"path": "", "message": "expected an object"}])
     try:
-        parsed = _ExportBody.model_validate(body)
+        parsed = ExportBody.model_validate(body)
     except ValidationError as exc:
         raise ValidationFailed("invalid export request", pydantic_details(exc)) from None
     columns = list(parsed.fields) if parsed.fields else default_columns(parsed.format, catalog)
@@ -88,8 +107,8 @@ def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str 
     return ExportSpec(
         format=parsed.format,
         columns=columns,
-        added_since=as_utc_instant(parsed.added_since),
-        updated_since=as_utc_instant(parsed.updated_since),
+        added_since=parsed.added_since,
+        updated_since=parsed.updated_since,
         file_name=export_file_name(parsed.file_name, parsed.format, default_stem),
     )
 
@@ -154,14 +173,9 @@ def pydantic_details(exc: ValidationError, prefix: str = "") -> list[dict[str, s
     """pydantic errors as SPEC details: ``{"path": "/fields/2", "message": ...}``."""
     details = []
     for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "union["))]
-        # A datetime|date union reports each branch; keep the field path only once.
-        path = prefix + "/" + "/".join(_branchless(loc))
-        message = error["msg"]
+        loc = [str(part) for part in error["loc"]]
+        path = prefix + "/" + "/".join(loc)
+        message = str(error["msg"]).removeprefix("Value error, ")
         if not any(d["path"] == path for d in details):
             details.append({"path": path, "message": message})
     return details
-
-
-def _branchless(loc: list[str]) -> list[str]:
-    return [part for part in loc if part not in ("datetime", "date")]
