@@ -6,9 +6,7 @@ import json
 from typing import Any
 
 
-def api_event(
-    method: str, path: str, body: Any = None, tenant: str = "acme", scopes: str = "read,write"
-) -> dict:
+def api_event(method: str, path: str, body: Any = None, tenant: str = "acme", scopes: str = "read,write") -> dict:
     return {
         "resource": "/{proxy+}",
         "path": path,

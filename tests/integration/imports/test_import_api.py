@@ -101,9 +101,7 @@ def test_post_imports_validates_every_field_with_its_path(tenant):
     assert status == 422
     paths = {d["path"] for d in body["error"]["details"]}
     assert "/default_region" in paths
-    status, body = call_api(
-        "POST", "/imports", {"file_name": "a/b.exe", "segment_id": "dyn", "mapping": {"A": "nope"}}
-    )
+    status, body = call_api("POST", "/imports", {"file_name": "a/b.exe", "segment_id": "dyn", "mapping": {"A": "nope"}})
     assert status == 422
     assert {d["path"] for d in body["error"]["details"]} == {"/file_name", "/mapping/A", "/segment_id"}
 
@@ -118,9 +116,7 @@ def test_malformed_json_is_400_and_read_only_keys_cannot_import(tenant):
 def test_another_tenants_job_is_not_found(tenant):
     status, created = call_api("POST", "/imports", {"file_name": "a.xlsx"}, tenant="rival")
     assert status == 201
-    assert f"tenants/rival/imports/{created['job_id']}/a.xlsx" in requests.utils.unquote(
-        created["upload_url"]
-    )
+    assert f"tenants/rival/imports/{created['job_id']}/a.xlsx" in requests.utils.unquote(created["upload_url"])
     status, body = call_api("GET", f"/imports/{created['job_id']}")
     assert status == 404 and body["error"]["code"] == "not_found"
 
@@ -148,9 +144,7 @@ def test_post_events_lands_in_the_event_log_via_the_importer(aws, tenant):
 
 
 def test_post_events_rejects_bad_batches_with_paths(tenant):
-    status, body = call_api(
-        "POST", "/events", {"events": [{"contact_id": "c1", "event": "x", "occurred_at": "later"}]}
-    )
+    status, body = call_api("POST", "/events", {"events": [{"contact_id": "c1", "event": "x", "occurred_at": "later"}]})
     assert status == 422
     assert body["error"]["details"][0]["path"] == "/events/0/occurred_at"
     too_many = [{"contact_id": "c", "event": "x", "occurred_at": "2025-01-01T00:00:00Z"}] * 501
@@ -162,9 +156,7 @@ def test_event_file_redelivered_is_appended_once(aws, tenant):
     s3 = boto3.client("s3", region_name=aws.region)
     bucket = get_settings().import_bucket
     lines = "\n".join(
-        json.dumps(
-            {"contact_id": f"c{i}", "event": "click", "occurred_at": f"2025-03-0{1 + i % 3}T00:00:00Z"}
-        )
+        json.dumps({"contact_id": f"c{i}", "event": "click", "occurred_at": f"2025-03-0{1 + i % 3}T00:00:00Z"})
         for i in range(9)
     )
     s3.put_object(Bucket=bucket, Key=f"tenants/{TENANT}/events/clicks.jsonl", Body=lines.encode())

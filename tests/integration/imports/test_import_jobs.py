@@ -42,9 +42,7 @@ def new_job(env, file_name, tenant=TENANT, **options):
 def upload(env, job, data: bytes) -> dict:
     env.s3.put_object(Bucket=env.settings.import_bucket, Key=job.upload_key, Body=data)
     head = env.s3.head_object(Bucket=env.settings.import_bucket, Key=job.upload_key)
-    return s3_notification(
-        env.settings.import_bucket, job.upload_key, head["ETag"].strip('"'), head["ContentLength"]
-    )
+    return s3_notification(env.settings.import_bucket, job.upload_key, head["ETag"].strip('"'), head["ContentLength"])
 
 
 def run_importer(*notifications):
@@ -72,9 +70,7 @@ def declare_field(env, tenant, name, field_type):
 
 def make_segment(env, tenant, segment_id, category=None, seg_type="static"):
     rules = {"field": "country", "op": "eq", "value": "NO"} if seg_type == "dynamic" else None
-    segments_repo.create(
-        tenant, name=segment_id, type=seg_type, category=category, rules=rules, segment_id=segment_id
-    )
+    segments_repo.create(tenant, name=segment_id, type=seg_type, category=category, rules=rules, segment_id=segment_id)
 
 
 def segment_members(env, tenant, segment_id) -> set[str]:
@@ -120,9 +116,7 @@ def test_reimport_matches_existing_contacts_by_email_then_phone(env):
     run_importer(upload(env, first, b"email,phone,city\nann@example.com,2024561111,Oslo\n"))
     [ann_id] = contacts(env)
     second = new_job(env, "b.csv")
-    run_importer(
-        upload(env, second, b"Phone Number,City,Last Name\n+1 202 456 1111,Bergen,Smith\nnew@example.com,,\n")
-    )
+    run_importer(upload(env, second, b"Phone Number,City,Last Name\n+1 202 456 1111,Bergen,Smith\nnew@example.com,,\n"))
     done = job_of(env, second)
     assert done.status == "succeeded"
     people = contacts(env)
@@ -132,9 +126,7 @@ def test_reimport_matches_existing_contacts_by_email_then_phone(env):
 
 
 def test_email_owned_by_another_contact_is_rejected_not_stolen(env):
-    run_importer(
-        upload(env, new_job(env, "a.csv"), b"contact_id,email\nc-1,one@example.com\nc-2,two@example.com\n")
-    )
+    run_importer(upload(env, new_job(env, "a.csv"), b"contact_id,email\nc-1,one@example.com\nc-2,two@example.com\n"))
     job = new_job(env, "b.csv")
     run_importer(upload(env, job, b"contact_id,email\nc-1,two@example.com\n"))
     done = job_of(env, job)
@@ -146,9 +138,7 @@ def test_email_owned_by_another_contact_is_rejected_not_stolen(env):
 def test_xlsx_import_into_static_segment_follows_category_rules(env):
     make_segment(env, TENANT, "gold", category="tier")
     make_segment(env, TENANT, "silver", category="tier")
-    run_importer(
-        upload(env, new_job(env, "s.csv", segment_id="silver"), b"email\nann@example.com\nbob@example.com\n")
-    )
+    run_importer(upload(env, new_job(env, "s.csv", segment_id="silver"), b"email\nann@example.com\nbob@example.com\n"))
     assert len(segment_members(env, TENANT, "silver")) == 2
     wb = openpyxl.Workbook()
     wb.active.append(["Email Address", "Surname"])
@@ -186,9 +176,7 @@ def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
     from audience.imports import contact_writer
 
     job = new_job(env, "a.csv")
-    note = upload(
-        env, job, b"first_name,email\n" + b"".join(b"P%d,\n" % i for i in range(30)) + b"Q,q@example.com\n"
-    )
+    note = upload(env, job, b"first_name,email\n" + b"".join(b"P%d,\n" % i for i in range(30)) + b"Q,q@example.com\n")
     calls = {"n": 0}
     real_save = contact_writer.ContactWriter._save_contact
 
@@ -213,9 +201,7 @@ def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
 
 def test_upload_key_of_another_tenant_or_unknown_job_is_ignored(env):
     job = new_job(env, "a.csv", tenant="other")
-    forged = s3_notification(
-        env.settings.import_bucket, f"tenants/{TENANT}/imports/{job.job_id}/a.csv", "e", 10
-    )
+    forged = s3_notification(env.settings.import_bucket, f"tenants/{TENANT}/imports/{job.job_id}/a.csv", "e", 10)
     env.s3.put_object(
         Bucket=env.settings.import_bucket,
         Key=f"tenants/{TENANT}/imports/{job.job_id}/a.csv",
@@ -301,3 +287,68 @@ def test_presigned_upload_names_the_job_key_and_caps_size(env):
     assert ["content-length-range", 1, 5 * 1024 * 1024] in __import__("json").loads(
         __import__("base64").b64decode(slot["upload_form"]["fields"]["policy"])
     )["conditions"]
+
+
+def test_parquet_import_keeps_types_and_custom_fields(env):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    declare_field(env, TENANT, "lifetime_value", "number")
+    table = pa.table(
+        {
+            "Email": ["p@example.com", "q@example.com", "bad"],
+            "tags": [["a", "b"], None, ["c"]],
+            "subscribed": [True, False, True],
+            "last_clicked_at": pa.array(
+                [dt.datetime(2025, 1, 2, 3, 4, 5), None, None], pa.timestamp("ms", tz="Europe/Berlin")
+            ),
+            "lifetime_value": pa.array([12.5, 3, None], pa.float64()),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf, row_group_size=2)
+    job = new_job(env, "export.parquet")
+    run_importer(upload(env, job, buf.getvalue()))
+    done = job_of(env, job)
+    assert (done.status, done.rows_imported, done.rows_rejected) == ("succeeded", 2, 1)
+    people = {f["email"]: f for f in contacts(env).values()}
+    assert people["p@example.com"]["tags"] == ["a", "b"]
+    assert people["p@example.com"]["last_clicked_at"] == "2025-01-02T03:04:05Z"
+    assert people["p@example.com"]["lifetime_value"] == 12.5
+    assert people["q@example.com"]["subscribed"] is False and "tags" not in people["q@example.com"]
+
+
+def test_xls_import_reads_the_named_sheet(env):
+    import xlwt
+
+    book = xlwt.Workbook()
+    book.add_sheet("Notes").write(0, 0, "nothing here")
+    sheet = book.add_sheet("Leads")
+    for r, row in enumerate([["Email", "Age"], ["x@example.com", 33], ["y@example.com", "n/a"]]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    buf = io.BytesIO()
+    book.save(buf)
+    job = new_job(env, "old.xls", sheet="Leads")
+    run_importer(upload(env, job, buf.getvalue()))
+    done = job_of(env, job)
+    assert (done.status, done.rows_imported, done.rows_rejected) == ("succeeded", 1, 1)
+    assert [f["age"] for f in contacts(env).values()] == [33]
+    assert report_lines(env, done)[1][:3] == ["3", "Age", "n/a"]
+
+
+def test_missing_sheet_fails_the_job_with_the_sheet_names(env):
+    import openpyxl as xl
+
+    book = xl.Workbook()
+    book.active.title = "Only"
+    book.active.append(["Email"])
+    buf = io.BytesIO()
+    book.save(buf)
+    job = new_job(env, "a.xlsx", sheet="Leads")
+    run_importer(upload(env, job, buf.getvalue()))
+    done = job_of(env, job)
+    assert (done.status, done.error_code) == ("failed", "sheet_not_found")
+    assert "Only" in done.error

@@ -103,3 +103,15 @@ def test_report_is_csv_with_formulas_neutralised():
     assert lines[0] == ["row", "column", "value", "reason"]
     assert lines[1] == ["7", "Email", '\'=HYPERLINK("x")', "not an email"]
     assert report.rows == {7}
+
+
+def test_upload_keys_name_tenant_job_and_file_and_nothing_else():
+    from audience.imports.jobs import check_file_name, parse_upload_key, upload_key
+
+    key = upload_key("acme", "j1", "Kunden (März).csv")
+    assert parse_upload_key(key) == ("acme", "j1", "Kunden (März).csv")
+    assert parse_upload_key("tenants/acme/imports/j1/sub/x.csv") is None
+    assert parse_upload_key("tenants/acme/events/x.jsonl") is None
+    assert check_file_name("list.XLSX") is None
+    assert "plain file name" in check_file_name("../etc/passwd.csv")
+    assert "must end in" in check_file_name("list.numbers")

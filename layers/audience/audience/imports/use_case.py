@@ -76,10 +76,12 @@ def tenant_options(job: ImportJob) -> CoercionOptions:
 
 def handle_object(services: ImportServices, bucket: str, object_key: str, etag: str, size: int) -> str:
     """Route one created object; returns what was done (for logs)."""
-    if object_key.startswith("tenants/") and "/imports/" in object_key:
+    parts = object_key.split("/")
+    area = parts[2] if len(parts) > 3 and parts[0] == "tenants" and parts[1] else None
+    if area == "imports":
         job = handle_upload(services, bucket, object_key, etag, size)
         return f"import job {job.job_id}: {job.status}" if job else "ignored"
-    if object_key.startswith("tenants/") and object_key.split("/")[2:3] == ["events"]:
+    if area == "events":
         return handle_event_file(services, bucket, object_key, etag, size)
     logger.warning("object outside the import prefixes ignored", extra={"key": object_key})
     return "ignored"
