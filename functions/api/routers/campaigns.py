@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from audience.errors import Conflict, ValidationFailed
+from audience.errors import Conflict, NotFound, ValidationFailed
 from audience.storage import campaigns_repo, segments_repo
 from audience.storage.records import Campaign
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -24,9 +24,7 @@ router = Router()
 LISTING = "campaigns"
 Status = Literal["draft", "scheduled", "active", "paused", "completed", "cancelled"]
 FINAL_STATUSES = frozenset({"completed", "cancelled"})
-SegmentIds = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=1, max_length=100)
-]
+SegmentIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=1, max_length=100)]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -79,6 +77,16 @@ class CampaignOut(BaseModel):
 class CampaignList(BaseModel):
     items: list[CampaignOut]
     next_token: str | None = None
+
+
+MAX_ID_CHARS = 100
+
+
+def _campaign(tenant: str, campaign_id: str) -> Campaign:
+    """The campaign, or 404; an id no campaign can have is not sent to DynamoDB (key size limit)."""
+    if not 0 < len(campaign_id) <= MAX_ID_CHARS:
+        raise NotFound(f"campaign {campaign_id[:100]!r} not found")
+    return campaigns_repo.get(tenant, campaign_id)
 
 
 def _out(campaign: Campaign) -> CampaignOut:
@@ -134,7 +142,7 @@ def list_campaigns(
 
 @router.get("/campaigns/<campaign_id>", summary="Read a campaign", tags=["campaigns"])
 def get_campaign(campaign_id: str) -> CampaignOut:
-    return _out(campaigns_repo.get(tenant_id(router), campaign_id))
+    return _out(_campaign(tenant_id(router), campaign_id))
 
 
 @router.patch(
@@ -145,7 +153,7 @@ def get_campaign(campaign_id: str) -> CampaignOut:
 def patch_campaign(campaign_id: str, patch: Annotated[CampaignPatch, Body()]) -> CampaignOut:
     tenant = tenant_id(router)
     expected = if_match(router)
-    current = campaigns_repo.get(tenant, campaign_id)
+    current = _campaign(tenant, campaign_id)
     if current.status in FINAL_STATUSES:
         raise Conflict(f"campaign {campaign_id!r} is {current.status} and can no longer change")
     sent = patch.model_fields_set
@@ -165,9 +173,7 @@ def patch_campaign(campaign_id: str, patch: Annotated[CampaignPatch, Body()]) ->
     start = changes.get("start_at", current.start_at) if "start_at" in sent else current.start_at
     end = changes.get("end_at", current.end_at) if "end_at" in sent else current.end_at
     if start and end and end < start:
-        raise ValidationFailed(
-            "invalid change", [{"path": "/end_at", "message": "must not be before start_at"}]
-        )
+        raise ValidationFailed("invalid change", [{"path": "/end_at", "message": "must not be before start_at"}])
     if not changes:
         return _out(current)
     return _out(campaigns_repo.update(tenant, campaign_id, changes, expected_version=expected))

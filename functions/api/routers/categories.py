@@ -6,9 +6,10 @@ silently lift the exclusivity those segments rely on.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from audience.errors import Conflict
+from audience.errors import Conflict, NotFound
 from audience.storage import categories_repo, segments_repo
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -19,6 +20,7 @@ from functions.api.routers.request_context import tenant_id
 
 router = Router()
 
+MAX_NAME_CHARS = 100
 NAME_PATTERN = r"^[^\x00-\x1f\x7f/]*[^\x00-\x1f\x7f/\s][^\x00-\x1f\x7f/]*$"
 
 
@@ -27,7 +29,7 @@ class CategoryIn(BaseModel):
 
     name: str = Field(
         min_length=1,
-        max_length=100,
+        max_length=MAX_NAME_CHARS,
         pattern=NAME_PATTERN,
         description="1-100 characters, not blank, no '/' or control characters",
         examples=["lifecycle"],
@@ -49,10 +51,7 @@ class CategoryList(BaseModel):
 def list_categories() -> CategoryList:
     tenant = tenant_id(router)
     return CategoryList(
-        items=[
-            CategoryOut(**c.model_dump())
-            for c in sorted(categories_repo.list_all(tenant), key=lambda c: c.name)
-        ]
+        items=[CategoryOut(**c.model_dump()) for c in sorted(categories_repo.list_all(tenant), key=lambda c: c.name)]
     )
 
 
@@ -71,6 +70,8 @@ def create_category(category: Annotated[CategoryIn, Body()]) -> tuple[dict[str, 
 )
 def delete_category(name: str):
     tenant = tenant_id(router)
+    if not re.match(NAME_PATTERN, name) or len(name) > MAX_NAME_CHARS:
+        raise NotFound(f"category {name[:100]!r} not found")  # no category can have this name
     categories_repo.get(tenant, name)
     users = sorted(s.id for s in segments_repo.all_segments(tenant) if s.category == name)
     if users:

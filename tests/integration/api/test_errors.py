@@ -32,9 +32,7 @@ def test_malformed_json_is_400(api_call, tenant):
 
 
 def test_a_body_over_the_cap_is_413_before_anything_is_read(api_call, tenant):
-    answer = api_call(
-        "POST", "/categories", tenant=tenant, raw_body='{"name": "' + "x" * MAX_BODY_BYTES + '"}'
-    )
+    answer = api_call("POST", "/categories", tenant=tenant, raw_body='{"name": "' + "x" * MAX_BODY_BYTES + '"}')
     assert answer.status == 413
     assert answer.error["code"] == "too_large"
     assert categories_repo.list_all(tenant) == []
@@ -70,9 +68,7 @@ def test_unknown_routes_are_404_and_wrong_methods_405(api_call, tenant):
 
 
 def test_a_non_json_content_type_is_415(api_call, tenant):
-    answer = api_call(
-        "POST", "/categories", tenant=tenant, raw_body="name=x", headers={"Content-Type": "text/plain"}
-    )
+    answer = api_call("POST", "/categories", tenant=tenant, raw_body="name=x", headers={"Content-Type": "text/plain"})
     assert answer.status == 415
     assert answer.error["code"] == "unsupported_media_type"
 
@@ -100,12 +96,17 @@ def test_a_genuine_fault_is_a_logged_500_that_reveals_nothing(api_call, tenant, 
         raise RuntimeError("disk on fire at /var/secret/path")
 
     logged = []
-    monkeypatch.setattr(
-        api_errors.logger, "exception", lambda message, **kw: logged.append(sys.exc_info()[1])
-    )
+    monkeypatch.setattr(api_errors.logger, "exception", lambda message, **kw: logged.append(sys.exc_info()[1]))
     monkeypatch.setattr(categories_repo, "list_all", broken)
     answer = api_call("GET", "/categories", tenant=tenant)
     assert answer.status == 500
     assert answer.error["code"] == "internal_error"
     assert "secret" not in answer.text
     assert [str(e) for e in logged] == ["disk on fire at /var/secret/path"]
+
+
+def test_ids_no_item_can_have_are_404_without_reaching_dynamodb(api_call, tenant):
+    for path in ("/campaigns/" + "x" * 2000, "/contacts/" + "x" * 2000, "/segments/" + "x" * 2000):
+        assert api_call("GET", path, tenant=tenant).status == 404, path
+    assert api_call("DELETE", "/categories/" + "x" * 2000, tenant=tenant).status == 404
+    assert api_call("PATCH", "/campaigns/" + "x" * 2000, tenant=tenant, body={"name": "x"}).status == 404
