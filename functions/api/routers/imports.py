@@ -6,7 +6,7 @@ trusts nothing else.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import boto3
 import phonenumbers
@@ -16,9 +16,10 @@ from audience.imports.mapping import check_mapping
 from audience.settings import get_settings
 from audience.storage import fields_repo, segments_repo
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.api.routers.request_context import json_body, pydantic_details, tenant_id
+from functions.api.routers.request_context import tenant_id
 
 router = Router()
 
@@ -50,22 +51,16 @@ def _clients():
     )
 
 
-@router.post("/imports")
-def create_import() -> tuple[dict[str, Any], int]:
+@router.post("/imports", summary="Start an import: a pending job and a presigned upload slot")
+def create_import(request: Annotated[ImportRequest, Body()]) -> tuple[dict[str, Any], int]:
+    """The client then PUTs the file to ``upload_url`` (or POSTs ``upload_form``); see docs/imports.md."""
     tenant = tenant_id(router)
-    body = json_body(router)
-    try:
-        request = ImportRequest.model_validate(body)
-    except ValidationError as exc:
-        raise ValidationFailed("the import request is invalid", pydantic_details(exc)) from exc
     details = []
     problem = check_file_name(request.file_name)
     if problem:
         details.append({"path": "/file_name", "message": problem})
     catalog = fields_repo.catalog(tenant)
-    details += [
-        {"path": path, "message": message} for path, message in check_mapping(request.mapping, catalog)
-    ]
+    details += [{"path": path, "message": message} for path, message in check_mapping(request.mapping, catalog)]
     if request.segment_id is not None:
         segment = segments_repo.find(tenant, request.segment_id)
         if segment is None:
@@ -82,7 +77,7 @@ def create_import() -> tuple[dict[str, Any], int]:
     return {"job_id": job.job_id, "status": job.status, **slot}, 201
 
 
-@router.get("/imports/<job_id>")
+@router.get("/imports/<job_id>", summary="An import job: status, row counts, rejected-rows report URL")
 def get_import(job_id: str) -> dict[str, Any]:
     tenant = tenant_id(router)
     settings, ddb, s3 = _clients()
