@@ -1,6 +1,6 @@
 """Property-based fuzz of the whole API from its own OpenAPI document: whatever a caller sends -
 schema-shaped bodies, wrong types, junk JSON, malformed text, odd unicode, random ids and query
-strings, forged tokens - the answer is never a 5xx and always SPEC's error shape when it fails.
+strings, forged tokens, odd If-Match headers - the answer is never a 5xx and always SPEC's error shape when it fails.
 
 (An equivalent of a schemathesis run, built on hypothesis so it needs nothing beyond the pinned
 dev dependencies and stays within a few seconds per route.)
@@ -67,9 +67,7 @@ def schema_strategy(schema: dict[str, Any], components: dict[str, Any], depth: i
         properties = schema.get("properties", {})
         required = set(schema.get("required", []))
         fixed = {
-            name: schema_strategy(sub, components, depth + 1)
-            for name, sub in properties.items()
-            if name in required
+            name: schema_strategy(sub, components, depth + 1) for name, sub in properties.items() if name in required
         }
         optional = {
             name: schema_strategy(sub, components, depth + 1)
@@ -144,23 +142,19 @@ def test_no_request_makes_the_api_fail_with_a_5xx(api_call, document, known_ids)
     failures: list[str] = []
     statuses: list[int] = []
 
-    def send(method: str, path: str, path_values: dict, query: dict, raw_body: str | None) -> None:
+    def send(method: str, path: str, path_values: dict, query: dict, raw_body: str | None, headers: dict) -> None:
         concrete = path
         for name, value in path_values.items():
             concrete = concrete.replace("{" + name + "}", value)
-        answer = api_call(method, concrete, tenant=tenant, query=query or None, raw_body=raw_body)
+        answer = api_call(method, concrete, tenant=tenant, query=query or None, raw_body=raw_body, headers=headers)
         statuses.append(answer.status)
         if answer.status >= 500:
-            failures.append(
-                f"{method} {concrete} query={query!r} body={raw_body!r:.200} -> {answer.text:.300}"
-            )
+            failures.append(f"{method} {concrete} query={query!r} body={raw_body!r:.200} -> {answer.text:.300}")
         elif answer.status >= 400:
             answer.error  # noqa: B018 - asserts SPEC's error shape
 
     for method, path, operation in operations(document):
-        body_schema = (
-            operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        )
+        body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         parameters = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
         id_text = st.one_of(
             st.sampled_from(ids), st.text(st.characters(blacklist_characters="/?#"), min_size=1, max_size=30)
@@ -185,9 +179,10 @@ def test_no_request_makes_the_api_fail_with_a_5xx(api_call, document, known_ids)
             path_values=st.fixed_dictionaries({name: id_text for name in re.findall(r"{(\w+)}", path)}),
             query=st.fixed_dictionaries({}, optional=query_values),
             raw_body=st.one_of(bodies),
+            headers=st.fixed_dictionaries({}, optional={"If-Match": st.one_of(TEXT, st.integers().map(str))}),
         )
-        def probe(operation, path_values, query, raw_body):
-            send(*operation, path_values, query, raw_body)
+        def probe(operation, path_values, query, raw_body, headers):
+            send(*operation, path_values, query, raw_body, headers)
 
         probe()
     assert failures == []
