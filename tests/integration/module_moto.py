@@ -31,9 +31,7 @@ def empty_tables(resources: LocalResources) -> None:
     client = boto3.client("dynamodb", region_name=resources.region)
     for table in resources.tables.values():
         keys = [a["AttributeName"] for a in client.describe_table(TableName=table)["Table"]["KeySchema"]]
-        for page in client.get_paginator("scan").paginate(
-            TableName=table, ProjectionExpression=", ".join(keys)
-        ):
+        for page in client.get_paginator("scan").paginate(TableName=table, ProjectionExpression=", ".join(keys)):
             with_keys = [{"DeleteRequest": {"Key": item}} for item in page["Items"]]
             for start in range(0, len(with_keys), 25):
                 client.batch_write_item(RequestItems={table: with_keys[start : start + 25]})

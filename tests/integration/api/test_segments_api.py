@@ -145,9 +145,7 @@ def test_put_and_patch_honour_if_match(call):
     stale = call("PUT", f"/segments/{sid}", body={"name": "B", "type": "static"}, headers={"If-Match": "1"})
     assert stale.status == 412 and stale.paths() == ["If-Match"]
     assert call("GET", f"/segments/{sid}").json["name"] == "A"
-    replaced = call(
-        "PUT", f"/segments/{sid}", body={"name": "B", "type": "static"}, headers={"If-Match": '"2"'}
-    )
+    replaced = call("PUT", f"/segments/{sid}", body={"name": "B", "type": "static"}, headers={"If-Match": '"2"'})
     assert replaced.status == 200 and replaced.json["description"] is None and replaced.json["version"] == 3
     unconditional = call("PATCH", f"/segments/{sid}", body={"priority": 4})
     assert unconditional.status == 200 and unconditional.json["version"] == 4
@@ -206,9 +204,7 @@ def test_members_add_list_with_fields_and_remove(call, people):
         {"contact_id": "c2", "email": "p2@x.com", "score": 2},
     ]
     rest = call("GET", f"/segments/{sid}/members", query={"next_token": listed.json["next_token"]})
-    assert [m["contact_id"] for m in rest.json["items"]] == ["c3"] and rest.json["items"][0][
-        "first_name"
-    ] == "P3"
+    assert [m["contact_id"] for m in rest.json["items"]] == ["c3"] and rest.json["items"][0]["first_name"] == "P3"
     other_list = call(
         "GET",
         f"/segments/{make(call, 'Other')['id']}/members",
@@ -254,10 +250,7 @@ def test_category_exclusivity_and_transfer(call, people):
     no_target = call("POST", f"/segments/{lead}/transfer", body={"contact_ids": ["c2"], "to": "nope"})
     assert no_target.status == 422 and no_target.paths() == ["/to"]
     foreign_target = call("POST", "/segments", tenant=B, body={"name": "B", "type": "static"}).json["id"]
-    assert (
-        call("POST", f"/segments/{lead}/transfer", body={"contact_ids": ["c2"], "to": foreign_target}).status
-        == 422
-    )
+    assert call("POST", f"/segments/{lead}/transfer", body={"contact_ids": ["c2"], "to": foreign_target}).status == 422
     assert ids(lead) == ["c2", "c3"]
 
 
@@ -294,9 +287,7 @@ def test_delete_is_409_while_a_live_campaign_uses_it_unless_forced(call, people)
 
 def test_dynamic_segments_refuse_manual_members_with_409(call, people):
     # Stored directly: this is about members, not about rule validation (tested with the rule engine).
-    did = segments_repo.create(
-        A, name="D", type="dynamic", rules={"field": "score", "op": "gt", "value": 2}
-    ).id
+    did = segments_repo.create(A, name="D", type="dynamic", rules={"field": "score", "op": "gt", "value": 2}).id
     assert call("POST", f"/segments/{did}/members", body={"contact_ids": ["c1"]}).status == 409
     sid = make(call)["id"]
     call("POST", f"/segments/{sid}/members", body={"contact_ids": ["c1"]})

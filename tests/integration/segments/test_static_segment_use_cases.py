@@ -236,9 +236,7 @@ def test_unconditional_write_retries_after_a_concurrent_write_but_if_match_does_
         current = real_get(tenant, segment_id)
         if not raced:
             raced.append(True)
-            segments_repo.update(
-                tenant, segment_id, {"description": "theirs"}, expected_version=current.version
-            )
+            segments_repo.update(tenant, segment_id, {"description": "theirs"}, expected_version=current.version)
         return current
 
     monkeypatch.setattr(segments_repo, "get", get_then_someone_else_writes)

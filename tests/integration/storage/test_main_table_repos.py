@@ -20,9 +20,7 @@ def test_job_status_moves_forward_only_and_keeps_counts(aws):
     job = jobs_repo.create("acme", "export", segment_id="s1", params={"format": "csv"})
     assert job.status == "pending"
     jobs_repo.update_status("acme", job.job_id, "running")
-    done = jobs_repo.update_status(
-        "acme", job.job_id, "succeeded", counts={"row_count": 3}, result={"key": "k"}
-    )
+    done = jobs_repo.update_status("acme", job.job_id, "succeeded", counts={"row_count": 3}, result={"key": "k"})
     assert (done.status, done.counts, done.result, done.params) == (
         "succeeded",
         {"row_count": 3},
@@ -76,13 +74,11 @@ def test_categories_are_unique_and_deletable(aws):
 
 def test_campaigns_find_users_of_a_segment_and_know_when_they_are_live(aws):
     live = campaigns_repo.create("acme", name="Spring", segment_ids=["s1", "s2"], status="active")
-    campaigns_repo.create(
-        "acme", name="Old", segment_ids=["s1"], status="active", end_at="2000-01-01T00:00:00Z"
-    )
+    campaigns_repo.create("acme", name="Old", segment_ids=["s1"], status="active", end_at="2000-01-01T00:00:00Z")
     assert sorted(c.name for c in campaigns_repo.using_segment("acme", "s1")) == ["Old", "Spring"]
-    assert [
-        c.name for c in campaigns_repo.using_segment("acme", "s1") if c.is_live("2024-01-01T00:00:00Z")
-    ] == ["Spring"]
+    assert [c.name for c in campaigns_repo.using_segment("acme", "s1") if c.is_live("2024-01-01T00:00:00Z")] == [
+        "Spring"
+    ]
     updated = campaigns_repo.update("acme", live.id, {"status": "completed"}, expected_version=1)
     assert updated.version == 2 and not updated.is_live("2024-01-01T00:00:00Z")
     with pytest.raises(PreconditionFailed):

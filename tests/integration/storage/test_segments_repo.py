@@ -4,9 +4,7 @@ import pytest
 from audience.errors import BadRequest, NotFound, PreconditionFailed
 from audience.storage import segments_repo
 
-RULE = {
-    "all": [{"field": "country", "op": "eq", "value": "DE"}, {"field": "age", "op": "gte", "value": 18.5}]
-}
+RULE = {"all": [{"field": "country", "op": "eq", "value": "DE"}, {"field": "age", "op": "gte", "value": 18.5}]}
 
 
 def test_created_segment_reads_back_with_version_1_and_exact_rules(aws):
@@ -50,9 +48,7 @@ def test_stale_delete_is_refused_and_current_delete_removes(aws):
 
 def test_evaluation_results_do_not_make_if_match_stale(aws):
     created = segments_repo.create("acme", name="A", type="dynamic", rules=RULE)
-    assert segments_repo.record_evaluation(
-        "acme", created.id, member_count=42, evaluated_at="2024-05-01T00:00:00.000Z"
-    )
+    assert segments_repo.record_evaluation("acme", created.id, member_count=42, evaluated_at="2024-05-01T00:00:00.000Z")
     after = segments_repo.update("acme", created.id, {"priority": 3}, expected_version=1)
     assert (after.member_count, after.version, after.priority) == (42, 2, 3)
     assert after.last_evaluated_at == "2024-05-01T00:00:00.000Z"

@@ -15,16 +15,13 @@ from audience.segments.uses import segment_uses
 from audience.storage import history_repo, memberships_repo, segments_repo
 
 
-def delete_segment(
-    tenant: str, segment_id: str, *, if_match: int | None = None, force: bool = False
-) -> dict[str, Any]:
+def delete_segment(tenant: str, segment_id: str, *, if_match: int | None = None, force: bool = False) -> dict[str, Any]:
     segments_repo.get(tenant, segment_id)
     uses = segment_uses(tenant, segment_id)
     blocking = uses["segments"] + [c for c in uses["campaigns"] if c["live"]]
     if blocking and not force:
         details = [
-            {"path": f"/segments/{s['id']}", "message": f"rules of segment {s['name']!r}"}
-            for s in uses["segments"]
+            {"path": f"/segments/{s['id']}", "message": f"rules of segment {s['name']!r}"} for s in uses["segments"]
         ]
         details += [
             {"path": f"/campaigns/{c['id']}", "message": f"live campaign {c['name']!r}"}

@@ -73,7 +73,5 @@ def add_members(tenant: str, segment_id: str, contact_ids: list[str]) -> dict[st
 def remove_members(tenant: str, segment_id: str, contact_ids: list[str] | None) -> dict[str, int]:
     """Remove the given ids, or everyone when ``contact_ids`` is None."""
     segment = static_segment(tenant, segment_id, "remove members from")
-    removed = (
-        remove_everyone(tenant, segment) if contact_ids is None else remove(tenant, segment, contact_ids)
-    )
+    removed = remove_everyone(tenant, segment) if contact_ids is None else remove(tenant, segment, contact_ids)
     return {"removed": removed, "member_count": segments_repo.get(tenant, segment_id).member_count}

@@ -12,9 +12,7 @@ from audience.storage import history_repo, memberships_repo, segments_repo
 from audience.storage.records import Segment
 
 
-def place(
-    tenant: str, segment: Segment, contact_ids: Iterable[str], *, source: str = "static"
-) -> dict[str, int]:
+def place(tenant: str, segment: Segment, contact_ids: Iterable[str], *, source: str = "static") -> dict[str, int]:
     """Make ``contact_ids`` members of static ``segment``; returns ``{"added", "moved", "member_count"}``.
 
     ``moved`` counts contacts taken out of other segments of the same category.

@@ -36,9 +36,7 @@ def segment_stats(
         "days": [d.model_dump() for d in days],
         "added": sum(d.added for d in days),
         "removed": sum(d.removed for d in days),
-        "active_campaigns": [
-            {"id": c.id, "name": c.name, "status": c.status} for c in campaigns if c.is_live(now)
-        ],
+        "active_campaigns": [{"id": c.id, "name": c.name, "status": c.status} for c in campaigns if c.is_live(now)],
         "campaigns_participated": [
             {"id": c.id, "name": c.name, "status": c.status} for c in campaigns if c.status != "draft"
         ],

@@ -22,21 +22,15 @@ from audience.storage.records import Segment
 UNCONDITIONAL_ATTEMPTS = 3
 
 
-def replace_segment(
-    tenant: str, segment_id: str, draft: SegmentDraft, *, if_match: int | None = None
-) -> Segment:
+def replace_segment(tenant: str, segment_id: str, draft: SegmentDraft, *, if_match: int | None = None) -> Segment:
     return _write(tenant, segment_id, draft.model_dump(), if_match)
 
 
-def patch_segment(
-    tenant: str, segment_id: str, patch: SegmentPatch, *, if_match: int | None = None
-) -> Segment:
+def patch_segment(tenant: str, segment_id: str, patch: SegmentPatch, *, if_match: int | None = None) -> Segment:
     changes = {name: getattr(patch, name) for name in patch.model_fields_set}
     for required in ("name", "type", "priority", "public", "ignore_suppression"):
         if required in changes and changes[required] is None:
-            raise ValidationFailed(
-                "invalid change", [{"path": f"/{required}", "message": "must not be null"}]
-            )
+            raise ValidationFailed("invalid change", [{"path": f"/{required}", "message": "must not be null"}])
     if changes.get("topics") is None and "topics" in changes:
         changes["topics"] = []
     return _write(tenant, segment_id, changes, if_match)

@@ -25,9 +25,7 @@ def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = 
     every retry (nothing is silently dropped).
     """
     requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item.serialize()}} for item in puts]
-    requests += [
-        {"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}} for key in delete_keys
-    ]
+    requests += [{"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}} for key in delete_keys]
     connection = model._get_connection()
     table = model.Meta.table_name
     for chunk in chunks(requests, BATCH_SIZE):

@@ -90,9 +90,7 @@ def using_segment(tenant: str, segment_id: str) -> list[Campaign]:
     return [c for c in list_all(tenant) if segment_id in c.segment_ids]
 
 
-def update(
-    tenant: str, campaign_id: str, changes: dict[str, Any], *, expected_version: int | None = None
-) -> Campaign:
+def update(tenant: str, campaign_id: str, changes: dict[str, Any], *, expected_version: int | None = None) -> Campaign:
     """Apply ``changes`` (names from EDITABLE); with ``expected_version`` the write is conditional."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:

@@ -18,16 +18,12 @@ def _record(item: CategoryItem) -> Category:
 
 
 def create(tenant: str, name: str, description: str | None = None) -> Category:
-    item = CategoryItem(
-        tenant_pk(tenant), PREFIX + name, name=name, description=description, created_at=now_iso()
-    )
+    item = CategoryItem(tenant_pk(tenant), PREFIX + name, name=name, description=description, created_at=now_iso())
     try:
         item.save(condition=CategoryItem.pk.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            raise Conflict(
-                f"category {name!r} already exists", [{"path": "/name", "message": "exists"}]
-            ) from exc
+            raise Conflict(f"category {name!r} already exists", [{"path": "/name", "message": "exists"}]) from exc
         raise
     return _record(item)
 

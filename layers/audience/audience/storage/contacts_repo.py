@@ -109,9 +109,7 @@ def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, repla
         )
     fields = {k: v for k, v in fields.items() if k not in SYSTEM_FIELDS}
     if contact_id is None:
-        contact_id = owner_of(tenant, "email", fields.get("email")) or owner_of(
-            tenant, "phone", fields.get("phone")
-        )
+        contact_id = owner_of(tenant, "email", fields.get("email")) or owner_of(tenant, "phone", fields.get("phone"))
     contact_id = contact_id or new_id()
     for _ in range(WRITE_ATTEMPTS):
         current = _load(tenant, contact_id)
@@ -194,9 +192,7 @@ def iter_all(tenant: str, *, include_erased: bool = False) -> Iterator[Contact]:
 
 
 def list_page(tenant: str, limit: int = 50, start_key: dict[str, Any] | None = None) -> Page:
-    items = ContactItem.query(
-        tenant, last_evaluated_key=check_start_key(start_key, tenant), page_size=limit + 1
-    )
+    items = ContactItem.query(tenant, last_evaluated_key=check_start_key(start_key, tenant), page_size=limit + 1)
     return collect(
         items,
         limit,
@@ -216,9 +212,7 @@ def _unique_keys(fields: dict[str, Any]) -> dict[str, str]:
     return keys
 
 
-def _write_with_keys(
-    tenant: str, contact_id: str, item: ContactItem, old: dict[str, str], new: dict[str, str]
-) -> None:
+def _write_with_keys(tenant: str, contact_id: str, item: ContactItem, old: dict[str, str], new: dict[str, str]) -> None:
     """One transaction: the contact (version-checked), claimed new keys, released old keys."""
     mine = UniqueKeyItem.contact_id == contact_id
     with TransactWrite(connection=connection()) as transaction:
@@ -242,6 +236,4 @@ def _raise_if_key_taken(tenant: str, contact_id: str, fields: dict[str, Any]) ->
         if owner is not None and owner != contact_id:
             details.append({"path": f"/{field}", "message": f"already used by contact {owner}"})
     if details:
-        raise Conflict(
-            "another contact already has this " + " and ".join(d["path"][1:] for d in details), details
-        )
+        raise Conflict("another contact already has this " + " and ".join(d["path"][1:] for d in details), details)

@@ -33,9 +33,7 @@ def create(tenant: str, name: str, field_type: str, label: str | None = None) ->
     """Declare a custom field; names are unique and never shadow built-in fields."""
     problems = []
     if not CUSTOM_FIELD_NAME.match(name or ""):
-        problems.append(
-            {"path": "/name", "message": "lower-case letters, digits and _, starting with a letter"}
-        )
+        problems.append({"path": "/name", "message": "lower-case letters, digits and _, starting with a letter"})
     elif name in BUILTIN_FIELDS:
         problems.append({"path": "/name", "message": f"{name!r} is a built-in field"})
     if field_type not in set(FieldType):
@@ -51,8 +49,6 @@ def create(tenant: str, name: str, field_type: str, label: str | None = None) ->
         item.save(condition=FieldItem.pk.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            raise Conflict(
-                f"field {name!r} already exists", [{"path": "/name", "message": "exists"}]
-            ) from exc
+            raise Conflict(f"field {name!r} already exists", [{"path": "/name", "message": "exists"}]) from exc
         raise
     return _record(item)

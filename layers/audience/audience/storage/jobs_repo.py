@@ -36,9 +36,7 @@ def _record(item: JobItem) -> Job:
     )
 
 
-def create(
-    tenant: str, kind: str, *, segment_id: str | None = None, params: dict[str, Any] | None = None
-) -> Job:
+def create(tenant: str, kind: str, *, segment_id: str | None = None, params: dict[str, Any] | None = None) -> Job:
     stamp = now_iso()
     job_id = new_id()
     item = JobItem(

@@ -52,9 +52,7 @@ def add_many(
     """Put one membership per distinct id (re-adding refreshes ``added_at``); returns how many."""
     stamp = now_iso()
     ids = list(dict.fromkeys(contact_ids))
-    return batch.write(
-        MembershipItem, puts=[_item(tenant, segment_id, c, source, category, stamp) for c in ids]
-    )
+    return batch.write(MembershipItem, puts=[_item(tenant, segment_id, c, source, category, stamp) for c in ids])
 
 
 def remove_many(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> int:
@@ -74,9 +72,7 @@ def existing(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> set[st
     return found
 
 
-def list_segment(
-    tenant: str, segment_id: str, limit: int = 50, start_key: dict[str, Any] | None = None
-) -> Page:
+def list_segment(tenant: str, segment_id: str, limit: int = 50, start_key: dict[str, Any] | None = None) -> Page:
     """A page of a segment's memberships in contact-id order."""
     pk = membership_pk(tenant, segment_id)
     items = MembershipItem.query(pk, last_evaluated_key=check_start_key(start_key, pk), page_size=limit + 1)

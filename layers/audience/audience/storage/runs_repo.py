@@ -90,7 +90,5 @@ def get_run(tenant: str, run_id: str) -> Run | None:
 
 def recent_runs(tenant: str, limit: int = 20) -> list[Run]:
     """Newest first, assuming run ids sort by time (the evaluator uses ISO-stamped ids)."""
-    items = RunItem.query(
-        run_pk(tenant), RunItem.sk.startswith(RUN_PREFIX), scan_index_forward=False, limit=limit
-    )
+    items = RunItem.query(run_pk(tenant), RunItem.sk.startswith(RUN_PREFIX), scan_index_forward=False, limit=limit)
     return [_record(item) for item in items]

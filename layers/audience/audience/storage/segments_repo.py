@@ -83,9 +83,7 @@ def get(tenant: str, segment_id: str) -> Segment:
 
 def get_many(tenant: str, segment_ids: Iterable[str]) -> dict[str, Segment]:
     """The existing ones among ``segment_ids`` (BatchGet), by id."""
-    keys = [
-        (tenant_pk(tenant), _sk(sid)) for sid in dict.fromkeys(segment_ids) if 0 < len(sid) <= MAX_ID_LENGTH
-    ]
+    keys = [(tenant_pk(tenant), _sk(sid)) for sid in dict.fromkeys(segment_ids) if 0 < len(sid) <= MAX_ID_LENGTH]
     if not keys:
         return {}
     return {item.segment_id: to_record(item) for item in SegmentItem.batch_get(keys)}

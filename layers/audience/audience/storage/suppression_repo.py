@@ -25,9 +25,7 @@ def get(tenant: str) -> SuppressionSettings:
         item = SuppressionItem.get(tenant_pk(tenant), SK, consistent_read=True)
     except DoesNotExist:
         return SuppressionSettings()
-    return SuppressionSettings(
-        document=dict(item.document), updated_at=item.updated_at, version=int(item.version)
-    )
+    return SuppressionSettings(document=dict(item.document), updated_at=item.updated_at, version=int(item.version))
 
 
 def put(tenant: str, document: dict[str, Any], *, expected_version: int | None = None) -> SuppressionSettings:
