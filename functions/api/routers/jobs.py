@@ -41,7 +41,7 @@ def requested_by() -> dict[str, Any]:
     identity = (router.current_event.get("requestContext") or {}).get("identity") or {}
     who = {
         "tenant_id": tenant_id(router),
-        "key_id": context.get("key_id") or context.get("principalId"),
+        "key_id": context.get("key_id"),
         "source_ip": identity.get("sourceIp"),
         "user_agent": identity.get("userAgent"),
     }

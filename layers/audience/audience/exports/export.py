@@ -30,6 +30,14 @@ BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 FETCH_THREADS = 5
 PROGRESS_EVERY_SECONDS = 5.0
 DOWNLOAD_URL_SECONDS = 3600
+EXPORT_COUNTS = (
+    "row_count",
+    "members_read",
+    "excluded_unsubscribed",
+    "excluded_suppressed",
+    "excluded_by_filter",
+    "missing_contacts",
+)
 
 
 class ExportFailed(Exception):
@@ -94,8 +102,7 @@ def run_export(
         content_disposition=content_disposition(spec.file_name),
         **sink_options,
     )
-    counts = {"row_count": 0, "members_read": 0, "excluded_unsubscribed": 0, "excluded_suppressed": 0}
-    counts |= {"excluded_by_filter": 0}
+    counts = dict.fromkeys(EXPORT_COUNTS, 0)
     last_report = time.monotonic()
     try:
         writer = open_writer(spec.format, sink, spec.columns, catalog)
@@ -154,7 +161,8 @@ def _page_rows(
     for contact_id in ids:  # membership order (contact id order), whatever order BatchGet answered in
         contact = contacts.get(contact_id)
         if contact is None:
-            continue  # erased since it was placed; the evaluator removes the membership
+            counts["missing_contacts"] += 1  # erased since it was placed; its membership goes with it
+            continue
         if updated_since is not None and _instant(contact.updated_at) < updated_since:
             counts["excluded_by_filter"] += 1
             continue
