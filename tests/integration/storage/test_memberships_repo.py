@@ -46,3 +46,13 @@ def test_remove_contact_reports_segments(aws):
     assert sorted(memberships_repo.remove_contact("acme", "c1")) == ["s1", "s2"]
     assert memberships_repo.segments_of("acme", "c1") == []
     assert memberships_repo.count("acme", "s2") == 1
+
+
+def test_large_segments_are_written_and_emptied_completely_in_parallel_batches(aws):
+    ids = [f"c{i:05d}" for i in range(2100)]
+    assert memberships_repo.add_many("acme", "big", ids, category="vip") == 2100
+    assert memberships_repo.count("acme", "big") == 2100
+    assert memberships_repo.set_category("acme", "big", "gold") == 2100
+    assert {m.category for m in memberships_repo.segments_of("acme", "c02099")} == {"gold"}
+    assert memberships_repo.remove_all("acme", "big") == 2100
+    assert memberships_repo.count("acme", "big") == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -16,6 +17,7 @@ from audience.storage.paging import chunks
 
 BATCH_SIZE = 25
 MAX_ATTEMPTS = 8
+WORKERS = 8
 
 
 def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = ()) -> int:
@@ -28,8 +30,13 @@ def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = 
     requests += [{"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}} for key in delete_keys]
     connection = model._get_connection()
     table = model.Meta.table_name
-    for chunk in chunks(requests, BATCH_SIZE):
-        _write_chunk(connection, table, chunk)
+    batches = list(chunks(requests, BATCH_SIZE))
+    if len(batches) <= 2:
+        for chunk in batches:
+            _write_chunk(connection, table, chunk)
+    else:  # I/O-bound: a few calls in flight at once (botocore clients are thread-safe)
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(batches))) as pool:
+            list(pool.map(lambda chunk: _write_chunk(connection, table, chunk), batches))
     return len(requests)
 
 

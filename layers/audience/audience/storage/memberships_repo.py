@@ -17,6 +17,7 @@ from audience.storage.paging import check_start_key, chunks, collect
 from audience.storage.records import Membership, Page
 
 BATCH_GET_SIZE = 100
+PURGE_PAGE = 1000  # keys deleted per round of parallel batch writes
 
 
 def _to_record(item: MembershipItem) -> Membership:
@@ -101,7 +102,7 @@ def remove_all(tenant: str, segment_id: str) -> int:
     page: list[dict[str, str]] = []
     for contact_id in iter_members(tenant, segment_id):
         page.append({"pk": pk, "sk": contact_id})
-        if len(page) >= 500:
+        if len(page) >= PURGE_PAGE:
             removed += batch.write(MembershipItem, delete_keys=page)
             page = []
     if page:
@@ -128,7 +129,7 @@ def set_category(tenant: str, segment_id: str, category: str | None) -> int:
     for item in MembershipItem.query(pk):
         item.category = category
         page.append(item)
-        if len(page) >= 500:
+        if len(page) >= PURGE_PAGE:
             rewritten += batch.write(MembershipItem, puts=page)
             page = []
     if page:
