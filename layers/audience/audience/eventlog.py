@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -18,6 +19,8 @@ import pyarrow.parquet as pq
 
 from audience.columnar import EVENTS_SCHEMA
 from audience.settings import get_settings
+
+FETCH_THREADS = 8
 
 
 def eventlog_prefix(tenant_id: str) -> str:
@@ -66,25 +69,27 @@ def read_events(tenant_id: str, s3, since: datetime | None = None, bucket: str |
     bucket = bucket or get_settings().data_bucket
     prefix = eventlog_prefix(tenant_id)
     since_day: date | None = since.astimezone(UTC).date() if since else None
-    tables = []
+    keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
-            day_text = key[len(prefix) :].split("/", 1)[0]
-            if not key.endswith(".parquet"):
-                continue
-            if since_day and _day(day_text) and _day(day_text) < since_day:
-                continue
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            tables.append(pq.read_table(io.BytesIO(body), schema=EVENTS_SCHEMA))
+            day = _day(key[len(prefix) :].split("/", 1)[0])
+            if key.endswith(".parquet") and not (since_day and day and day < since_day):
+                keys.append(key)
+
+    def fetch(key: str) -> pa.Table:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return pq.read_table(io.BytesIO(body), schema=EVENTS_SCHEMA)
+
+    # Many small objects (one per day and batch): fetch them concurrently, keep key order.
+    with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+        tables = list(pool.map(fetch, keys))
     if not tables:
         return EVENTS_SCHEMA.empty_table()
     table = pa.concat_tables(tables)
     if since is not None:
         table = table.filter(
-            pc.greater_equal(
-                table["occurred_at"], pa.scalar(since.astimezone(UTC), table["occurred_at"].type)
-            )
+            pc.greater_equal(table["occurred_at"], pa.scalar(since.astimezone(UTC), table["occurred_at"].type))
         )
     return table
 
