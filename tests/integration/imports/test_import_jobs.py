@@ -197,6 +197,7 @@ def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
     assert done.status == "succeeded"
     assert len(contacts(env)) == 31
     assert done.rows_imported == 31
+    assert (done.contacts_created, done.contacts_updated) == (31, 0)
 
 
 def test_upload_key_of_another_tenant_or_unknown_job_is_ignored(env):

@@ -36,18 +36,12 @@ def collapse(rows: Iterable[ContactRow]) -> tuple[list[Candidate], list[RejectRe
                 matches.append(found)
         if len(matches) > 1:
             rows_named = " and ".join(str(m.rows[0]) for m in matches)
-            rejects.append(
-                RejectRecord(row.row, "", "", f"matches rows {rows_named}, which are different contacts")
-            )
+            rejects.append(RejectRecord(row.row, "", "", f"matches rows {rows_named}, which are different contacts"))
             continue
         if matches:
             target = matches[0]
             clash = next(
-                (
-                    n
-                    for n in IDENTITY_FIELDS
-                    if n in row.fields and target.key(n) not in (None, row.fields[n])
-                ),
+                (n for n in IDENTITY_FIELDS if n in row.fields and target.key(n) not in (None, row.fields[n])),
                 None,
             )
             if clash:

@@ -117,9 +117,7 @@ class ContactWriter:
         taken = next((f for f, owner in found.items() if owner is not None and owner != target), None)
         if taken:
             reason = f"this {taken} already belongs to contact {found[taken]}"
-            return WriteOutcome(
-                candidate, reject=RejectRecord(candidate.rows[0], taken, str(fields[taken]), reason)
-            )
+            return WriteOutcome(candidate, reject=RejectRecord(candidate.rows[0], taken, str(fields[taken]), reason))
         return candidate, target, matched is not None
 
     def _write_planned(self, plan: tuple[Candidate, str, bool], current: ContactItem | None) -> WriteOutcome:
@@ -128,7 +126,9 @@ class ContactWriter:
             created = self._save(candidate, target, current)
         except _Lost:
             return self.write(candidate)
-        return WriteOutcome(candidate, contact_id=target, created=created)
+        # An id derived from this job's row was created by this job, also when a resumed run finds
+        # it already written.
+        return WriteOutcome(candidate, contact_id=target, created=created or target == self.new_contact_id(candidate))
 
     def _save(self, candidate: Candidate, target: str, current: ContactItem | None) -> bool:
         live = current is not None and not current.erased
@@ -141,9 +141,7 @@ class ContactWriter:
             for field, kind in UNIQUE_KINDS.items():
                 new_value = contacts_repo.unique_value(field, fields.get(field))
                 if new_value and new_value != contacts_repo.unique_value(field, old.get(field)):
-                    key = UniqueKeyItem(
-                        unique_pk(self.tenant_id, kind, new_value), UNIQUE_SK, contact_id=target
-                    )
+                    key = UniqueKeyItem(unique_pk(self.tenant_id, kind, new_value), UNIQUE_SK, contact_id=target)
                     self._claim(key, target)
                     claimed.append(key)
             self._save_contact(target, fields, current, live)
@@ -170,9 +168,7 @@ class ContactWriter:
         with contextlib.suppress(DeleteError):
             key.delete(condition=UniqueKeyItem.contact_id == target)
 
-    def _save_contact(
-        self, target: str, fields: dict[str, Any], current: ContactItem | None, live: bool
-    ) -> None:
+    def _save_contact(self, target: str, fields: dict[str, Any], current: ContactItem | None, live: bool) -> None:
         stamp = now_iso()
         item = ContactItem(
             self.tenant_id,
@@ -197,17 +193,13 @@ class ContactWriter:
         fields: dict[str, Any] = {k: v for k, v in candidate.fields.items() if k != "contact_id"}
         first_row = candidate.rows[0]
         for _ in range(MAX_ATTEMPTS):
-            owners = {
-                f: contacts_repo.owner_of(self.tenant_id, f, fields[f]) for f in UNIQUE_KINDS if fields.get(f)
-            }
+            owners = {f: contacts_repo.owner_of(self.tenant_id, f, fields[f]) for f in UNIQUE_KINDS if fields.get(f)}
             matched = candidate.fields.get("contact_id") or owners.get("email") or owners.get("phone")
             target = matched or self.new_contact_id(candidate)
             taken = next((f for f, owner in owners.items() if owner is not None and owner != target), None)
             if taken:
                 reason = f"this {taken} already belongs to contact {owners[taken]}"
-                return WriteOutcome(
-                    candidate, reject=RejectRecord(first_row, taken, str(fields[taken]), reason)
-                )
+                return WriteOutcome(candidate, reject=RejectRecord(first_row, taken, str(fields[taken]), reason))
             try:
                 contact = contacts_repo.upsert(self.tenant_id, target, fields)
             except Conflict as exc:
@@ -216,8 +208,6 @@ class ContactWriter:
                 if matched is None:
                     continue
                 return WriteOutcome(candidate, reject=RejectRecord(first_row, "", "", exc.message))
-            return WriteOutcome(
-                candidate, contact_id=target, created=contact.created_at == contact.updated_at
-            )
+            return WriteOutcome(candidate, contact_id=target, created=contact.created_at == contact.updated_at)
         reason = "the contact kept changing concurrently; import the row again"
         return WriteOutcome(candidate, reject=RejectRecord(first_row, "", "", reason))

@@ -77,9 +77,7 @@ def read_csv(path: Path) -> RawTable:
         raise ImportFileError("no_header", "the file is empty: a header row naming the columns is required")
     header = [h.strip() for h in header]
     if len(header) > MAX_COLUMNS:
-        raise ImportFileError(
-            "too_many_columns", f"{len(header)} columns; at most {MAX_COLUMNS} are accepted"
-        )
+        raise ImportFileError("too_many_columns", f"{len(header)} columns; at most {MAX_COLUMNS} are accepted")
     return RawTable(header=header, rows=_rows(reader, len(header)), format="csv")
 
 

@@ -129,9 +129,7 @@ def _record(row: dict[str, Any], number: int) -> Any:
     elif properties is None:
         properties = {}
     if isinstance(properties, dict):
-        extras = {
-            k: v for k, v in row.items() if k not in REQUIRED and k != "properties" and v not in (None, "")
-        }
+        extras = {k: v for k, v in row.items() if k not in REQUIRED and k != "properties" and v not in (None, "")}
         properties = {**extras, **properties}
     base["properties"] = properties
     return base

@@ -16,9 +16,7 @@ MAX_EVENTS_PER_REQUEST = 500
 MAX_PROPERTIES = 50
 
 EventName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ContactId = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
-]
+ContactId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
 PropertyValue = Annotated[str, StringConstraints(max_length=1000)] | bool | int | float | None
 
 

@@ -114,9 +114,7 @@ class JobStore:
         return job
 
     def get(self, tenant_id: str, job_id: str) -> ImportJob | None:
-        raw = self.ddb.get_item(
-            TableName=self.table, Key=key(f"T#{tenant_id}", f"JOB#{job_id}"), ConsistentRead=True
-        )
+        raw = self.ddb.get_item(TableName=self.table, Key=key(f"T#{tenant_id}", f"JOB#{job_id}"), ConsistentRead=True)
         data = plain(raw.get("Item"))
         if not data or data.get("kind") != "import":
             return None

@@ -18,9 +18,7 @@ from audience.fields import SYSTEM_FIELDS, FieldCatalog
 # normalised alias -> candidate fields, first one present in the catalog wins. Built-in fields
 # need no alias for their own name. "zip" targets custom fields, as zip is not built in.
 _ALIAS_GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("email", "e-mail", "email address", "e-mail address", "mail", "email id", "emails", "e mail"): (
-        "email",
-    ),
+    ("email", "e-mail", "email address", "e-mail address", "mail", "email id", "emails", "e mail"): ("email",),
     (
         "phone",
         "phone number",
@@ -59,9 +57,7 @@ _ALIAS_GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("gender", "sex"): ("gender",),
     ("age",): ("age",),
     ("score", "lead score"): ("score",),
-    ("subscribed", "opt in", "optin", "opted in", "subscription", "marketing consent", "consent"): (
-        "subscribed",
-    ),
+    ("subscribed", "opt in", "optin", "opted in", "subscription", "marketing consent", "consent"): ("subscribed",),
     ("tags", "tag", "labels", "label"): ("tags",),
     ("contact id", "contact_id", "contactid"): ("contact_id",),
     ("lifecycle stage", "lead stage", "stage"): ("stage",),

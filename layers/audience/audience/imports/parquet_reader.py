@@ -27,17 +27,14 @@ def open_parquet(path: Path, max_bytes: int = MAX_PARQUET_BYTES) -> pq.ParquetFi
         raise ImportFileError("unreadable", f"not a readable Parquet file: {exc}") from exc
     meta = parquet.metadata
     if meta.num_columns > MAX_COLUMNS:
-        raise ImportFileError(
-            "too_many_columns", f"{meta.num_columns} columns; at most {MAX_COLUMNS} are accepted"
-        )
+        raise ImportFileError("too_many_columns", f"{meta.num_columns} columns; at most {MAX_COLUMNS} are accepted")
     if meta.num_rows > MAX_ROWS:
         raise ImportFileError("too_many_rows", f"{meta.num_rows} rows; at most {MAX_ROWS} are accepted")
     for i in range(meta.num_row_groups):
         if meta.row_group(i).num_rows > MAX_PARQUET_ROW_GROUP_ROWS:
             raise ImportFileError(
                 "too_large",
-                f"row group {i} holds {meta.row_group(i).num_rows} rows; "
-                f"at most {MAX_PARQUET_ROW_GROUP_ROWS}",
+                f"row group {i} holds {meta.row_group(i).num_rows} rows; at most {MAX_PARQUET_ROW_GROUP_ROWS}",
             )
     return parquet
 

@@ -28,6 +28,4 @@ def read_table(path: Path, file_name: str, sheet: str | None = None) -> RawTable
         from audience.imports.parquet_reader import read_parquet
 
         return read_parquet(path)
-    raise ImportFileError(
-        "unsupported_format", f"{file_name!r}: supported formats are {', '.join(CONTACT_FORMATS)}"
-    )
+    raise ImportFileError("unsupported_format", f"{file_name!r}: supported formats are {', '.join(CONTACT_FORMATS)}")

@@ -15,9 +15,7 @@ def load_static_segment(tenant_id: str, segment_id: str) -> Segment:
     if segment is None:
         raise ImportFileError("invalid_segment", f"segment {segment_id} does not exist")
     if segment.type != "static":
-        raise ImportFileError(
-            "invalid_segment", f"segment {segment_id} is dynamic; imports add to static segments"
-        )
+        raise ImportFileError("invalid_segment", f"segment {segment_id} is dynamic; imports add to static segments")
     return segment
 
 

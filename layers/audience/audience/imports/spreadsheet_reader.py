@@ -58,9 +58,7 @@ def read_spreadsheet(path: Path, sheet: str | None = None) -> RawTable:
     while header and not header[-1]:
         header.pop()
     if len(header) > MAX_COLUMNS:
-        raise ImportFileError(
-            "too_many_columns", f"{len(header)} columns; at most {MAX_COLUMNS} are accepted"
-        )
+        raise ImportFileError("too_many_columns", f"{len(header)} columns; at most {MAX_COLUMNS} are accepted")
     body = rows[header_index + 1 :]
     start = first_row + header_index + 1
     return RawTable(
@@ -82,9 +80,7 @@ def check_zip_bomb(path: Path) -> None:
             f"the workbook inflates to {inflated} bytes; at most {MAX_SPREADSHEET_INFLATED_BYTES} are read",
         )
     if inflated / compressed > MAX_SPREADSHEET_COMPRESSION_RATIO:
-        raise ImportFileError(
-            "too_large", "the workbook is compressed beyond any real spreadsheet (a zip bomb?)"
-        )
+        raise ImportFileError("too_large", "the workbook is compressed beyond any real spreadsheet (a zip bomb?)")
 
 
 def _limit_child_memory() -> None:  # runs in the child between fork and exec

@@ -50,8 +50,7 @@ def parse(data: bytes, sheet_name: str, max_rows: int, max_columns: int) -> dict
         return {
             "ok": False,
             "code": "too_many_rows",
-            "message": f"sheet {chosen!r} spans {sheet.height} rows; "
-            f"at most {max_rows} data rows are accepted",
+            "message": f"sheet {chosen!r} spans {sheet.height} rows; at most {max_rows} data rows are accepted",
         }
     rows = sheet.to_python(skip_empty_area=True)
     # calamine starts the range at the first used cell; keep row numbers as the person sees them.

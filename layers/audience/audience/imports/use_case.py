@@ -87,9 +87,7 @@ def handle_object(services: ImportServices, bucket: str, object_key: str, etag: 
     return "ignored"
 
 
-def handle_upload(
-    services: ImportServices, bucket: str, object_key: str, etag: str, size: int
-) -> ImportJob | None:
+def handle_upload(services: ImportServices, bucket: str, object_key: str, etag: str, size: int) -> ImportJob | None:
     parsed = parse_upload_key(object_key)
     if parsed is None:
         logger.warning("not an import upload key", extra={"key": object_key})
@@ -101,9 +99,7 @@ def handle_upload(
         logger.warning("upload names no job of its tenant; ignored", extra={"key": object_key})
         return None
     if not jobs.start(job, etag):
-        logger.info(
-            "import already processed for this object", extra={"job_id": job_id, "status": job.status}
-        )
+        logger.info("import already processed for this object", extra={"job_id": job_id, "status": job.status})
         return job
     try:
         limit = max_upload_bytes(job.file_name)
@@ -149,9 +145,7 @@ def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> Imp
         raise ImportFileError("invalid_mapping", "no column matches a contact field; see the ignored columns")
 
     result = ImportResult(
-        ignored_columns=[
-            {"column": c.header, "position": c.index + 1, "reason": c.reason} for c in mapping.ignored
-        ]
+        ignored_columns=[{"column": c.header, "position": c.index + 1, "reason": c.reason} for c in mapping.ignored]
     )
     report = RejectReport()
     report.add(RejectRecord(1, c.header, "", f"column not imported: {c.reason}") for c in mapping.ignored)
@@ -168,10 +162,7 @@ def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> Imp
             if written.reject is not None:
                 first = written.candidate.rows[0]
                 report.add([written.reject])
-                report.add(
-                    RejectRecord(r, "", "", f"same contact as row {first}")
-                    for r in written.candidate.rows[1:]
-                )
+                report.add(RejectRecord(r, "", "", f"same contact as row {first}") for r in written.candidate.rows[1:])
                 continue
             imported_ids.append(written.contact_id)
             if written.created:
