@@ -353,3 +353,21 @@ def test_missing_sheet_fails_the_job_with_the_sheet_names(env):
     done = job_of(env, job)
     assert (done.status, done.error_code) == ("failed", "sheet_not_found")
     assert "Only" in done.error
+
+
+def test_lost_race_on_an_email_key_updates_the_winner_and_gives_back_claimed_keys(env, monkeypatch):
+    from audience.imports.collapse import Candidate
+    from audience.imports.contact_writer import ContactWriter
+
+    winner = contacts_repo.upsert(TENANT, "winner", {"phone": "+12024561111"})
+    writer = ContactWriter(TENANT, "job-x")
+    # The writer's batch look-up ran before the winner claimed the phone: it plans a new contact.
+    monkeypatch.setattr(ContactWriter, "_owners", lambda self, candidates: {})
+    candidate = Candidate(rows=[2], fields={"email": "new@example.com", "phone": "+12024561111", "city": "Rome"})
+    [outcome] = writer.write_all([candidate])
+    # email claimed first, phone lost: the claim is given back, then the row resolves to the winner by
+    # phone... whose email is still free, so the winner gets it.
+    assert outcome.reject is None and outcome.contact_id == winner.contact_id
+    assert contacts(env)["winner"] == {"phone": "+12024561111", "email": "new@example.com", "city": "Rome"}
+    assert contacts_repo.owner_of(TENANT, "email", "new@example.com") == "winner"
+    assert set(contacts(env)) == {"winner"}
