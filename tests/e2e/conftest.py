@@ -78,9 +78,9 @@ def start_stack(log_path: Path, *args: str) -> RunningStack:
         if process.poll() is not None:
             raise RuntimeError(f"local stack exited with {process.returncode}:\n{stack.log()}")
         try:
-            if requests.get(f"{stack.url}/_local/info", timeout=1).status_code == 200:
+            if requests.get(f"{stack.url}/_local/info", timeout=5).status_code == 200:
                 return stack
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
             pass
         time.sleep(0.2)
     stack.stop()
