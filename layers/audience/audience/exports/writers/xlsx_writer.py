@@ -26,8 +26,6 @@ from audience.fields import FieldType
 SHEET_TITLE = "Contacts"
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CELL_CHARS = 32_767
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-DATE_FORMAT = "yyyy-mm-dd"
 
 
 class XlsxWriter(ExportWriter):
@@ -69,27 +67,21 @@ class XlsxWriter(ExportWriter):
                 return value
             if kind is FieldType.BOOLEAN and isinstance(value, bool):
                 return value
+            # openpyxl gives dates "yyyy-mm-dd" and datetimes "yyyy-mm-dd h:mm:ss" formats itself.
             if kind is FieldType.DATE:
-                return self._styled(date.fromisoformat(str(value)[:10]), DATE_FORMAT)
+                return date.fromisoformat(str(value)[:10])
             if kind is FieldType.DATETIME:
                 moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-                if moment.tzinfo is not None:
-                    moment = moment.astimezone(UTC).replace(tzinfo=None)
-                return self._styled(moment, DATETIME_FORMAT)
+                return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
         except ValueError:
             pass  # a stored value that does not parse as its type is exported as its text
-        return self._text(as_text(value, kind))
-
-    def _styled(self, value: Any, number_format: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self._sheet, value=value)
-        cell.number_format = number_format
-        return cell
-
-    def _text(self, text: str) -> WriteOnlyCell:
-        text = neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", text))[:EXCEL_MAX_CELL_CHARS]
-        cell = WriteOnlyCell(self._sheet, value=text)
-        cell.data_type = "s"  # never a formula, whatever the text looks like
-        return cell
+        return text_cell(as_text(value, kind))
 
     def close(self) -> None:
         self._workbook.save(self.sink)
+
+
+def text_cell(text: str) -> str:
+    """Text Excel can store, neutralised: it never starts with ``=``, so openpyxl writes a string
+    cell (plain values, not cell objects, keep write-only mode fast)."""
+    return neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", text))[:EXCEL_MAX_CELL_CHARS]
