@@ -90,7 +90,7 @@ def run_export(
 
         events = load_for_policy(tenant, policy, s3=s3, as_of=as_of)
     added_since = _instant(spec.added_since)
-    updated_since = _instant(spec.updated_since)
+    selection = _Selection(policy, segment.ignore_suppression, _instant(spec.updated_since), as_of, catalog, events)
 
     key = export_key(tenant, job_id, spec.file_name)
     sink_options: dict[str, Any] = {"part_size": part_size} if part_size else {}
@@ -112,10 +112,7 @@ def run_export(
                 kept = [m for m in memberships if _instant(m.added_at) >= added_since]
                 counts["excluded_by_filter"] += len(memberships) - len(kept)
                 memberships = kept
-            rows = _page_rows(
-                tenant, memberships, counts, policy, segment.ignore_suppression, updated_since, as_of, catalog,
-                events,
-            )  # fmt: skip
+            rows = _page_rows(tenant, memberships, counts, selection)
             counts["row_count"] += writer.write_rows(rows)
             if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 on_progress(dict(counts))
@@ -143,37 +140,41 @@ def member_pages(
         start_key = page.next_key
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """Which of a page's contacts go into the file, besides the membership filter."""
+
+    policy: SuppressionPolicy
+    ignore_suppression: bool
+    updated_since: datetime | None
+    as_of: datetime
+    catalog: FieldCatalog
+    events: Any = None  # activity.EventsByContact when the suppression rule looks at events
+
+
 def _page_rows(
-    tenant: str,
-    memberships: list[Membership],
-    counts: dict[str, int],
-    policy: SuppressionPolicy,
-    ignore_suppression: bool,
-    updated_since: datetime | None,
-    as_of: datetime,
-    catalog: FieldCatalog,
-    events: Any = None,
+    tenant: str, memberships: list[Membership], counts: dict[str, int], selection: _Selection
 ) -> list[dict[str, Any]]:
     ids = [m.contact_id for m in memberships]
     contacts = fetch_contacts(tenant, ids)
-    member_of = _page_membership(tenant, policy, ids)
+    member_of = _page_membership(tenant, selection.policy, ids)
     rows = []
     for contact_id in ids:  # membership order (contact id order), whatever order BatchGet answered in
         contact = contacts.get(contact_id)
         if contact is None:
             counts["missing_contacts"] += 1  # erased since it was placed; its membership goes with it
             continue
-        if updated_since is not None and _instant(contact.updated_at) < updated_since:
+        if selection.updated_since is not None and _instant(contact.updated_at) < selection.updated_since:
             counts["excluded_by_filter"] += 1
             continue
         row = contact.as_row()
         reason = export_exclusion(
             row,
-            policy,
-            ignore_suppression=ignore_suppression,
-            as_of=as_of,
-            catalog=catalog,
-            events=events.events_for(contact_id) if events is not None else (),
+            selection.policy,
+            ignore_suppression=selection.ignore_suppression,
+            as_of=selection.as_of,
+            catalog=selection.catalog,
+            events=selection.events.events_for(contact_id) if selection.events is not None else (),
             member_of=member_of(contact_id) if member_of else None,
         )
         if reason is not None:
