@@ -71,6 +71,19 @@ class SuppressionPolicy:
         """Segments the rule refers to: the caller must answer membership for them."""
         return set(_walk(self.rule_document, "segment"))
 
+    def as_rule_document(self) -> dict[str, Any] | None:
+        """The whole policy as one rule of the rule language (None: suppresses nobody), so an
+        evaluator that works on rules — the vectorised one over snapshots — applies exactly the
+        same suppression as ``suppresses`` does per contact."""
+        parts: list[dict[str, Any]] = []
+        if self.min_received is not None:
+            parts.append(received_but_never_clicked_rule(self.min_received))
+        if self.rule_document:
+            parts.append(dict(self.rule_document))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"any": parts}
+
     def suppresses(
         self,
         contact: Mapping[str, Any],
@@ -99,6 +112,17 @@ def received_but_never_clicked(contact: Mapping[str, Any], min_received: int) ->
     sent = _number(contact.get("sent_count"))
     clicks = _number(contact.get("clicks_count"))
     return sent >= min_received and clicks == 0 and not contact.get("last_clicked_at")
+
+
+def received_but_never_clicked_rule(min_received: int) -> dict[str, Any]:
+    """``received_but_never_clicked`` in the rule language (empty counts fail ``gte``/``gt``)."""
+    return {
+        "all": [
+            {"field": "sent_count", "op": "gte", "value": min_received},
+            {"not": {"field": "clicks_count", "op": "gt", "value": 0}},
+            {"field": "last_clicked_at", "op": "is_empty"},
+        ]
+    }
 
 
 def export_exclusion(

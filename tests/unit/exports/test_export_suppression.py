@@ -88,3 +88,32 @@ def test_events_are_grouped_per_contact_in_time_order():
     ]
     assert [e["event"] for e in index.events_for("b")] == ["open"]
     assert index.events_for("nobody") == []
+
+
+def test_the_policy_as_one_rule_agrees_with_the_per_contact_check():
+    from audience.rules import evaluate_record, parse_rule
+
+    policy = SuppressionPolicy.from_document(
+        {
+            "rules": {"field": "stage", "op": "eq", "value": "churned"},
+            "received_at_least_never_clicked": {"enabled": True, "min_received": 3},
+        },
+        DEFAULT_CATALOG,
+    )
+    combined = parse_rule(policy.as_rule_document(), DEFAULT_CATALOG)
+    contacts = [
+        {"sent_count": 3},
+        {"sent_count": 3, "clicks_count": 0},
+        {"sent_count": 3, "clicks_count": 2},
+        {"sent_count": 9, "last_clicked_at": "2025-05-01T00:00:00Z"},
+        {"sent_count": 2, "stage": "Churned"},
+        {"stage": "lead"},
+        {},
+    ]
+    for contact in contacts:
+        expected = policy.suppresses(contact, as_of=AS_OF, catalog=DEFAULT_CATALOG)
+        assert evaluate_record(combined, contact, as_of=AS_OF, catalog=DEFAULT_CATALOG) == expected, contact
+    assert [policy.suppresses(c, as_of=AS_OF, catalog=DEFAULT_CATALOG) for c in contacts] == [
+        True, True, False, False, True, False, False,
+    ]  # fmt: skip
+    assert NO_SUPPRESSION.as_rule_document() is None
