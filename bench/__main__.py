@@ -1,0 +1,197 @@
+"""`python -m bench [--quick] [--only NAME ...] [--repeat N]` (`make bench ARGS=...`).
+
+Measures the figures of docs/benchmarks.md side by side in one run and prints a table:
+
+- evaluation: one-pass engine vs the floor (reading the needed columns) vs DuckDB on the same
+  Parquet, at 1M and 10M contacts x 20 and 50 segments (quick: 200k), plus the allocator check;
+- diff: membership diff for 1% churn on a 3M-member segment (quick: 300k);
+- imports / exports: the importer and exporter benchmarks on moto (quick: smaller sizes);
+- coldstart: import time, pyarrow or not, and deployed size per function;
+- stream: stream-batch throughput, once a contact_stream implementation exists.
+
+A full run (no --quick) stores its results in docs/benchmarks.json and rewrites docs/benchmarks.md;
+with --only, the other sections keep their previous results. Quick runs print only (add --write to
+store them anyway). Generated data goes to a temporary folder that is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+SECTIONS = ("evaluation", "diff", "imports", "exports", "coldstart", "stream")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = PROJECT_ROOT / "docs" / "benchmarks.json"
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _child(code: str, timeout: float) -> Any:
+    """Run a benchmark function in a fresh interpreter (own peak memory, own moto, own env); JSON out."""
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
+           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
+    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip()[-1500:] or f"exit {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_evaluation(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    from bench import datagen, side_by_side
+
+    sizes = [200_000] if quick else [1_000_000, 10_000_000]
+    counts = [20, 50]
+    results, generated = [], []
+    for rows in sizes:
+        started = time.perf_counter()
+        data = datagen.generate(rows, workdir / f"data-{rows}")
+        seconds = time.perf_counter() - started
+        size_mb = data.contacts.stat().st_size / 2**20
+        generated.append({"rows": rows, "events": data.events_rows, "seconds": seconds, "contacts_mb": size_mb,
+                          "events_mb": data.events.stat().st_size / 2**20})
+        _log(f"  generated {rows:,} contacts ({size_mb:.0f} MB) and {data.events_rows:,} events in {seconds:.1f}s")
+        for count in counts:
+            results.append(side_by_side.compare(str(data.contacts), str(data.events), rows, count, repeat, log=_log))
+        if rows == sizes[0]:
+            allocator = side_by_side.allocator_check(str(data.contacts), str(data.events), rows, counts[-1],
+                                                     max(1, min(repeat, 3)), log=_log)
+        shutil.rmtree(data.folder, ignore_errors=True)
+    return {"runs": results, "generated": generated, "allocator": allocator,
+            "batch_size": side_by_side.BATCH_SIZE}
+
+
+def run_diff(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    members = 300_000 if quick else 3_000_000
+    evaluation_bench = PROJECT_ROOT / "bench" / "evaluation.py"
+    outcomes = [_child(f"from bench.membership_diff import membership_diff\n"
+                       f"print(json.dumps(membership_diff({members})))", 600) for _ in range(repeat)]
+    keys = ("read_previous_s", "string_diff_s", "write_next_s", "bitmap_diff_s")
+    found = dict(outcomes[0])
+    for key in keys:
+        values = sorted(o[key] for o in outcomes)
+        found[key] = values[len(values) // 2]
+        found[key + "_all"] = [round(v, 4) for v in values]
+    found["delta_write"] = ("measured by bench/evaluation.py" if evaluation_bench.exists()
+                            else "pending: the evaluator's delta write to DynamoDB has no benchmark yet")
+    return found
+
+
+def run_imports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    target = 64 * 1024 if quick else int(os.environ.get("BENCH_IMPORT_BYTES", str(5 * 2**20 - 4096)))
+    results = _child(f"from bench.imports import import_throughput\n"
+                     f"print(json.dumps(import_throughput({target})))", 3600)
+    return {"target_bytes": target, "results": results}
+
+
+def run_exports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    # ~400 rows/s on in-process moto: 200k members take ~8 minutes per format, so the full run does csv
+    members, formats = (3_000, ("csv", "xlsx")) if quick else (200_000, ("csv",))
+    results = _child(f"from bench.exports import export_benchmark\n"
+                     f"print(json.dumps(export_benchmark({members}, {formats!r})))", 3600)
+    return {"members": members, "results": results}
+
+
+def run_coldstart(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    from bench import coldstart
+
+    return coldstart.coldstart(runs=3 if quick else 7)
+
+
+def run_stream(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    candidates = [PROJECT_ROOT / "bench" / "stream.py", PROJECT_ROOT / "bench" / "contact_stream.py"]
+    found = next((path for path in candidates if path.exists()), None)
+    if found is None:
+        return {"status": "pending: no contact_stream benchmark exists yet (issue 9's implementation has not "
+                          "landed a bench module: bench/stream.py with stream_throughput(segments=100))"}
+    module = f"bench.{found.stem}"
+    results = _child(f"from {module} import stream_throughput\n"
+                     f"print(json.dumps(stream_throughput(segments=100, quick={quick})))", 1800)
+    return {"status": "measured", "results": results}
+
+
+def _measure(name: str, quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    _log(f"== {name}")
+    started = time.perf_counter()
+    try:
+        section = RUNNERS[name](quick, repeat, workdir)
+    except Exception as exc:  # one failing figure must not lose the others
+        section = {"error": f"{type(exc).__name__}: {exc}"}
+        _log(f"  {name} FAILED: {section['error']}")
+    section["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    section["quick"] = quick
+    section["repeat"] = repeat
+    section["section_seconds"] = time.perf_counter() - started
+    _log(f"== {name} done in {section['section_seconds']:.0f}s")
+    return section
+
+
+RUNNERS = {"evaluation": run_evaluation, "diff": run_diff, "imports": run_imports, "exports": run_exports,
+           "coldstart": run_coldstart, "stream": run_stream}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a one-minute version at small sizes (prints only)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per figure; medians are reported")
+    parser.add_argument("--write", action="store_true", help="store a quick run's results in docs too")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (1 if args.quick else 3)
+    sections = args.only or list(SECTIONS)
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+
+    results: dict[str, Any] = {}
+    began = time.perf_counter()
+    load_before = os.getloadavg()
+    workdir = Path(tempfile.mkdtemp(prefix="audience-bench-"))
+    try:
+        # Imports and exports are each bound by one core of in-process moto: on a full run they share
+        # the machine's two cores at once (noted in the report) so the whole run fits in 30 minutes.
+        together = [] if args.quick else [name for name in ("imports", "exports") if name in sections]
+        if len(together) < 2:
+            together = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = {name: pool.submit(_measure, name, args.quick, repeat, workdir) for name in together}
+            for name in sections:
+                if name not in pending:
+                    results[name] = _measure(name, args.quick, repeat, workdir)
+            for name, future in pending.items():
+                results[name] = future.result()
+                results[name]["concurrent_with"] = [other for other in together if other != name]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    meta = report.machine()
+    meta.update({"load_before": load_before, "load_after": os.getloadavg(),
+                 "total_seconds": time.perf_counter() - began, "quick": args.quick, "repeat": repeat,
+                 "command": "make bench" + (f" ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:])
+                                            else "")})
+    for section in results.values():
+        section["machine"] = meta
+    print(report.table(results))
+    if not args.quick or args.write:
+        stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        stored.update(results)
+        RESULTS.write_text(json.dumps(stored, indent=1, default=str) + "\n")
+        report.write(stored)
+        _log(f"wrote {RESULTS.relative_to(PROJECT_ROOT)} and docs/benchmarks.md")
+    _log(f"total {time.perf_counter() - began:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Cold start per Lambda function: the handler module's import time in a fresh interpreter, whether
+it loads pyarrow, and the unzipped size of what the function deploys (its code plus the layer)
+against Lambda's 250 MB limit.
+
+Import time is measured the way Lambda pays it on a cold start: a new interpreter with the
+function's code directory and the layer on `sys.path`, the function's environment variables from
+template.yaml, then `import app` timed inside the child (interpreter start-up itself excluded and
+reported apart). The median of several runs is kept; the first run also compiles bytecode, as a
+first deployment would, so it is dropped when there are more than two.
+
+The layer's size is what `sam build` installs from layers/audience/requirements.txt: the closure of
+those distributions' dependencies minus what the python3.11 runtime already provides (boto3 and its
+dependencies), measured as the files of those distributions in this virtualenv, plus the `audience`
+package itself.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LAYER_DIR = PROJECT_ROOT / "layers" / "audience"
+LAMBDA_UNZIPPED_LIMIT_MB = 250
+PYARROW_FREE = ("ApiFunction", "AuthorizerFunction")
+TARGET_MS = 300
+_PROBE = (
+    "import json, sys, time\n"
+    "started = time.perf_counter()\n"
+    "import {module}\n"
+    "elapsed = time.perf_counter() - started\n"
+    "handler = getattr({module}, {handler!r})\n"
+    "print(json.dumps({{'seconds': elapsed, 'pyarrow': 'pyarrow' in sys.modules, 'modules': len(sys.modules)}}))\n"
+)
+
+
+def _function_env(logical_id: str) -> dict[str, str]:
+    from infra.template_resources import load_template, plan_resources
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
+    env.update(plan_resources(load_template()).env(logical_id))
+    env.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_LAMBDA_FUNCTION_NAME": logical_id, "PYTHONPATH": str(LAYER_DIR)})
+    return env
+
+
+def import_time(logical_id: str, code_dir: Path, handler: str, runs: int = 5) -> dict[str, Any]:
+    module, _, attribute = handler.rpartition(".")
+    probe = _PROBE.format(module=module, handler=attribute)
+    env = _function_env(logical_id)
+    samples, process = [], []
+    found: dict[str, Any] = {}
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", probe], cwd=code_dir, env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        process.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise RuntimeError(f"importing {logical_id}'s handler failed: {done.stderr[-1500:]}")
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        samples.append(found["seconds"])
+    kept = samples[1:] if len(samples) > 2 else samples
+    kept_process = process[1:] if len(process) > 2 else process
+    return {
+        "import_ms": _median(kept) * 1000,
+        "import_ms_all": [round(s * 1000, 1) for s in samples],
+        "process_ms": _median(kept_process) * 1000,
+        "imports_pyarrow": found["pyarrow"],
+        "modules": found["modules"],
+        "heaviest": heaviest_imports(code_dir, module, env),
+    }
+
+
+def heaviest_imports(code_dir: Path, module: str, env: dict[str, str], top: int = 3) -> list[tuple[str, float]]:
+    """Top-level packages by cumulative import time (`python -X importtime`), in ms."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=code_dir, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    totals: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
+        if match and len(match.group(2)) == 1:  # top-level imports only (one space of indent)
+            name = match.group(3).split(".")[0]
+            totals[name] = totals.get(name, 0.0) + int(match.group(1)) / 1000
+    return sorted(totals.items(), key=lambda item: -item[1])[:top]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sizes
+
+
+def _closure(names: list[str], extras: dict[str, set[str]] | None = None) -> set[str]:
+    """Installed distributions these requirements pull in (environment markers and extras honoured)."""
+    seen: set[str] = set()
+    pending = [Requirement(name) for name in names]
+    while pending:
+        req = pending.pop()
+        key = _canonical(req.name)
+        wanted_extras = set(req.extras)
+        if key in seen and not wanted_extras:
+            continue
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(key)
+        for text in dist.requires or []:
+            child = Requirement(text)
+            if child.marker is None:
+                pending.append(child)
+                continue
+            for extra in wanted_extras or {""}:
+                if child.marker.evaluate({"extra": extra}):
+                    pending.append(child)
+                    break
+    return seen
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dist_bytes(name: str) -> int:
+    dist = metadata.distribution(name)
+    total = 0
+    for file in dist.files or []:
+        path = Path(dist.locate_file(file))
+        if path.is_file():
+            total += path.stat().st_size
+    return total
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p))
+
+
+def layer_size() -> dict[str, Any]:
+    lines = [line.split("#")[0].strip() for line in (LAYER_DIR / "requirements.txt").read_text().splitlines()]
+    requirements = [line for line in lines if line]
+    provided = _closure(["boto3"])  # the python3.11 runtime ships boto3 and its dependencies
+    shipped = sorted(_closure(requirements) - provided)
+    per_dist = {name: _dist_bytes(name) for name in shipped}
+    package = _tree_bytes(LAYER_DIR / "audience")
+    return {
+        "distributions": {k: round(v / 2**20, 1) for k, v in sorted(per_dist.items(), key=lambda kv: -kv[1])},
+        "dependencies_mb": sum(per_dist.values()) / 2**20,
+        "audience_mb": package / 2**20,
+        "layer_mb": (sum(per_dist.values()) + package) / 2**20,
+    }
+
+
+def coldstart(runs: int = 5) -> dict[str, Any]:
+    """Every function of template.yaml: import time, pyarrow or not, code + layer size vs the limit."""
+    from infra.template_resources import load_template
+
+    layer = layer_size()
+    functions = []
+    for spec in load_template().functions:
+        timing = import_time(spec.logical_id, spec.code_dir, spec.handler, runs=runs)
+        code_mb = _tree_bytes(spec.code_dir) / 2**20
+        total = code_mb + layer["layer_mb"]
+        functions.append({
+            "function": spec.logical_id,
+            **timing,
+            "code_mb": code_mb,
+            "deployed_mb": total,
+            "limit_share": total / LAMBDA_UNZIPPED_LIMIT_MB,
+            "must_avoid_pyarrow": spec.logical_id in PYARROW_FREE,
+            "ok": (not timing["imports_pyarrow"] and timing["import_ms"] < TARGET_MS)
+            if spec.logical_id in PYARROW_FREE else True,
+        })
+    return {"layer": layer, "functions": functions, "limit_mb": LAMBDA_UNZIPPED_LIMIT_MB, "target_ms": TARGET_MS}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+if __name__ == "__main__":
+    print(json.dumps(coldstart(int(sys.argv[1]) if len(sys.argv) > 1 else 5), indent=2, default=str))

@@ -1,0 +1,79 @@
+"""Membership diff for 1% daily churn on a 3,000,000-member segment: how many delta items the run
+must write, and what computing them costs.
+
+The previous run's membership is read back from Parquet (as the evaluator keeps it in S3), the new
+membership is diffed against it with Arrow set operations on the string contact ids, and the new
+membership is written back. For comparison, the same diff over a stable integer index per contact
+(a boolean mask per segment, PITFALLS) shows what an index would save. Writing the delta items to
+DynamoDB is measured by the evaluator's own benchmark (`bench/evaluation.py`) when it exists.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bench.datagen import _arange, _ids
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def membership_diff(members: int = 3_000_000, churn: float = 0.01, *, seed: int = 5) -> dict[str, Any]:
+    """`churn` of `members` changes: half leave, half join (1% of 3M = 30,000 delta items)."""
+    changes = int(members * churn)
+    leaving = changes // 2
+    joining = changes - leaving
+    index = _arange(members)
+    # leavers: a seeded random sample of the old members; joiners: new contact ids
+    leave_mask = pc.less(pc.random(members, initializer=seed), leaving / members)
+    old_ids = _ids(index)
+    new_index = pa.concat_arrays([index.filter(pc.invert(leave_mask)), _arange(joining, members)])
+    new_ids = _ids(new_index)
+    actually_leaving = pc.sum(leave_mask).as_py()
+
+    with tempfile.TemporaryDirectory(prefix="audience-diff-") as folder:
+        previous = Path(folder) / "previous.parquet"
+        pq.write_table(pa.table({"contact_id": old_ids}), previous)
+        old, read_s = _timed(lambda: pq.read_table(previous).column("contact_id").combine_chunks())
+
+        def string_diff():
+            added = new_ids.filter(pc.invert(pc.is_in(new_ids, value_set=old)))
+            removed = old.filter(pc.invert(pc.is_in(old, value_set=new_ids)))
+            return added, removed
+
+        (added, removed), diff_s = _timed(string_diff)
+        _, write_s = _timed(lambda: pq.write_table(pa.table({"contact_id": new_ids}), Path(folder) / "next.parquet"))
+
+    # The same diff over a stable integer index: one boolean per contact of the tenant.
+    universe = members + joining
+    old_mask = pc.less(_arange(universe), members)
+    new_mask = pc.fill_null(pc.is_in(_arange(universe), value_set=new_index), False)
+
+    def bitmap_diff():
+        return pc.sum(pc.and_not(new_mask, old_mask)).as_py(), pc.sum(pc.and_not(old_mask, new_mask)).as_py()
+
+    (bit_added, bit_removed), bitmap_s = _timed(bitmap_diff)
+    if (bit_added, bit_removed) != (len(added), len(removed)):
+        raise AssertionError("bitmap and string diffs disagree")
+    return {
+        "members": members,
+        "churn": churn,
+        "added": len(added),
+        "removed": len(removed),
+        "expected_removed": actually_leaving,
+        "delta_items": len(added) + len(removed),
+        "read_previous_s": read_s,
+        "string_diff_s": diff_s,
+        "write_next_s": write_s,
+        "bitmap_diff_s": bitmap_s,
+    }

@@ -1,0 +1,146 @@
+"""One-pass evaluation side by side: our engine vs the floor (merely reading the needed columns)
+vs DuckDB running the same rules compiled to SQL, on the same Parquet files.
+
+Each measurement runs in a fresh interpreter (`python -m bench.side_by_side '<json>'`), so its peak
+resident memory (`ru_maxrss`) is its own and no run warms another's caches in-process; the runs of
+one size are interleaved (floor, engine, DuckDB, floor, ...) so drift in the machine's load hits
+all three alike. The timed region is the work only: reading the event log, streaming the contacts'
+record batches and evaluating every segment (engine), reading the same columns and doing nothing
+(floor), or one DuckDB query counting every segment over both files (DuckDB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BATCH_SIZE = 131_072
+KINDS = ("floor", "engine", "duckdb")
+
+
+def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str = "jemalloc",
+             batch_size: int = BATCH_SIZE, timeout: float = 1800) -> dict[str, Any]:
+    """One measurement in a child interpreter; returns seconds, peak_rss_mb and (but for the floor) counts."""
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": pool,
+           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
+    spec = {"kind": kind, "contacts": contacts, "events": events, "segments": segments, "batch_size": batch_size}
+    done = subprocess.run([sys.executable, "-m", "bench.side_by_side", json.dumps(spec)], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} run failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _work(spec: dict[str, Any]) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+    from audience.fields import DEFAULT_CATALOG
+
+    from bench import datagen, ruleset
+
+    count = spec["segments"]
+    columns = ruleset.needed_fields(count)
+    rules = ruleset.segments(count)
+    result: dict[str, Any] = {}
+    started = time.perf_counter()
+    if spec["kind"] == "duckdb":
+        from bench import sql
+
+        query, ids = sql.compile_counts(
+            rules, contacts_relation=f"read_parquet({sql.quote(spec['contacts'])})",
+            events_relation=f"read_parquet({sql.quote(spec['events'])})", catalog=DEFAULT_CATALOG,
+            as_of=datagen.AS_OF)
+        con = sql.connect()
+        started = time.perf_counter()
+        result["counts"] = dict(zip(ids, con.execute(query).fetchone(), strict=True))
+        result["threads"] = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    else:
+        events = pq.read_table(spec["events"])
+        batches = pq.ParquetFile(spec["contacts"], pre_buffer=False).iter_batches(
+            batch_size=spec["batch_size"], columns=columns)
+        if spec["kind"] == "floor":
+            rows = sum(batch.num_rows for batch in batches)
+            result["rows"] = rows
+            result["events_rows"] = events.num_rows
+        else:
+            from audience.rules.vectorised import evaluate_segments
+
+            members = evaluate_segments(rules, batches, as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, events=events)
+            result["counts"] = {sid: len(ids) for sid, ids in members.items()}
+    result["seconds"] = time.perf_counter() - started
+    result["peak_rss_mb"] = _peak_rss_mb()
+    return result
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *,
+            log=print) -> dict[str, Any]:
+    """Floor, engine and DuckDB `repeat` times each, interleaved; medians, spreads, ratios, count check."""
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for round_ in range(repeat):
+        for kind in KINDS:
+            outcome = run_once(kind, contacts, events, segments)
+            runs[kind].append(outcome)
+            log(f"  {rows:>12,} x {segments} {kind:<7} run {round_ + 1}/{repeat}: {outcome['seconds']:.2f}s "
+                f"peak {outcome['peak_rss_mb']:.0f} MB")
+    summary: dict[str, Any] = {"rows": rows, "segments": segments, "repeat": repeat}
+    for kind, outcomes in runs.items():
+        seconds = sorted(o["seconds"] for o in outcomes)
+        median = _median(seconds)
+        summary[kind] = {
+            "seconds": median,
+            "all_seconds": [round(s, 3) for s in seconds],
+            "spread": (seconds[-1] - seconds[0]) / median if median else 0.0,
+            "rows_per_s": rows / median if median else 0.0,
+            "peak_rss_mb": max(o["peak_rss_mb"] for o in outcomes),
+        }
+    engine_counts = runs["engine"][0]["counts"]
+    duck_counts = runs["duckdb"][0]["counts"]
+    summary["counts_agree"] = engine_counts == duck_counts and all(
+        o["counts"] == engine_counts for o in runs["engine"] + runs["duckdb"])
+    summary["disagreeing"] = sorted(s for s in engine_counts if engine_counts[s] != duck_counts.get(s))
+    summary["members_total"] = sum(engine_counts.values())
+    summary["duckdb_threads"] = runs["duckdb"][0].get("threads")
+    summary["engine_vs_floor"] = summary["engine"]["seconds"] / summary["floor"]["seconds"]
+    summary["engine_vs_duckdb"] = summary["engine"]["seconds"] / summary["duckdb"]["seconds"]
+    return summary
+
+
+def allocator_check(contacts: str, events: str, rows: int, segments: int, repeat: int, *, log=print) -> dict:
+    """The engine under Arrow's jemalloc pool vs the system allocator (PITFALLS: jemalloc helps here)."""
+    found: dict[str, Any] = {"rows": rows, "segments": segments}
+    times: dict[str, list[float]] = {"jemalloc": [], "system": []}
+    peaks: dict[str, float] = {"jemalloc": 0.0, "system": 0.0}
+    for _ in range(repeat):
+        for pool in times:
+            outcome = run_once("engine", contacts, events, segments, pool=pool)
+            times[pool].append(outcome["seconds"])
+            peaks[pool] = max(peaks[pool], outcome["peak_rss_mb"])
+    for pool, seconds in times.items():
+        found[pool] = {"seconds": _median(sorted(seconds)), "all_seconds": [round(s, 3) for s in sorted(seconds)],
+                       "peak_rss_mb": peaks[pool]}
+        log(f"  allocator {pool:<8}: {found[pool]['seconds']:.2f}s peak {peaks[pool]:.0f} MB")
+    found["system_vs_jemalloc"] = found["system"]["seconds"] / found["jemalloc"]["seconds"]
+    return found
+
+
+def _median(sorted_values: list[float]) -> float:
+    n = len(sorted_values)
+    if n == 0:
+        return 0.0
+    mid = n // 2
+    return sorted_values[mid] if n % 2 else (sorted_values[mid - 1] + sorted_values[mid]) / 2
+
+
+if __name__ == "__main__":
+    print(json.dumps(_work(json.loads(sys.argv[1]))))
