@@ -47,6 +47,7 @@ class _Batch:
     masks: dict[str, Mask] = field(default_factory=dict)
     leaves: dict[str, Mask] = field(default_factory=dict)
     lowered: dict[str, pa.Array] = field(default_factory=dict)
+    activity_rows: pa.Array | None = None  # each contact's row in the run's activity index (null: no events)
 
     @property
     def size(self) -> int:
@@ -62,6 +63,12 @@ class _Batch:
 
     def contact_ids(self) -> pa.Array:
         return self.batch.column(self.batch.schema.get_field_index("contact_id"))
+
+    def lowered_column(self, name: str, values: pa.Array) -> pa.Array:
+        found = self.lowered.get(name)
+        if found is None:
+            found = self.lowered[name] = _lower(values)
+        return found
 
 
 class SegmentEvaluator:
@@ -84,6 +91,8 @@ class SegmentEvaluator:
         rules = dict(segments)
         self.order = dependency_order(rules)
         self._activity: dict[str, tuple[pa.Array, pa.Array, bool]] = {}
+        self._activity_keys: pa.Array | None = None
+        self._aligned: dict[str, tuple[pa.Array, bool]] = {}
         self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
 
     @property
@@ -145,7 +154,7 @@ class SegmentEvaluator:
         def leaf(state: _Batch) -> Mask:
             values = state.column(cond.field, field_type)
             return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
-                                  lambda: state.lowered.setdefault(cond.field, _lower(values)))
+                                  lambda: state.lowered_column(cond.field, values))
 
         return leaf
 
@@ -154,15 +163,49 @@ class SegmentEvaluator:
         result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
 
         def leaf(state: _Batch) -> Mask:
-            keys, values, zero_default = self._aggregate(cond, key)
-            positions = pc.index_in(state.contact_ids(), value_set=keys)
-            per_contact = values.take(positions)
+            aligned, zero_default = self._aligned_aggregate(cond, key)
+            per_contact = aligned.take(self._activity_rows(state))
             if zero_default:
                 per_contact = pc.fill_null(per_contact, 0.0)
             return condition_mask(result_type, agg.op, agg.value, per_contact, self.as_of,
                                   lambda: _lower(per_contact))
 
         return leaf
+
+    def _activity_index(self) -> pa.Array:
+        """Sorted distinct ids of contacts with any event: the rows every aggregate is aligned to."""
+        if self._activity_keys is None:
+            if self.events is None or self.events.num_rows == 0:
+                self._activity_keys = pa.array([], pa.string())
+            else:
+                ids = pc.unique(_flat(self.events.column("contact_id")))
+                self._activity_keys = ids.take(pc.sort_indices(ids))
+        return self._activity_keys
+
+    def _aligned_aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, bool]:
+        """A condition's per-contact aggregate laid out on the activity index (null: no such events)."""
+        if key not in self._aligned:
+            keys, values, zero_default = self._aggregate(cond, key)
+            index = self._activity_index()
+            self._aligned[key] = (values.take(pc.index_in(index, value_set=keys)), zero_default)
+        return self._aligned[key]
+
+    def _activity_rows(self, state: _Batch) -> pa.Array:
+        """Each batch contact's row in the activity index, looked up once per batch for every activity leaf.
+
+        Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
+        snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
+        if state.activity_rows is None:
+            index = self._activity_index()
+            ids = state.contact_ids()
+            start, stop = 0, len(index)
+            if len(ids) and len(index):
+                bounds = pc.min_max(ids)
+                start = _search(index, bounds["min"].as_py(), right=False)
+                stop = _search(index, bounds["max"].as_py(), right=True)
+            local = pc.index_in(ids, value_set=index.slice(start, stop - start))
+            state.activity_rows = pc.add(local, pa.scalar(start, local.type)) if start else local
+        return state.activity_rows
 
     def _aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, pa.Array, bool]:
         """Per-contact aggregate of the events a condition selects, computed once per run."""
@@ -385,6 +428,20 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     return values
+
+
+def _search(ordered: pa.Array, value: str, *, right: bool) -> int:
+    """Binary search in a sorted string array (bytewise order, as Arrow sorts and compares strings)."""
+    wanted = value.encode()
+    low, high = 0, len(ordered)
+    while low < high:
+        mid = (low + high) // 2
+        probe = ordered[mid].as_py().encode()
+        if probe < wanted or (right and probe == wanted):
+            low = mid + 1
+        else:
+            high = mid
+    return low
 
 
 def _constant(value: bool, size: int) -> Mask:
