@@ -59,6 +59,8 @@ class _Batch:
             return pa.nulls(self.size, arrow_type(field_type))
         column = self.batch.column(index)
         wanted = arrow_type(field_type)
+        if pa.types.is_dictionary(column.type) and column.type.value_type == wanted:
+            return column  # leaves decide per distinct value (see _per_distinct_value)
         return column if column.type == wanted else column.cast(wanted)
 
     def contact_ids(self) -> pa.Array:
@@ -153,6 +155,9 @@ class SegmentEvaluator:
     def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
         def leaf(state: _Batch) -> Mask:
             values = state.column(cond.field, field_type)
+            if pa.types.is_dictionary(values.type):
+                return _per_distinct_value(values, lambda distinct, lowered: condition_mask(
+                    field_type, cond.op, cond.value, distinct, self.as_of, lowered))
             return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
                                   lambda: state.lowered_column(cond.field, values))
 
@@ -265,12 +270,20 @@ def evaluate_segments(
 ) -> dict[str, pa.Array]:
     """The contact ids each segment's rule selects, in one pass over `batches`."""
     evaluator = SegmentEvaluator(segments, as_of=as_of, catalog=catalog, events=events, memberships=memberships)
-    found: dict[str, list[pa.Array]] = {sid: [] for sid in evaluator.segment_ids}
+    # Keep the id column and one bit per contact and segment while streaming; filter once at the end,
+    # so each segment's ids are copied once (not per batch and again to concatenate).
+    ids: list[pa.Array] = []
+    masks: dict[str, list[Mask]] = {sid: [] for sid in evaluator.segment_ids}
     for batch in batches:
-        ids = batch.column(batch.schema.get_field_index("contact_id"))
+        ids.append(batch.column(batch.schema.get_field_index("contact_id")))
         for sid, mask in evaluator.masks(batch).items():
-            found[sid].append(ids.filter(mask))
-    return {sid: pa.concat_arrays(chunks) if chunks else pa.array([], pa.string()) for sid, chunks in found.items()}
+            masks[sid].append(mask)
+    everyone = pa.chunked_array(ids, pa.string())
+    members: dict[str, pa.Array] = {}
+    for sid in list(masks):
+        selected = everyone.filter(pa.chunked_array(masks.pop(sid), pa.bool_()))
+        members[sid] = _flat(selected) if selected.num_chunks else pa.array([], pa.string())
+    return members
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -293,6 +306,17 @@ def condition_mask(
         return empty
     positive = _positive(field_type, op, literal, values, as_of, lowered)
     return pc.and_(pc.invert(empty), pc.fill_null(positive, False))
+
+
+def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, Callable], Mask]) -> Mask:
+    """A leaf over a dictionary-encoded column: decided once per distinct value, then spread by index.
+
+    A null index is a missing value: it gets the answer the same condition gives a null."""
+    distinct = values.dictionary
+    per_value = decide(distinct, lambda: _lower(distinct))
+    missing = pa.nulls(1, distinct.type)
+    when_missing = decide(missing, lambda: missing)[0].as_py()
+    return pc.fill_null(per_value.take(values.indices), when_missing)
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
