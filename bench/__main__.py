@@ -165,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         together = [] if args.quick else [name for name in ("imports", "exports") if name in sections]
         if len(together) < 2:
             together = []
+        for name in sections:  # everything else alone, first: nothing else of ours runs meanwhile
+            if name not in together:
+                results[name] = _measure(name, args.quick, repeat, workdir)
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = {name: pool.submit(_measure, name, args.quick, repeat, workdir) for name in together}
-            for name in sections:
-                if name not in pending:
-                    results[name] = _measure(name, args.quick, repeat, workdir)
             for name, future in pending.items():
                 results[name] = future.result()
                 results[name]["concurrent_with"] = [other for other in together if other != name]
