@@ -106,8 +106,10 @@ class RuleValidationError(ValueError):
 @lru_cache(maxsize=4096)
 def parse_instant(text: str) -> date | datetime:
     """An ISO 8601 date (kept as a calendar date) or datetime (made UTC; a zoneless one is UTC)."""
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return date.fromisoformat(text)
+    try:
+        return date.fromisoformat(text)  # any date-only form: 2024-05-01, 20240501, 2024-W18-3
+    except ValueError:
+        pass
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -184,6 +186,8 @@ class _Parser:
     def field_condition(self, node: dict, path: str) -> Any:
         ok = self.keys(node, path, required={"field", "op"}, allowed={"field", "op", "value"})
         name, op = node.get("field"), node.get("op")
+        if "field" not in node or "op" not in node:
+            return None
         if not isinstance(name, str):
             self.error(f"{path}/field", "a field name is a string")
             return None
@@ -193,7 +197,7 @@ class _Parser:
             self.error(f"{path}/field", f"unknown field {name!r}")
             return None
         operators = OPERATORS[field_type]
-        if op not in operators:
+        if not isinstance(op, str) or op not in operators:
             self.error(f"{path}/op", f"operator {op!r} is not valid for {field_type} field {name!r}; "
                        f"use one of {', '.join(operators)}")
             return None
@@ -232,10 +236,12 @@ class _Parser:
         self.conditions += 1
         ok = self.keys(node, path, required={"field", "op"}, allowed={"field", "op", "value"})
         name, op = node.get("field"), node.get("op")
+        if "field" not in node or "op" not in node:
+            return None
         if not isinstance(name, str) or not name or len(name) > MAX_STRING:
             self.error(f"{path}/field", "a property name is a non-empty string")
             return None
-        if op not in PROPERTY_OPERATORS:
+        if not isinstance(op, str) or op not in PROPERTY_OPERATORS:
             self.error(f"{path}/op", f"operator {op!r} is not valid on an event property; "
                        f"use one of {', '.join(PROPERTY_OPERATORS)}")
             return None
@@ -248,12 +254,12 @@ class _Parser:
             return None
         ok = self.keys(node, path, required=set(), allowed={"fn", "field", "op", "value"})
         fn = node.get("fn", "count")
-        if fn not in AGGREGATE_FUNCTIONS:
+        if not isinstance(fn, str) or fn not in AGGREGATE_FUNCTIONS:
             self.error(f"{path}/fn", f"aggregate function is one of {', '.join(AGGREGATE_FUNCTIONS)}")
             return None
         prop = node.get("field")
-        if fn in AGGREGATES_NEEDING_FIELD and (not isinstance(prop, str) or not prop):
-            self.error(f"{path}/field", f"{fn!r} needs the event property to aggregate")
+        if fn in AGGREGATES_NEEDING_FIELD and (not isinstance(prop, str) or not prop or len(prop) > MAX_STRING):
+            self.error(f"{path}/field", f"{fn!r} needs the event property to aggregate (a non-empty string)")
             ok = False
         elif fn not in AGGREGATES_NEEDING_FIELD and prop is not None:
             self.error(f"{path}/field", f"{fn!r} takes no field")
@@ -262,7 +268,7 @@ class _Parser:
         if "op" not in node:
             node = {**node, "op": "gte", "value": node.get("value", 1)}
         op = node["op"]
-        if op not in OPERATORS[result_type]:
+        if not isinstance(op, str) or op not in OPERATORS[result_type]:
             self.error(f"{path}/op", f"operator {op!r} does not apply to {fn!r}")
             return None
         ok &= self.value(node, path, OPERATORS[result_type][op], result_type)

@@ -27,6 +27,7 @@ from audience.rules.model import (
     parse_instant,
 )
 from audience.rules.operators import NEGATIONS, NUMBER_PATTERN
+from audience.rules.text import fold
 
 _NUMBER = re.compile(NUMBER_PATTERN)
 # Property tests never look at the clock; this stands in where `test` takes one.
@@ -121,7 +122,7 @@ def test(field_type: FieldType, op: str, literal: Any, raw: Any, as_of: datetime
     if field_type is FieldType.BOOLEAN:
         return value is (op == "is_true")
     if field_type is FieldType.LIST:
-        wanted = {item.lower() for item in literal}
+        wanted = {fold(item) for item in literal}
         if op == "has_any":
             return bool(wanted & value)
         return wanted <= value  # has_all
@@ -143,7 +144,7 @@ def normalise(field_type: FieldType, raw: Any) -> Any:
         return raw if isinstance(raw, bool) else None
     if field_type is FieldType.LIST:
         items = [raw] if isinstance(raw, str) else list(raw)
-        lowered = {item.lower() for item in items if isinstance(item, str)}
+        lowered = {fold(item) for item in items if isinstance(item, str)}
         return lowered if items else None
     if isinstance(raw, str):
         if not raw:
@@ -157,21 +158,27 @@ def normalise(field_type: FieldType, raw: Any) -> Any:
 def _string_test(op: str, literal: Any, value: str) -> bool:
     if op == "matches":
         return _regex(literal).search(value) is not None
-    folded = value.lower()
+    folded = fold(value)
     if op == "eq":
-        return folded == literal.lower()
+        return folded == fold(literal)
     if op == "in":
-        return folded in {item.lower() for item in literal}
+        return folded in {fold(item) for item in literal}
     if op == "contains":
-        return literal.lower() in folded
+        return fold(literal) in folded
     if op == "starts_with":
-        return folded.startswith(literal.lower())
+        return folded.startswith(fold(literal))
     if op == "ends_with":
-        return folded.endswith(literal.lower())
+        return folded.endswith(fold(literal))
     raise ValueError(f"string operator {op!r}")
 
 
 def _number_test(op: str, literal: Any, value: float) -> bool:
+    # Literals compare as float64, as in Arrow (an int beyond 2**53 would otherwise compare exactly).
+    if op == "between":
+        return float(literal[0]) <= value <= float(literal[1])
+    if op == "in":
+        return value in {float(item) for item in literal}
+    literal = float(literal)
     if op == "eq":
         return value == literal
     if op == "gt":
@@ -182,10 +189,6 @@ def _number_test(op: str, literal: Any, value: float) -> bool:
         return value < literal
     if op == "lte":
         return value <= literal
-    if op == "between":
-        return literal[0] <= value <= literal[1]
-    if op == "in":
-        return value in {float(item) for item in literal}
     raise ValueError(f"number operator {op!r}")
 
 

@@ -34,6 +34,7 @@ from audience.rules.model import (
 from audience.rules.operators import NEGATIONS, NUMBER_PATTERN
 from audience.rules.record import as_utc, numeric_property_condition
 from audience.rules.refs import dependency_order
+from audience.rules.text import fold
 
 Mask = pa.BooleanArray
 _TS = pa.timestamp("us", tz="UTC")
@@ -88,8 +89,9 @@ class SegmentEvaluator:
         self.as_of = as_utc(as_of)
         self.catalog = catalog
         self.events = events
-        self.memberships = {k: pa.array(v, pa.string()) if not isinstance(v, pa.Array) else v
-                            for k, v in (memberships or {}).items()}
+        # Other segments' members, sorted and distinct on first use, looked up per batch like activity.
+        self.memberships = dict(memberships or {})
+        self._sorted_members: dict[str, pa.Array] = {}
         rules = dict(segments)
         self.order = dependency_order(rules)
         self._activity: dict[str, tuple[pa.Array, pa.Array, bool]] = {}
@@ -145,12 +147,18 @@ class SegmentEvaluator:
         def reference(state: _Batch) -> Mask:
             if segment_id in state.masks:
                 return state.masks[segment_id]
-            members = self.memberships.get(segment_id)
-            if members is None or len(members) == 0:
+            members = self._members(segment_id)
+            if len(members) == 0:
                 return _constant(False, state.size)
-            return pc.fill_null(pc.is_in(state.contact_ids(), value_set=members), False)
+            return pc.is_valid(_positions(members, state.contact_ids()))
 
         return reference
+
+    def _members(self, segment_id: str) -> pa.Array:
+        """Sorted distinct member ids of a segment outside this run (none when unknown)."""
+        if segment_id not in self._sorted_members:
+            self._sorted_members[segment_id] = _sorted_unique(self.memberships.get(segment_id))
+        return self._sorted_members[segment_id]
 
     def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
         def leaf(state: _Batch) -> Mask:
@@ -183,8 +191,7 @@ class SegmentEvaluator:
             if self.events is None or self.events.num_rows == 0:
                 self._activity_keys = pa.array([], pa.string())
             else:
-                ids = pc.unique(_flat(self.events.column("contact_id")))
-                self._activity_keys = ids.take(pc.sort_indices(ids))
+                self._activity_keys = _sorted_unique(self.events.column("contact_id"))
         return self._activity_keys
 
     def _aligned_aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, bool]:
@@ -201,15 +208,7 @@ class SegmentEvaluator:
         Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
         snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
         if state.activity_rows is None:
-            index = self._activity_index()
-            ids = state.contact_ids()
-            start, stop = 0, len(index)
-            if len(ids) and len(index):
-                bounds = pc.min_max(ids)
-                start = _search(index, bounds["min"].as_py(), right=False)
-                stop = _search(index, bounds["max"].as_py(), right=True)
-            local = pc.index_in(ids, value_set=index.slice(start, stop - start))
-            state.activity_rows = pc.add(local, pa.scalar(start, local.type)) if start else local
+            state.activity_rows = _positions(self._activity_index(), state.contact_ids())
         return state.activity_rows
 
     def _aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, pa.Array, bool]:
@@ -335,18 +334,20 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
             return pc.match_substring_regex(values, literal)
         folded = lowered()
         if op == "eq":
-            return pc.equal(folded, literal.lower())
+            return pc.equal(folded, fold(literal))
         if op == "in":
-            return pc.is_in(folded, value_set=pa.array([v.lower() for v in literal], pa.string()))
+            return pc.is_in(folded, value_set=pa.array([fold(v) for v in literal], pa.string()))
         if op == "contains":
-            return pc.match_substring(folded, literal.lower())
+            return pc.match_substring(folded, fold(literal))
         if op == "starts_with":
-            return pc.starts_with(folded, literal.lower())
+            return pc.starts_with(folded, fold(literal))
         if op == "ends_with":
-            return pc.ends_with(folded, literal.lower())
+            return pc.ends_with(folded, fold(literal))
     elif field_type is FieldType.NUMBER:
         if op == "in":
-            return pc.is_in(values, value_set=pa.array([float(v) for v in literal], pa.float64()))
+            # Adding 0.0 turns -0.0 into 0.0: is_in hashes bits, but -0.0 == 0.0 as numbers.
+            wanted = pa.array([float(v) + 0.0 for v in literal], pa.float64())
+            return pc.is_in(pc.add(values, 0.0), value_set=wanted)
         if op == "between":
             return pc.and_(pc.greater_equal(values, float(literal[0])), pc.less_equal(values, float(literal[1])))
         compare = {"eq": pc.equal, "gt": pc.greater, "gte": pc.greater_equal, "lt": pc.less, "lte": pc.less_equal}
@@ -365,7 +366,7 @@ def _list_has(values: pa.Array, literal: list[str], *, every: bool) -> Mask:
     flat = _lower(pc.list_flatten(values))
     parents = pc.list_parent_indices(values)
     rows = _row_numbers(len(values))
-    wanted = [v.lower() for v in dict.fromkeys(literal)]
+    wanted = list(dict.fromkeys(fold(v) for v in literal))
     result: Mask | None = None
     for group in ([w] for w in wanted) if every else [wanted]:
         hits = pc.fill_null(pc.is_in(flat, value_set=pa.array(group, pa.string())), False)
@@ -452,6 +453,33 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     return values
+
+
+def _sorted_unique(ids: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> pa.Array:
+    if ids is None:
+        return pa.array([], pa.string())
+    if not isinstance(ids, pa.Array | pa.ChunkedArray):
+        ids = pa.array(ids, pa.string())
+    distinct = pc.unique(_flat(ids).cast(pa.string()))
+    distinct = distinct.filter(pc.is_valid(distinct))
+    return distinct.take(pc.sort_indices(distinct))
+
+
+def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
+    """Each id's position in the sorted distinct `index` (null when absent).
+
+    Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
+    snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
+    start, stop = 0, len(index)
+    if len(ids) and len(index):
+        bounds = pc.min_max(ids)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is None:
+            return pa.nulls(len(ids), pa.int32())
+        start = _search(index, low, right=False)
+        stop = _search(index, high, right=True)
+    local = pc.index_in(ids, value_set=index.slice(start, stop - start))
+    return pc.add(local, pa.scalar(start, local.type)) if start else local
 
 
 def _search(ordered: pa.Array, value: str, *, right: bool) -> int:
