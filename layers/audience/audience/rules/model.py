@@ -30,6 +30,7 @@ MAX_DEPTH = 6
 MAX_CONDITIONS = 100
 MAX_STRING = 1000
 MAX_LIST = 1000
+MAX_DAYS = 100_000  # day counts beyond ~270 years are typos
 
 Operator = Literal[tuple(ALL_OPERATORS)]  # type: ignore[valid-type]
 
@@ -66,7 +67,7 @@ class EventCondition(_Node):
 
     event: str = Field(min_length=1, max_length=MAX_STRING)
     where: tuple[PropertyCondition, ...] = ()
-    within_last_days: int | None = Field(default=None, ge=0)
+    within_last_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
     aggregate: Aggregate = Aggregate()
 
 
@@ -388,7 +389,7 @@ def _range_reversed(low: date | datetime, high: date | datetime) -> bool:
 
 
 def _is_days(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100_000
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DAYS
 
 
 def _escape(key: Any) -> str:
