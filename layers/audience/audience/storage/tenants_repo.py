@@ -23,6 +23,9 @@ KEY_PREFIX = "APIKEY#"
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 API_KEY = re.compile(r"^sk_(?P<tenant>[a-z0-9][a-z0-9-]{1,62})_(?P<secret>[A-Za-z0-9_-]{20,128})$")
 ALL_SCOPES = ("read", "write")
+# One registry item per tenant (pk ``TENANTS``, sk ``T#{tenant}``): the evaluator lists every tenant
+# with a Query of this partition instead of a Scan.
+REGISTRY_PK = "TENANTS"
 
 
 def hash_key(raw_key: str) -> str:
@@ -52,7 +55,15 @@ def create_tenant(tenant_id: str, name: str, *, default_region: str | None = Non
         if condition_failed(exc):
             raise Conflict(f"tenant {tenant_id!r} already exists") from exc
         raise
+    TenantItem(
+        REGISTRY_PK, tenant_pk(tenant_id), tenant_id=tenant_id, name=name, created_at=item.created_at
+    ).save()
     return Tenant(tenant_id=tenant_id, name=name, default_region=default_region, created_at=item.created_at)
+
+
+def list_tenant_ids() -> list[str]:
+    """Every tenant's id (one Query of the registry partition)."""
+    return [item.tenant_id for item in TenantItem.query(REGISTRY_PK)]
 
 
 def get_tenant(tenant_id: str) -> Tenant | None:

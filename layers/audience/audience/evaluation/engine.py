@@ -1,0 +1,138 @@
+"""One streaming pass over snapshot batches: every dynamic segment's rule, the tenant's suppression
+policy and category placement, leaving each segment's member ids.
+
+Semantics decided here (docs/architecture.md, "Evaluation"):
+- ``{"segment": X}`` in a rule means X's *rule match* when X is a dynamic segment evaluated in the
+  same run (before category placement and suppression, so a reference never depends on priorities),
+  and X's stored members when X is static (or a dynamic segment outside the run: its last result).
+- The suppression policy is evaluated as one more rule in the same pass (``SUPPRESSION``).
+
+A ``Plan`` holds everything the pass needs apart from the batches, so shards of a run (disjoint sets
+of snapshot files) evaluate independently with the same plan and their member ids simply concatenate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audience.evaluation.placement import Slot, place_masks
+from audience.fields import FieldCatalog
+from audience.rules import Rule
+from audience.rules.vectorised import SegmentEvaluator
+
+SUPPRESSION = "__suppression__"  # cannot clash: segment ids are 32 hex characters
+
+
+@dataclass
+class Plan:
+    as_of: datetime
+    catalog: FieldCatalog
+    rules: dict[str, Rule]  # dynamic segments evaluated in the pass (targets and what they reference)
+    slots: list[Slot]  # segments whose members the pass produces (placement takes part)
+    suppression: Rule | None = None
+    events: pa.Table | None = None
+    memberships: dict[str, pa.Array] = field(default_factory=dict)  # referenced segments outside the pass
+    static_by_category: dict[str, pa.Array] = field(default_factory=dict)  # ids placed statically per category
+    columns: list[str] | None = None  # contact columns the rules read (None: all)
+
+    def evaluator(self) -> SegmentEvaluator:
+        segments = list(self.rules.items())
+        if self.suppression is not None:
+            segments.append((SUPPRESSION, self.suppression))
+        return SegmentEvaluator(
+            segments, as_of=self.as_of, catalog=self.catalog, events=self.events, memberships=self.memberships
+        )
+
+
+def evaluate(plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None) -> dict[str, pa.Array]:
+    """Member ids of every slot of the plan over these batches (one pass, one bit per contact kept)."""
+    evaluator = evaluator or plan.evaluator()
+    ids: list[pa.Array] = []
+    bits: dict[str, list[pa.BooleanArray]] = {slot.id: [] for slot in plan.slots}
+    for batch in batches:
+        contact_ids = batch.column(batch.schema.get_field_index("contact_id"))
+        masks = evaluator.masks(batch)
+        suppressed = masks.get(SUPPRESSION)
+        taken = {
+            category: pc.fill_null(pc.is_in(contact_ids, value_set=members), False)
+            for category, members in plan.static_by_category.items()
+            if len(members)
+        }
+        placed = place_masks({s.id: masks[s.id] for s in plan.slots if s.id in masks}, taken, plan.slots, suppressed)
+        ids.append(contact_ids)
+        for sid, mask in placed.items():
+            bits[sid].append(mask)
+    everyone = pa.chunked_array(ids, pa.string())
+    result: dict[str, pa.Array] = {}
+    for sid in list(bits):
+        chosen = everyone.filter(pa.chunked_array(bits.pop(sid), pa.bool_())) if ids else everyone
+        result[sid] = pa.concat_arrays(chosen.chunks) if chosen.num_chunks else pa.array([], pa.string())
+    return result
+
+
+def failing_segments(plan: Plan, batch: pa.RecordBatch | None) -> dict[str, str]:
+    """Which of the plan's rules fail to compile or to evaluate (on ``batch``), each with its reason:
+    tried one segment at a time, so one broken segment never stops the others."""
+    failures: dict[str, str] = {}
+    for sid, rule in plan.rules.items():
+        try:
+            single = SegmentEvaluator(
+                [(sid, rule)], as_of=plan.as_of, catalog=plan.catalog, events=plan.events,
+                memberships=plan.memberships,
+            )
+            if batch is not None:
+                single.masks(batch)
+        except Exception as exc:  # noqa: BLE001 - any failure marks the segment, the run goes on
+            failures[sid] = f"{type(exc).__name__}: {exc}"
+    return failures
+
+
+def contact_fields(document: Any) -> set[str]:
+    """Contact fields a rule document reads (not event properties), to read only those columns."""
+    found: set[str] = set()
+    if isinstance(document, Mapping):
+        if "event" in document:
+            return found
+        if isinstance(document.get("field"), str):
+            found.add(document["field"])
+        for key in ("all", "any"):
+            for child in document.get(key) or []:
+                found |= contact_fields(child)
+        if "not" in document:
+            found |= contact_fields(document["not"])
+    return found
+
+
+def uses_events(document: Any) -> bool:
+    if isinstance(document, Mapping):
+        return "event" in document or any(uses_events(v) for v in document.values())
+    if isinstance(document, list):
+        return any(uses_events(v) for v in document)
+    return False
+
+
+def event_lookback_days(document: Any) -> int | None:
+    """The longest ``within_last_days`` of the document's event conditions; None if any is unbounded."""
+    days: list[int | None] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            if isinstance(node.get("event"), str):
+                days.append(node.get("within_last_days"))
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    if not days or any(not isinstance(d, int) for d in days):
+        return None
+    return max(days)

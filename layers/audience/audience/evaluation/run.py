@@ -1,0 +1,281 @@
+"""One tenant's evaluation run: snapshot, one pass, placement, diff, write only what changed.
+
+Order of a run (so that a run dying anywhere and running again converges):
+1. take the tenant's lease in the run ledger (expiring: a dead run's lease is taken over by the next;
+   a run still marked ``running`` in the ledger is marked ``abandoned``); ``as_of`` fixed once;
+2. a new incremental snapshot (contacts changed since the last one; never a table scan);
+3. one streaming pass of every dynamic segment, suppression and category placement (``engine``),
+   split into shards by snapshot file when asked (``shards``) — the answer is the same;
+4. per segment: diff against last run's Parquet state, write added/removed memberships (idempotent
+   puts and deletes), then the new state, then history and ``member_count``/``last_evaluated_at``/
+   ``evaluation_status``. A segment that fails is marked ``failed`` with its reason; the rest go on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pyarrow as pa
+
+from audience.evaluation import engine, snapshots, state
+from audience.evaluation.placement import Slot
+from audience.fields import FieldCatalog
+from audience.rules import RuleValidationError, parse_rule, referenced_segments
+from audience.settings import get_settings
+from audience.storage import (
+    fields_repo,
+    history_repo,
+    memberships_repo,
+    runs_repo,
+    segments_repo,
+    suppression_repo,
+)
+from audience.storage.records import Segment
+from audience.suppression import SuppressionPolicy
+
+LEASE_SECONDS = 15 * 60  # longer than the evaluator's Lambda timeout: a live run never loses it
+
+
+class LeaseHeld(RuntimeError):
+    """Another live run holds the tenant's lease; this run did nothing."""
+
+
+@dataclass
+class RunResult:
+    tenant_id: str
+    run_id: str
+    as_of: datetime
+    snapshot_id: str
+    segments: dict[str, int] = field(default_factory=dict)  # member counts of segments evaluated
+    failed: dict[str, str] = field(default_factory=dict)  # segment id -> reason
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)  # segment id -> {"added", "removed"}
+    duration_ms: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """SPEC §6's per-tenant entry."""
+        return {
+            "tenant_id": self.tenant_id,
+            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
+            "snapshot_id": self.snapshot_id,
+            "segments": dict(self.segments),
+        }
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable by start time (the ledger lists newest first)."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+
+
+def run_tenant(
+    tenant: str,
+    *,
+    segment_ids: Iterable[str] | None = None,
+    as_of: datetime | None = None,
+    run_id: str | None = None,
+    shards: int = 1,
+    s3=None,
+    full_snapshot: bool = False,
+) -> RunResult:
+    """Evaluate the tenant's dynamic segments (all, or ``segment_ids`` and what they depend on /
+    what depends on them); raises ``LeaseHeld`` while another run of the tenant is alive."""
+    started = time.monotonic()
+    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    run_id = run_id or new_run_id(as_of)
+    settings = get_settings()
+    s3 = s3 or boto3.client("s3", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    bucket = settings.data_bucket
+    if not runs_repo.acquire_lease(tenant, run_id, LEASE_SECONDS):
+        raise LeaseHeld(f"tenant {tenant!r} is being evaluated by another run")
+    try:
+        _mark_abandoned(tenant, run_id)
+        runs_repo.put_run(tenant, run_id, "running", as_of=as_of.isoformat())
+        catalog = fields_repo.catalog(tenant)
+        manifest = snapshots.build_snapshot(tenant, s3, full=full_snapshot, now=as_of, bucket=bucket, catalog=catalog)
+        result = RunResult(tenant, run_id, as_of, manifest.snapshot_id)
+        plan, failures = build_plan(tenant, catalog, as_of, manifest, s3, bucket, segment_ids)
+        result.failed.update(failures)
+        members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, result.failed)
+        segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+        for slot in plan.slots:
+            if slot.id in result.failed or slot.id not in members:
+                continue
+            try:
+                result.changes[slot.id] = _apply(tenant, segments[slot.id], members[slot.id], as_of, s3, bucket)
+                result.segments[slot.id] = len(members[slot.id])
+            except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
+                result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
+        for sid, reason in result.failed.items():
+            segments_repo.record_evaluation(
+                tenant, sid, member_count=segments[sid].member_count if sid in segments else 0,
+                evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
+            )
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        runs_repo.put_run(
+            tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
+            as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
+            detail={
+                "duration_ms": result.duration_ms,
+                "segments": {sid: {**change, "member_count": result.segments[sid]}
+                             for sid, change in result.changes.items()},
+                "failed": result.failed,
+                "shards": shards,
+            },
+        )
+        return result
+    except Exception as exc:
+        runs_repo.put_run(tenant, run_id, "failed", as_of=as_of.isoformat(), detail={"error": str(exc)[:1000]})
+        raise
+    finally:
+        runs_repo.release_lease(tenant, run_id)
+
+
+def build_plan(
+    tenant: str,
+    catalog: FieldCatalog,
+    as_of: datetime,
+    manifest: snapshots.Manifest,
+    s3,
+    bucket: str,
+    segment_ids: Iterable[str] | None = None,
+) -> tuple[engine.Plan, dict[str, str]]:
+    """Everything the pass needs: parsed rules (bad ones reported, not raised), the segments whose
+    results are written, suppression, static placements, referenced memberships, events."""
+    segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+    dynamic = {sid: s for sid, s in segments.items() if s.type == "dynamic" and s.rules}
+    failures: dict[str, str] = {}
+    rules = {}
+    for sid, segment in dynamic.items():
+        try:
+            rules[sid] = parse_rule(segment.rules, catalog, segment_exists=segments.__contains__)
+        except RuleValidationError as exc:
+            failures[sid] = f"invalid rules: {exc}"
+    targets = _targets(rules, dynamic, segment_ids)
+    evaluated = _with_references(targets, rules)
+    policy = SuppressionPolicy.from_document(suppression_repo.get(tenant).document, catalog)
+    policy_document = policy.as_rule_document()
+    suppression = parse_rule(policy_document, catalog) if policy_document else None
+    documents = [dynamic[sid].rules for sid in evaluated] + ([policy_document] if policy_document else [])
+    outside = set().union(*(referenced_segments(r) for r in [*(rules[s] for s in evaluated),
+                                                             *([suppression] if suppression else [])]))
+    outside -= set(evaluated)
+    memberships = {sid: _members(tenant, sid, segments.get(sid), s3, bucket) for sid in outside}
+    categories = {dynamic[sid].category for sid in targets if dynamic[sid].category}
+    static_by_category: dict[str, pa.Array] = {}
+    for segment in segments.values():
+        if segment.type == "static" and segment.category in categories:
+            ids = list(memberships_repo.iter_members(tenant, segment.id))
+            found = static_by_category.get(segment.category)
+            merged = ids + (found.to_pylist() if found is not None else [])
+            static_by_category[segment.category] = pa.array(merged, pa.string())
+    events = None
+    if any(engine.uses_events(d) for d in documents):
+        days = [engine.event_lookback_days(d) for d in documents if engine.uses_events(d)]
+        since = None if any(d is None for d in days) else as_of - timedelta(days=max(days) + 1)
+        events = snapshots.read_events(manifest, s3, since=since, bucket=bucket)
+    columns = set().union(*(engine.contact_fields(d) for d in documents)) if documents else set()
+    plan = engine.Plan(
+        as_of=as_of,
+        catalog=catalog,
+        rules={sid: rules[sid] for sid in evaluated},
+        slots=[Slot.of(dynamic[sid]) for sid in targets],
+        suppression=suppression,
+        events=events,
+        memberships=memberships,
+        static_by_category=static_by_category,
+        columns=sorted(columns),
+    )
+    return plan, failures
+
+
+def _targets(rules: dict, dynamic: dict[str, Segment], segment_ids: Iterable[str] | None) -> list[str]:
+    """Segments whose results this run writes: all valid dynamic ones, or the asked ones plus every
+    segment whose rules (transitively) reference them, plus the other segments of their categories
+    (placement is decided among all of a category's segments at once)."""
+    if segment_ids is None:
+        return list(rules)
+    wanted = {sid for sid in segment_ids if sid in rules}
+    while True:
+        grown = set(wanted)
+        grown |= {sid for sid, rule in rules.items() if referenced_segments(rule) & wanted}
+        categories = {dynamic[sid].category for sid in grown if dynamic[sid].category}
+        grown |= {sid for sid in rules if dynamic[sid].category in categories}
+        if grown == wanted:
+            return sorted(wanted)
+        wanted = grown
+
+
+def _with_references(targets: list[str], rules: dict) -> list[str]:
+    """Targets plus the dynamic segments they reference (evaluated in the pass, not written)."""
+    found = list(targets)
+    queue = list(targets)
+    while queue:
+        for ref in referenced_segments(rules[queue.pop()]):
+            if ref in rules and ref not in found:
+                found.append(ref)
+                queue.append(ref)
+    return found
+
+
+def _members(tenant: str, segment_id: str, segment: Segment | None, s3, bucket: str) -> pa.Array:
+    if segment is None:
+        return pa.array([], pa.string())
+    if segment.type == "dynamic":
+        return state.previous_members(tenant, segment_id, s3, bucket)
+    return pa.array(list(memberships_repo.iter_members(tenant, segment_id)), pa.string())
+
+
+def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed: dict[str, str]):
+    """The pass; when a rule breaks it, the broken segments are found one by one, marked, and the
+    pass runs again without them (and without what references them)."""
+    from audience.evaluation import shards
+
+    for _ in range(3):
+        plan.rules = {sid: r for sid, r in plan.rules.items() if sid not in failed}
+        plan.slots = [s for s in plan.slots if s.id not in failed]
+        try:
+            return shards.evaluate_sharded(plan, manifest, s3, shard_count, bucket=bucket)
+        except Exception:  # noqa: BLE001 - find the culprit below
+            first = next(snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns), None)
+            culprits = engine.failing_segments(plan, first)
+            if not culprits:
+                raise
+            failed.update(culprits)
+            for sid, rule in plan.rules.items():
+                if referenced_segments(rule) & set(culprits) and sid not in failed:
+                    failed[sid] = "references a segment whose evaluation failed"
+    raise RuntimeError("evaluation kept failing")
+
+
+def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str) -> dict[str, int]:
+    """Write one segment's result: only the changed memberships, then the state, history, count."""
+    previous = state.previous_members(tenant, segment.id, s3, bucket)
+    change = state.diff(previous, members)
+    added = change.added.to_pylist()
+    removed = change.removed.to_pylist()
+    if added:
+        memberships_repo.add_many(tenant, segment.id, added, source="dynamic", category=segment.category)
+    if removed:
+        memberships_repo.remove_many(tenant, segment.id, removed)
+    state.write_state(tenant, segment.id, members, s3, bucket)
+    total = len(members)
+    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(added), len(removed), total)
+    segments_repo.record_evaluation(tenant, segment.id, member_count=total, evaluated_at=_iso(as_of))
+    return {"added": len(added), "removed": len(removed)}
+
+
+def _mark_abandoned(tenant: str, run_id: str) -> None:
+    """Runs still ``running`` in the ledger died (we hold the lease now): say so."""
+    for run in runs_repo.recent_runs(tenant, limit=5):
+        if run.status == "running" and run.run_id != run_id:
+            runs_repo.put_run(tenant, run.run_id, "abandoned", as_of=run.as_of, snapshot_id=run.snapshot_id,
+                              detail={**run.detail, "recovered_by": run_id})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

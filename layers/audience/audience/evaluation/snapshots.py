@@ -1,0 +1,377 @@
+"""Immutable Parquet snapshots of a tenant's contacts, so evaluation never reads DynamoDB.
+
+Layout (DATA_BUCKET, docs/architecture.md)::
+
+    tenants/{t}/snapshots/{snapshot_id}/manifest.json
+    tenants/{t}/snapshots/{snapshot_id}/contacts-{n}.parquet   base files (written by a full build or a compaction)
+    tenants/{t}/snapshots/{snapshot_id}/delta.parquet          contacts changed or erased since the base
+    tenants/{t}/snapshots/LATEST                               {"snapshot_id"}: the newest complete snapshot
+
+A snapshot is its manifest: base files (which may live in an older snapshot's folder — objects are
+never rewritten), at most one delta file, the event-log objects of the moment, and the watermark
+(newest ``updated_at`` seen). The next snapshot reads only the contacts changed since the watermark
+(GSI ``by_updated``, never a scan), merges them into a new delta (newest version of each contact
+wins, erased contacts kept as tombstone rows), and compacts into fresh base files once the delta
+grows past a share of the base. ``build_snapshot(full=True)`` rebuilds from the contacts partition
+for repair. Readers stream record batches: memory holds one base file and the delta, never the
+whole snapshot.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from audience.columnar import EVENTS_SCHEMA, contacts_schema
+from audience.eventlog import eventlog_prefix
+from audience.fields import FieldCatalog, FieldType
+from audience.rules.record import normalise
+from audience.settings import get_settings
+from audience.storage import contacts_repo, fields_repo
+from audience.storage.records import Contact
+
+ROWS_PER_FILE = 200_000  # contacts per base file: one file is the unit of memory and of sharding
+BATCH_ROWS = 65_536  # rows per streamed record batch
+COMPACT_SHARE = 0.2  # compact when the delta holds more than this share of the base ...
+COMPACT_MIN_ROWS = 20_000  # ... and at least this many rows
+WATERMARK_OVERLAP = timedelta(minutes=5)  # re-read recent changes: writes may commit out of stamp order
+ERASED = "_erased"
+
+
+@dataclass
+class Manifest:
+    snapshot_id: str
+    tenant_id: str
+    created_at: str
+    watermark: str | None
+    fields: dict[str, str]
+    files: list[dict[str, Any]] = field(default_factory=list)  # [{"key", "rows"}]
+    delta: dict[str, Any] | None = None  # {"key", "rows"}
+    events: list[str] = field(default_factory=list)
+    contact_count: int = 0
+
+    @property
+    def base_rows(self) -> int:
+        return sum(int(f["rows"]) for f in self.files)
+
+    def catalog(self) -> FieldCatalog:
+        from audience.fields import BUILTIN_FIELDS
+
+        return FieldCatalog({name: FieldType(t) for name, t in self.fields.items() if name not in BUILTIN_FIELDS})
+
+
+def snapshots_prefix(tenant: str) -> str:
+    return f"tenants/{tenant}/snapshots/"
+
+
+def new_snapshot_id(now: datetime) -> str:
+    """Sortable by creation time, unique across concurrent writers."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
+
+
+def latest_manifest(tenant: str, s3, bucket: str | None = None) -> Manifest | None:
+    bucket = bucket or get_settings().data_bucket
+    try:
+        pointer = json.loads(s3.get_object(Bucket=bucket, Key=snapshots_prefix(tenant) + "LATEST")["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+    return read_manifest(tenant, pointer["snapshot_id"], s3, bucket)
+
+
+def read_manifest(tenant: str, snapshot_id: str, s3, bucket: str | None = None) -> Manifest:
+    bucket = bucket or get_settings().data_bucket
+    key = f"{snapshots_prefix(tenant)}{snapshot_id}/manifest.json"
+    return Manifest(**json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def build_snapshot(
+    tenant: str,
+    s3,
+    *,
+    full: bool = False,
+    now: datetime | None = None,
+    bucket: str | None = None,
+    catalog: FieldCatalog | None = None,
+) -> Manifest:
+    """Write a new snapshot of the tenant (incremental from the newest one unless ``full``)."""
+    bucket = bucket or get_settings().data_bucket
+    now = now or datetime.now(UTC)
+    catalog = catalog or fields_repo.catalog(tenant)
+    schema = contacts_schema(catalog)
+    previous = None if full else latest_manifest(tenant, s3, bucket)
+    snapshot_id = new_snapshot_id(now)
+    folder = f"{snapshots_prefix(tenant)}{snapshot_id}/"
+    manifest = Manifest(
+        snapshot_id=snapshot_id,
+        tenant_id=tenant,
+        created_at=now.isoformat(),
+        watermark=None,
+        fields={name: FieldType(t).value for name, t in catalog.fields.items()},
+        events=_event_log_keys(tenant, s3, bucket),
+    )
+    if previous is None:
+        manifest.watermark = _full_build(tenant, s3, bucket, folder, schema, catalog, manifest)
+    else:
+        _incremental(tenant, s3, bucket, folder, schema, catalog, previous, manifest)
+    manifest.contact_count = _count(manifest, s3, bucket)
+    _put(s3, bucket, folder + "manifest.json", json.dumps(asdict(manifest)).encode())
+    _put(s3, bucket, snapshots_prefix(tenant) + "LATEST", json.dumps({"snapshot_id": snapshot_id}).encode())
+    return manifest
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+
+def iter_batches(
+    manifest: Manifest,
+    s3,
+    catalog: FieldCatalog,
+    *,
+    bucket: str | None = None,
+    files: Sequence[str] | None = None,
+    include_delta: bool = True,
+    columns: Sequence[str] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The snapshot's live contacts as record batches of ``contacts_schema(catalog)`` (or the named
+    ``columns``, ``contact_id`` always first). ``files``/``include_delta`` select a shard: base files
+    yield only contacts the delta does not replace; the delta yields its live contacts."""
+    bucket = bucket or get_settings().data_bucket
+    schema = _projected(contacts_schema(catalog), columns)
+    delta = _read_delta(manifest, s3, bucket)
+    replaced = delta.column("contact_id") if delta is not None else None
+    for entry in manifest.files:
+        if files is not None and entry["key"] not in files:
+            continue
+        parquet = pq.ParquetFile(pa.BufferReader(_get(s3, bucket, entry["key"])))
+        present = [name for name in schema.names if name in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=present):
+            if replaced is not None and len(replaced):
+                batch = batch.filter(pc.invert(pc.is_in(batch.column("contact_id"), value_set=replaced)))
+            if batch.num_rows:
+                yield conform(batch, schema)
+    if include_delta and delta is not None:
+        live = delta.filter(pc.invert(pc.fill_null(delta.column(ERASED), False)))
+        for batch in live.to_batches(max_chunksize=BATCH_ROWS):
+            if batch.num_rows:
+                yield conform(batch, schema)
+
+
+def read_events(manifest: Manifest, s3, *, since: datetime | None = None, bucket: str | None = None) -> pa.Table:
+    """The event-log objects the snapshot lists (those of days before ``since`` skipped), EVENTS_SCHEMA."""
+    bucket = bucket or get_settings().data_bucket
+    prefix = eventlog_prefix(manifest.tenant_id)
+    since_day = since.astimezone(UTC).date() if since else None
+    tables = []
+    for key in manifest.events:
+        day = _day(key[len(prefix) :].split("/", 1)[0]) if key.startswith(prefix) else None
+        if since_day and day and day < since_day:
+            continue
+        tables.append(pq.read_table(pa.BufferReader(_get(s3, bucket, key)), schema=EVENTS_SCHEMA))
+    return pa.concat_tables(tables) if tables else EVENTS_SCHEMA.empty_table()
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch in ``schema``'s layout: missing columns (fields declared after the file was written)
+    are empty; a column of another type is cast, or empty when it cannot be."""
+    arrays = []
+    for target in schema:
+        index = batch.schema.get_field_index(target.name)
+        if index < 0:
+            arrays.append(pa.nulls(batch.num_rows, target.type))
+            continue
+        column = batch.column(index)
+        if column.type != target.type:
+            try:
+                column = column.cast(target.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = pa.nulls(batch.num_rows, target.type)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def contacts_batch(contacts: Iterable[Contact], catalog: FieldCatalog, *, with_erased: bool = False) -> pa.RecordBatch:
+    """Stored contacts as one typed record batch; values read exactly as the per-record evaluator
+    reads them (``rules.record.normalise``), so both evaluators see the same contact."""
+    schema = contacts_schema(catalog)
+    rows = list(contacts)
+    columns: dict[str, list[Any]] = {"contact_id": [c.contact_id for c in rows]}
+    shapes = [c.as_row() for c in rows]
+    for target in schema:
+        if target.name == "contact_id":
+            continue
+        kind = catalog.type_of(target.name)
+        columns[target.name] = [_cell(kind, shape.get(target.name)) for shape in shapes]
+    arrays = [pa.array(columns[f.name], type=f.type) for f in schema]
+    if with_erased:
+        schema = schema.append(pa.field(ERASED, pa.bool_()))
+        arrays.append(pa.array([c.erased for c in rows], pa.bool_()))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _cell(kind: FieldType, raw: Any) -> Any:
+    if raw is None:
+        return None
+    if kind is FieldType.STRING:
+        return raw if isinstance(raw, str) else str(raw)
+    if kind is FieldType.LIST:
+        items = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list | tuple) else []
+        return [item for item in items if isinstance(item, str)]
+    try:
+        value = normalise(kind, raw)
+    except (TypeError, ValueError):
+        return None
+    if kind is FieldType.DATE and isinstance(value, datetime):
+        return value.date()
+    if kind is FieldType.DATETIME and isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+
+def _full_build(tenant, s3, bucket, folder, schema, catalog, manifest: Manifest) -> str | None:
+    """Every contact of the tenant's partition (repair and first snapshot) into sorted base files."""
+    watermark: str | None = None
+    chunk: list[Contact] = []
+
+    def flush() -> None:
+        if chunk:
+            batch = contacts_batch(chunk, catalog)
+            _write_base(s3, bucket, folder, pa.Table.from_batches([batch]), manifest)
+            chunk.clear()
+
+    for contact in contacts_repo.iter_all(tenant):
+        watermark = max(watermark or "", contact.updated_at)
+        chunk.append(contact)
+        if len(chunk) >= ROWS_PER_FILE:
+            flush()
+    flush()
+    return watermark
+
+
+def _incremental(tenant, s3, bucket, folder, schema, catalog, previous: Manifest, manifest: Manifest) -> None:
+    since = previous.watermark
+    if since:
+        since = (datetime.fromisoformat(since) - WATERMARK_OVERLAP).isoformat(timespec="milliseconds")
+        since = since.replace("+00:00", "Z")  # the stored stamps' form (``storage.base.now_iso``)
+    changed: dict[str, Contact] = {}
+    watermark = previous.watermark
+    for contact in contacts_repo.changed_since(tenant, since):
+        changed[contact.contact_id] = contact  # update order: the newest version wins
+        watermark = max(watermark or "", contact.updated_at)
+    manifest.watermark = watermark
+    old_delta = _read_delta(previous, s3, bucket)
+    parts = []
+    if old_delta is not None and len(old_delta):
+        old_delta = conform_table(old_delta, schema.append(pa.field(ERASED, pa.bool_())))
+        if changed:
+            keep = pc.invert(pc.is_in(old_delta.column("contact_id"), value_set=pa.array(list(changed), pa.string())))
+            old_delta = old_delta.filter(keep)
+        parts.append(old_delta)
+    if changed:
+        parts.append(pa.Table.from_batches([contacts_batch(changed.values(), catalog, with_erased=True)]))
+    delta = pa.concat_tables(parts) if parts else None
+    manifest.files = list(previous.files)
+    if delta is not None and len(delta) > max(COMPACT_MIN_ROWS, COMPACT_SHARE * previous.base_rows):
+        manifest.delta = _write_delta(s3, bucket, folder, delta)
+        _compact(s3, bucket, folder, catalog, manifest)
+    elif delta is not None and len(delta):
+        manifest.delta = _write_delta(s3, bucket, folder, delta)
+
+
+def _compact(s3, bucket, folder, catalog, manifest: Manifest) -> None:
+    """Fold the delta into fresh base files (streamed; one file's rows in memory at a time)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    staged = Manifest(**{**asdict(manifest), "files": []})
+    for batch in iter_batches(manifest, s3, catalog, bucket=bucket):
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= ROWS_PER_FILE:
+            _write_base(s3, bucket, folder, pa.Table.from_batches(pending), staged)
+            pending, rows = [], 0
+    if pending:
+        _write_base(s3, bucket, folder, pa.Table.from_batches(pending), staged)
+    manifest.files, manifest.delta = staged.files, None
+
+
+def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    batches = [conform(b, schema) for b in table.to_batches()]
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _write_base(s3, bucket, folder, table: pa.Table, manifest: Manifest) -> None:
+    table = table.sort_by("contact_id")  # sorted files keep the activity lookup per batch cheap
+    key = f"{folder}contacts-{len(manifest.files):05d}.parquet"
+    _put(s3, bucket, key, _parquet_bytes(table))
+    manifest.files.append({"key": key, "rows": table.num_rows})
+
+
+def _write_delta(s3, bucket, folder, delta: pa.Table) -> dict[str, Any]:
+    key = f"{folder}delta.parquet"
+    _put(s3, bucket, key, _parquet_bytes(delta.sort_by("contact_id")))
+    return {"key": key, "rows": delta.num_rows}
+
+
+def _read_delta(manifest: Manifest, s3, bucket: str) -> pa.Table | None:
+    if not manifest.delta:
+        return None
+    return pq.read_table(pa.BufferReader(_get(s3, bucket, manifest.delta["key"])))
+
+
+def _count(manifest: Manifest, s3, bucket: str) -> int:
+    delta = _read_delta(manifest, s3, bucket)
+    if delta is None:
+        return manifest.base_rows
+    replaced = delta.column("contact_id")
+    replaced_in_base = 0
+    for entry in manifest.files:
+        ids = pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), columns=["contact_id"]).column(0)
+        replaced_in_base += pc.sum(pc.is_in(ids, value_set=replaced)).as_py() or 0
+    live_in_delta = len(delta) - (pc.sum(pc.fill_null(delta.column(ERASED), False)).as_py() or 0)
+    return manifest.base_rows - replaced_in_base + live_in_delta
+
+
+def _event_log_keys(tenant: str, s3, bucket: str) -> list[str]:
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=eventlog_prefix(tenant)):
+        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(".parquet")]
+    return keys
+
+
+def _projected(schema: pa.Schema, columns: Sequence[str] | None) -> pa.Schema:
+    if columns is None:
+        return schema
+    wanted = ["contact_id", *[c for c in columns if c != "contact_id"]]
+    return pa.schema([schema.field(name) for name in dict.fromkeys(wanted) if schema.get_field_index(name) >= 0])
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", row_group_size=BATCH_ROWS)
+    return sink.getvalue()
+
+
+def _put(s3, bucket: str, key: str, body: bytes) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def _get(s3, bucket: str, key: str) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
