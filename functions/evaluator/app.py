@@ -1,16 +1,55 @@
-"""Evaluator: EventBridge schedule, direct `{"tenant_id", "segment_ids"}` calls and EvaluateQueue messages.
+"""Evaluator: the EventBridge schedule, direct ``{"tenant_id", "segment_ids"}`` calls and EvaluateQueue
+messages (on-demand runs queued by ``POST /segments/{id}/evaluate``).
 
-Shell created with the template; the evaluator work (issue: scheduled evaluation) fills it in.
+Thin shell over ``audience.evaluation.run``: the schedule evaluates every tenant and returns SPEC §6's
+summary ``{"runs": [{"tenant_id", "as_of", "snapshot_id", "segments": {id: member_count}}]}``; an SQS
+record whose tenant is being evaluated by another run raises, so SQS delivers it again later.
 """
 
 from __future__ import annotations
 
+from audience.evaluation.run import run_every_tenant, run_tenant
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ValidationError
 
 logger = Logger(service="evaluator")
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+class EvaluateRequest(BaseModel):
+    tenant_id: str
+    segment_ids: list[str] | None = None
+    run_id: str | None = None
+
+
+def record_handler(record: SQSRecord) -> str:
+    try:
+        request = EvaluateRequest.model_validate_json(record.body)
+    except ValidationError:
+        logger.error("dropping a message that names no tenant", message_id=record.message_id)
+        return "dropped"
+    result = run_tenant(request.tenant_id, segment_ids=request.segment_ids, run_id=request.run_id)
+    logger.info("on-demand run", tenant_id=request.tenant_id, run_id=result.run_id, failed=result.failed)
+    return result.run_id
 
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    logger.info("evaluator invoked", source=event.get("source"), records=len(event.get("Records", [])))
-    return {"runs": []} if "Records" not in event else {"batchItemFailures": []}
+    if "Records" in event:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    if "tenant_id" in event:
+        request = EvaluateRequest.model_validate(event)
+        result = run_tenant(request.tenant_id, segment_ids=request.segment_ids, run_id=request.run_id)
+        return {"runs": [result.summary()], "failed": result.failed}
+    results, skipped = run_every_tenant()
+    for result in results:
+        logger.info("scheduled run", tenant_id=result.tenant_id, run_id=result.run_id,
+                    duration_ms=result.duration_ms, segments=len(result.segments), failed=result.failed)
+    answer = {"runs": [result.summary() for result in results]}
+    if skipped:
+        logger.warning("tenants skipped", skipped=skipped)
+        answer["skipped"] = skipped
+    return answer

@@ -40,7 +40,8 @@ def seed_contacts(tenant: str, count: int, seed: int = 7) -> list[str]:
             "tags": rng.choice([[], ["vip"], ["vip", "b2b"], ["B2B"]]),
             "last_received_at": rng.choice([None, "2024-05-30T10:00:00Z", "2024-01-01T00:00:00Z"]),
         }
-        ids.append(contacts_repo.upsert(tenant, f"c{n:03d}", {k: v for k, v in fields.items() if v is not None}).contact_id)
+        present = {k: v for k, v in fields.items() if v is not None}
+        ids.append(contacts_repo.upsert(tenant, f"c{n:03d}", present).contact_id)
     return ids
 
 
@@ -66,7 +67,7 @@ def expected_members(tenant: str, rows_by_contact, events_by_contact, static_mem
     for contact_id, row in rows_by_contact.items():
         events = events_by_contact.get(contact_id, [])
 
-        def member_of(sid, row=row, events=events):
+        def member_of(sid, row=row, events=events, contact_id=contact_id):
             if sid in rules:
                 return evaluate_record(rules[sid], row, as_of=AS_OF, catalog=DEFAULT_CATALOG, events=events,
                                        member_of=member_of)

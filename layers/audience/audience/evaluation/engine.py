@@ -50,7 +50,9 @@ class Plan:
         )
 
 
-def evaluate(plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None) -> dict[str, pa.Array]:
+def evaluate(
+    plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None
+) -> dict[str, pa.Array]:
     """Member ids of every slot of the plan over these batches (one pass, one bit per contact kept)."""
     evaluator = evaluator or plan.evaluator()
     ids: list[pa.Array] = []

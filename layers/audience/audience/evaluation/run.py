@@ -279,3 +279,21 @@ def _mark_abandoned(tenant: str, run_id: str) -> None:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def run_every_tenant(*, as_of: datetime | None = None) -> tuple[list[RunResult], list[dict[str, str]]]:
+    """The scheduled job: every tenant (listed from the tenant registry, no scan), one after another.
+    A tenant whose lease is held or whose run fails is reported and skipped; the others still run."""
+    from audience.storage import tenants_repo
+
+    as_of = as_of or datetime.now(UTC)
+    results: list[RunResult] = []
+    skipped: list[dict[str, str]] = []
+    for tenant in tenants_repo.list_tenant_ids():
+        try:
+            results.append(run_tenant(tenant, as_of=as_of))
+        except LeaseHeld as exc:
+            skipped.append({"tenant_id": tenant, "reason": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
+            skipped.append({"tenant_id": tenant, "reason": f"{type(exc).__name__}: {exc}"[:500]})
+    return results, skipped
