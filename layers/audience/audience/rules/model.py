@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -25,6 +26,11 @@ from audience.rules.operators import (
     ValueKind,
     aggregate_result_type,
 )
+
+try:  # Python's own regex parser (re.compile minus its cache); sre_parse before 3.11
+    from re import _parser as _python_regex_parser
+except ImportError:  # pragma: no cover
+    import sre_parse as _python_regex_parser  # type: ignore[no-redef]
 
 MAX_DEPTH = 6
 MAX_CONDITIONS = 100
@@ -154,14 +160,19 @@ class _Parser:
         if form == "not":
             child = self.rule(node["not"], f"{path}/not", depth + 1)
             return None if child is None else Not(not_=child)
-        self.conditions += 1
-        if self.conditions == MAX_CONDITIONS + 1:
-            self.error(path, f"a rule has at most {MAX_CONDITIONS} conditions")
+        self.count_condition(path)
         if form == "segment":
             return self.segment(node["segment"], f"{path}/segment")
         if form == "field":
             return self.field_condition(node, path)
         return self.event_condition(node, path)
+
+    def count_condition(self, path: str) -> None:
+        """Field, event, segment and `where` conditions all count towards the limit; the first one
+        beyond it is reported (where-conditions too, or a long `where` would slip past)."""
+        self.conditions += 1
+        if self.conditions == MAX_CONDITIONS + 1:
+            self.error(path, f"a rule has at most {MAX_CONDITIONS} conditions")
 
     def group(self, form: str, children: Any, path: str, depth: int) -> Any:
         if not isinstance(children, list) or not children:
@@ -234,7 +245,7 @@ class _Parser:
         if not isinstance(node, dict):
             self.error(path, "a where condition is an object {field, op, value}")
             return None
-        self.conditions += 1
+        self.count_condition(path)
         ok = self.keys(node, path, required={"field", "op"}, allowed={"field", "op", "value"})
         name, op = node.get("field"), node.get("op")
         if "field" not in node or "op" not in node:
@@ -401,7 +412,14 @@ def regex_problem(pattern: str) -> str | None:
     import re2  # google-re2; imported lazily, only rules with `matches` need it
 
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():
+            # Python warns where it reads a pattern differently from POSIX/RE2 ("[[:alpha:]]", "[a--b]"):
+            # such a pattern would mean two things, so it is outside the shared subset. The parser is
+            # called directly because re.compile caches and warns only the first time.
+            warnings.simplefilter("error", FutureWarning)
+            _python_regex_parser.parse(pattern)
+    except FutureWarning as warning:
+        return f"ambiguous regular expression (Python and RE2 read it differently): {warning}"
     except re.error as exc:
         return f"not a valid regular expression: {exc}"
     options = re2.Options()
