@@ -196,3 +196,25 @@ def both(
     answers = agree(segments, contacts, events, as_of=as_of, catalog=catalog, memberships=memberships)
     assert answers["negated"] == [not a for a in answers["rule"]], "`not` is not the exact complement"
     return answers["rule"]
+
+
+def example_rules() -> list[Any]:
+    """Every JSON rule of the table tests (fields, dates, activity) plus a few composite ones: the
+    corpus that validation round trips and the JSON Schema check run over."""
+    from test_agreement_activity import AGGREGATE_CASES, WHERE_CASES
+    from test_agreement_dates import DATE_CASES
+    from test_agreement_fields import BOOLEAN_CASES, LIST_CASES, NUMBER_CASES, STRING_CASES
+
+    rules = [p.values[0] for p in STRING_CASES + NUMBER_CASES + BOOLEAN_CASES + LIST_CASES + DATE_CASES]
+    rules += [{"event": "purchase", "aggregate": aggregate} for aggregate, _ in AGGREGATE_CASES]
+    rules += [{"event": "purchase", "where": [where], "within_last_days": 30} for where, _ in WHERE_CASES]
+    rules += [
+        {"event": "purchase"},
+        {"segment": "us_hot"},
+        {"not": {"segment": "static"}},
+        {"all": [{"field": "country", "op": "eq", "value": "US"},
+                 {"any": [{"not": {"event": "email_click", "within_last_days": 7}},
+                          {"field": "tags", "op": "has_all", "value": ["vip", "newsletter"]},
+                          {"segment": "hot"}]}]},
+    ]
+    return rules

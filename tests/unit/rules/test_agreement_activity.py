@@ -40,7 +40,7 @@ PURCHASES = [
 ]
 
 
-@pytest.mark.parametrize(("aggregate", "expected"), [
+AGGREGATE_CASES = [
     ({"fn": "count", "op": "gte", "value": 1}, [False, True, True, True, False]),
     ({"fn": "count", "op": "eq", "value": 0}, [True, False, False, False, True]),
     ({"fn": "count", "op": "eq", "value": 3}, [False, False, True, False, False]),
@@ -62,7 +62,10 @@ PURCHASES = [
     ({"fn": "avg", "field": "amount", "op": "lt", "value": 1000}, [False, True, True, False, False]),
     ({"fn": "first_at", "op": "is_empty"}, [True, False, False, False, True]),
     ({"fn": "last_at", "op": "is_not_empty"}, [False, True, True, True, False]),
-])
+]
+
+
+@pytest.mark.parametrize(("aggregate", "expected"), AGGREGATE_CASES)
 def test_aggregates_over_contacts_with_and_without_matching_events(aggregate, expected):
     assert run({"event": "purchase", "aggregate": aggregate}, PURCHASES) == expected
 
@@ -121,7 +124,7 @@ def test_the_window_applies_before_aggregating():
 AMOUNTS = [ev("c1", amount="10"), ev("c2", amount="9"), ev("c3", amount="10.0"), ev("c4", amount="ten")]
 
 
-@pytest.mark.parametrize(("where", "expected"), [
+WHERE_CASES = [
     # gt/gte/lt/lte/between compare numerically: "10" > 9 although "10" < "9" as text
     ({"field": "amount", "op": "gt", "value": 9}, [False, True, False, True, False]),
     ({"field": "amount", "op": "lte", "value": 9.5}, [False, False, True, False, False]),
@@ -147,7 +150,10 @@ AMOUNTS = [ev("c1", amount="10"), ev("c2", amount="9"), ev("c3", amount="10.0"),
     ({"field": "coupon", "op": "neq", "value": "x"}, [False, True, True, True, True]),
     ({"field": "coupon", "op": "eq", "value": "x"}, [False] * 5),
     ({"field": "Amount", "op": "is_not_empty"}, [False] * 5),  # property names are exact
-])
+]
+
+
+@pytest.mark.parametrize(("where", "expected"), WHERE_CASES)
 def test_where_conditions_type_the_property_by_operator_and_value(where, expected):
     assert run({"event": "purchase", "where": [where]}, AMOUNTS) == expected
 
