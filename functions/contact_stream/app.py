@@ -1,16 +1,51 @@
-"""Contact stream: DynamoDB stream records of ContactsTable -> real-time membership.
+"""Contact stream: ContactsTable stream records -> real-time dynamic memberships.
 
-Shell created with the template (the stream is declared there); the real-time membership work fills it.
+Thin shell: Powertools' batch utility turns each record into a ``ContactChange`` and hands it to
+``audience.realtime.apply``; a record that fails is reported alone (partial batch response), so the
+event source mapping retries from it (bisecting on errors) and finally sends it to the on-failure
+queue. Tenant = the item's partition key.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from audience.realtime.apply import TenantCache, apply_change
+from audience.realtime.changes import ContactChange, change_from_images
+from audience.realtime.live import s3_client
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="contact_stream")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def to_change(record: DynamoDBRecord) -> ContactChange:
+    stream = record.raw_event["dynamodb"]
+    created = stream.get("ApproximateCreationDateTime")  # epoch seconds
+    moment = datetime.fromtimestamp(float(created), UTC) if created is not None else None
+    return change_from_images(stream["Keys"], stream.get("NewImage"), moment)
 
 
 @logger.inject_lambda_context
-def lambda_handler(event, context):
-    logger.info("contact stream batch", records=len(event.get("Records", [])))
-    return {"batchItemFailures": []}
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    cache = TenantCache(s3_client)
+    try:
+        cache.prefetch_events([to_change(DynamoDBRecord(r)) for r in event.get("Records", [])])
+    except Exception:  # a bad record fails alone below; prefetching is only an optimisation
+        logger.exception("prefetching the batch's activity failed")
+
+    def handle(record: DynamoDBRecord) -> None:
+        outcome = apply_change(to_change(record), cache)
+        logger.info(
+            "contact change",
+            contact_id=outcome.contact_id,
+            status=outcome.status,
+            added=outcome.added,
+            removed=outcome.removed,
+            kept_by_run=outcome.kept_by_run,
+        )
+
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

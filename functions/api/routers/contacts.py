@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from audience.contacts import use_cases
-from audience.errors import BadRequest
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -104,14 +103,10 @@ def delete_contact(contact_id: str):
 def contact_segments(
     contact_id: str,
     live: Annotated[
-        bool, Query(description="evaluate every dynamic segment now (not available yet: 400)")
+        bool,
+        Query(description="evaluate every dynamic segment now (categories and suppression applied), nothing written"),
     ] = False,
 ) -> ContactSegmentList:
     tenant = tenant_id(router)
-    if live:
-        raise BadRequest(
-            "live evaluation (?live=true) is not available in this deployment yet; "
-            "omit it to get the stored memberships",
-            [{"path": "?live", "message": "not supported yet"}],
-        )
-    return ContactSegmentList(items=[ContactSegment(**s) for s in use_cases.segments_of(tenant, contact_id)])
+    rows = use_cases.live_segments_of(tenant, contact_id) if live else use_cases.segments_of(tenant, contact_id)
+    return ContactSegmentList(items=[ContactSegment(**s) for s in rows])

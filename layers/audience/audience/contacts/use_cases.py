@@ -66,3 +66,12 @@ def segments_of(tenant: str, contact_id: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def live_segments_of(tenant: str, contact_id: str) -> list[dict[str, Any]]:
+    """The segments the contact would be in if every dynamic segment were evaluated now (nothing
+    written); same rows as ``segments_of``. Imported lazily: the real-time check pulls in the
+    placement code, and the activity reader (pyarrow) only when a rule needs events."""
+    from audience.realtime.live import live_segments
+
+    return live_segments(tenant, contact_id)

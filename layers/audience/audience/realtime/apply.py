@@ -1,0 +1,119 @@
+"""Apply one contact change to its dynamic memberships: write only what changed.
+
+For each change: claim the contact's watermark (a stale or out-of-order record stops here), decide
+the dynamic segments the contact joins now, compare with the memberships stored (one consistent
+BatchGet), and add/remove only the differences with conditional writes; every membership that
+really appeared or went moves the segment's ``member_count`` and today's history by one. Segments
+the contact neither is nor should be in cost nothing. An erased contact loses every membership.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from audience.realtime import stamps
+from audience.realtime.activity import ActivityWindow
+from audience.realtime.changes import ContactChange
+from audience.realtime.decide import decide
+from audience.realtime.tenant_rules import TenantRules, load_tenant_rules
+from audience.rules.record import as_utc
+from audience.segments.placement import record_change
+from audience.storage import memberships_repo
+
+
+@dataclass
+class Outcome:
+    contact_id: str
+    status: str  # "applied" or "stale" (an older record than one already applied)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_by_run: list[str] = field(default_factory=list)  # segments a newer scheduled run decided
+
+
+class TenantCache:
+    """Per invocation: each tenant's rules and activity window, loaded on first use, shared by
+    every record of the batch (a batch of one tenant reads its segments once)."""
+
+    def __init__(self, s3_client: Callable[[], Any], *, as_of: datetime | None = None):
+        self.as_of = as_utc(as_of or datetime.now(UTC))
+        self._s3_client = s3_client
+        self._rules: dict[str, TenantRules] = {}
+        self._windows: dict[str, ActivityWindow] = {}
+
+    def rules(self, tenant: str) -> TenantRules:
+        if tenant not in self._rules:
+            self._rules[tenant] = load_tenant_rules(tenant)
+        return self._rules[tenant]
+
+    def window(self, tenant: str) -> ActivityWindow:
+        if tenant not in self._windows:
+            since = self.rules(tenant).events_since(self.as_of)
+            self._windows[tenant] = ActivityWindow(tenant, since, self._s3_client)
+        return self._windows[tenant]
+
+    def prefetch_events(self, changes: list[ContactChange]) -> None:
+        """One vectorised pick of the batch's contacts per tenant whose rules look at activity."""
+        by_tenant: dict[str, list[str]] = {}
+        for change in changes:
+            if not change.erased:
+                by_tenant.setdefault(change.tenant, []).append(change.contact_id)
+        for tenant, ids in by_tenant.items():
+            if self.rules(tenant).needs_events:
+                self.window(tenant).prefetch(ids)
+
+
+def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
+    if not stamps.claim(change.tenant, change.contact_id, change.changed_at):
+        return Outcome(change.contact_id, "stale")
+    tenant, contact_id = change.tenant, change.contact_id
+    rules = cache.rules(tenant)
+    if change.erased:
+        return _erase(change, rules)
+    stored = [m.segment_id for m in memberships_repo.segments_of(tenant, contact_id)]
+    events = cache.window(tenant).events_of(contact_id) if rules.needs_events else ()
+    decision = decide(
+        rules,
+        change.fields or {},
+        contact_id=contact_id,
+        as_of=cache.as_of,
+        events=events,
+        static_memberships=[sid for sid in stored if sid in rules.static],
+    )
+    current = stamps.current_members(tenant, contact_id, rules.dynamic)
+    outcome = Outcome(contact_id, "applied")
+    for segment_id in sorted(decision.joined ^ current):
+        segment = rules.dynamic[segment_id]
+        if _evaluated_after(segment.last_evaluated_at, change.changed_at):
+            outcome.kept_by_run.append(segment_id)  # the run saw this change (or a newer one) already
+            continue
+        if segment_id in decision.joined:
+            if stamps.add(tenant, segment_id, contact_id, segment.category, change.changed_at):
+                record_change(tenant, segment_id, added=1)
+                outcome.added.append(segment_id)
+        elif stamps.remove(tenant, segment_id, contact_id, change.changed_at):
+            record_change(tenant, segment_id, removed=1)
+            outcome.removed.append(segment_id)
+    return outcome
+
+
+def _erase(change: ContactChange, rules: TenantRules) -> Outcome:
+    """Every membership goes, static ones too (erasure), whatever the index or a run says. The
+    by_contact index may lag, so the tenant's segments are also checked with a consistent read."""
+    outcome = Outcome(change.contact_id, "applied")
+    segment_ids = {m.segment_id for m in memberships_repo.segments_of(change.tenant, change.contact_id)}
+    segment_ids |= stamps.current_members(change.tenant, change.contact_id, [*rules.dynamic, *rules.static])
+    for segment_id in sorted(segment_ids):
+        if stamps.remove(change.tenant, segment_id, change.contact_id, None):
+            record_change(change.tenant, segment_id, removed=1)
+            outcome.removed.append(segment_id)
+    return outcome
+
+
+def _evaluated_after(last_evaluated_at: str | None, changed_at: str) -> bool:
+    """Whether a scheduled run with ``as_of`` = ``last_evaluated_at`` already saw the change."""
+    if not last_evaluated_at:
+        return False
+    return as_utc(last_evaluated_at) > as_utc(changed_at)

@@ -1,0 +1,55 @@
+"""A contact change as the ContactsTable stream reports it: the new image, or an erasure.
+
+Reads DynamoDB-JSON item images (the stream's ``NewImage``/``OldImage``), never a Lambda event, so
+the handler stays a thin shell and tests can build changes from stored items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from audience.storage.models import ContactItem
+
+
+def iso_stamp(moment: datetime) -> str:
+    """The one timestamp format the service sorts by (``now_iso``): UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """What one stream record says about one contact.
+
+    ``fields`` is None when the contact is gone (tombstone or the item removed); ``changed_at`` is
+    the moment of the image (its ``updated_at``; for a removed item, the record's creation time):
+    records about one contact are ordered by it.
+    """
+
+    tenant: str
+    contact_id: str
+    changed_at: str
+    fields: dict[str, Any] | None = field(default=None)
+
+    @property
+    def erased(self) -> bool:
+        return self.fields is None
+
+
+def change_from_images(
+    keys: dict[str, Any],
+    new_image: dict[str, Any] | None,
+    approximate_creation: datetime | None,
+) -> ContactChange:
+    """The change one stream record describes (images in DynamoDB JSON, as the stream sends them)."""
+    tenant = keys["pk"]["S"]
+    contact_id = keys["sk"]["S"]
+    fallback = iso_stamp(approximate_creation or datetime.now(UTC))
+    if not new_image:  # REMOVE: the tombstone expired or the item was deleted
+        return ContactChange(tenant, contact_id, fallback, None)
+    item = ContactItem.from_raw_data(new_image)
+    changed_at = item.updated_at or fallback
+    if item.erased:
+        return ContactChange(tenant, contact_id, changed_at, None)
+    return ContactChange(tenant, contact_id, changed_at, dict(item.fields or {}))

@@ -1,0 +1,127 @@
+"""Timestamps that make the real-time path safe against stale, replayed and racing records.
+
+Two kinds of item in MembershipsTable, both keyed by tenant:
+
+- the contact's stream watermark, ``pk = {tenant}#~stream``, ``sk = contact_id``, ``seen_at``: the
+  ``changed_at`` of the newest change applied for that contact. A record can claim the contact only
+  if it is at least as new (conditional update), so an older record arriving late, or replayed after
+  a newer one, writes nothing. Segment ids are hex, so the partition can never be a segment's. The
+  item has no ``gsi1pk``: it stays out of the ``by_contact`` index.
+- ``evaluated_at`` on memberships the stream writes: a delete only succeeds while the membership is
+  not newer than the change (scheduled-run memberships carry none), and a put only when absent, so
+  the count moves by exactly the memberships that really appeared or went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from audience.storage.base import SettingsBoundModel, now_iso
+from audience.storage.models import MembershipsMeta, by_contact_pk, membership_pk
+from audience.storage.paging import chunks, condition_failed
+
+WATERMARK_PARTITION = "~stream"
+BATCH_GET_SIZE = 100
+
+
+def watermark_pk(tenant: str) -> str:
+    return f"{tenant}#{WATERMARK_PARTITION}"
+
+
+class StreamWatermark(SettingsBoundModel):
+    Meta = MembershipsMeta
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    seen_at = UnicodeAttribute()
+
+
+class StampedMembership(SettingsBoundModel):
+    """A membership as MembershipItem stores it, plus the stream's ``evaluated_at``."""
+
+    Meta = MembershipsMeta
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    category = UnicodeAttribute(null=True)
+    added_at = UnicodeAttribute(null=True)
+    evaluated_at = UnicodeAttribute(null=True)
+
+
+def claim(tenant: str, contact_id: str, changed_at: str) -> bool:
+    """Advance the contact's watermark to ``changed_at``; False when a newer change was applied."""
+    mark = StreamWatermark(watermark_pk(tenant), contact_id)
+    try:
+        mark.update(
+            actions=[StreamWatermark.seen_at.set(changed_at)],
+            condition=StreamWatermark.seen_at.does_not_exist() | (StreamWatermark.seen_at <= changed_at),
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def watermark(tenant: str, contact_id: str) -> str | None:
+    try:
+        return StreamWatermark.get(watermark_pk(tenant), contact_id, consistent_read=True).seen_at
+    except StreamWatermark.DoesNotExist:
+        return None
+
+
+def changed_after(tenant: str, moment: str) -> Iterator[tuple[str, str]]:
+    """``(contact_id, seen_at)`` of contacts the stream applied a change newer than ``moment`` to:
+    an evaluation run whose snapshot was cut at ``moment`` must leave their memberships alone."""
+    for mark in StreamWatermark.query(watermark_pk(tenant), filter_condition=StreamWatermark.seen_at > moment):
+        yield mark.sk, mark.seen_at
+
+
+def current_members(tenant: str, contact_id: str, segment_ids: Iterable[str]) -> set[str]:
+    """Which of ``segment_ids`` hold the contact now (consistent BatchGet: one call per 100)."""
+    found: set[str] = set()
+    for chunk in chunks(list(dict.fromkeys(segment_ids)), BATCH_GET_SIZE):
+        keys = [(membership_pk(tenant, sid), contact_id) for sid in chunk]
+        for item in StampedMembership.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "gsi1sk"]):
+            found.add(item.pk[len(tenant) + 1 :])
+    return found
+
+
+def add(tenant: str, segment_id: str, contact_id: str, category: str | None, changed_at: str) -> bool:
+    """Put a dynamic membership unless it exists; True when this call created it."""
+    item = StampedMembership(
+        membership_pk(tenant, segment_id),
+        contact_id,
+        gsi1pk=by_contact_pk(tenant, contact_id),
+        gsi1sk=segment_id,
+        source="dynamic",
+        category=category,
+        added_at=now_iso(),
+        evaluated_at=changed_at,
+    )
+    try:
+        item.save(condition=StampedMembership.pk.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def remove(tenant: str, segment_id: str, contact_id: str, changed_at: str | None) -> bool:
+    """Delete a membership unless the stream stamped it after ``changed_at`` (None: whatever its
+    stamp, as erasure does); True when this call deleted it."""
+    condition = StampedMembership.pk.exists()
+    if changed_at is not None:
+        condition &= StampedMembership.evaluated_at.does_not_exist() | (StampedMembership.evaluated_at <= changed_at)
+    try:
+        StampedMembership(membership_pk(tenant, segment_id), contact_id).delete(condition=condition)
+    except DeleteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True

@@ -1,0 +1,59 @@
+"""Real-time membership on moto: the API writes contacts, the ContactsTable stream (moto's own) is
+read with the local stack's poller and delivered to the contact_stream handler."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+
+from infra.local_triggers import StreamPoller
+from tests.integration.api.conftest import FakeLambdaContext, api_call  # noqa: F401
+
+
+class StreamTap:
+    """Collects the stream's records; ``deliver`` hands them to the real handler as Lambda would."""
+
+    name = "ContactStreamFunction"
+
+    def __init__(self, aws):
+        endpoint = f"https://streams.dynamodb.{aws.region}.amazonaws.com"  # moto's streams endpoint
+        streams = boto3.client("dynamodbstreams", region_name=aws.region, endpoint_url=endpoint)
+        sqs = boto3.client("sqs", region_name=aws.region)
+        [event] = aws.template.function(self.name).events_of_type("DynamoDB")
+        self.poller = StreamPoller(self, event, aws, streams, sqs, threading.Event(), retry_delay=0)
+        self.poller._open_shards()
+        self.captured: list[dict] = []
+
+    def invoke(self, event: dict) -> dict:  # the poller calls this as it would call the function
+        self.captured.extend(event["Records"])
+        return {"batchItemFailures": []}
+
+    def take(self) -> list[dict]:
+        """Every record written since the last call."""
+        while self.poller.poll_once():
+            pass
+        records, self.captured = self.captured, []
+        return records
+
+    @staticmethod
+    def deliver(records: list[dict]) -> dict:
+        from functions.contact_stream.app import lambda_handler
+
+        return lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
+
+    def flush(self) -> dict:
+        return self.deliver(self.take())
+
+
+@pytest.fixture
+def stream(aws):
+    return StreamTap(aws)
+
+
+@pytest.fixture
+def tenant(aws):
+    from audience.tenants import create_tenant
+
+    return create_tenant("Realtime")[0]
