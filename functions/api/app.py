@@ -47,6 +47,7 @@ from functions.api.routers import (  # noqa: E402
     campaigns,
     categories,
     contacts,
+    evaluation,
     events,
     fields,
     imports,
@@ -107,6 +108,7 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
 # One Router per resource; jobs = exports, mass update and score reset.
 for module in (segments, contacts, fields, categories, campaigns, settings, events, imports, jobs):
     app.include_router(module.router)
+app.include_router(evaluation.router)
 
 app.enable_swagger(path="/docs", **OPENAPI)
 

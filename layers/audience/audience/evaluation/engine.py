@@ -13,7 +13,7 @@ of snapshot files) evaluate independently with the same plan and their member id
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,13 +50,11 @@ class Plan:
         )
 
 
-def evaluate(
+def placed_batches(
     plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None
-) -> dict[str, pa.Array]:
-    """Member ids of every slot of the plan over these batches (one pass, one bit per contact kept)."""
+) -> Iterator[tuple[pa.RecordBatch, dict[str, pa.BooleanArray]]]:
+    """Each batch with, per slot of the plan, which of its contacts join the segment."""
     evaluator = evaluator or plan.evaluator()
-    ids: list[pa.Array] = []
-    bits: dict[str, list[pa.BooleanArray]] = {slot.id: [] for slot in plan.slots}
     for batch in batches:
         contact_ids = batch.column(batch.schema.get_field_index("contact_id"))
         masks = evaluator.masks(batch)
@@ -66,8 +64,18 @@ def evaluate(
             for category, members in plan.static_by_category.items()
             if len(members)
         }
-        placed = place_masks({s.id: masks[s.id] for s in plan.slots if s.id in masks}, taken, plan.slots, suppressed)
-        ids.append(contact_ids)
+        matches = {s.id: masks[s.id] for s in plan.slots if s.id in masks}
+        yield batch, place_masks(matches, taken, plan.slots, suppressed)
+
+
+def evaluate(
+    plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None
+) -> dict[str, pa.Array]:
+    """Member ids of every slot of the plan over these batches (one pass, one bit per contact kept)."""
+    ids: list[pa.Array] = []
+    bits: dict[str, list[pa.BooleanArray]] = {slot.id: [] for slot in plan.slots}
+    for batch, placed in placed_batches(plan, batches, evaluator):
+        ids.append(batch.column(batch.schema.get_field_index("contact_id")))
         for sid, mask in placed.items():
             bits[sid].append(mask)
     everyone = pa.chunked_array(ids, pa.string())

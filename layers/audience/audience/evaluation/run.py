@@ -13,7 +13,6 @@ Order of a run (so that a run dying anywhere and running again converges):
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pyarrow as pa
 
 from audience.evaluation import engine, snapshots, state
 from audience.evaluation.placement import Slot
+from audience.evaluation.requests import new_run_id
 from audience.fields import FieldCatalog
 from audience.rules import RuleValidationError, parse_rule, referenced_segments
 from audience.settings import get_settings
@@ -65,11 +65,6 @@ class RunResult:
             "snapshot_id": self.snapshot_id,
             "segments": dict(self.segments),
         }
-
-
-def new_run_id(now: datetime) -> str:
-    """Sortable by start time (the ledger lists newest first)."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
 
 
 def run_tenant(

@@ -1,0 +1,124 @@
+"""Answers over the newest snapshot without saving anything: the count and a sample of contacts an
+unsaved rule selects (``POST /segments/preview``), and the distinct values of a field for
+``POST /segments/bulk``.
+
+A preview counts what a new dynamic segment without a category would hold: the rule, with the
+tenant's suppression applied (segments do not opt out by default), through the same engine as the
+scheduled run. With no snapshot yet, one is built first (the first one reads the contacts once).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import pyarrow.compute as pc
+
+from audience.errors import ValidationFailed
+from audience.evaluation import engine, snapshots
+from audience.evaluation.placement import Slot
+from audience.evaluation.run import _members
+from audience.fields import FieldCatalog, FieldType
+from audience.rules import parse_rule, referenced_segments
+from audience.settings import get_settings
+from audience.storage import fields_repo, segments_repo, suppression_repo
+from audience.suppression import SuppressionPolicy
+
+PREVIEW = "__preview__"
+SAMPLE_SIZE = 20
+
+
+def _s3():
+    settings = get_settings()
+    return boto3.client("s3", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+
+
+def newest_snapshot(tenant: str, s3, catalog: FieldCatalog) -> snapshots.Manifest:
+    found = snapshots.latest_manifest(tenant, s3)
+    return found or snapshots.build_snapshot(tenant, s3, catalog=catalog)
+
+
+def preview(tenant: str, rules: dict[str, Any], *, sample_size: int = SAMPLE_SIZE, s3=None,
+            as_of: datetime | None = None) -> dict[str, Any]:
+    """``{"count", "sample", "snapshot_id", "as_of"}`` for an unsaved, already validated rule."""
+    s3 = s3 or _s3()
+    bucket = get_settings().data_bucket
+    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    catalog = fields_repo.catalog(tenant)
+    rule = parse_rule(rules, catalog)
+    manifest = newest_snapshot(tenant, s3, catalog)
+    policy = SuppressionPolicy.from_document(suppression_repo.get(tenant).document, catalog)
+    policy_document = policy.as_rule_document()
+    suppression = parse_rule(policy_document, catalog) if policy_document else None
+    documents = [rules] + ([policy_document] if policy_document else [])
+    segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+    referenced = referenced_segments(rule) | (referenced_segments(suppression) if suppression else set())
+    events = None
+    if any(engine.uses_events(d) for d in documents):
+        days = [engine.event_lookback_days(d) for d in documents if engine.uses_events(d)]
+        since = None if any(d is None for d in days) else as_of - timedelta(days=max(days) + 1)
+        events = snapshots.read_events(manifest, s3, since=since, bucket=bucket)
+    plan = engine.Plan(
+        as_of=as_of, catalog=catalog, rules={PREVIEW: rule}, slots=[Slot(PREVIEW)], suppression=suppression,
+        events=events, memberships={sid: _members(tenant, sid, segments.get(sid), s3, bucket) for sid in referenced},
+    )
+    count = 0
+    sample: list[dict[str, Any]] = []
+    batches = snapshots.iter_batches(manifest, s3, catalog, bucket=bucket)
+    for batch, placed in engine.placed_batches(plan, batches):
+        mask = placed[PREVIEW]
+        count += pc.sum(mask).as_py() or 0
+        if len(sample) < sample_size:
+            chosen = batch.filter(mask).slice(0, sample_size - len(sample))
+            sample += [_json_row(row) for row in chosen.to_pylist()]
+    return {"count": count, "sample": sample, "snapshot_id": manifest.snapshot_id,
+            "as_of": as_of.isoformat().replace("+00:00", "Z")}
+
+
+def distinct_values(tenant: str, field: str, *, cap: int, s3=None) -> list[dict[str, Any]]:
+    """``[{"value", "count"}]`` for every non-empty value of ``field`` in the newest snapshot (list
+    fields: each item; strings compared ignoring case, as rules compare them), sorted by value.
+    More than ``cap`` distinct values is a 422 at ``/field``."""
+    s3 = s3 or _s3()
+    catalog = fields_repo.catalog(tenant)
+    if field not in catalog or field == "contact_id":
+        raise ValidationFailed("unknown field", [{"path": "/field", "message": f"no field {field!r}"}])
+    kind = catalog.type_of(field)
+    manifest = newest_snapshot(tenant, s3, catalog)
+    counts: dict[Any, int] = {}
+    shown: dict[Any, Any] = {}
+    for batch in snapshots.iter_batches(manifest, s3, catalog, columns=[field]):
+        column = batch.column(1)
+        if kind is FieldType.LIST:
+            column = pc.list_flatten(column)
+        column = column.drop_null()
+        if kind in (FieldType.STRING, FieldType.LIST):
+            column = column.filter(pc.not_equal(column, ""))
+            keys = pc.utf8_lower(column)
+        else:
+            keys = column
+        for key, value in zip(keys.to_pylist(), column.to_pylist(), strict=True):
+            counts[key] = counts.get(key, 0) + 1
+            shown.setdefault(key, value)
+        if len(counts) > cap:
+            raise ValidationFailed(
+                f"field {field!r} has more than {cap} distinct values; narrow it with a base rule or another field",
+                [{"path": "/field", "message": f"more than {cap} distinct values"}],
+            )
+    return [{"value": _json_value(shown[key]), "count": counts[key]} for key in sorted(counts, key=str)]
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: _json_value(value) for name, value in row.items() if value is not None and value != []}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
