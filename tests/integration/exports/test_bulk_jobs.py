@@ -18,9 +18,7 @@ def small_pages(monkeypatch):
     from audience.bulk import updates
 
     original = updates.member_pages
-    monkeypatch.setattr(
-        updates, "member_pages", lambda t, s, size, start_key=None: original(t, s, 2, start_key)
-    )
+    monkeypatch.setattr(updates, "member_pages", lambda t, s, size, after=None: original(t, s, 2, after))
 
 
 def queue(world, kind, segment_id, params):
@@ -36,14 +34,12 @@ def test_a_mass_update_short_of_time_pauses_and_continues_from_its_checkpoint(wo
         deliveries += 1
         current = jobs_repo.get(TENANT, job.job_id)
         if current.status != "succeeded":
-            assert current.status == "pending" and current.counts["checkpoint"]["start_key"]
+            assert current.status == "pending" and current.counts["checkpoint"]["after"]
     done = jobs_repo.get(TENANT, job.job_id)
     assert deliveries == 3 and done.status == "succeeded"
     assert done.counts["members_read"] == 5 and done.counts["contacts_updated"] == 5
     assert "checkpoint" not in done.counts
-    assert [contacts_repo.get(TENANT, f"c{i}").version for i in range(5)] == [2] * 5, (
-        "each contact updated once"
-    )
+    assert [contacts_repo.get(TENANT, f"c{i}").version for i in range(5)] == [2] * 5, "each contact updated once"
 
 
 def test_a_crashed_reset_resumes_after_its_checkpoint_and_is_audited_once(world, small_pages, monkeypatch):
@@ -81,15 +77,11 @@ def test_a_crashed_reset_resumes_after_its_checkpoint_and_is_audited_once(world,
     monkeypatch.setattr(jobs, "datetime", type("Frozen", (), {"now": staticmethod(lambda tz=None: later)}))
     world.deliver(messages, receive_count=2)
     done = jobs_repo.get(TENANT, job.job_id)
-    assert (
-        done.status == "succeeded" and done.counts["contacts_updated"] == 5 and done.counts["attempts"] == 2
-    )
+    assert done.status == "succeeded" and done.counts["contacts_updated"] == 5 and done.counts["attempts"] == 2
     assert calls["n"] == 4, "pages 2 and 3 only: page 1 was not redone"
     assert [contacts_repo.get(TENANT, f"c{i}").fields["score"] for i in range(5)] == [0] * 5
     (entry,) = audit.list_records(world.dynamodb, world.aws.name("MainTable"), TENANT)
-    assert (
-        entry["outcome"] == "succeeded" and entry["contacts_updated"] == 5 and entry["reason"] == "model v2"
-    )
+    assert entry["outcome"] == "succeeded" and entry["contacts_updated"] == 5 and entry["reason"] == "model v2"
 
 
 def test_erased_members_are_skipped_not_recreated(world):

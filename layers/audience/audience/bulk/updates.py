@@ -3,7 +3,7 @@
 Both walk the segment's stored membership a page at a time (what ``GET /segments/{id}/members``
 shows, for static and dynamic segments alike) and set the fields on each member contact. Setting a
 value is idempotent, so redoing a page after a crash is harmless. Progress carries a *checkpoint*
-(the membership key the next page starts from): a job retaken after a crash, or paused because its
+(the contact id the next page starts after): a job retaken after a crash, or paused because its
 invocation is running out of time (``should_pause``), resumes there instead of starting over — a
 million-member segment may need more than one 15-minute invocation.
 """
@@ -53,18 +53,16 @@ def apply_to_members(
         raise BulkUpdateFailed(f"segment {segment_id!r} no longer exists")
     resume_from = resume_from or {}
     counts: dict[str, Any] = {name: int(resume_from.get(name, 0)) for name in COUNT_NAMES}
-    start_key = (resume_from.get("checkpoint") or {}).get("start_key")
+    after = (resume_from.get("checkpoint") or {}).get("after")
     last_report = time.monotonic()
-    for memberships, next_key in member_pages(tenant, segment_id, page_size, start_key=start_key):
-        updated, skipped = set_fields(
-            ddb, contacts_table, tenant, [m.contact_id for m in memberships], changes
-        )
+    for memberships, next_after in member_pages(tenant, segment_id, page_size, after=after):
+        updated, skipped = set_fields(ddb, contacts_table, tenant, [m.contact_id for m in memberships], changes)
         counts["members_read"] += len(memberships)
         counts["contacts_updated"] += updated
         counts["contacts_skipped"] += skipped
-        if next_key is None:
+        if next_after is None:
             break
-        counts["checkpoint"] = {"start_key": next_key}
+        counts["checkpoint"] = {"after": next_after}
         if should_pause():
             return BulkOutcome(counts, paused=True)
         if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:

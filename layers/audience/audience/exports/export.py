@@ -127,17 +127,18 @@ def run_export(
 
 
 def member_pages(
-    tenant: str, segment_id: str, page_size: int, start_key: dict[str, str] | None = None
-) -> Iterator[tuple[list[Membership], dict[str, str] | None]]:
-    """The segment's memberships, one Query page at a time, each with the key the next page starts
-    from (None after the last page) — a checkpoint a long job can resume from."""
-    while True:
-        page = memberships_repo.list_segment(tenant, segment_id, limit=page_size, start_key=start_key)
-        if page.items or page.next_key is None:
-            yield page.items, page.next_key
-        if page.next_key is None:
-            return
-        start_key = page.next_key
+    tenant: str, segment_id: str, page_size: int, after: str | None = None
+) -> Iterator[tuple[list[Membership], str | None]]:
+    """The segment's memberships (from after contact ``after``) in pages of ``page_size``, each with
+    the contact id the next page starts after (None after the last page): a checkpoint a long job
+    can resume from. DynamoDB is read in Query pages of up to 1 MB (thousands of members)."""
+    page: list[Membership] = []
+    for membership in memberships_repo.iter_segment(tenant, segment_id, after_contact_id=after):
+        if len(page) == page_size:
+            yield page, page[-1].contact_id
+            page = []
+        page.append(membership)
+    yield page, None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,15 @@ def list_segment(tenant: str, segment_id: str, limit: int = 50, start_key: dict[
     return collect(items, limit, key_of=lambda i: {"pk": i.pk, "sk": i.sk}, convert=_to_record)
 
 
+def iter_segment(tenant: str, segment_id: str, after_contact_id: str | None = None) -> Iterator[Membership]:
+    """Every membership of the segment in contact-id order, resuming after ``after_contact_id``
+    (DynamoDB Query pages of up to 1 MB; for jobs that walk a whole segment)."""
+    pk = membership_pk(tenant, segment_id)
+    start = {"pk": {"S": pk}, "sk": {"S": after_contact_id}} if after_contact_id else None
+    for item in MembershipItem.query(pk, last_evaluated_key=start):
+        yield _to_record(item)
+
+
 def iter_members(tenant: str, segment_id: str) -> Iterator[str]:
     """Every member's contact id (paged Query, keys only)."""
     for item in MembershipItem.query(membership_pk(tenant, segment_id), attributes_to_get=["pk", "sk"]):
