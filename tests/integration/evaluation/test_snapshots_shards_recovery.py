@@ -1,0 +1,118 @@
+"""Snapshots (incremental, compaction, full rebuild), k shards == one shard, crash-and-rerun convergence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from audience.evaluation import shards, snapshots, state
+from audience.evaluation.run import build_plan, run_tenant
+from audience.fields import DEFAULT_CATALOG
+from audience.storage import contacts_repo, memberships_repo, segments_repo
+
+AS_OF = datetime(2024, 6, 1, 12, tzinfo=UTC)
+
+
+def live_ids(tenant, s3, manifest) -> list[str]:
+    batches = snapshots.iter_batches(manifest, s3, DEFAULT_CATALOG)
+    return sorted(id_ for b in batches for id_ in b.column("contact_id").to_pylist())
+
+
+def test_incremental_snapshot_adds_changes_and_erasures_then_compacts(tenant, s3, aws, monkeypatch):
+    bucket = aws.env()["DATA_BUCKET"]
+    for n in range(6):
+        contacts_repo.upsert(tenant, f"c{n}", {"score": n})
+    first = snapshots.build_snapshot(tenant, s3)
+    assert first.contact_count == 6 and first.delta is None
+    contacts_repo.upsert(tenant, "c1", {"score": 100})
+    contacts_repo.erase(tenant, "c2")
+    contacts_repo.upsert(tenant, "new", {"score": 7})
+
+    second = snapshots.build_snapshot(tenant, s3)
+
+    assert second.files == first.files and second.delta is not None  # base files reused, only a delta
+    assert second.contact_count == 6
+    assert live_ids(tenant, s3, second) == ["c0", "c1", "c3", "c4", "c5", "new"]
+    scores = {r["contact_id"]: r["score"] for b in snapshots.iter_batches(second, s3, DEFAULT_CATALOG)
+              for r in b.to_pylist()}
+    assert scores["c1"] == 100
+    assert snapshots.latest_manifest(tenant, s3).snapshot_id == second.snapshot_id
+
+    monkeypatch.setattr(snapshots, "COMPACT_MIN_ROWS", 0)
+    contacts_repo.upsert(tenant, "c3", {"score": 33})
+    third = snapshots.build_snapshot(tenant, s3)
+    assert third.delta is None and third.files != first.files  # folded into fresh base files
+    assert live_ids(tenant, s3, third) == ["c0", "c1", "c3", "c4", "c5", "new"]
+    assert snapshots.read_manifest(tenant, first.snapshot_id, s3, bucket).contact_count == 6  # old one intact
+
+    rebuilt = snapshots.build_snapshot(tenant, s3, full=True)
+    assert live_ids(tenant, s3, rebuilt) == live_ids(tenant, s3, third)
+
+
+def test_k_shards_give_exactly_the_one_shard_answer(tenant, s3, aws, monkeypatch):
+    bucket = aws.env()["DATA_BUCKET"]
+    monkeypatch.setattr(snapshots, "ROWS_PER_FILE", 7)  # several base files
+    for n in range(40):
+        contacts_repo.upsert(tenant, f"c{n:02d}", {"score": n, "country": ["DE", "FR", "US"][n % 3]})
+    static = segments_repo.create(tenant, name="Static", type="static", category="tier")
+    memberships_repo.add_many(tenant, static.id, ["c00", "c03", "c06"], source="static", category="tier")
+    high = segments_repo.create(tenant, name="High", type="dynamic", category="tier", priority=1,
+                                rules={"field": "score", "op": "gte", "value": 20})
+    segments_repo.create(tenant, name="German", type="dynamic", category="tier", priority=2,
+                         rules={"field": "country", "op": "eq", "value": "DE"})
+    segments_repo.create(tenant, name="High or static", type="dynamic",
+                         rules={"any": [{"segment": high.id}, {"segment": static.id}]}, references=[high.id, static.id])
+    snapshots.build_snapshot(tenant, s3)
+    contacts_repo.upsert(tenant, "late", {"score": 50, "country": "DE"})  # lands in the delta
+    manifest = snapshots.build_snapshot(tenant, s3)
+    assert len(manifest.files) >= 5 and manifest.delta
+    plan, failures = build_plan(tenant, DEFAULT_CATALOG, AS_OF, manifest, s3, bucket)
+    assert failures == {}
+
+    one = shards.evaluate_sharded(plan, manifest, s3, 1, bucket=bucket)
+    for k in (2, 3, 10):
+        split = shards.split(manifest, k)
+        assert sorted(f for s in split for f in s.files) == sorted(f["key"] for f in manifest.files)
+        many = shards.evaluate_sharded(plan, manifest, s3, k, bucket=bucket)
+        assert {sid: sorted(ids.to_pylist()) for sid, ids in many.items()} == {
+            sid: sorted(ids.to_pylist()) for sid, ids in one.items()}
+    assert "late" in one[high.id].to_pylist()
+    assert not set(one[high.id].to_pylist()) & {"c00", "c03", "c06"}  # static placement first
+
+
+class Crash(BaseException):
+    """A Lambda dying half-way (not an ordinary error the run would catch per segment)."""
+
+
+def test_run_that_dies_half_way_converges_when_run_again(tenant, s3, aws, monkeypatch):
+    bucket = aws.env()["DATA_BUCKET"]
+    for n in range(12):
+        contacts_repo.upsert(tenant, f"c{n:02d}", {"score": n})
+    low = segments_repo.create(tenant, name="Low", type="dynamic", rules={"field": "score", "op": "lt", "value": 6})
+    high = segments_repo.create(tenant, name="High", type="dynamic", rules={"field": "score", "op": "gte", "value": 6})
+    run_tenant(tenant, as_of=AS_OF, s3=s3)
+    for n in (0, 1, 7):
+        contacts_repo.upsert(tenant, f"c{n:02d}", {"score": 100 - n})  # two move low -> high
+    calls = []
+    original = state.write_state
+
+    def dying(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise Crash()  # memberships of the second segment written, its state not
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(state, "write_state", dying)
+    with pytest.raises(Crash):
+        run_tenant(tenant, as_of=AS_OF + timedelta(hours=1), s3=s3)
+    monkeypatch.setattr(state, "write_state", original)
+
+    run_tenant(tenant, as_of=AS_OF + timedelta(hours=2), s3=s3)
+
+    expected_low = {f"c{n:02d}" for n in range(2, 6)}
+    expected_high = {f"c{n:02d}" for n in range(6, 12)} | {"c00", "c01"}
+    assert set(memberships_repo.iter_members(tenant, low.id)) == expected_low
+    assert set(memberships_repo.iter_members(tenant, high.id)) == expected_high
+    assert segments_repo.get(tenant, low.id).member_count == 4
+    assert segments_repo.get(tenant, high.id).member_count == 8
+    assert sorted(state.read_state(tenant, high.id, s3, bucket).to_pylist()) == sorted(expected_high)
