@@ -211,3 +211,28 @@ def test_iso_strings_in_a_contact_are_read_as_instants_by_the_per_record_evaluat
     assert evaluate_record(rule, {"last_clicked_at": "2024-06-10T00:00:00Z"}, as_of=AS_OF, catalog=CATALOG)
     assert not evaluate_record(rule, {"last_clicked_at": "2024-01-01T00:00:00Z"}, as_of=AS_OF, catalog=CATALOG)
     assert not evaluate_record(rule, {"last_clicked_at": ""}, as_of=AS_OF, catalog=CATALOG)
+
+
+def test_list_operators_on_null_lists_that_own_child_values_and_on_sliced_batches():
+    # Arrow lets a null list own child values (Parquet readers produce such arrays); they are still empty.
+    import pyarrow as pa
+    from audience.rules import parse_rule
+    from audience.rules.vectorised import evaluate_segments
+    from rules_harness import CATALOG, contacts_batch
+
+    tags = pa.ListArray.from_arrays(pa.array([0, 1, 2, 4, 4], pa.int32()), pa.array(["vip", "vip", "b2b", "VIP"]),
+                                    mask=pa.array([False, True, False, False]))
+    base = contacts_batch([{"contact_id": f"c{i}"} for i in range(4)])
+    batch = base.set_column(base.schema.get_field_index("tags"), "tags", tags)
+    assert batch.column(batch.schema.get_field_index("tags")).to_pylist() == [["vip"], None, ["b2b", "VIP"], []]
+    rules = {
+        "any_vip": {"field": "tags", "op": "has_any", "value": ["vip"]},
+        "all": {"field": "tags", "op": "has_all", "value": ["vip", "b2b"]},
+        "none": {"field": "tags", "op": "has_none", "value": ["VIP"]},
+        "empty": {"field": "tags", "op": "is_empty"},
+    }
+    parsed = [(sid, parse_rule(r, CATALOG)) for sid, r in rules.items()]
+    for batches in ([batch], [batch.slice(0, 1), batch.slice(1, 2), batch.slice(3)]):
+        found = evaluate_segments(parsed, batches, as_of=AS_OF, catalog=CATALOG)
+        assert {sid: ids.to_pylist() for sid, ids in found.items()} == {
+            "any_vip": ["c0", "c2"], "all": ["c2"], "none": ["c1", "c3"], "empty": ["c1", "c3"]}

@@ -362,22 +362,25 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
 
 
 def _list_has(values: pa.Array, literal: list[str], *, every: bool) -> Mask:
-    """has_any / has_all: a row matches when its list holds any / every wanted item (case-folded)."""
-    flat = _lower(pc.list_flatten(values))
-    parents = pc.list_parent_indices(values)
-    rows = _row_numbers(len(values))
+    """has_any / has_all: a row matches when its list holds any / every wanted item (case-folded).
+
+    Works on the child values between the batch's first and last offset, counting hits per row with
+    a running sum read at the offsets (no hashing of row numbers). A null list may still own child
+    values (Arrow allows it, and Parquet readers produce it): its row gets some answer here, which
+    the caller's empty mask overrides."""
+    offsets = values.offsets
+    first = offsets[0].as_py()
+    flat = _lower(values.values.slice(first, offsets[-1].as_py() - first))
+    relative = pc.subtract(offsets, first) if first else offsets
+    starts, ends = relative.slice(0, len(values)), relative.slice(1, len(values))
     wanted = list(dict.fromkeys(fold(v) for v in literal))
     result: Mask | None = None
     for group in ([w] for w in wanted) if every else [wanted]:
-        hits = pc.fill_null(pc.is_in(flat, value_set=pa.array(group, pa.string())), False)
-        has = pc.is_in(rows, value_set=parents.filter(hits))
+        hits = pc.cast(pc.fill_null(pc.is_in(flat, value_set=pa.array(group, pa.string())), False), pa.int64())
+        running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)])
+        has = pc.greater(pc.subtract(running.take(ends), running.take(starts)), 0)
         result = has if result is None else pc.and_(result, has)
     return result
-
-
-def _row_numbers(size: int) -> pa.Array:
-    ones = pc.fill_null(pa.nulls(size, pa.int64()), 1)
-    return pc.subtract(pc.cumulative_sum(ones), 1)
 
 
 def _instant(field_type: FieldType, op: str, literal: Any, values: pa.Array, as_of: datetime) -> pa.Array:
