@@ -62,7 +62,10 @@ class _Batch:
         wanted = arrow_type(field_type)
         if pa.types.is_dictionary(column.type) and column.type.value_type == wanted:
             return column  # leaves decide per distinct value (see _per_distinct_value)
-        return column if column.type == wanted else column.cast(wanted)
+        if column.type == wanted:
+            return column
+        # Timestamps finer than microseconds (ns from other writers) are truncated, as Python datetimes are.
+        return column.cast(wanted, safe=not pa.types.is_timestamp(column.type))
 
     def contact_ids(self) -> pa.Array:
         return self.batch.column(self.batch.schema.get_field_index("contact_id"))
@@ -225,7 +228,7 @@ class SegmentEvaluator:
             return found
         occurred = events.column("occurred_at")
         if occurred.type != _TS:
-            occurred = occurred.cast(_TS)
+            occurred = occurred.cast(_TS, safe=False)
         now = pa.scalar(self.as_of, _TS)
         mask = pc.and_(pc.equal(events.column("event"), cond.event), pc.less_equal(occurred, now))
         if cond.within_last_days is not None:
@@ -244,7 +247,7 @@ class SegmentEvaluator:
             values = grouped.column("contact_id_count")
         elif agg.fn in ("first_at", "last_at"):
             fn = "min" if agg.fn == "first_at" else "max"
-            table = pa.table({"contact_id": contact_ids, "v": selected.column("occurred_at").cast(_TS)})
+            table = pa.table({"contact_id": contact_ids, "v": selected.column("occurred_at").cast(_TS, safe=False)})
             grouped = table.group_by("contact_id").aggregate([("v", fn)])
             values = grouped.column(f"v_{fn}")
         else:
@@ -256,6 +259,18 @@ class SegmentEvaluator:
         found = (_flat(grouped.column("contact_id")), _flat(values).cast(value_type), zero_default)
         self._activity[key] = found
         return found
+
+
+def compile_segments(
+    segments: Sequence[tuple[str, Rule]],
+    *,
+    as_of: datetime,
+    catalog: FieldCatalog,
+    events: pa.Table | None = None,
+    memberships: Mapping[str, pa.Array] | None = None,
+) -> SegmentEvaluator:
+    """Compile once, then stream: `evaluator.masks(batch)` per batch, in any order, on any shard."""
+    return SegmentEvaluator(segments, as_of=as_of, catalog=catalog, events=events, memberships=memberships)
 
 
 def evaluate_segments(
