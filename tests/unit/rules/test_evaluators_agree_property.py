@@ -97,44 +97,53 @@ def value_for(kind: K) -> st.SearchStrategy:
     raise AssertionError(kind)
 
 
+# Strategies are built once, at import: hypothesis validates a strategy on first use, and building
+# them inside each draw made validation most of the test's time.
+VALUES = {kind: value_for(kind) for kind in K if kind is not K.NONE}
+
+
 def condition(op: str, kind: K, **head) -> st.SearchStrategy:
     if kind is K.NONE:
         return st.just({**head, "op": op})
-    values = st.sampled_from(REGEXES) if op == "matches" else value_for(kind)
+    values = st.sampled_from(REGEXES) if op == "matches" else VALUES[kind]
     return values.map(lambda v: {**head, "op": op, "value": v})
 
 
-@st.composite
-def field_conditions(draw):
-    field_type = draw(st.sampled_from(list(FIELDS)))
-    name = draw(st.sampled_from(FIELDS[field_type]))
-    op, kind = draw(st.sampled_from(sorted(OPERATORS[field_type].items())))
-    return draw(condition(op, kind, field=name))
+FIELD_CONDITIONS = st.one_of([condition(op, kind, field=name)
+                              for field_type, names in FIELDS.items() for name in names
+                              for op, kind in sorted(OPERATORS[field_type].items())])
+WHERE_CONDITIONS = st.one_of([condition(op, kind, field=name) for name in PROPERTY_NAMES
+                              for op, kind in sorted(PROPERTY_OPERATORS.items())])
+
+
+def _aggregate(fn: str, op: str, kind: K) -> st.SearchStrategy:
+    base = condition(op, kind, fn=fn)
+    if fn not in AGGREGATES_NEEDING_FIELD:
+        return base
+    return st.tuples(base, st.sampled_from(PROPERTY_NAMES)).map(lambda pair: {**pair[0], "field": pair[1]})
+
+
+AGGREGATES = st.one_of([
+    _aggregate(fn, op, kind) for fn in AGGREGATE_FUNCTIONS
+    for op, kind in sorted(OPERATORS[FieldType.DATETIME if fn in ("first_at", "last_at") else FieldType.NUMBER].items())
+])
 
 
 @st.composite
 def event_conditions(draw):
     rule = {"event": draw(st.sampled_from(EVENT_NAMES))}
-    where = draw(st.lists(
-        st.tuples(st.sampled_from(PROPERTY_NAMES), st.sampled_from(sorted(PROPERTY_OPERATORS.items()))),
-        max_size=2))
+    where = draw(st.lists(WHERE_CONDITIONS, max_size=2))
     if where:
-        rule["where"] = [draw(condition(op, kind, field=name)) for name, (op, kind) in where]
+        rule["where"] = where
     if draw(st.booleans()):
         rule["within_last_days"] = draw(st.sampled_from(DAYS))
     if draw(st.booleans()):
-        fn = draw(st.sampled_from(AGGREGATE_FUNCTIONS))
-        result = FieldType.DATETIME if fn in ("first_at", "last_at") else FieldType.NUMBER
-        op, kind = draw(st.sampled_from(sorted(OPERATORS[result].items())))
-        aggregate = draw(condition(op, kind, fn=fn))
-        if fn in AGGREGATES_NEEDING_FIELD:
-            aggregate["field"] = draw(st.sampled_from(PROPERTY_NAMES))
-        rule["aggregate"] = aggregate
+        rule["aggregate"] = draw(AGGREGATES)
     return rule
 
 
 def rules(references: list[str]) -> st.SearchStrategy:
-    leaves = [field_conditions(), field_conditions(), event_conditions()]
+    leaves = [FIELD_CONDITIONS, FIELD_CONDITIONS, event_conditions()]
     if references:
         leaves.append(st.sampled_from(references).map(lambda s: {"segment": s}))
     return st.recursive(
@@ -146,6 +155,9 @@ def rules(references: list[str]) -> st.SearchStrategy:
         ),
         max_leaves=8,
     )
+
+
+BASE_RULES, DERIVED_RULES, OTHER_RULES = rules(["stored"]), rules(["base", "stored", "unknown"]), rules([])
 
 
 def _picks(draw, pool, size):
@@ -192,9 +204,7 @@ def worlds(draw):
     people = draw(contacts())
     events = draw(events_for(people))
     stored = set(_picks(draw, [p["contact_id"] for p in people] + ["ghost"], len(people) // 2))
-    base = draw(rules(["stored"]))
-    derived = draw(rules(["base", "stored", "unknown"]))
-    other = draw(rules([]))
+    base, derived, other = draw(BASE_RULES), draw(DERIVED_RULES), draw(OTHER_RULES)
     return people, events, stored, {"derived": derived, "base": base, "other": other}
 
 
