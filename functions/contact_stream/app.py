@@ -39,7 +39,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
 
     def handle(record: DynamoDBRecord) -> None:
         outcome = apply_change(to_change(record), cache)
-        logger.info(
+        logger.debug(
             "contact change",
             contact_id=outcome.contact_id,
             status=outcome.status,
@@ -48,4 +48,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             kept_by_run=outcome.kept_by_run,
         )
 
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    try:
+        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    finally:
+        cache.flush()  # counts and history of every membership written, failed records or not

@@ -42,6 +42,20 @@ class TenantCache:
         self._s3_client = s3_client
         self._rules: dict[str, TenantRules] = {}
         self._windows: dict[str, ActivityWindow] = {}
+        self._deltas: dict[tuple[str, str], list[int]] = {}  # (tenant, segment) -> [added, removed]
+
+    def count(self, tenant: str, segment_id: str, *, added: int = 0, removed: int = 0) -> None:
+        """Note a membership that really appeared or went; ``flush`` moves counts and history."""
+        delta = self._deltas.setdefault((tenant, segment_id), [0, 0])
+        delta[0] += added
+        delta[1] += removed
+
+    def flush(self) -> None:
+        """One count update and one history update per segment per batch, not per membership
+        (a crash before this leaves counts short until the next run sets them outright)."""
+        deltas, self._deltas = self._deltas, {}
+        for (tenant, segment_id), (added, removed) in sorted(deltas.items()):
+            record_change(tenant, segment_id, added=added, removed=removed)
 
     def rules(self, tenant: str) -> TenantRules:
         if tenant not in self._rules:
@@ -66,12 +80,13 @@ class TenantCache:
 
 
 def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
+    """Write the change's membership differences; counts and history wait for ``cache.flush()``."""
     if not stamps.claim(change.tenant, change.contact_id, change.changed_at):
         return Outcome(change.contact_id, "stale")
     tenant, contact_id = change.tenant, change.contact_id
     rules = cache.rules(tenant)
     if change.erased:
-        return _erase(change, rules)
+        return _erase(change, rules, cache)
     stored = [m.segment_id for m in memberships_repo.segments_of(tenant, contact_id)]
     events = cache.window(tenant).events_of(contact_id) if rules.needs_events else ()
     decision = decide(
@@ -91,15 +106,15 @@ def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
             continue
         if segment_id in decision.joined:
             if stamps.add(tenant, segment_id, contact_id, segment.category, change.changed_at):
-                record_change(tenant, segment_id, added=1)
+                cache.count(tenant, segment_id, added=1)
                 outcome.added.append(segment_id)
         elif stamps.remove(tenant, segment_id, contact_id, change.changed_at):
-            record_change(tenant, segment_id, removed=1)
+            cache.count(tenant, segment_id, removed=1)
             outcome.removed.append(segment_id)
     return outcome
 
 
-def _erase(change: ContactChange, rules: TenantRules) -> Outcome:
+def _erase(change: ContactChange, rules: TenantRules, cache: TenantCache) -> Outcome:
     """Every membership goes, static ones too (erasure), whatever the index or a run says. The
     by_contact index may lag, so the tenant's segments are also checked with a consistent read."""
     outcome = Outcome(change.contact_id, "applied")
@@ -107,7 +122,7 @@ def _erase(change: ContactChange, rules: TenantRules) -> Outcome:
     segment_ids |= stamps.current_members(change.tenant, change.contact_id, [*rules.dynamic, *rules.static])
     for segment_id in sorted(segment_ids):
         if stamps.remove(change.tenant, segment_id, change.contact_id, None):
-            record_change(change.tenant, segment_id, removed=1)
+            cache.count(change.tenant, segment_id, removed=1)
             outcome.removed.append(segment_id)
     return outcome
 

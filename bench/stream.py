@@ -1,0 +1,160 @@
+"""Stream-batch throughput of real-time membership: contacts/s for a tenant with 100 dynamic segments.
+
+A fresh in-process moto with every template resource; one tenant with 100 dynamic segments (the
+benchmark's realistic 50 — fields, activity aggregates, references — plus 50 field rules, ten of them
+in one category) and an event log. ContactsTable stream records (NEW_AND_OLD_IMAGES, 100 per batch,
+as the template's event source mapping sends them) go to the real ``contact_stream`` handler twice:
+``first_pass`` (every contact new: mostly adds) and ``update_pass`` (every contact changed: adds and
+removes). Reported per pass: contacts, seconds, contacts/s, memberships added/removed. The figure is
+bound by in-process moto (every DynamoDB call is a serialised HTTP round trip in this process).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+TENANT = "bench-stream"
+BATCH = 100
+COUNTRIES = ["us", "de", "fr", "gb", "es"]
+STAGES = ["lead", "mql", "sql", "customer", "churned"]
+TAGS = ["vip", "high-intent", "b2b", "newsletter", "webinar"]
+
+
+def _extra_segments() -> list[tuple[str, dict[str, Any], str | None, int]]:
+    extra = []
+    for i in range(50):
+        kind = i % 5
+        if kind == 0:
+            rule = {"field": "score", "op": "gte", "value": i * 2}
+        elif kind == 1:
+            rule = {"field": "country", "op": "eq", "value": COUNTRIES[i % len(COUNTRIES)]}
+        elif kind == 2:
+            rule = {"all": [{"field": "stage", "op": "eq", "value": STAGES[i % len(STAGES)]},
+                            {"field": "subscribed", "op": "is_true"}]}
+        elif kind == 3:
+            rule = {"field": "tags", "op": "has_any", "value": [TAGS[i % len(TAGS)]]}
+        else:
+            rule = {"not": {"field": "age", "op": "between", "value": [20 + i % 10, 40 + i % 10]}}
+        extra.append((f"extra_{i:02d}", rule, "tier" if i < 10 else None, i % 3))
+    return extra
+
+
+def _contact(rng: random.Random, now: datetime) -> dict[str, Any]:
+    return {
+        "email": f"u{rng.randrange(10**9)}@{rng.choice(['gmail.com', 'example.com'])}",
+        "country": rng.choice(COUNTRIES),
+        "stage": rng.choice(STAGES),
+        "score": rng.randrange(100),
+        "age": rng.randrange(18, 80),
+        "subscribed": rng.random() < 0.8,
+        "tags": rng.sample(TAGS, rng.randrange(3)),
+        "sent_count": rng.randrange(20),
+        "clicks_count": rng.randrange(3),
+        "created_at": (now - timedelta(days=rng.randrange(400))).isoformat(),
+        "last_clicked_at": (now - timedelta(days=rng.randrange(90))).isoformat(),
+    }
+
+
+def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int) -> dict[str, Any]:
+    from audience.storage.models import ContactItem
+
+    item = ContactItem(TENANT, contact_id, fields=fields, created_at=stamp, updated_at=stamp, erased=False,
+                       gsi1pk=TENANT, gsi1sk=f"{stamp}#{contact_id}", version=1)
+    image = item.serialize()
+    return {
+        "eventID": str(sequence),
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": time.time(),
+            "Keys": {"pk": {"S": TENANT}, "sk": {"S": contact_id}},
+            "NewImage": image,
+            "SequenceNumber": f"{sequence:021d}",
+            "SizeBytes": 512,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+
+
+def _pass(name: str, handler, records: list[dict[str, Any]], context) -> dict[str, Any]:
+    from audience.storage import segments_repo
+
+    before = sum(s.member_count for s in segments_repo.all_segments(TENANT))
+    started = time.perf_counter()
+    for start in range(0, len(records), BATCH):
+        answer = handler({"Records": records[start:start + BATCH]}, context)
+        if answer["batchItemFailures"]:
+            raise RuntimeError(f"{name}: {len(answer['batchItemFailures'])} records failed")
+    seconds = time.perf_counter() - started
+    after = sum(s.member_count for s in segments_repo.all_segments(TENANT))
+    return {"pass": name, "contacts": len(records), "seconds": round(seconds, 3),
+            "contacts_per_s": round(len(records) / seconds, 1), "net_membership_change": after - before}
+
+
+def stream_throughput(segments: int = 100, quick: bool = False) -> dict[str, Any]:
+    """Deliver stream batches for ``200`` (quick) or ``1000`` contacts to the real handler, twice."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.template_resources import create_resources, load_template, plan_resources
+
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1"), ("POWERTOOLS_TRACE_DISABLED", "1"),
+                       ("POWERTOOLS_LOG_LEVEL", "WARNING")):
+        os.environ.setdefault(key, value)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    planned = plan_resources(load_template())
+    os.environ.update(planned.env())
+    from audience.settings import get_settings
+
+    contacts = 200 if quick else 1000
+    rng = random.Random(9)
+    now = datetime.now(UTC)
+    with mock_aws():
+        get_settings.cache_clear()
+        resources = create_resources(boto3.Session(region_name=planned.region))
+        os.environ.update(resources.env())
+        get_settings.cache_clear()
+        from audience.eventlog import append_events, events_table
+        from audience.storage import categories_repo, segments_repo
+
+        from bench.ruleset import raw_segments
+        from functions.contact_stream.app import lambda_handler
+        from tests.integration.api.conftest import FakeLambdaContext
+
+        categories_repo.create(TENANT, "tier")
+        definitions = [(sid, rule, None, 0) for sid, rule in raw_segments(50)] + _extra_segments()
+        for sid, rule, category, priority in definitions[:segments]:
+            segments_repo.create(TENANT, name=sid, type="dynamic", rules=rule, category=category,
+                                 priority=priority, segment_id=sid)
+        ids = [f"c{i:06d}" for i in range(contacts)]
+        events = [(rng.choice(ids), rng.choice(["purchase", "email_open", "page_view"]),
+                   now - timedelta(days=rng.randrange(60)), {"amount": str(rng.randrange(1, 300))})
+                  for _ in range(contacts * 3)]
+        append_events(TENANT, events_table(events), boto3.client("s3", region_name=planned.region), "bench")
+        context = FakeLambdaContext(function_name="contact_stream")
+        stamp1 = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp2 = (now + timedelta(seconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        first = [_record(c, _contact(rng, now), stamp1, i) for i, c in enumerate(ids)]
+        second = [_record(c, _contact(rng, now), stamp2, contacts + i) for i, c in enumerate(ids)]
+        results = {"segments": segments, "batch_size": BATCH,
+                   "passes": [_pass("first_pass", lambda_handler, first, context),
+                              _pass("update_pass", lambda_handler, second, context)]}
+    get_settings.cache_clear()
+    return results
+
+
+def run(quick: bool) -> dict[str, Any]:
+    return stream_throughput(segments=100, quick=quick)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run("--quick" in sys.argv), indent=2))
