@@ -130,3 +130,14 @@ def test_a_membership_stamped_by_a_newer_change_survives_an_older_removal(tenant
     assert not stamps.claim(tenant, "c1", "2024-05-01T00:00:00.000Z")
     assert list(stamps.changed_after(tenant, "2024-05-01T00:00:00.000Z")) == [("c1", "2024-05-02T00:00:00.000Z")]
     assert memberships_repo.segments_of(tenant, "c1") == []  # watermarks stay out of by_contact
+
+
+def test_one_in_one_out_in_a_batch_keeps_the_count_and_records_both_in_history(api_call, tenant, stream):
+    high = create_segment(api_call, tenant, "High", HIGH)
+    put_contact(api_call, tenant, "c1", score=80)
+    stream.flush()
+    put_contact(api_call, tenant, "c1", score=10)
+    put_contact(api_call, tenant, "c2", score=90)
+    assert stream.flush() == {"batchItemFailures": []}
+    assert members(tenant, high) == {"c2"} and count(tenant, high) == 1
+    assert history(tenant, high) == [(2, 1, 1)]

@@ -21,7 +21,7 @@ from audience.realtime.decide import decide
 from audience.realtime.tenant_rules import TenantRules, load_tenant_rules
 from audience.rules.record import as_utc
 from audience.segments.placement import record_change
-from audience.storage import memberships_repo
+from audience.storage import history_repo, memberships_repo, segments_repo
 
 
 @dataclass
@@ -55,7 +55,13 @@ class TenantCache:
         (a crash before this leaves counts short until the next run sets them outright)."""
         deltas, self._deltas = self._deltas, {}
         for (tenant, segment_id), (added, removed) in sorted(deltas.items()):
-            record_change(tenant, segment_id, added=added, removed=removed)
+            if added != removed:
+                record_change(tenant, segment_id, added=added, removed=removed)
+                continue
+            # As many in as out: the count stands (an ADD of 0 returns no new value); history still moves.
+            segment = segments_repo.find(tenant, segment_id)
+            if segment is not None:
+                history_repo.add_day(tenant, segment_id, _today(), added, removed, segment.member_count)
 
     def rules(self, tenant: str) -> TenantRules:
         if tenant not in self._rules:
@@ -132,3 +138,7 @@ def _evaluated_after(last_evaluated_at: str | None, changed_at: str) -> bool:
     if not last_evaluated_at:
         return False
     return as_utc(last_evaluated_at) > as_utc(changed_at)
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
