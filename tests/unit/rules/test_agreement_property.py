@@ -36,10 +36,14 @@ WORDS = ["anna", "Anna", "ANNA", "an", "ben", "Ben-Jo", "", " ", "zoë", "ZOË",
 texts = st.one_of(st.sampled_from(WORDS), st.text(alphabet="aAnN .-éÉ", max_size=4))
 PATTERNS = ["a", "^A", "n+a$", "(?i)an", "[éë]", "x*", "^$", " ", "(?i)^(anna|ben)", r"\d", "Ο.Ο"]
 numbers = st.one_of(st.integers(-3, 12), st.sampled_from([0.5, 2.5, -0.0, -1.5, 1e15]))
-day_offsets = st.integers(-10, 10)
+# Day counts and offsets favour the same few numbers, so values land exactly on window edges often.
+EDGE_DAYS = [0, 1, 3, 7]
+window_days = st.one_of(st.sampled_from(EDGE_DAYS), st.sampled_from(EDGE_DAYS), st.integers(0, 12))
+day_offsets = st.one_of(st.sampled_from([d * sign for d in EDGE_DAYS for sign in (1, -1)]), st.integers(-10, 10))
 # times of day around as_of (12:00) and around UTC midnight
 TIME_OFFSETS = [timedelta(0), US, -US, timedelta(hours=-12), timedelta(hours=12) - US, timedelta(hours=11, minutes=59)]
-instants = st.builds(lambda d, t: AS_OF + d * DAY + t, day_offsets, st.sampled_from(TIME_OFFSETS))
+times = st.one_of(st.just(timedelta(0)), st.sampled_from(TIME_OFFSETS[:3]), st.sampled_from(TIME_OFFSETS))
+instants = st.builds(lambda d, t: AS_OF + d * DAY + t, day_offsets, times)
 dates = st.builds(lambda d: TODAY + d * DAY, day_offsets)
 ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
 
@@ -83,7 +87,7 @@ def value_for(draw, kind_type: FieldType, op: str):
     if kind == "number_range":
         return sorted(draw(st.lists(numbers, min_size=2, max_size=2)))
     if kind == "days":
-        return draw(st.integers(0, 12))
+        return draw(window_days)
     if kind == "instant":
         return draw(instant_literal())[0]
     if kind == "instant_range":
@@ -127,11 +131,11 @@ def property_condition(draw):
 
 @st.composite
 def event_condition(draw):
-    rule: dict = {"event": draw(st.sampled_from(["open", "click", "buy"]))}
+    rule: dict = {"event": draw(st.sampled_from(["open", "buy"]))}
     where = draw(st.lists(property_condition(), max_size=2))
     if where:
         rule["where"] = where
-    window = draw(st.one_of(st.none(), st.integers(0, 12)))
+    window = draw(st.one_of(st.none(), window_days))
     if window is not None:
         rule["within_last_days"] = window
     if draw(st.booleans()):
@@ -150,7 +154,7 @@ def event_condition(draw):
 
 def rule_of(references: list[str]):
     """Nested rules (at most 5 levels) whose references point only at `references`."""
-    leaves = [field_condition(), field_condition(), event_condition()]
+    leaves = [field_condition(), field_condition(), event_condition(), event_condition()]
     if references:
         leaves.append(st.sampled_from(references).map(lambda sid: {"segment": sid}))
     leaf = st.one_of(*leaves)
@@ -197,6 +201,10 @@ def contacts_of(draw, ids: list[str]) -> list[dict]:
     return records
 
 
+event_days = st.one_of(st.sampled_from([-d for d in EDGE_DAYS]), st.sampled_from([-d for d in EDGE_DAYS]),
+                       st.integers(-12, 1))
+
+
 @st.composite
 def event(draw, ids: list[str]):
     properties = {}
@@ -205,8 +213,8 @@ def event(draw, ids: list[str]):
             properties[key] = draw(st.sampled_from(PROPERTY_TEXTS))
     return {
         "contact_id": draw(st.sampled_from([*ids, "ghost"])),
-        "event": draw(st.sampled_from(["open", "click", "buy", "Buy"])),
-        "occurred_at": AS_OF + draw(st.integers(-12, 1)) * DAY + draw(st.sampled_from(TIME_OFFSETS)),
+        "event": draw(st.sampled_from(["open", "buy", "open", "buy", "Buy"])),
+        "occurred_at": AS_OF + draw(event_days) * DAY + draw(times),
         "properties": properties,
     }
 
@@ -215,7 +223,7 @@ def event(draw, ids: list[str]):
 def dataset(draw):
     ids = draw(st.permutations(ID_POOL))[: draw(st.integers(1, 16))]
     contacts = draw(contacts_of(ids))
-    events = draw(st.lists(event(ids), max_size=2 * len(ids)))
+    events = draw(st.lists(event(ids), max_size=3 * len(ids)))
     static = draw(st.lists(st.sampled_from([*ids, "elsewhere"]), max_size=5))
     return contacts, events, {"static": static}
 
