@@ -34,9 +34,7 @@ class World:
     def segment(self, contacts: list[dict], tenant: str = TENANT, **options) -> str:
         from audience.storage import contacts_repo, memberships_repo, segments_repo
 
-        segment = segments_repo.create(
-            tenant, name=options.pop("name", "VIP buyers"), type="static", **options
-        )
+        segment = segments_repo.create(tenant, name=options.pop("name", "VIP buyers"), type="static", **options)
         ids = [contacts_repo.upsert(tenant, c.get("contact_id"), c).contact_id for c in contacts]
         memberships_repo.add_many(tenant, segment.id, ids)
         return segment.id

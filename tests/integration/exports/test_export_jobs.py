@@ -94,9 +94,7 @@ def test_global_suppression_applies_unless_the_segment_opts_out(world):
 
 def test_xlsx_and_parquet_exports_open_with_their_libraries(world):
     segment_id = world.segment(PEOPLE)
-    xlsx = queue_export(
-        world, segment_id, {"format": "xlsx", "fields": ["contact_id", "first_name", "score"]}
-    )
+    xlsx = queue_export(world, segment_id, {"format": "xlsx", "fields": ["contact_id", "first_name", "score"]})
     parquet = queue_export(world, segment_id, {"format": "parquet", "fields": ["contact_id", "score"]})
     world.run_queued()
     sheet = openpyxl.load_workbook(io.BytesIO(world.download(finished(xlsx))))["Contacts"]
@@ -125,12 +123,8 @@ def test_added_since_and_updated_since_filter_members(world):
     contacts_repo.upsert(TENANT, "c5", {"email": "eve@example.com"})
     memberships_repo.add_many(TENANT, segment_id, ["c5"])
     contacts_repo.upsert(TENANT, "c1", {"first_name": "Ana Maria"})
-    added = queue_export(
-        world, segment_id, {"format": "jsonl", "fields": ["contact_id"], "added_since": later}
-    )
-    updated = queue_export(
-        world, segment_id, {"format": "jsonl", "fields": ["contact_id"], "updated_since": later}
-    )
+    added = queue_export(world, segment_id, {"format": "jsonl", "fields": ["contact_id"], "added_since": later})
+    updated = queue_export(world, segment_id, {"format": "jsonl", "fields": ["contact_id"], "updated_since": later})
     world.run_queued()
     read = lambda job: [json.loads(x)["contact_id"] for x in world.download(finished(job)).splitlines()]  # noqa: E731
     assert read(added) == ["c5"]

@@ -42,9 +42,7 @@ class ResetScoreRequest(BaseModel):
 def parse_mass_update(body: Any, catalog: FieldCatalog) -> dict[str, Any]:
     """The ``set`` map with values in their stored form (None removes the field)."""
     if not isinstance(body, dict):
-        raise ValidationFailed(
-            "the body must be a JSON object", [{"path": "", "message": "expected an object"}]
-        )
+        raise ValidationFailed("the body must be a JSON object", [{"path": "", "message": "expected an object"}])
     details = [{"path": f"/{key}", "message": "unknown property"} for key in body if key != "set"]
     changes = body.get("set")
     if not isinstance(changes, dict) or not changes:
@@ -58,9 +56,7 @@ def parse_mass_update(body: Any, catalog: FieldCatalog) -> dict[str, Any]:
         if name not in catalog:
             details.append({"path": path, "message": f"unknown field {name!r}"})
         elif name in SYSTEM_FIELDS:
-            details.append(
-                {"path": path, "message": f"{name} is maintained by the service and cannot be set"}
-            )
+            details.append({"path": path, "message": f"{name} is maintained by the service and cannot be set"})
         elif name in UNIQUE_FIELDS:
             details.append(
                 {
