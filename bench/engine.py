@@ -199,6 +199,17 @@ def report(result: dict[str, Any]) -> str:
         "| --- | ---: | ---: |",
     ]
     lines += [f"| {sid} | {seconds:.3f} | {result['member_counts'][sid]:,} |" for sid, seconds in slowest]
+    lines += [
+        "",
+        "Reading the figures: a segment alone pays the costs a run shares — for activity segments, sorting "
+        "the distinct contact ids of the event log into the run's activity index and filtering the log — so "
+        "the one-pass total is far below the sum of the segments alone. In the one pass, the largest items "
+        "are lower-casing whole string columns for case-insensitive comparisons (`utf8_lower`, about a sixth "
+        "of the time; dictionary-encoded columns are lowered once per distinct value instead), the "
+        "null-free masks of the two-valued logic (`fill_null`), `is_in` for `in`/list operators, the "
+        "regular expressions and the activity index (sort + unique of the event log's contact ids). "
+        "Profile with `python -m cProfile -s tottime -m bench.engine --contacts 1000000 --repeat 1`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
