@@ -236,3 +236,16 @@ def test_list_operators_on_null_lists_that_own_child_values_and_on_sliced_batche
         found = evaluate_segments(parsed, batches, as_of=AS_OF, catalog=CATALOG)
         assert {sid: ids.to_pylist() for sid, ids in found.items()} == {
             "any_vip": ["c0", "c2"], "all": ["c2"], "none": ["c1", "c3"], "empty": ["c1", "c3"]}
+
+
+def test_the_per_record_evaluator_reads_dynamodb_decimals_as_numbers():
+    from decimal import Decimal
+
+    from audience.rules import evaluate_record, parse_rule
+    from rules_harness import CATALOG
+
+    rule = parse_rule({"field": "score", "op": "gte", "value": 10}, CATALOG)
+    empty = parse_rule({"field": "score", "op": "is_empty"}, CATALOG)
+    assert evaluate_record(rule, {"score": Decimal("10.5")}, as_of=AS_OF, catalog=CATALOG)
+    assert not evaluate_record(rule, {"score": Decimal("9")}, as_of=AS_OF, catalog=CATALOG)
+    assert evaluate_record(empty, {"score": Decimal("NaN")}, as_of=AS_OF, catalog=CATALOG)

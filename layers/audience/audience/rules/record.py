@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -137,9 +138,14 @@ def normalise(field_type: FieldType, raw: Any) -> Any:
         text = raw if isinstance(raw, str) else str(raw)
         return text or None
     if field_type is FieldType.NUMBER:
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
+        # Decimal: DynamoDB's number type, should a caller hand over an undecoded item.
+        if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
             return None
-        return float(raw)
+        try:
+            number = float(raw)
+        except OverflowError:  # an int beyond float64 cannot be stored in a snapshot either
+            return None
+        return None if math.isnan(number) else number
     if field_type is FieldType.BOOLEAN:
         return raw if isinstance(raw, bool) else None
     if field_type is FieldType.LIST:
