@@ -115,4 +115,4 @@ def test_run_that_dies_half_way_converges_when_run_again(tenant, s3, aws, monkey
     assert set(memberships_repo.iter_members(tenant, high.id)) == expected_high
     assert segments_repo.get(tenant, low.id).member_count == 4
     assert segments_repo.get(tenant, high.id).member_count == 8
-    assert sorted(state.read_state(tenant, high.id, s3, bucket).to_pylist()) == sorted(expected_high)
+    assert sorted(state.read_state(tenant, high.id, s3, bucket).members.to_pylist()) == sorted(expected_high)

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 
-from audience.evaluation import engine, snapshots, state
+from audience.evaluation import changes, engine, snapshots, state
 from audience.evaluation.placement import Slot
 from audience.evaluation.requests import new_run_id
 from audience.fields import FieldCatalog
@@ -97,12 +97,15 @@ def run_tenant(
         result.failed.update(failures)
         members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, result.failed)
         segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+        touches = StreamTouches(tenant)
         for slot in plan.slots:
-            if slot.id in result.failed or slot.id not in members:
+            if slot.id in result.failed or slot.id not in members or slot.id not in segments:
                 continue
             try:
-                result.changes[slot.id] = _apply(tenant, segments[slot.id], members[slot.id], as_of, s3, bucket)
-                result.segments[slot.id] = len(members[slot.id])
+                change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
+                                snapshot_cut=manifest.watermark, touches=touches)
+                result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
+                result.segments[slot.id] = change.member_count
             except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
                 result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
         for sid, reason in result.failed.items():
@@ -247,21 +250,48 @@ def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed
     raise RuntimeError("evaluation kept failing")
 
 
-def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str) -> dict[str, int]:
-    """Write one segment's result: only the changed memberships, then the state, history, count."""
-    previous = state.previous_members(tenant, segment.id, s3, bucket)
-    change = state.diff(previous, members)
+class StreamTouches:
+    """Contacts the real-time path changed (``{contact_id: seen_at}``), read once per distinct
+    "since" in a run (segments evaluated by the same last run share their cut)."""
+
+    def __init__(self, tenant: str):
+        self.tenant = tenant
+        self._cache: dict[str, dict[str, str]] = {}
+
+    def since(self, moment: str | None) -> dict[str, str]:
+        key = moment or ""
+        if key not in self._cache:
+            from audience.realtime import stamps
+
+            self._cache[key] = dict(stamps.changed_after(self.tenant, key))
+        return self._cache[key]
+
+
+def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str, *,
+           snapshot_cut: str | None, touches: StreamTouches) -> changes.Change:
+    """Write one segment's result: only the changed memberships (``changes``), then the state,
+    history, count. Memberships first: a run dying after them is repaired by the next run."""
+    found = state.read_state(tenant, segment.id, s3, bucket)
+    base_is_table = found is None
+    previous = found or state.previous_state(tenant, segment.id, s3, bucket)
+    since = snapshot_cut if base_is_table else previous.cut
+    if since and snapshot_cut and snapshot_cut < since:
+        since = snapshot_cut
+    recent, newer = changes.touched_groups(touches.since(since), previous.cut, snapshot_cut, base_is_table)
+    change = changes.segment_change(
+        previous.members, members, recent=recent, newer=newer,
+        stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
+    )
     added = change.added.to_pylist()
     removed = change.removed.to_pylist()
     if added:
         memberships_repo.add_many(tenant, segment.id, added, source="dynamic", category=segment.category)
     if removed:
         memberships_repo.remove_many(tenant, segment.id, removed)
-    state.write_state(tenant, segment.id, members, s3, bucket)
-    total = len(members)
-    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(added), len(removed), total)
-    segments_repo.record_evaluation(tenant, segment.id, member_count=total, evaluated_at=_iso(as_of))
-    return {"added": len(added), "removed": len(removed)}
+    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
+    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(added), len(removed), change.member_count)
+    segments_repo.record_evaluation(tenant, segment.id, member_count=change.member_count, evaluated_at=_iso(as_of))
+    return change
 
 
 def _mark_abandoned(tenant: str, run_id: str) -> None:

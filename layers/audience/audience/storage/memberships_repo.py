@@ -63,12 +63,13 @@ def remove_many(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> int
     return batch.write(MembershipItem, delete_keys=keys)
 
 
-def existing(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> set[str]:
-    """Which of ``contact_ids`` are members now (BatchGet, keys only)."""
+def existing(tenant: str, segment_id: str, contact_ids: Iterable[str], *, consistent: bool = False) -> set[str]:
+    """Which of ``contact_ids`` are members now (BatchGet, keys only; ``consistent`` reads)."""
     pk = membership_pk(tenant, segment_id)
     found: set[str] = set()
     for chunk in chunks(list(dict.fromkeys(contact_ids)), BATCH_GET_SIZE):
-        for item in MembershipItem.batch_get([(pk, c) for c in chunk], attributes_to_get=["pk", "sk"]):
+        keys = [(pk, c) for c in chunk]
+        for item in MembershipItem.batch_get(keys, consistent_read=consistent, attributes_to_get=["pk", "sk"]):
             found.add(item.sk)
     return found
 

@@ -1,0 +1,100 @@
+"""What a run writes for one segment: the diff against last run's state, corrected for contacts the
+real-time path (``contact_stream``) changed in the meantime.
+
+The stream keeps memberships current between runs, so for the contacts it touched the last run's
+Parquet state is no longer what the table holds. With ``S`` the cut of this run's snapshot (the
+newest contact change it saw) and ``P`` the cut of the state being diffed against:
+
+- contacts the stream changed after ``S`` ("newer") are left alone: the snapshot may hold an older
+  version than the one the stream applied (docs/architecture.md, "Consistency model");
+- contacts the stream changed in ``(P, S]`` ("recent") are re-asserted: compared with what the table
+  holds now (consistent reads), not with the state, so a stream decision the run disagrees with is
+  undone, and one it agrees with costs no write and is not counted twice in the history;
+- every other contact: the plain diff ``current`` vs ``previous`` (Arrow ``is_in``).
+
+``member_count`` is what the table holds afterwards: the run's members, except that newer contacts
+count as the table has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+EMPTY = pa.array([], pa.string())
+
+
+@dataclass(frozen=True)
+class Change:
+    added: pa.Array
+    removed: pa.Array
+    member_count: int
+
+
+def _ids(values: Iterable[str]) -> pa.Array:
+    return pa.array(list(values), pa.string())
+
+
+def _minus(values: pa.Array, other: pa.Array) -> pa.Array:
+    if not len(values) or not len(other):
+        return values
+    return values.filter(pc.invert(pc.fill_null(pc.is_in(values, value_set=other), False)))
+
+
+def _within(values: pa.Array, other: pa.Array) -> pa.Array:
+    if not len(values) or not len(other):
+        return EMPTY
+    return values.filter(pc.fill_null(pc.is_in(values, value_set=other), False))
+
+
+def diff(previous: pa.Array, current: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``(added, removed)`` between two sets of distinct ids."""
+    return _minus(current, previous), _minus(previous, current)
+
+
+def touched_groups(touched: Mapping[str, str], previous_cut: str | None, snapshot_cut: str | None,
+                   base_is_table: bool) -> tuple[list[str], list[str]]:
+    """Split the stream's touches ``{contact_id: seen_at}`` into (recent, newer) for one segment.
+
+    ``base_is_table``: the previous members were read from the table itself (no state), so nothing
+    needs re-asserting; a state without a cut re-asserts every touch up to ``snapshot_cut``."""
+    recent, newer = [], []
+    for contact_id, seen_at in touched.items():
+        if snapshot_cut is None or seen_at > snapshot_cut:
+            newer.append(contact_id)
+        elif not base_is_table and (previous_cut is None or seen_at > previous_cut):
+            recent.append(contact_id)
+    return recent, newer
+
+
+def segment_change(
+    previous: pa.Array,
+    current: pa.Array,
+    *,
+    recent: Iterable[str] = (),
+    newer: Iterable[str] = (),
+    stored: Callable[[list[str]], set[str]] = lambda ids: set(),
+) -> Change:
+    """The writes that take the table from its state to ``current`` (module docstring).
+
+    ``stored(ids)``: which of ``ids`` the table holds for this segment now; called once, only when
+    the stream touched some contacts."""
+    recent, newer = list(dict.fromkeys(recent)), list(dict.fromkeys(newer))
+    current = current.cast(pa.string())
+    if not recent and not newer:
+        added, removed = diff(previous, current)
+        return Change(added, removed, len(current))
+    touched = _ids([*recent, *newer])
+    added, removed = diff(_minus(previous, touched), _minus(current, touched))
+    held = stored([*recent, *newer])
+    recent_ids = _ids(recent)
+    in_current = _within(recent_ids, current)
+    held_recent = _ids(c for c in recent if c in held)
+    added = pa.concat_arrays([added, _minus(in_current, _ids(held))])
+    removed = pa.concat_arrays([removed, _minus(held_recent, current)])
+    newer_ids = _ids(newer)
+    count = len(current) - len(_within(newer_ids, current)) + sum(1 for c in newer if c in held)
+    return Change(added, removed, count)
