@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -125,6 +125,17 @@ def uses_events(document: Any) -> bool:
     if isinstance(document, list):
         return any(uses_events(v) for v in document)
     return False
+
+
+def events_window(documents: Iterable[Any], as_of: datetime) -> tuple[bool, datetime | None]:
+    """Whether any of the rule documents reads activity, and from when (None: every day)."""
+    documents = [d for d in documents if d is not None]
+    if not any(uses_events(d) for d in documents):
+        return False, None
+    days = [event_lookback_days(d) for d in documents if uses_events(d)]
+    if any(d is None for d in days):
+        return True, None
+    return True, as_of - timedelta(days=max(days) + 1)
 
 
 def event_lookback_days(document: Any) -> int | None:

@@ -13,10 +13,11 @@ Order of a run (so that a run dying anywhere and running again converges):
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -56,6 +57,7 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)  # segment id -> reason
     changes: dict[str, dict[str, int]] = field(default_factory=dict)  # segment id -> {"added", "removed"}
     duration_ms: int = 0
+    sharded: int = 0  # shards sent to EvaluateQueue (0: evaluated here)
 
     def summary(self) -> dict[str, Any]:
         """SPEC §6's per-tenant entry."""
@@ -64,6 +66,7 @@ class RunResult:
             "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
             "snapshot_id": self.snapshot_id,
             "segments": dict(self.segments),
+            **({"run_id": self.run_id, "status": "sharded", "shards": self.sharded} if self.sharded else {}),
         }
 
 
@@ -76,9 +79,14 @@ def run_tenant(
     shards: int = 1,
     s3=None,
     full_snapshot: bool = False,
+    fan_out_files: int | None = None,
 ) -> RunResult:
     """Evaluate the tenant's dynamic segments (all, or ``segment_ids`` and what they depend on /
-    what depends on them); raises ``LeaseHeld`` while another run of the tenant is alive."""
+    what depends on them); raises ``LeaseHeld`` while another run of the tenant is alive.
+
+    ``fan_out_files``: when the snapshot has more base files than this and EvaluateQueue is set, the
+    run is split into shards of that many files, each sent to the queue (``fanout``); the returned
+    result then has ``sharded`` set and no counts yet: the last shard to finish writes them."""
     started = time.monotonic()
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     run_id = run_id or new_run_id(as_of)
@@ -87,50 +95,80 @@ def run_tenant(
     bucket = settings.data_bucket
     if not runs_repo.acquire_lease(tenant, run_id, LEASE_SECONDS):
         raise LeaseHeld(f"tenant {tenant!r} is being evaluated by another run")
+    keep_lease = False
     try:
         _mark_abandoned(tenant, run_id)
         runs_repo.put_run(tenant, run_id, "running", as_of=as_of.isoformat())
         catalog = fields_repo.catalog(tenant)
         manifest = snapshots.build_snapshot(tenant, s3, full=full_snapshot, now=as_of, bucket=bucket, catalog=catalog)
-        result = RunResult(tenant, run_id, as_of, manifest.snapshot_id)
-        plan, failures = build_plan(tenant, catalog, as_of, manifest, s3, bucket, segment_ids)
-        result.failed.update(failures)
-        members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, result.failed)
-        segments = {s.id: s for s in segments_repo.all_segments(tenant)}
-        touches = StreamTouches(tenant)
-        for slot in plan.slots:
-            if slot.id in result.failed or slot.id not in members or slot.id not in segments:
-                continue
-            try:
-                change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
-                                snapshot_cut=manifest.watermark, touches=touches)
-                result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
-                result.segments[slot.id] = change.member_count
-            except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
-                result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
-        for sid, reason in result.failed.items():
-            segments_repo.record_evaluation(
-                tenant, sid, member_count=segments[sid].member_count if sid in segments else 0,
-                evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
-            )
-        result.duration_ms = int((time.monotonic() - started) * 1000)
-        runs_repo.put_run(
-            tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
-            as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
-            detail={
-                "duration_ms": result.duration_ms,
-                "segments": {sid: {**change, "member_count": result.segments[sid]}
-                             for sid, change in result.changes.items()},
-                "failed": result.failed,
-                "shards": shards,
-            },
-        )
-        return result
+        plan, failed = build_plan(tenant, catalog, as_of, manifest, s3, bucket, segment_ids)
+        if fan_out_files and len(manifest.files) > fan_out_files and os.environ.get("EVALUATE_QUEUE_URL"):
+            from audience.evaluation import fanout
+
+            result = fanout.start(plan, manifest, run_id, failed, files_per_shard=fan_out_files, s3=s3, bucket=bucket)
+            keep_lease = True  # the shard that finishes the run releases it
+            return result
+        members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, failed)
+        return finish(tenant, run_id, as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
+                      duration_ms=int((time.monotonic() - started) * 1000), shards=shards)
     except Exception as exc:
         runs_repo.put_run(tenant, run_id, "failed", as_of=as_of.isoformat(), detail={"error": str(exc)[:1000]})
         raise
     finally:
-        runs_repo.release_lease(tenant, run_id)
+        if not keep_lease:
+            runs_repo.release_lease(tenant, run_id)
+
+
+def finish(
+    tenant: str,
+    run_id: str,
+    as_of: datetime,
+    manifest: snapshots.Manifest,
+    plan: engine.Plan,
+    members: dict[str, pa.Array],
+    failed: dict[str, str],
+    *,
+    s3,
+    bucket: str,
+    duration_ms: int,
+    shards: int,
+) -> RunResult:
+    """Write a run's results (every segment of ``plan.slots``): memberships, state, history, counts,
+    failures, and the ledger's record of the run."""
+    result = RunResult(tenant, run_id, as_of, manifest.snapshot_id, failed=dict(failed))
+    segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+    touches = StreamTouches(tenant)
+    timings: dict[str, int] = {}
+    for slot in plan.slots:
+        if slot.id in result.failed or slot.id not in members or slot.id not in segments:
+            continue
+        began = time.monotonic()
+        try:
+            change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
+                            snapshot_cut=manifest.watermark, touches=touches)
+            result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
+            result.segments[slot.id] = change.member_count
+        except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
+            result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
+        timings[slot.id] = int((time.monotonic() - began) * 1000)
+    for sid, reason in result.failed.items():
+        segments_repo.record_evaluation(
+            tenant, sid, member_count=segments[sid].member_count if sid in segments else 0,
+            evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
+        )
+    result.duration_ms = duration_ms + sum(timings.values())
+    runs_repo.put_run(
+        tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
+        as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
+        detail={
+            "duration_ms": result.duration_ms,
+            "segments": {sid: {**change, "member_count": result.segments[sid], "write_ms": timings.get(sid, 0)}
+                         for sid, change in result.changes.items()},
+            "failed": result.failed,
+            "shards": shards,
+        },
+    )
+    return result
 
 
 def build_plan(
@@ -171,11 +209,8 @@ def build_plan(
             found = static_by_category.get(segment.category)
             merged = ids + (found.to_pylist() if found is not None else [])
             static_by_category[segment.category] = pa.array(merged, pa.string())
-    events = None
-    if any(engine.uses_events(d) for d in documents):
-        days = [engine.event_lookback_days(d) for d in documents if engine.uses_events(d)]
-        since = None if any(d is None for d in days) else as_of - timedelta(days=max(days) + 1)
-        events = snapshots.read_events(manifest, s3, since=since, bucket=bucket)
+    needs_events, since = engine.events_window(documents, as_of)
+    events = snapshots.read_events(manifest, s3, since=since, bucket=bucket) if needs_events else None
     columns = set().union(*(engine.contact_fields(d) for d in documents)) if documents else set()
     plan = engine.Plan(
         as_of=as_of,
@@ -306,7 +341,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def run_every_tenant(*, as_of: datetime | None = None) -> tuple[list[RunResult], list[dict[str, str]]]:
+def run_every_tenant(
+    *, as_of: datetime | None = None, fan_out_files: int | None = None
+) -> tuple[list[RunResult], list[dict[str, str]]]:
     """The scheduled job: every tenant (listed from the tenant registry, no scan), one after another.
     A tenant whose lease is held or whose run fails is reported and skipped; the others still run."""
     from audience.storage import tenants_repo
@@ -316,7 +353,7 @@ def run_every_tenant(*, as_of: datetime | None = None) -> tuple[list[RunResult],
     skipped: list[dict[str, str]] = []
     for tenant in tenants_repo.list_tenant_ids():
         try:
-            results.append(run_tenant(tenant, as_of=as_of))
+            results.append(run_tenant(tenant, as_of=as_of, fan_out_files=fan_out_files))
         except LeaseHeld as exc:
             skipped.append({"tenant_id": tenant, "reason": str(exc)})
         except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from audience.storage.base import now_iso
 from audience.storage.models import LeaseItem, RunItem, run_pk
@@ -92,3 +92,19 @@ def recent_runs(tenant: str, limit: int = 20) -> list[Run]:
     """Newest first, assuming run ids sort by time (the evaluator uses ISO-stamped ids)."""
     items = RunItem.query(run_pk(tenant), RunItem.sk.startswith(RUN_PREFIX), scan_index_forward=False, limit=limit)
     return [_record(item) for item in items]
+
+
+def transition(tenant: str, run_id: str, expected: str, status: str) -> bool:
+    """Move a run from ``expected`` to ``status`` atomically (conditional update); False when the run
+    is not in ``expected`` (e.g. two shards of a fanned-out run both try to finish it)."""
+    item = RunItem(run_pk(tenant), RUN_PREFIX + run_id)
+    try:
+        item.update(
+            actions=[RunItem.status.set(status), RunItem.updated_at.set(now_iso())],
+            condition=RunItem.status == expected,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
