@@ -31,7 +31,7 @@ from audience.segments.uses import segment_uses
 from audience.segments.view import present
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from functions.api import pagination
 from functions.api.routers.request_context import if_match, tenant_id
@@ -41,6 +41,18 @@ TAGS = ["segments"]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size, 1-500")]
 NextToken = Annotated[str | None, Query(max_length=2048, description="from the previous page")]
+
+
+class LastRun(BaseModel):
+    """The evaluator's figures of the segment's last run."""
+
+    run_id: str
+    duration_ms: int = Field(description="the whole run (every segment evaluated in it)")
+    pass_ms: int = Field(description="the one pass over the snapshot, shared by segments_in_pass segments")
+    segments_in_pass: int
+    write_ms: int = Field(description="this segment's own share: its diff and membership writes")
+    added: int
+    removed: int
 
 
 class SegmentOut(BaseModel):
@@ -59,6 +71,7 @@ class SegmentOut(BaseModel):
     last_evaluated_at: str | None = None
     evaluation_status: str | None = None
     evaluation_error: str | None = None
+    last_run: LastRun | None = None
     created_at: str
     updated_at: str
 

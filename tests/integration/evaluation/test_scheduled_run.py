@@ -132,6 +132,9 @@ def test_scheduled_run_writes_what_the_per_record_evaluator_and_placement_decide
         assert saved.member_count == len(expected[segment.id])
         assert saved.last_evaluated_at == "2024-06-01T12:00:00Z"
         assert saved.evaluation_status == "succeeded"
+        assert saved.last_run["run_id"] == result.run_id and saved.last_run["segments_in_pass"] == 5
+        assert saved.last_run["added"] == len(expected[segment.id]) and saved.last_run["removed"] == 0
+        assert 0 <= saved.last_run["write_ms"] <= saved.last_run["duration_ms"] == result.duration_ms
         [day] = history_repo.range(tenant, segment.id, "2024-06-01", "2024-06-01")
         assert (day.added, day.removed, day.total) == (len(expected[segment.id]), 0, len(expected[segment.id]))
     assert stored(tenant, vip_list.id) == set(ids[:5])  # static membership untouched

@@ -103,7 +103,7 @@ def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
     duration_ms = int((datetime.now(UTC) - started).total_seconds() * 1000)
     try:
         return run.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
-                          duration_ms=duration_ms, shards=len(split))
+                          duration_ms=duration_ms, pass_ms=duration_ms, shards=len(split))
     finally:
         runs_repo.release_lease(tenant, run_id)
 

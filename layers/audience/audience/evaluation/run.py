@@ -108,9 +108,11 @@ def run_tenant(
             result = fanout.start(plan, manifest, run_id, failed, files_per_shard=fan_out_files, s3=s3, bucket=bucket)
             keep_lease = True  # the shard that finishes the run releases it
             return result
+        pass_started = time.monotonic()
         members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, failed)
+        pass_ms = int((time.monotonic() - pass_started) * 1000)
         return finish(tenant, run_id, as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
-                      duration_ms=int((time.monotonic() - started) * 1000), shards=shards)
+                      duration_ms=int((time.monotonic() - started) * 1000), pass_ms=pass_ms, shards=shards)
     except Exception as exc:
         runs_repo.put_run(tenant, run_id, "failed", as_of=as_of.isoformat(), detail={"error": str(exc)[:1000]})
         raise
@@ -131,6 +133,7 @@ def finish(
     s3,
     bucket: str,
     duration_ms: int,
+    pass_ms: int,
     shards: int,
 ) -> RunResult:
     """Write a run's results (every segment of ``plan.slots``): memberships, state, history, counts,
@@ -157,6 +160,10 @@ def finish(
             evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
         )
     result.duration_ms = duration_ms + sum(timings.values())
+    for sid, count in result.segments.items():  # after the loop: the run's whole duration is known
+        segments_repo.record_evaluation(tenant, sid, member_count=count, evaluated_at=_iso(as_of), last_run={
+            "run_id": run_id, "duration_ms": result.duration_ms, "pass_ms": pass_ms,
+            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), **result.changes[sid]})
     runs_repo.put_run(
         tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
         as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
@@ -165,6 +172,7 @@ def finish(
             "segments": {sid: {**change, "member_count": result.segments[sid], "write_ms": timings.get(sid, 0)}
                          for sid, change in result.changes.items()},
             "failed": result.failed,
+            "pass_ms": pass_ms,
             "shards": shards,
         },
     )
@@ -304,8 +312,9 @@ class StreamTouches:
 
 def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str, *,
            snapshot_cut: str | None, touches: StreamTouches) -> changes.Change:
-    """Write one segment's result: only the changed memberships (``changes``), then the state,
-    history, count. Memberships first: a run dying after them is repaired by the next run."""
+    """Write one segment's result: only the changed memberships (``changes``), then the state and
+    history (``finish`` then sets the count). Memberships first: a run dying after them is repaired
+    by the next run."""
     found = state.read_state(tenant, segment.id, s3, bucket)
     base_is_table = found is None
     previous = found or state.previous_state(tenant, segment.id, s3, bucket)
@@ -325,7 +334,6 @@ def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3
         memberships_repo.remove_many(tenant, segment.id, removed)
     state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
     history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(added), len(removed), change.member_count)
-    segments_repo.record_evaluation(tenant, segment.id, member_count=change.member_count, evaluated_at=_iso(as_of))
     return change
 
 

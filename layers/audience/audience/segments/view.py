@@ -22,6 +22,7 @@ PUBLIC_FIELDS = (
     "last_evaluated_at",
     "evaluation_status",
     "evaluation_error",
+    "last_run",
     "created_at",
     "updated_at",
 )

@@ -102,6 +102,7 @@ class SegmentItem(_MainItem):
     last_evaluated_at = UnicodeAttribute(null=True)
     evaluation_status = UnicodeAttribute(null=True)
     evaluation_error = UnicodeAttribute(null=True)
+    last_run = DocumentAttribute(null=True)  # the evaluator's figures of the last run (records.Segment)
     references = ListAttribute(of=UnicodeAttribute, null=True)  # segment ids its rules name
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()

@@ -54,6 +54,9 @@ class Segment(BaseModel):
     last_evaluated_at: str | None = None
     evaluation_status: str | None = None
     evaluation_error: str | None = None
+    # last evaluation run: run_id, duration_ms (whole run), pass_ms (the one pass shared by
+    # segments_in_pass segments), write_ms (this segment's own diff and writes), added, removed
+    last_run: dict[str, Any] | None = None
     references: list[str] = Field(default_factory=list)
     created_at: str
     updated_at: str

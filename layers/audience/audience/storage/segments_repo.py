@@ -55,6 +55,7 @@ def to_record(item: SegmentItem) -> Segment:
         last_evaluated_at=item.last_evaluated_at,
         evaluation_status=item.evaluation_status,
         evaluation_error=item.evaluation_error,
+        last_run=dict(item.last_run) if item.last_run else None,
         references=list(item.references or []),
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -214,6 +215,7 @@ def record_evaluation(
     evaluated_at: str,
     status: str = "succeeded",
     error: str | None = None,
+    last_run: dict[str, Any] | None = None,
 ) -> bool:
     """Store an evaluation's outcome without bumping ``version``; False if the segment is gone."""
     actions = [
@@ -222,6 +224,8 @@ def record_evaluation(
         SegmentItem.evaluation_status.set(status),
         SegmentItem.evaluation_error.set(error) if error else SegmentItem.evaluation_error.remove(),
     ]
+    if last_run is not None:
+        actions.append(SegmentItem.last_run.set(last_run))
     return _update_unversioned(tenant, segment_id, actions)
 
 
