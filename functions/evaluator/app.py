@@ -66,13 +66,17 @@ def lambda_handler(event, context):
         result = run_tenant(request.tenant_id, segment_ids=request.segment_ids, run_id=request.run_id,
                             fan_out_files=_fan_out_files())
         return {"runs": [result.summary()], "failed": result.failed}
-    results, skipped = run_every_tenant(fan_out_files=_fan_out_files())
-    for result in results:
+    outcome = run_every_tenant(fan_out_files=_fan_out_files(),
+                               seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    for result in outcome.results:
         logger.info("scheduled run", tenant_id=result.tenant_id, run_id=result.run_id,
                     duration_ms=result.duration_ms, segments=len(result.segments), failed=result.failed,
                     sharded=result.sharded)
-    answer = {"runs": [result.summary() for result in results]}
-    if skipped:
-        logger.warning("tenants skipped", skipped=skipped)
-        answer["skipped"] = skipped
+    answer = {"runs": [result.summary() for result in outcome.results]}
+    if outcome.skipped:
+        logger.warning("tenants skipped", skipped=outcome.skipped)
+        answer["skipped"] = outcome.skipped
+    if outcome.queued:
+        logger.warning("out of time: tenants queued for on-demand runs", queued=outcome.queued)
+        answer["queued"] = outcome.queued
     return answer

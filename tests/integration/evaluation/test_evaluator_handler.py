@@ -85,3 +85,31 @@ def test_queue_record_for_a_busy_tenant_is_retried(tenant):
     record["body"] = json.dumps({"tenant_id": tenant})
     answer = handler({"Records": [record]})
     assert answer == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+
+@dataclass
+class NearlyTimedOut(Context):
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def test_schedule_out_of_time_queues_the_remaining_tenants_instead_of_timing_out(tenant, aws):
+    import boto3
+
+    from functions.evaluator.app import lambda_handler
+
+    contacts_repo.upsert(tenant, "c0", {"country": "DE"})
+    german = segment(tenant, "German", {"field": "country", "op": "eq", "value": "DE"})
+
+    answer = lambda_handler(json.loads((EVENTS / "schedule_evaluator.json").read_text()), NearlyTimedOut())
+
+    assert answer["runs"] == [] and tenant in answer["queued"]
+    sqs = boto3.client("sqs", region_name=aws.region)
+    url = aws.env()["EVALUATE_QUEUE_URL"]
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            bodies.append(json.loads(message["Body"]))
+    assert {"tenant_id": tenant} in bodies
+    assert segments_repo.get(tenant, german.id).last_evaluated_at is None  # not evaluated in this invocation

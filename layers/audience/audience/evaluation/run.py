@@ -13,9 +13,10 @@ Order of a run (so that a run dying anywhere and running again converges):
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -349,21 +350,50 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass
+class ScheduledRuns:
+    results: list[RunResult] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # lease held or failed: {tenant_id, reason}
+    queued: list[str] = field(default_factory=list)  # left for EvaluateQueue: this invocation ran out of time
+
+
+RESERVE_SECONDS = 300  # a tenant is started only with this much of the invocation left
+
+
 def run_every_tenant(
-    *, as_of: datetime | None = None, fan_out_files: int | None = None
-) -> tuple[list[RunResult], list[dict[str, str]]]:
+    *,
+    as_of: datetime | None = None,
+    fan_out_files: int | None = None,
+    seconds_left: Callable[[], float] | None = None,
+) -> ScheduledRuns:
     """The scheduled job: every tenant (listed from the tenant registry, no scan), one after another.
-    A tenant whose lease is held or whose run fails is reported and skipped; the others still run."""
+    A tenant whose lease is held or whose run fails is reported and skipped; the others still run.
+    When ``seconds_left()`` drops under ``RESERVE_SECONDS``, the remaining tenants are sent to
+    EvaluateQueue (each its own on-demand run) instead of being dropped by a timeout."""
     from audience.storage import tenants_repo
 
     as_of = as_of or datetime.now(UTC)
-    results: list[RunResult] = []
-    skipped: list[dict[str, str]] = []
+    outcome = ScheduledRuns()
     for tenant in tenants_repo.list_tenant_ids():
+        if outcome.queued or (seconds_left is not None and seconds_left() < RESERVE_SECONDS):
+            outcome.queued.append(tenant)
+            continue
         try:
-            results.append(run_tenant(tenant, as_of=as_of, fan_out_files=fan_out_files))
+            outcome.results.append(run_tenant(tenant, as_of=as_of, fan_out_files=fan_out_files))
         except LeaseHeld as exc:
-            skipped.append({"tenant_id": tenant, "reason": str(exc)})
+            outcome.skipped.append({"tenant_id": tenant, "reason": str(exc)})
         except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
-            skipped.append({"tenant_id": tenant, "reason": f"{type(exc).__name__}: {exc}"[:500]})
-    return results, skipped
+            outcome.skipped.append({"tenant_id": tenant, "reason": f"{type(exc).__name__}: {exc}"[:500]})
+    if outcome.queued:
+        _queue_tenants(outcome.queued)
+    return outcome
+
+
+def _queue_tenants(tenants: list[str]) -> None:
+    settings = get_settings()
+    sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    entries = [{"Id": str(n), "MessageBody": json.dumps({"tenant_id": t})} for n, t in enumerate(tenants)]
+    for first in range(0, len(entries), 10):
+        answer = sqs.send_message_batch(QueueUrl=os.environ["EVALUATE_QUEUE_URL"], Entries=entries[first:first + 10])
+        if answer.get("Failed"):
+            raise RuntimeError(f"could not queue tenants: {answer['Failed']}")
