@@ -1,0 +1,256 @@
+"""The evaluator's own figures, as the scheduled run does the work (bench/__main__.py calls these).
+
+- ``prepare_snapshot(rows, folder)``: generated contacts (``bench.datagen``) laid out as a snapshot —
+  base files of ``snapshots.ROWS_PER_FILE`` contacts and a manifest — plus the event log.
+- ``full_run(folder, segments)``: the run's evaluation over that snapshot, timed: compile the plan
+  (every segment of ``bench.ruleset``, five of them in one category, the "received at least 4, never
+  clicked" suppression), read the event log, stream the base files (``snapshots.iter_batches``, one
+  file read ahead) through ``engine.evaluate`` (rules, suppression, placement). Parquet only: the
+  files are read from local disk through a two-method stand-in for the S3 client, no DynamoDB.
+- ``delta_write(members, churn)``: a segment of ``members`` whose membership changes by ``churn``
+  (half leave, half join): last state read from S3, diff (``changes.segment_change``), only the delta
+  written to MembershipsTable (``memberships_repo``, batches with retries) and the new state written
+  — on in-process moto built from template.yaml, every item written counted at the wire.
+- ``run(quick, repeat)``: both, each in a fresh interpreter (own peak memory), JSON-ready.
+
+    .venv/bin/python -m bench.evaluation --quick
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TENANT = "bench"
+CATEGORY_SIZE = 5
+SUPPRESSION = {"rules": None, "received_at_least_never_clicked": {"enabled": True, "min_received": 4}}
+
+
+class LocalObjects:
+    """What snapshot reading asks of an S3 client (``get_object``), over files of a local folder."""
+
+    class exceptions:  # noqa: N801 - mirrors boto3's ``client.exceptions``
+        class NoSuchKey(Exception):
+            pass
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        path = self.folder / Key
+        if not path.exists():
+            raise self.exceptions.NoSuchKey(Key)
+        return {"Body": path.open("rb")}
+
+
+def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
+    """Generate ``rows`` contacts and their events into ``folder`` as a snapshot; its description."""
+    import pyarrow.parquet as pq
+    from audience.evaluation import snapshots
+
+    from bench import datagen
+
+    target = Path(folder)
+    began = time.perf_counter()
+    data = datagen.generate(rows, target / "generated")
+    prefix = f"tenants/{TENANT}/snapshots/bench/"
+    (target / prefix).mkdir(parents=True, exist_ok=True)
+    manifest = snapshots.Manifest(snapshot_id="bench", tenant_id=TENANT, created_at=data.as_of.isoformat(),
+                                  watermark=data.as_of.isoformat(), fields={}, events=["generated/events.parquet"])
+    source = pq.ParquetFile(data.contacts)
+    writer, written = None, 0
+    for whole in source.iter_batches(batch_size=snapshots.BATCH_ROWS):
+        offset = 0
+        while offset < whole.num_rows:
+            if writer is None or written >= snapshots.ROWS_PER_FILE:
+                if writer is not None:
+                    writer.close()
+                    manifest.files[-1]["rows"] = written
+                key = f"{prefix}contacts-{len(manifest.files):05d}.parquet"
+                writer = pq.ParquetWriter(target / key, whole.schema, compression="zstd")
+                manifest.files.append({"key": key, "rows": 0})
+                written = 0
+            batch = whole.slice(offset, snapshots.ROWS_PER_FILE - written)
+            writer.write_batch(batch, row_group_size=snapshots.BATCH_ROWS)
+            written += batch.num_rows
+            offset += batch.num_rows
+    if writer is not None:
+        writer.close()
+        manifest.files[-1]["rows"] = written
+    manifest.contact_count = rows
+    data.contacts.unlink()
+    (target / "manifest.json").write_text(json.dumps(asdict(manifest)))
+    return {"rows": rows, "events": data.events_rows, "files": len(manifest.files),
+            "seconds": time.perf_counter() - began, "as_of": data.as_of.isoformat(),
+            "snapshot_mb": sum((target / f["key"]).stat().st_size for f in manifest.files) / 2**20}
+
+
+def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
+    """Time the run's evaluation over the snapshot in ``folder`` (see module docstring)."""
+    from datetime import datetime
+
+    from audience.evaluation import engine, snapshots
+    from audience.evaluation.placement import Slot
+    from audience.fields import DEFAULT_CATALOG
+    from audience.rules import parse_rule
+    from audience.suppression import SuppressionPolicy
+
+    from bench import ruleset
+
+    target = Path(folder)
+    manifest = snapshots.Manifest(**json.loads((target / "manifest.json").read_text()))
+    objects = LocalObjects(target)
+    as_of = datetime.fromisoformat(manifest.created_at)
+    raw = ruleset.raw_segments(segments)
+    policy = SuppressionPolicy.from_document(SUPPRESSION, DEFAULT_CATALOG).as_rule_document()
+    documents = [rule for _, rule in raw] + [policy]
+
+    began = time.perf_counter()
+    slots = [Slot(sid, category="tier" if n < CATEGORY_SIZE else None, priority=n) for n, (sid, _) in enumerate(raw)]
+    needs_events, since = engine.events_window(documents, as_of)
+    plan = engine.Plan(
+        as_of=as_of, catalog=DEFAULT_CATALOG, rules={sid: parse_rule(rule, DEFAULT_CATALOG) for sid, rule in raw},
+        slots=slots, suppression=parse_rule(policy, DEFAULT_CATALOG),
+        events=snapshots.read_events(manifest, objects, since=since, bucket="local") if needs_events else None,
+        columns=sorted(set().union(*(engine.contact_fields(d) for d in documents))),
+    )
+    prepared = time.perf_counter() - began
+    batches = snapshots.iter_batches(manifest, objects, DEFAULT_CATALOG, bucket="local", columns=plan.columns)
+    members = engine.evaluate(plan, batches)
+    seconds = time.perf_counter() - began
+    rows = manifest.contact_count
+    return {
+        "contacts": rows,
+        "segments": segments,
+        "files": len(manifest.files),
+        "events": plan.events.num_rows if plan.events is not None else 0,
+        "columns": len(plan.columns or []),
+        "seconds": seconds,
+        "plan_and_events_s": prepared,
+        "contacts_per_s": rows / seconds if seconds else None,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "member_counts": {sid: len(ids) for sid, ids in members.items()},
+    }
+
+
+def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]:
+    """Diff + delta write for ``churn`` of a ``members``-strong segment on in-process moto."""
+    import boto3
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from moto import mock_aws
+
+    from bench.datagen import _arange, _ids
+
+    with mock_aws():
+        from audience.settings import get_settings
+
+        from infra.template_resources import create_resources
+
+        region = os.environ.setdefault("AWS_REGION", "us-east-1")
+        os.environ.setdefault("AWS_DEFAULT_REGION", region)
+        resources = create_resources(boto3.Session(region_name=region))
+        os.environ.update(resources.env())
+        get_settings.cache_clear()
+        from audience.evaluation import changes, state
+        from audience.storage import memberships_repo
+        from pynamodb.connection.base import Connection
+
+        s3 = boto3.client("s3", region_name=region)
+        bucket = get_settings().data_bucket
+        segment = "0" * 32
+        leaving_count = int(members * churn) // 2
+        joining_count = int(members * churn) - leaving_count
+        previous = _ids(_arange(members))
+        leave = pc.less(pc.random(members, initializer=7), leaving_count / members)
+        leaving = previous.filter(leave)
+        current = pa.concat_arrays([previous.filter(pc.invert(leave)), _ids(_arange(joining_count, members))])
+        state.write_state(TENANT, segment, previous, s3, bucket, cut="2025-06-01T00:00:00.000Z")
+        memberships_repo.add_many(TENANT, segment, leaving.to_pylist(), source="dynamic")  # what the deletes hit
+
+        table = os.environ["MEMBERSHIPS_TABLE"]
+        written: Counter = Counter()
+        original = Connection._make_api_call
+
+        def counting(self, operation, kwargs):
+            if operation == "BatchWriteItem":
+                for request in kwargs.get("RequestItems", {}).get(table, []):
+                    written["put" if "PutRequest" in request else "delete"] += 1
+            elif operation in ("PutItem", "DeleteItem", "UpdateItem") and kwargs.get("TableName") == table:
+                written[operation] += 1
+            return original(self, operation, kwargs)
+
+        Connection._make_api_call = counting
+        try:
+            began = time.perf_counter()
+            base = state.read_state(TENANT, segment, s3, bucket)
+            read_s = time.perf_counter() - began
+            change = changes.segment_change(base.members, current)
+            diff_s = time.perf_counter() - began - read_s
+            memberships_repo.add_many(TENANT, segment, change.added.to_pylist(), source="dynamic")
+            memberships_repo.remove_many(TENANT, segment, change.removed.to_pylist())
+            write_s = time.perf_counter() - began - read_s - diff_s
+            state.write_state(TENANT, segment, current, s3, bucket, cut="2025-06-02T00:00:00.000Z")
+            total_s = time.perf_counter() - began
+        finally:
+            Connection._make_api_call = original
+        get_settings.cache_clear()
+    items = sum(written.values())
+    return {
+        "members": members,
+        "churn": churn,
+        "added": len(change.added),
+        "removed": len(change.removed),
+        "items_written": items,
+        "writes": dict(written),
+        "read_state_s": read_s,
+        "diff_s": diff_s,
+        "write_delta_s": write_s,
+        "write_state_s": total_s - read_s - diff_s - write_s,
+        "total_s": total_s,
+        "items_per_s": items / write_s if write_s else None,
+        "note": "DynamoDB is moto in-process: write_delta_s shows the item count's cost shape, not AWS latency",
+    }
+
+
+def _child(code: str, timeout: float = 3600) -> Any:
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
+           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
+    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip()[-1500:] or f"exit {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool, repeat: int = 1) -> dict[str, Any]:
+    """Full runs (quick: 200k x 20; else 1M and 10M x 50) and the 1% churn delta write (quick: 300k
+    members; else 3M), each measurement in a fresh interpreter; medians over ``repeat``."""
+    sizes = [(200_000, 20)] if quick else [(1_000_000, 50), (10_000_000, 50)]
+    runs = []
+    for rows, segments in sizes:
+        with tempfile.TemporaryDirectory(prefix="audience-bench-eval-") as folder:
+            prepared = _child(f"from bench.evaluation import prepare_snapshot\n"
+                              f"print(json.dumps(prepare_snapshot({rows}, {folder!r})))")
+            timings = [_child(f"from bench.evaluation import full_run\n"
+                              f"print(json.dumps(full_run({folder!r}, {segments})))") for _ in range(repeat)]
+            timings.sort(key=lambda t: t["seconds"])
+            median = timings[len(timings) // 2]
+            runs.append({**median, "snapshot": prepared, "all_seconds": [t["seconds"] for t in timings]})
+    members = 300_000 if quick else 3_000_000
+    delta = _child(f"from bench.evaluation import delta_write\nprint(json.dumps(delta_write({members})))")
+    return {"full_runs": runs, "delta_write": delta}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run("--quick" in sys.argv), indent=2, default=str))
