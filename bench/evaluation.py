@@ -11,7 +11,9 @@
   (half leave, half join): last state read from S3, diff (``changes.segment_change``), only the delta
   written to MembershipsTable (``memberships_repo``, batches with retries) and the new state written
   — on in-process moto built from template.yaml, every item written counted at the wire.
-- ``run(quick, repeat)``: both, each in a fresh interpreter (own peak memory), JSON-ready.
+- ``preview_run(folder)``: ``POST /segments/preview``'s work (a five-condition rule, count and a
+  sample of whole contacts) over the same snapshot.
+- ``run(quick, repeat)``: all of them, each in a fresh interpreter (own peak memory), JSON-ready.
 
     .venv/bin/python -m bench.evaluation --quick
 """
@@ -143,6 +145,45 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     }
 
 
+PREVIEW_RULE = {"all": [  # five conditions, as a marketer would type them into the preview
+    {"field": "country", "op": "in", "value": ["US", "DE", "FR"]},
+    {"field": "score", "op": "gte", "value": 40},
+    {"field": "subscribed", "op": "is_true"},
+    {"field": "last_clicked_at", "op": "within_last_days", "value": 90},
+    {"field": "tags", "op": "has_none", "value": ["do-not-call"]},
+]}
+
+
+def preview_run(folder: str, sample_size: int = 20) -> dict[str, Any]:
+    """``POST /segments/preview``'s work over the snapshot in ``folder``: a five-condition rule,
+    suppression applied, count plus a sample of whole contacts (``preview.count_and_sample``)."""
+    from datetime import datetime
+
+    from audience.evaluation import engine, snapshots
+    from audience.evaluation.placement import Slot
+    from audience.evaluation.preview import PREVIEW, count_and_sample
+    from audience.fields import DEFAULT_CATALOG
+    from audience.rules import parse_rule
+    from audience.suppression import SuppressionPolicy
+
+    target = Path(folder)
+    manifest = snapshots.Manifest(**json.loads((target / "manifest.json").read_text()))
+    objects = LocalObjects(target)
+    policy = SuppressionPolicy.from_document(SUPPRESSION, DEFAULT_CATALOG).as_rule_document()
+    began = time.perf_counter()
+    plan = engine.Plan(
+        as_of=datetime.fromisoformat(manifest.created_at), catalog=DEFAULT_CATALOG,
+        rules={PREVIEW: parse_rule(PREVIEW_RULE, DEFAULT_CATALOG)}, slots=[Slot(PREVIEW)],
+        suppression=parse_rule(policy, DEFAULT_CATALOG),
+        columns=sorted(engine.contact_fields(PREVIEW_RULE) | engine.contact_fields(policy)),
+    )
+    count, sample = count_and_sample(plan, manifest, objects, "local", sample_size)
+    seconds = time.perf_counter() - began
+    return {"contacts": manifest.contact_count, "conditions": len(PREVIEW_RULE["all"]), "count": count,
+            "sample": len(sample), "seconds": seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]:
     """Diff + delta write for ``churn`` of a ``members``-strong segment on in-process moto."""
     import boto3
@@ -234,8 +275,8 @@ def _child(code: str, timeout: float = 3600) -> Any:
 
 
 def run(quick: bool, repeat: int = 1) -> dict[str, Any]:
-    """Full runs (quick: 200k x 20; else 1M and 10M x 50) and the 1% churn delta write (quick: 300k
-    members; else 3M), each measurement in a fresh interpreter; medians over ``repeat``."""
+    """Full runs (quick: 200k x 20; else 1M and 10M x 50), the preview over the first size, and the 1%
+    churn delta write (quick: 300k members; else 3M), each in a fresh interpreter; medians over ``repeat``."""
     sizes = [(200_000, 20)] if quick else [(1_000_000, 50), (10_000_000, 50)]
     runs = []
     for rows, segments in sizes:
@@ -247,9 +288,14 @@ def run(quick: bool, repeat: int = 1) -> dict[str, Any]:
             timings.sort(key=lambda t: t["seconds"])
             median = timings[len(timings) // 2]
             runs.append({**median, "snapshot": prepared, "all_seconds": [t["seconds"] for t in timings]})
+            if rows == sizes[0][0]:
+                previews = sorted((_child(f"from bench.evaluation import preview_run\n"
+                                          f"print(json.dumps(preview_run({folder!r})))") for _ in range(repeat)),
+                                  key=lambda p: p["seconds"])
+                preview = {**previews[len(previews) // 2], "all_seconds": [p["seconds"] for p in previews]}
     members = 300_000 if quick else 3_000_000
     delta = _child(f"from bench.evaluation import delta_write\nprint(json.dumps(delta_write({members})))")
-    return {"full_runs": runs, "delta_write": delta}
+    return {"full_runs": runs, "preview": preview, "delta_write": delta}
 
 
 if __name__ == "__main__":

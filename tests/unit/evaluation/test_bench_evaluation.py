@@ -39,3 +39,19 @@ def test_full_run_over_snapshot_files_equals_one_in_memory_pass(tmp_path, monkey
     expected = engine.evaluate(plan, contacts.to_batches())
     assert measured["member_counts"] == {sid: len(ids) for sid, ids in expected.items()}
     assert any(measured["member_counts"].values()) and measured["contacts"] == 3_000
+
+
+def test_preview_figure_counts_what_the_engine_selects_and_samples_whole_contacts(tmp_path, monkeypatch):
+    monkeypatch.setattr(snapshots, "ROWS_PER_FILE", 900)
+    evaluation.prepare_snapshot(2_000, str(tmp_path))
+
+    measured = evaluation.preview_run(str(tmp_path), sample_size=7)
+
+    manifest = snapshots.Manifest(**json.loads((tmp_path / "manifest.json").read_text()))
+    contacts = pa.concat_tables([pq.read_table(tmp_path / f["key"]) for f in manifest.files])
+    policy = SuppressionPolicy.from_document(evaluation.SUPPRESSION, DEFAULT_CATALOG).as_rule_document()
+    plan = engine.Plan(as_of=datetime.fromisoformat(manifest.created_at), catalog=DEFAULT_CATALOG,
+                       rules={"p": parse_rule(evaluation.PREVIEW_RULE, DEFAULT_CATALOG)}, slots=[Slot("p")],
+                       suppression=parse_rule(policy, DEFAULT_CATALOG))
+    expected = engine.evaluate(plan, contacts.to_batches())["p"]
+    assert measured["count"] == len(expected) > 7 and measured["sample"] == 7

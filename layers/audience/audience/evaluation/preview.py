@@ -9,10 +9,11 @@ scheduled run. With no snapshot yet, one is built first (the first one reads the
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from audience.errors import ValidationFailed
@@ -54,26 +55,43 @@ def preview(tenant: str, rules: dict[str, Any], *, sample_size: int = SAMPLE_SIZ
     documents = [rules] + ([policy_document] if policy_document else [])
     segments = {s.id: s for s in segments_repo.all_segments(tenant)}
     referenced = referenced_segments(rule) | (referenced_segments(suppression) if suppression else set())
-    events = None
-    if any(engine.uses_events(d) for d in documents):
-        days = [engine.event_lookback_days(d) for d in documents if engine.uses_events(d)]
-        since = None if any(d is None for d in days) else as_of - timedelta(days=max(days) + 1)
-        events = snapshots.read_events(manifest, s3, since=since, bucket=bucket)
+    needs_events, since = engine.events_window(documents, as_of)
     plan = engine.Plan(
         as_of=as_of, catalog=catalog, rules={PREVIEW: rule}, slots=[Slot(PREVIEW)], suppression=suppression,
-        events=events, memberships={sid: _members(tenant, sid, segments.get(sid), s3, bucket) for sid in referenced},
+        events=snapshots.read_events(manifest, s3, since=since, bucket=bucket) if needs_events else None,
+        memberships={sid: _members(tenant, sid, segments.get(sid), s3, bucket) for sid in referenced},
+        columns=sorted(set().union(*(engine.contact_fields(d) for d in documents))),
     )
-    count = 0
-    sample: list[dict[str, Any]] = []
-    batches = snapshots.iter_batches(manifest, s3, catalog, bucket=bucket)
-    for batch, placed in engine.placed_batches(plan, batches):
-        mask = placed[PREVIEW]
-        count += pc.sum(mask).as_py() or 0
-        if len(sample) < sample_size:
-            chosen = batch.filter(mask).slice(0, sample_size - len(sample))
-            sample += [_json_row(row) for row in chosen.to_pylist()]
+    count, sample = count_and_sample(plan, manifest, s3, bucket, sample_size)
     return {"count": count, "sample": sample, "snapshot_id": manifest.snapshot_id,
             "as_of": as_of.isoformat().replace("+00:00", "Z")}
+
+
+def count_and_sample(plan: engine.Plan, manifest: snapshots.Manifest, s3, bucket: str,
+                     sample_size: int) -> tuple[int, list[dict[str, Any]]]:
+    """How many contacts the plan's one slot takes, and the first ``sample_size`` of them in full.
+
+    The count reads only the columns the rules need; the sample's whole rows are read afterwards from
+    the first batches, which hold the first matches, so a preview never reads every column of every
+    contact."""
+    (slot,) = plan.slots
+    count = 0
+    wanted: list[str] = []
+    batches = snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns)
+    for batch, placed in engine.placed_batches(plan, batches):
+        mask = placed[slot.id]
+        count += pc.sum(mask).as_py() or 0
+        if len(wanted) < sample_size:
+            wanted += batch.column(0).filter(mask).slice(0, sample_size - len(wanted)).to_pylist()
+    rows: dict[str, dict[str, Any]] = {}
+    if wanted:
+        chosen = pa.array(wanted, pa.string())
+        for batch in snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket):
+            found = batch.filter(pc.fill_null(pc.is_in(batch.column(0), value_set=chosen), False))
+            rows.update((row["contact_id"], _json_row(row)) for row in found.to_pylist())
+            if len(rows) == len(wanted):
+                break
+    return count, [rows[contact_id] for contact_id in wanted if contact_id in rows]
 
 
 def distinct_values(tenant: str, field: str, *, cap: int, s3=None) -> list[dict[str, Any]]:
