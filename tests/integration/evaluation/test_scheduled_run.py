@@ -45,18 +45,19 @@ def seed_contacts(tenant: str, count: int, seed: int = 7) -> list[str]:
     return ids
 
 
-def seed_events(tenant: str, s3, ids: list[str], seed: int = 3) -> list[tuple]:
+def seed_events(tenant: str, s3, ids: list[str], seed: int = 3, as_of: datetime = AS_OF) -> list[tuple]:
     rng = random.Random(seed)
     rows = []
     for contact_id in ids:
         for _ in range(rng.choice([0, 0, 1, 3])):
-            occurred = AS_OF - timedelta(days=rng.choice([1, 5, 40]), hours=rng.randint(0, 20))
+            occurred = as_of - timedelta(days=rng.choice([1, 5, 40]), hours=rng.randint(0, 20))
             rows.append((contact_id, rng.choice(["open", "purchase"]), occurred, {"amount": str(rng.choice([5, 50]))}))
     append_events(tenant, events_table(rows), s3, "seed")
     return rows
 
 
-def expected_members(tenant: str, rows_by_contact, events_by_contact, static_members: dict[str, set[str]]):
+def expected_members(tenant: str, rows_by_contact, events_by_contact, static_members: dict[str, set[str]],
+                     as_of: datetime = AS_OF):
     """Per-record evaluation + single-contact placement, the reference for the scheduled run."""
     segments = segments_repo.all_segments(tenant)
     dynamic = [s for s in segments if s.type == "dynamic"]
@@ -69,14 +70,14 @@ def expected_members(tenant: str, rows_by_contact, events_by_contact, static_mem
 
         def member_of(sid, row=row, events=events, contact_id=contact_id):
             if sid in rules:
-                return evaluate_record(rules[sid], row, as_of=AS_OF, catalog=DEFAULT_CATALOG, events=events,
+                return evaluate_record(rules[sid], row, as_of=as_of, catalog=DEFAULT_CATALOG, events=events,
                                        member_of=member_of)
             return contact_id in static_members.get(sid, set())
 
         matches = {sid for sid in rules if member_of(sid)}
         static_categories = {s.category for s in segments
                              if s.type == "static" and s.category and contact_id in static_members.get(s.id, set())}
-        suppressed = policy.suppresses(row, as_of=AS_OF, catalog=DEFAULT_CATALOG, events=events, member_of=member_of)
+        suppressed = policy.suppresses(row, as_of=as_of, catalog=DEFAULT_CATALOG, events=events, member_of=member_of)
         for sid in place_contact(matches, static_categories, slots, suppressed):
             expected[sid].add(contact_id)
     return expected
@@ -202,3 +203,32 @@ def test_live_lease_blocks_a_second_run_and_an_expired_one_is_taken_over(tenant,
     run_tenant(tenant, as_of=AS_OF, s3=s3)
     assert segments_repo.get(tenant, everyone.id).member_count == 5
     assert runs_repo.get_run(tenant, "00000000T000000000000Z-dead").status == "abandoned"
+
+
+def test_scheduled_event_through_the_lambda_matches_the_per_record_evaluator(tenant, s3):
+    """The EventBridge event in, the SPEC §6 summary out, memberships/counts/history as expected."""
+    import json
+
+    from tests.integration.evaluation.test_evaluator_handler import EVENTS, handler
+
+    ids = seed_contacts(tenant, 30, seed=11)
+    event_rows = seed_events(tenant, s3, ids, seed=5, as_of=datetime.now(UTC))
+    openers = dynamic(tenant, "Opened lately", {"event": "open", "within_last_days": 10})
+    tagged = dynamic(tenant, "Tagged and opened", {"all": [{"field": "tags", "op": "is_not_empty"},
+                                                           {"segment": openers.id}]}, category="c", priority=1)
+    rest = dynamic(tenant, "Everyone else in c", {"field": "email", "op": "is_not_empty"}, category="c", priority=2)
+    suppression_repo.put(tenant, {"rules": None,
+                                  "received_at_least_never_clicked": {"enabled": True, "min_received": 3}})
+
+    answer = handler(json.loads((EVENTS / "schedule_evaluator.json").read_text()))
+
+    [summary] = [run for run in answer["runs"] if run["tenant_id"] == tenant]
+    as_of = datetime.fromisoformat(summary["as_of"].replace("Z", "+00:00"))
+    expected = expected_members(tenant, contact_rows(tenant), events_of(event_rows), {}, as_of=as_of)
+    assert summary["segments"] == {s.id: len(expected[s.id]) for s in (openers, tagged, rest)}
+    assert all(expected[s.id] for s in (openers, tagged, rest))
+    assert len(expected[rest.id]) + len(expected[tagged.id]) < 30  # suppression took some out
+    for segment in (openers, tagged, rest):
+        assert stored(tenant, segment.id) == expected[segment.id]
+        [day] = history_repo.range(tenant, segment.id, as_of.date().isoformat(), as_of.date().isoformat())
+        assert (day.added, day.removed, day.total) == (len(expected[segment.id]), 0, len(expected[segment.id]))
