@@ -66,6 +66,7 @@ def test_fanned_out_run_equals_one_pass_and_redelivered_shards_change_nothing(te
 
     run = runs_repo.get_run(tenant, run_id)
     assert run.status == "succeeded" and run.detail["shards"] == 3
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=f"tenants/{tenant}/runs/{run_id}/")
     manifest = snapshots.read_manifest(tenant, summary["snapshot_id"], s3, bucket)
     plan, _ = build_plan(tenant, DEFAULT_CATALOG, datetime.fromisoformat(summary["as_of"]), manifest, s3, bucket)
     one_pass = shards.evaluate_sharded(plan, manifest, s3, 1, bucket=bucket)

@@ -116,3 +116,24 @@ def test_run_that_dies_half_way_converges_when_run_again(tenant, s3, aws, monkey
     assert segments_repo.get(tenant, low.id).member_count == 4
     assert segments_repo.get(tenant, high.id).member_count == 8
     assert sorted(state.read_state(tenant, high.id, s3, bucket).members.to_pylist()) == sorted(expected_high)
+
+
+def test_old_snapshots_are_pruned_but_files_newer_ones_share_are_kept(tenant, s3, aws, monkeypatch):
+    bucket = aws.env()["DATA_BUCKET"]
+    monkeypatch.setattr(snapshots, "KEEP_SNAPSHOTS", 2)
+    for n in range(5):
+        contacts_repo.upsert(tenant, f"c{n}", {"score": n})
+    first = snapshots.build_snapshot(tenant, s3)
+    built = [first]
+    for n in range(3):
+        contacts_repo.upsert(tenant, f"c{n}", {"score": 50 + n})
+        built.append(snapshots.build_snapshot(tenant, s3))
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"tenants/{tenant}/snapshots/")["Contents"]
+    keys = {item["Key"] for item in listed}
+
+    folders = {key.split("/")[3] for key in keys if key.count("/") > 3}
+    assert folders == {first.snapshot_id, built[2].snapshot_id, built[3].snapshot_id}
+    assert {f["key"] for f in first.files} <= keys  # the base files every later snapshot still lists
+    assert f"tenants/{tenant}/snapshots/{first.snapshot_id}/manifest.json" not in keys
+    assert f"tenants/{tenant}/snapshots/{built[1].snapshot_id}/delta.parquet" not in keys
+    assert live_ids(tenant, s3, snapshots.latest_manifest(tenant, s3)) == [f"c{n}" for n in range(5)]

@@ -17,7 +17,7 @@ message finds its file and skips the work. Once every shard file exists, the wor
 run from ``sharding`` to ``merging`` (conditional update: exactly one) merges the files and writes
 the results with the same ``run.finish`` as an in-process run, then releases the lease. A worker
 dying mid-merge leaves the run ``merging``; the lease expires and the next run marks it
-``abandoned`` and converges (its writes are idempotent diffs).
+``abandoned`` and converges (its writes are idempotent diffs). A finished run's folder is deleted.
 """
 
 from __future__ import annotations
@@ -102,10 +102,12 @@ def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
     started = datetime.fromisoformat((record.detail or {}).get("started_at", now_iso()).replace("Z", "+00:00"))
     duration_ms = int((datetime.now(UTC) - started).total_seconds() * 1000)
     try:
-        return run.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
-                          duration_ms=duration_ms, pass_ms=duration_ms, shards=len(split))
+        result = run.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
+                            duration_ms=duration_ms, pass_ms=duration_ms, shards=len(split))
     finally:
         runs_repo.release_lease(tenant, run_id)
+    _delete_run_folder(s3, bucket, tenant, run_id)  # later redeliveries stop at the ledger's status
+    return result
 
 
 def merge(s3, bucket: str, tenant: str, run_id: str, count: int, segment_ids: list[str]) -> dict[str, pa.Array]:
@@ -202,6 +204,13 @@ def _finished_shards(s3, bucket: str, tenant: str, run_id: str) -> int:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         found += len(page.get("Contents", []))
     return found
+
+
+def _delete_run_folder(s3, bucket: str, tenant: str, run_id: str) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=run_prefix(tenant, run_id)):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def _exists(s3, bucket: str, key: str) -> bool:

@@ -46,6 +46,7 @@ COMPACT_SHARE = 0.2  # compact when the delta holds more than this share of the 
 COMPACT_MIN_ROWS = 20_000  # ... and at least this many rows
 WATERMARK_OVERLAP = timedelta(minutes=5)  # re-read recent changes: writes may commit out of stamp order
 ERASED = "_erased"
+KEEP_SNAPSHOTS = 3  # newest snapshots kept whole; older ones keep only the files these still list
 
 
 @dataclass
@@ -126,7 +127,42 @@ def build_snapshot(
     manifest.contact_count = _count(manifest, s3, bucket)
     _put(s3, bucket, folder + "manifest.json", json.dumps(asdict(manifest)).encode())
     _put(s3, bucket, snapshots_prefix(tenant) + "LATEST", json.dumps({"snapshot_id": snapshot_id}).encode())
+    prune(tenant, s3, bucket=bucket)
     return manifest
+
+
+def prune(tenant: str, s3, *, bucket: str | None = None, keep: int | None = None) -> list[str]:
+    """Delete the objects of snapshots older than the ``keep`` newest, except files a kept manifest
+    still lists (base files are shared with later snapshots). Readers of an older snapshot (a preview,
+    a fanned-out run's shards) have ``keep`` snapshot periods to finish. Returns the deleted keys."""
+    bucket = bucket or get_settings().data_bucket
+    keep = KEEP_SNAPSHOTS if keep is None else keep
+    prefix = snapshots_prefix(tenant)
+    folders: set[str] = set()
+    objects: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            rest = item["Key"][len(prefix):]
+            if "/" in rest:
+                folders.add(rest.split("/", 1)[0])
+                objects.append(item["Key"])
+    ordered = sorted(folders)
+    kept = ordered[-keep:] if keep > 0 else []
+    referenced: set[str] = set()
+    for snapshot_id in kept:
+        try:
+            manifest = read_manifest(tenant, snapshot_id, s3, bucket)
+        except s3.exceptions.NoSuchKey:  # being written right now: keep its folder whole
+            referenced |= {key for key in objects if key.startswith(f"{prefix}{snapshot_id}/")}
+            continue
+        referenced |= {f["key"] for f in manifest.files} | ({manifest.delta["key"]} if manifest.delta else set())
+        referenced.add(f"{prefix}{snapshot_id}/manifest.json")
+    doomed = [key for key in objects if key.split("/")[len(prefix.split("/")) - 1] not in kept
+              and key not in referenced]
+    for first in range(0, len(doomed), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in doomed[first:first + 1000]],
+                                                 "Quiet": True})
+    return doomed
 
 
 # -- reading -----------------------------------------------------------------------------------------
