@@ -41,6 +41,8 @@ from audience.storage import (
 from audience.storage.records import Segment
 from audience.suppression import SuppressionPolicy
 
+WRITE_SLICE = 50_000  # memberships handed to the batch writer at once: a first run of a huge segment
+# never holds millions of items in memory
 LEASE_SECONDS = 15 * 60  # longer than the evaluator's Lambda timeout: a live run never loses it
 
 
@@ -327,14 +329,14 @@ def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3
         previous.members, members, recent=recent, newer=newer,
         stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
     )
-    added = change.added.to_pylist()
-    removed = change.removed.to_pylist()
-    if added:
-        memberships_repo.add_many(tenant, segment.id, added, source="dynamic", category=segment.category)
-    if removed:
-        memberships_repo.remove_many(tenant, segment.id, removed)
+    for first in range(0, len(change.added), WRITE_SLICE):
+        ids = change.added.slice(first, WRITE_SLICE).to_pylist()
+        memberships_repo.add_many(tenant, segment.id, ids, source="dynamic", category=segment.category)
+    for first in range(0, len(change.removed), WRITE_SLICE):
+        memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist())
     state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
-    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(added), len(removed), change.member_count)
+    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(change.added), len(change.removed),
+                         change.member_count)
     return change
 
 
