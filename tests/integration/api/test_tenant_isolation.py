@@ -72,6 +72,7 @@ ROUTES_NAMING_AN_ITEM = {
     ("POST", "/segments/<segment_id>/exports"): {"format": "csv"},
     ("POST", "/segments/<segment_id>/mass-update"): {"set": {"first_name": "Mallory"}},
     ("POST", "/segments/<segment_id>/reset-score"): {"reason": "test", "confirm": True},
+    ("POST", "/segments/<segment_id>/evaluate"): None,
     ("GET", "/contacts/<contact_id>"): None,
     ("DELETE", "/contacts/<contact_id>"): None,
     ("GET", "/contacts/<contact_id>/segments"): None,
