@@ -53,6 +53,7 @@ class LastRun(BaseModel):
     write_ms: int = Field(description="this segment's own share: its diff and membership writes")
     added: int
     removed: int
+    snapshot_cut: str | None = Field(default=None, description="newest contact change the run's snapshot saw")
 
 
 class SegmentOut(BaseModel):
