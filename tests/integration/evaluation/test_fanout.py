@@ -84,3 +84,26 @@ def test_fanned_out_run_equals_one_pass_and_redelivered_shards_change_nothing(te
     assert handler({"Records": [records[0]]}) == {"batchItemFailures": []}  # redelivered after the finish
     [after] = history_repo.range(tenant, high.id, day, day)
     assert (after.added, after.removed, after.total) == (before.added, before.removed, before.total)
+
+
+def test_a_fanned_out_run_taken_over_after_its_lease_expired_never_writes(tenant, s3, aws, monkeypatch):
+    from audience.evaluation.run import run_tenant
+
+    monkeypatch.setattr(snapshots, "ROWS_PER_FILE", 4)
+    monkeypatch.setenv("EVALUATION_SHARD_FILES", "1")
+    for n in range(10):
+        contacts_repo.upsert(tenant, f"c{n}", {"score": n})
+    high = segments_repo.create(tenant, name="High", type="dynamic", rules={"field": "score", "op": "gte", "value": 5})
+    [summary] = handler({"tenant_id": tenant})["runs"]
+    records = queued_records(aws, tenant)
+    assert summary["status"] == "sharded" and len(records) == 3
+    runs_repo.release_lease(tenant, summary["run_id"])  # as if its 15 minutes had passed
+    contacts_repo.upsert(tenant, "c9", {"score": 0})
+
+    run_tenant(tenant, s3=s3)  # the next run (in-process) takes over
+    for record in records:  # the old run's shards arrive late
+        assert handler({"Records": [record]}) == {"batchItemFailures": []}
+
+    assert runs_repo.get_run(tenant, summary["run_id"]).status == "abandoned"
+    assert set(memberships_repo.iter_members(tenant, high.id)) == {"c5", "c6", "c7", "c8"}
+    assert segments_repo.get(tenant, high.id).member_count == 4

@@ -96,6 +96,8 @@ def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
         _put_parquet(s3, bucket, key, _long_table(result))
     if _finished_shards(s3, bucket, tenant, run_id) < len(split):
         return None
+    if not runs_repo.acquire_lease(tenant, run_id, run.LEASE_SECONDS):
+        return None  # taken over while this shard was evaluated
     if not runs_repo.transition(tenant, run_id, "sharding", "merging"):
         return None  # another shard is finishing the run
     members = merge(s3, bucket, tenant, run_id, len(split), [slot.id for slot in plan.slots])

@@ -342,9 +342,11 @@ def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3
 
 
 def _mark_abandoned(tenant: str, run_id: str) -> None:
-    """Runs still ``running`` in the ledger died (we hold the lease now): say so."""
+    """Runs still ``running`` (or a fan-out still ``sharding``/``merging``) died: we hold the lease now.
+    Marking them also fences a late shard of a fanned-out run: it can no longer move the run to
+    ``merging``, so it never writes over this run."""
     for run in runs_repo.recent_runs(tenant, limit=5):
-        if run.status == "running" and run.run_id != run_id:
+        if run.status in ("running", "sharding", "merging") and run.run_id != run_id:
             runs_repo.put_run(tenant, run.run_id, "abandoned", as_of=run.as_of, snapshot_id=run.snapshot_id,
                               detail={**run.detail, "recovered_by": run_id})
 
