@@ -275,11 +275,12 @@ def _cell(kind: FieldType, raw: Any) -> Any:
         return raw if isinstance(raw, str) else str(raw)
     if kind is FieldType.LIST:
         items = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list | tuple) else []
-        return [item for item in items if isinstance(item, str)]
+        # non-strings kept as nulls: a list holding only them is still not empty (docs/rules.md)
+        return [item if isinstance(item, str) else None for item in items]
     try:
         value = normalise(kind, raw)
-    except (TypeError, ValueError):
-        return None
+    except (TypeError, ValueError, AttributeError, OverflowError):  # e.g. a number under a datetime field
+        return None  # declared after the values were stored: unreadable as the type, so empty
     if kind is FieldType.DATE and isinstance(value, datetime):
         return value.date()
     if kind is FieldType.DATETIME and isinstance(value, date) and not isinstance(value, datetime):
