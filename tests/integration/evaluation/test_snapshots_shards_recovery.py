@@ -137,3 +137,20 @@ def test_old_snapshots_are_pruned_but_files_newer_ones_share_are_kept(tenant, s3
     assert f"tenants/{tenant}/snapshots/{first.snapshot_id}/manifest.json" not in keys
     assert f"tenants/{tenant}/snapshots/{built[1].snapshot_id}/delta.parquet" not in keys
     assert live_ids(tenant, s3, snapshots.latest_manifest(tenant, s3)) == [f"c{n}" for n in range(5)]
+
+
+def test_a_changed_field_catalog_makes_the_next_snapshot_a_full_one(tenant, s3):
+    from audience.storage import fields_repo
+
+    contacts_repo.upsert(tenant, "c0", {"score": 1})
+    first = snapshots.build_snapshot(tenant, s3)
+    fields_repo.create(tenant, "plan", "string")
+    contacts_repo.upsert(tenant, "c1", {"plan": "pro"})
+
+    second = snapshots.build_snapshot(tenant, s3)
+
+    assert second.delta is None and not {f["key"] for f in second.files} & {f["key"] for f in first.files}
+    assert second.fields["plan"] == "string"
+    catalog = fields_repo.catalog(tenant)
+    rows = [r for b in snapshots.iter_batches(second, s3, catalog) for r in b.to_pylist()]
+    assert {r["contact_id"]: r["plan"] for r in rows} == {"c0": None, "c1": "pro"}

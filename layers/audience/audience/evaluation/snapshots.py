@@ -120,6 +120,8 @@ def build_snapshot(
         fields={name: FieldType(t).value for name, t in catalog.fields.items()},
         events=_event_log_keys(tenant, s3, bucket),
     )
+    if previous is not None and previous.fields != manifest.fields:
+        previous = None  # the catalog changed: base files lack (or mistype) a field stored values may use
     if previous is None:
         manifest.watermark = _full_build(tenant, s3, bucket, folder, schema, catalog, manifest)
     else:
