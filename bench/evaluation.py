@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import resource
@@ -39,7 +40,8 @@ SUPPRESSION = {"rules": None, "received_at_least_never_clicked": {"enabled": Tru
 
 
 class LocalObjects:
-    """What snapshot reading asks of an S3 client (``get_object``), over files of a local folder."""
+    """What snapshot reading asks of an S3 client (``get_object`` with ``Range``, ``head_object``),
+    over the files of a local folder."""
 
     class exceptions:  # noqa: N801 - mirrors boto3's ``client.exceptions``
         class NoSuchKey(Exception):
@@ -48,11 +50,19 @@ class LocalObjects:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def get_object(self, Bucket: str, Key: str, Range: str | None = None) -> dict[str, Any]:  # noqa: N803
         path = self.folder / Key
         if not path.exists():
             raise self.exceptions.NoSuchKey(Key)
-        return {"Body": path.open("rb")}
+        if Range is None:
+            return {"Body": path.open("rb")}
+        first, last = (int(n) for n in Range.removeprefix("bytes=").split("-"))
+        with path.open("rb") as file:
+            file.seek(first)
+            return {"Body": io.BytesIO(file.read(last - first + 1))}
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        return {"ContentLength": (self.folder / Key).stat().st_size}
 
 
 def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
@@ -77,7 +87,7 @@ def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
             if writer is None or written >= snapshots.ROWS_PER_FILE:
                 if writer is not None:
                     writer.close()
-                    manifest.files[-1]["rows"] = written
+                    manifest.files[-1].update(rows=written, bytes=(target / manifest.files[-1]["key"]).stat().st_size)
                 key = f"{prefix}contacts-{len(manifest.files):05d}.parquet"
                 writer = pq.ParquetWriter(target / key, whole.schema, compression="zstd")
                 manifest.files.append({"key": key, "rows": 0})
@@ -88,7 +98,7 @@ def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
             offset += batch.num_rows
     if writer is not None:
         writer.close()
-        manifest.files[-1]["rows"] = written
+        manifest.files[-1].update(rows=written, bytes=(target / manifest.files[-1]["key"]).stat().st_size)
     manifest.contact_count = rows
     data.contacts.unlink()
     (target / "manifest.json").write_text(json.dumps(asdict(manifest)))

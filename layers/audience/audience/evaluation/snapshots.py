@@ -187,16 +187,15 @@ def iter_batches(
     schema = _projected(contacts_schema(catalog), columns)
     delta = _read_delta(manifest, s3, bucket)
     replaced = delta.column("contact_id") if delta is not None else None
-    keys = [entry["key"] for entry in manifest.files if files is None or entry["key"] in files]
-    for body in _read_ahead(s3, bucket, keys):
-        parquet = pq.ParquetFile(pa.BufferReader(body))
-        present = [name for name in schema.names if name in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=present):
+    entries = [entry for entry in manifest.files if files is None or entry["key"] in files]
+    wanted = None if columns is None else schema.names
+    for table in _read_ahead(s3, bucket, entries, wanted):
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
             if replaced is not None and len(replaced):
                 batch = batch.filter(pc.invert(pc.is_in(batch.column("contact_id"), value_set=replaced)))
             if batch.num_rows:
                 yield conform(batch, schema)
-        del parquet, body
+        del table
     if include_delta and delta is not None:
         live = delta.filter(pc.invert(pc.fill_null(delta.column(ERASED), False)))
         for batch in live.to_batches(max_chunksize=BATCH_ROWS):
@@ -204,18 +203,66 @@ def iter_batches(
                 yield conform(batch, schema)
 
 
-def _read_ahead(s3, bucket: str, keys: Sequence[str]) -> Iterator[bytes]:
-    """The objects' bodies in order, the next one downloading while the caller works on the current
-    one: at most two base files (≤ 2 x ``ROWS_PER_FILE`` contacts, compressed) in memory at a time."""
-    if not keys:
+def _read_ahead(s3, bucket: str, entries: Sequence[dict[str, Any]],
+                columns: Sequence[str] | None) -> Iterator[pa.Table]:
+    """The base files' ``columns`` (None: all) in order, the next file being read while the caller
+    works on the current one: at most two files' columns (≤ 2 x ``ROWS_PER_FILE`` contacts) in memory."""
+    if not entries:
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_get, s3, bucket, keys[0])
-        for following in [*keys[1:], None]:
-            body = pending.result()
-            pending = pool.submit(_get, s3, bucket, following) if following is not None else None
-            yield body
-            del body
+        pending = pool.submit(read_columns, s3, bucket, entries[0], columns)
+        for following in [*entries[1:], None]:
+            table = pending.result()
+            pending = pool.submit(read_columns, s3, bucket, following, columns) if following is not None else None
+            yield table
+            del table
+
+
+def read_columns(s3, bucket: str, entry: dict[str, Any], columns: Sequence[str] | None) -> pa.Table:
+    """One base file's ``columns`` (those it has; None: all). Only the needed column chunks are
+    fetched, with ranged GETs (``RangedObject``), when the file has more columns than asked for."""
+    if columns is None:
+        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])))
+    source = RangedObject(s3, bucket, entry["key"], entry.get("bytes"))
+    parquet = pq.ParquetFile(source)
+    present = [name for name in columns if name in parquet.schema_arrow.names]
+    if len(present) == len(parquet.schema_arrow.names):  # everything: one GET is cheaper
+        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])))
+    return parquet.read(columns=present)
+
+
+class RangedObject(io.RawIOBase):
+    """A read-only, seekable view of an S3 object that fetches only the bytes read (ranged GETs):
+    Parquet reads its footer, then just the column chunks asked for."""
+
+    def __init__(self, s3, bucket: str, key: str, size: int | None = None):
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.size = size if size is not None else s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        end = min(self.size, self.position + len(buffer))
+        if end <= self.position:
+            return 0
+        body = self.s3.get_object(Bucket=self.bucket, Key=self.key,
+                                  Range=f"bytes={self.position}-{end - 1}")["Body"].read()
+        buffer[: len(body)] = body
+        self.position += len(body)
+        return len(body)
 
 
 def read_events(manifest: Manifest, s3, *, since: datetime | None = None, bucket: str | None = None) -> pa.Table:
@@ -367,8 +414,9 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def _write_base(s3, bucket, folder, table: pa.Table, manifest: Manifest) -> None:
     table = table.sort_by("contact_id")  # sorted files keep the activity lookup per batch cheap
     key = f"{folder}contacts-{len(manifest.files):05d}.parquet"
-    _put(s3, bucket, key, _parquet_bytes(table))
-    manifest.files.append({"key": key, "rows": table.num_rows})
+    body = _parquet_bytes(table)
+    _put(s3, bucket, key, body)
+    manifest.files.append({"key": key, "rows": table.num_rows, "bytes": len(body)})
 
 
 def _write_delta(s3, bucket, folder, delta: pa.Table) -> dict[str, Any]:
@@ -390,7 +438,7 @@ def _count(manifest: Manifest, s3, bucket: str) -> int:
     replaced = delta.column("contact_id")
     replaced_in_base = 0
     for entry in manifest.files:
-        ids = pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), columns=["contact_id"]).column(0)
+        ids = read_columns(s3, bucket, entry, ["contact_id"]).column(0)
         replaced_in_base += pc.sum(pc.is_in(ids, value_set=replaced)).as_py() or 0
     live_in_delta = len(delta) - (pc.sum(pc.fill_null(delta.column(ERASED), False)).as_py() or 0)
     return manifest.base_rows - replaced_in_base + live_in_delta
