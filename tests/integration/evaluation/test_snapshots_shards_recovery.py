@@ -154,3 +154,41 @@ def test_a_changed_field_catalog_makes_the_next_snapshot_a_full_one(tenant, s3):
     catalog = fields_repo.catalog(tenant)
     rows = [r for b in snapshots.iter_batches(second, s3, catalog) for r in b.to_pylist()]
     assert {r["contact_id"]: r["plan"] for r in rows} == {"c0": None, "c1": "pro"}
+
+
+class CountingS3:
+    """The S3 client, counting the bytes of object bodies fetched."""
+
+    def __init__(self, client):
+        self.client, self.fetched = client, 0
+        self.exceptions = client.exceptions
+
+    def get_object(self, **kwargs):
+        answer = self.client.get_object(**kwargs)
+        body = answer["Body"].read()
+        self.fetched += len(body)
+        return {**answer, "Body": __import__("io").BytesIO(body)}
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_a_pass_fetches_only_the_columns_its_rules_read(tenant, s3, aws, monkeypatch):
+    import secrets
+
+    import pyarrow as pa
+
+    bucket = aws.env()["DATA_BUCKET"]
+    monkeypatch.setattr(snapshots, "RANGED_MIN_BYTES", 0)
+    rows = 20_000
+    table = pa.table({"contact_id": [f"c{n:05d}" for n in range(rows)], "score": [float(n) for n in range(rows)],
+                      "company": [secrets.token_hex(40) for _ in range(rows)]})  # incompressible bulk
+    key = f"tenants/{tenant}/snapshots/test/contacts-00000.parquet"
+    s3.put_object(Bucket=bucket, Key=key, Body=snapshots._parquet_bytes(table))
+    everything, narrow = CountingS3(s3), CountingS3(s3)
+
+    whole = snapshots.read_columns(everything, bucket, {"key": key}, None)
+    scores = snapshots.read_columns(narrow, bucket, {"key": key}, ["contact_id", "score", "not_in_file"])
+
+    assert whole.equals(table) and scores.equals(table.select(["contact_id", "score"]))
+    assert narrow.fetched * 3 < everything.fetched

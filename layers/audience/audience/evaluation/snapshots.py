@@ -46,6 +46,7 @@ COMPACT_SHARE = 0.2  # compact when the delta holds more than this share of the 
 COMPACT_MIN_ROWS = 20_000  # ... and at least this many rows
 WATERMARK_OVERLAP = timedelta(minutes=5)  # re-read recent changes: writes may commit out of stamp order
 ERASED = "_erased"
+RANGED_MIN_BYTES = 4 * 2**20  # smaller files are fetched whole: one GET beats a footer GET plus column GETs
 KEEP_SNAPSHOTS = 3  # newest snapshots kept whole; older ones keep only the files these still list
 
 
@@ -221,9 +222,10 @@ def _read_ahead(s3, bucket: str, entries: Sequence[dict[str, Any]],
 def read_columns(s3, bucket: str, entry: dict[str, Any], columns: Sequence[str] | None) -> pa.Table:
     """One base file's ``columns`` (those it has; None: all). Only the needed column chunks are
     fetched, with ranged GETs (``RangedObject``), when the file has more columns than asked for."""
-    if columns is None:
-        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])))
-    source = RangedObject(s3, bucket, entry["key"], entry.get("bytes"))
+    size = entry.get("bytes")
+    if columns is None or (size is not None and size < RANGED_MIN_BYTES):
+        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), columns=columns)
+    source = RangedObject(s3, bucket, entry["key"], size)
     parquet = pq.ParquetFile(source)
     present = [name for name in columns if name in parquet.schema_arrow.names]
     if len(present) == len(parquet.schema_arrow.names):  # everything: one GET is cheaper
