@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from audience.evaluation.fanout import run_shard
-from audience.evaluation.run import run_every_tenant, run_tenant
+from audience.evaluation.run import run_every_tenant, run_on_demand, run_tenant
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -49,8 +49,11 @@ def record_handler(record: SQSRecord) -> str:
         logger.info("shard evaluated", tenant_id=request.tenant_id, run_id=request.run_id, shard=request.shard,
                     finished_run=finished is not None)
         return request.run_id
-    result = run_tenant(request.tenant_id, segment_ids=request.segment_ids, run_id=request.run_id,
-                        fan_out_files=_fan_out_files())
+    result = run_on_demand(request.tenant_id, segment_ids=request.segment_ids, run_id=request.run_id,
+                           fan_out_files=_fan_out_files())
+    if result is None:
+        logger.info("run already ended: redelivery ignored", tenant_id=request.tenant_id, run_id=request.run_id)
+        return request.run_id or ""
     logger.info("on-demand run", tenant_id=request.tenant_id, run_id=result.run_id, failed=result.failed,
                 sharded=result.sharded)
     return result.run_id

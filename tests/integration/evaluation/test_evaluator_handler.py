@@ -77,6 +77,10 @@ def test_queue_record_runs_an_on_demand_evaluation(tenant):
     assert answer == {"batchItemFailures": []}
     assert segments_repo.get(tenant, german.id).member_count == 1
     assert runs_repo.get_run(tenant, "20240601T000000Z-q").status == "succeeded"
+    evaluated_at = segments_repo.get(tenant, german.id).last_evaluated_at
+
+    assert handler({"Records": [record]}) == {"batchItemFailures": []}  # delivered again: nothing runs
+    assert segments_repo.get(tenant, german.id).last_evaluated_at == evaluated_at
 
 
 def test_queue_record_for_a_busy_tenant_is_retried(tenant):

@@ -124,6 +124,17 @@ def run_tenant(
             runs_repo.release_lease(tenant, run_id)
 
 
+def run_on_demand(tenant: str, *, segment_ids: Iterable[str] | None, run_id: str | None,
+                  fan_out_files: int | None = None) -> RunResult | None:
+    """An EvaluateQueue request: the run, or None when the ledger says this run id already ended
+    (SQS delivers at least once; a redelivered request of a finished run does nothing)."""
+    if run_id:
+        recorded = runs_repo.get_run(tenant, run_id)
+        if recorded is not None and recorded.status in ("succeeded", "failed", "abandoned"):
+            return None
+    return run_tenant(tenant, segment_ids=segment_ids, run_id=run_id, fan_out_files=fan_out_files)
+
+
 def finish(
     tenant: str,
     run_id: str,
