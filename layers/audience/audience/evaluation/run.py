@@ -2,15 +2,17 @@
 
 Order of a run (so that a run dying anywhere and running again converges):
 1. take the tenant's lease in the run ledger (expiring: a dead run's lease is taken over by the next;
-   a run still marked ``running`` in the ledger is marked ``abandoned``); ``as_of`` fixed once;
+   runs still ``running``/``sharding``/``merging`` in the ledger are marked ``abandoned``); ``as_of``
+   fixed once;
 2. a new incremental snapshot (contacts changed since the last one; never a table scan);
 3. one streaming pass of every dynamic segment, suppression and category placement (``engine``),
-   split into shards by snapshot file when asked (``shards``) — the answer is the same;
-4. per segment: diff against last run's Parquet state, write added/removed memberships (idempotent
-   puts and deletes), then the new state, then history and ``member_count``/``last_evaluated_at``/
-   ``evaluation_status``. A segment that fails is marked ``failed`` with its reason; the rest go on.
+   split into shards by snapshot file (``shards``; above ``fan_out_files`` base files the shards go to
+   EvaluateQueue instead, ``fanout``) — the answer is the same;
+4. per segment (``finish``): the writes ``changes`` decides (diff against last run's Parquet state,
+   corrected for what the real-time path did since), idempotent puts and deletes, then the new state
+   and the day's history; then ``member_count``/``last_evaluated_at``/``evaluation_status``/``last_run``.
+   A segment that fails is marked ``failed`` with its reason; the rest go on.
 """
-
 from __future__ import annotations
 
 import json
