@@ -281,6 +281,45 @@ def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
     assert races, "the importers never raced; the test did not exercise the conditional writes"
 
 
+def test_losing_writer_keeps_keys_a_racing_fallback_gave_its_contact(env, monkeypatch):
+    """Writer B claims the keys for its new contact id; before B saves the contact, another
+    importer's fallback writes that very contact (the keys name it). B's save then loses, and B
+    must not release keys that now belong to a written contact: a third importer would take them
+    and the person would exist twice (seen once in CI)."""
+    from audience.imports.collapse import Candidate
+    from audience.imports.contact_writer import ContactWriter
+
+    person = {"email": "race@example.com", "phone": "+12024561234", "first_name": "R"}
+    writer_b, writer_c = ContactWriter(TENANT, "job-b"), ContactWriter(TENANT, "job-c")
+    candidate = Candidate(rows=[2], fields=dict(person))
+    target = writer_b.new_contact_id(candidate)
+    real_save = ContactWriter._save_contact
+    third_writer_ran = []
+
+    def fallback_of_another_importer_first(self, contact_id, fields, current, live):
+        if self is writer_b and not third_writer_ran:
+            contacts_repo.upsert(TENANT, contact_id, dict(person))
+        return real_save(self, contact_id, fields, current, live)
+
+    real_write = ContactWriter.write
+
+    def third_importer_then_fallback(self, cand):
+        if self is writer_b and not third_writer_ran:
+            third_writer_ran.append(writer_c.write_all([Candidate(rows=[2], fields=dict(person))])[0])
+        return real_write(self, cand)
+
+    monkeypatch.setattr(ContactWriter, "_save_contact", fallback_of_another_importer_first)
+    monkeypatch.setattr(ContactWriter, "write", third_importer_then_fallback)
+    outcome = writer_b.write_all([candidate])[0]
+
+    assert third_writer_ran and third_writer_ran[0].contact_id == target
+    assert outcome.contact_id == target and outcome.reject is None
+    people = contacts(env)
+    assert list(people) == [target]
+    assert contacts_repo.owner_of(TENANT, "email", person["email"]) == target
+    assert contacts_repo.owner_of(TENANT, "phone", person["phone"]) == target
+
+
 def test_presigned_upload_names_the_job_key_and_caps_size(env):
     job = new_job(env, "a.xlsx")
     slot = presigned_upload(env.s3, env.settings.import_bucket, job)

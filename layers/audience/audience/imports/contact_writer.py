@@ -22,14 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from audience.errors import Conflict
 from audience.imports.collapse import Candidate
 from audience.imports.rows import RejectRecord
 from audience.settings import get_settings
 from audience.storage import contacts_repo
-from audience.storage.base import now_iso, versioned
+from audience.storage.base import connection, now_iso, versioned
 from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
 from audience.storage.paging import chunks
 
@@ -146,8 +147,10 @@ class ContactWriter:
                     claimed.append(key)
             self._save_contact(target, fields, current, live)
         except _Lost:
-            for key in claimed:  # give back what we took, so no key names a contact never written
-                self._release(key, target)
+            # Give back what we took, so no key names a contact never written; but a racing writer's
+            # fallback may have created ``target`` itself with these keys, and then they are its own.
+            for key in claimed:
+                self._release_unless_written(key, target)
             raise
         for field, kind in UNIQUE_KINDS.items():
             old_value = contacts_repo.unique_value(field, old.get(field))
@@ -167,6 +170,17 @@ class ContactWriter:
         # Already someone else's, or gone: nothing of ours to release.
         with contextlib.suppress(DeleteError):
             key.delete(condition=UniqueKeyItem.contact_id == target)
+
+    def _release_unless_written(self, key: UniqueKeyItem, target: str) -> None:
+        """Delete our claim only while the contact it names does not exist, atomically."""
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.condition_check(
+                    ContactItem, self.tenant_id, target, condition=ContactItem.pk.does_not_exist()
+                )
+                transaction.delete(key, condition=UniqueKeyItem.contact_id == target)
+        except TransactWriteError:
+            pass  # the contact exists (the key is rightly its own), or the key is no longer ours
 
     def _save_contact(self, target: str, fields: dict[str, Any], current: ContactItem | None, live: bool) -> None:
         stamp = now_iso()
