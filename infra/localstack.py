@@ -189,9 +189,10 @@ def start(
         port = free_port(host)
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    moto = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    from infra.local_moto import LocalMotoServer
+
+    moto = LocalMotoServer(host)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()
     endpoint = f"http://{moto_host}:{moto_port}"

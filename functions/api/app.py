@@ -57,6 +57,7 @@ from functions.api.routers import (  # noqa: E402
 )
 from functions.api.routers.request_context import (  # noqa: E402
     Forbidden,
+    body_as_json,
     check_body_size,
     parse_json,
     scopes_of,
@@ -153,6 +154,7 @@ def unexpected(exc: Exception) -> Response:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refused = rejection(event)
+    body_as_json(event)
     response = errors.gateway_response(refused) if refused else app.resolve(event, context)
     status = int(response.get("statusCode", HTTPStatus.INTERNAL_SERVER_ERROR))
     metrics.add_metric(name=f"Http{status // 100}xx", unit=MetricUnit.Count, value=1)

@@ -66,6 +66,22 @@ def body_bytes(event: Mapping[str, Any]) -> int:
     return size
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def body_as_json(event: dict[str, Any]) -> None:
+    """The API speaks JSON only; ``curl -d '{...}'`` labels a JSON body as a form. Powertools would
+    parse that as a form (and report the whole JSON text as an unknown field): read it as JSON,
+    so it either works or answers 400 for malformed JSON. Other non-JSON types stay 415."""
+    for name in ("headers", "multiValueHeaders"):
+        for key, value in list((event.get(name) or {}).items()):
+            if key.lower() != "content-type":
+                continue
+            values = value if isinstance(value, list) else [value]
+            if any(str(v).lower().startswith(FORM) for v in values):
+                event[name][key] = ["application/json"] if isinstance(value, list) else "application/json"
+
+
 def check_body_size(event: Mapping[str, Any]) -> None:
     """413 for a body over ``MAX_BODY_BYTES``."""
     if body_bytes(event) > MAX_BODY_BYTES:

@@ -73,6 +73,15 @@ def test_a_non_json_content_type_is_415(api_call, tenant):
     assert answer.error["code"] == "unsupported_media_type"
 
 
+def test_a_json_body_labelled_as_a_form_is_read_as_json(api_call, tenant):
+    """What ``curl -d '{...}'`` sends without ``-H 'Content-Type: application/json'``."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = api_call("POST", "/categories", tenant=tenant, raw_body='{"name": "curl"}', headers=form)
+    assert answer.status == 201 and answer.json["name"] == "curl"
+    answer = api_call("POST", "/categories", tenant=tenant, raw_body="name=curl", headers=form)
+    assert answer.status == 400 and answer.error["code"] == "malformed_json"
+
+
 def test_odd_unicode_is_stored_and_returned_intact(api_call, tenant):
     name = "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ☃ ‮rtl‬ 中文"
     assert api_call("POST", "/categories", tenant=tenant, body={"name": name}).status == 201
