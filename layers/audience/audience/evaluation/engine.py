@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from audience.evaluation.placement import Slot, place_masks
 from audience.fields import FieldCatalog
 from audience.rules import Rule
-from audience.rules.vectorised import SegmentEvaluator
+from audience.rules.vectorised import SegmentEvaluator, select_members
 
 SUPPRESSION = "__suppression__"  # cannot clash: segment ids are 32 hex characters
 
@@ -51,39 +51,41 @@ class Plan:
 
 
 def placed_batches(
-    plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None
+    plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None, *,
+    threads: int | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, dict[str, pa.BooleanArray]]]:
-    """Each batch with, per slot of the plan, which of its contacts join the segment."""
+    """Each batch with, per slot of the plan, which of its contacts join the segment, in the batches'
+    order. Batches are evaluated and placed on ``threads`` threads (default: `evaluation_threads()`,
+    ``EVALUATION_THREADS``), a few batches ahead of the caller (`SegmentEvaluator.stream`)."""
     evaluator = evaluator or plan.evaluator()
-    for batch in batches:
+    static = {category: members for category, members in plan.static_by_category.items() if len(members)}
+
+    def place(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[str, pa.BooleanArray]]:
         contact_ids = batch.column(batch.schema.get_field_index("contact_id"))
         masks = evaluator.masks(batch)
         suppressed = masks.get(SUPPRESSION)
         taken = {
             category: pc.fill_null(pc.is_in(contact_ids, value_set=members), False)
-            for category, members in plan.static_by_category.items()
-            if len(members)
+            for category, members in static.items()
         }
         matches = {s.id: masks[s.id] for s in plan.slots if s.id in masks}
-        yield batch, place_masks(matches, taken, plan.slots, suppressed)
+        return batch, place_masks(matches, taken, plan.slots, suppressed)
+
+    yield from evaluator.stream(batches, place, threads=threads)
 
 
 def evaluate(
-    plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None
+    plan: Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None, *,
+    threads: int | None = None,
 ) -> dict[str, pa.Array]:
     """Member ids of every slot of the plan over these batches (one pass, one bit per contact kept)."""
     ids: list[pa.Array] = []
     bits: dict[str, list[pa.BooleanArray]] = {slot.id: [] for slot in plan.slots}
-    for batch, placed in placed_batches(plan, batches, evaluator):
+    for batch, placed in placed_batches(plan, batches, evaluator, threads=threads):
         ids.append(batch.column(batch.schema.get_field_index("contact_id")))
         for sid, mask in placed.items():
             bits[sid].append(mask)
-    everyone = pa.chunked_array(ids, pa.string())
-    result: dict[str, pa.Array] = {}
-    for sid in list(bits):
-        chosen = everyone.filter(pa.chunked_array(bits.pop(sid), pa.bool_())) if ids else everyone
-        result[sid] = pa.concat_arrays(chosen.chunks) if chosen.num_chunks else pa.array([], pa.string())
-    return result
+    return select_members(ids, bits, threads=threads)
 
 
 def failing_segments(plan: Plan, batch: pa.RecordBatch | None) -> dict[str, str]:

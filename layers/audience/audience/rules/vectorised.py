@@ -9,10 +9,15 @@ once per run (Arrow group_by) and joined to each batch by contact id.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from itertools import chain
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,7 +42,22 @@ from audience.rules.refs import dependency_order
 from audience.rules.text import fold
 
 Mask = pa.BooleanArray
+T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
+MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
+
+
+def evaluation_threads() -> int:
+    """Threads a pass evaluates batches on: ``EVALUATION_THREADS`` when set (1: the calling thread
+    only, no pool), else the CPUs this process may run on, at most `MAX_THREADS`."""
+    configured = os.environ.get("EVALUATION_THREADS", "").strip()
+    if configured:
+        return max(1, int(configured))
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not every platform has it
+        available = os.cpu_count() or 1
+    return max(1, min(available, MAX_THREADS))
 
 
 @dataclass
@@ -92,14 +112,17 @@ class SegmentEvaluator:
         self.as_of = as_utc(as_of)
         self.catalog = catalog
         self.events = events
-        # Other segments' members, sorted and distinct on first use, looked up per batch like activity.
+        # Other segments' members, sorted and distinct (in prepare), looked up per batch like activity.
         self.memberships = dict(memberships or {})
         self._sorted_members: dict[str, pa.Array] = {}
         rules = dict(segments)
         self.order = dependency_order(rules)
-        self._activity: dict[str, tuple[pa.Array, pa.Array, bool]] = {}
+        self._conditions: dict[str, EventCondition] = {}  # every activity condition, by its JSON key
+        self._outside: set[str] = set()  # referenced segments not evaluated in this run
         self._activity_keys: pa.Array | None = None
         self._aligned: dict[str, tuple[pa.Array, bool]] = {}
+        self._prepared = False
+        self._lock = threading.Lock()
         self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
 
     @property
@@ -107,6 +130,9 @@ class SegmentEvaluator:
         return list(self.order)
 
     def masks(self, batch: pa.RecordBatch) -> dict[str, Mask]:
+        """Every segment's mask over one batch. Reads the run-wide state only (after `prepare`), so
+        batches may be evaluated on several threads at once."""
+        self.prepare()
         state = _Batch(batch)
         for sid in self.order:
             state.masks[sid] = self._compiled[sid](state)
@@ -147,6 +173,9 @@ class SegmentEvaluator:
         return cached
 
     def _compile_reference(self, segment_id: str) -> Callable[[_Batch], Mask]:
+        if segment_id not in self.order:
+            self._outside.add(segment_id)
+
         def reference(state: _Batch) -> Mask:
             if segment_id in state.masks:
                 return state.masks[segment_id]
@@ -159,8 +188,6 @@ class SegmentEvaluator:
 
     def _members(self, segment_id: str) -> pa.Array:
         """Sorted distinct member ids of a segment outside this run (none when unknown)."""
-        if segment_id not in self._sorted_members:
-            self._sorted_members[segment_id] = _sorted_unique(self.memberships.get(segment_id))
         return self._sorted_members[segment_id]
 
     def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
@@ -177,9 +204,10 @@ class SegmentEvaluator:
     def _compile_activity(self, cond: EventCondition, key: str) -> Callable[[_Batch], Mask]:
         agg = cond.aggregate
         result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
+        self._conditions[key] = cond
 
         def leaf(state: _Batch) -> Mask:
-            aligned, zero_default = self._aligned_aggregate(cond, key)
+            aligned, zero_default = self._aligned[key]
             per_contact = aligned.take(self._activity_rows(state))
             if zero_default:
                 per_contact = pc.fill_null(per_contact, 0.0)
@@ -188,77 +216,203 @@ class SegmentEvaluator:
 
         return leaf
 
-    def _activity_index(self) -> pa.Array:
-        """Sorted distinct ids of contacts with any event: the rows every aggregate is aligned to."""
-        if self._activity_keys is None:
-            if self.events is None or self.events.num_rows == 0:
-                self._activity_keys = pa.array([], pa.string())
-            else:
-                self._activity_keys = _sorted_unique(self.events.column("contact_id"))
-        return self._activity_keys
-
-    def _aligned_aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, bool]:
-        """A condition's per-contact aggregate laid out on the activity index (null: no such events)."""
-        if key not in self._aligned:
-            keys, values, zero_default = self._aggregate(cond, key)
-            index = self._activity_index()
-            self._aligned[key] = (values.take(pc.index_in(index, value_set=keys)), zero_default)
-        return self._aligned[key]
-
     def _activity_rows(self, state: _Batch) -> pa.Array:
         """Each batch contact's row in the activity index, looked up once per batch for every activity leaf.
 
         Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
         snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
         if state.activity_rows is None:
-            state.activity_rows = _positions(self._activity_index(), state.contact_ids())
+            state.activity_rows = _positions(self._activity_keys, state.contact_ids())
         return state.activity_rows
 
-    def _aggregate(self, cond: EventCondition, key: str) -> tuple[pa.Array, pa.Array, bool]:
-        """Per-contact aggregate of the events a condition selects, computed once per run."""
-        if key in self._activity:
-            return self._activity[key]
-        agg = cond.aggregate
-        zero_default = agg.fn in ("count", "sum")
+    # -- run-wide work, once -------------------------------------------------------------------
+
+    def stream(self, batches: Iterable[pa.RecordBatch], work: Callable[[pa.RecordBatch], T] | None = None, *,
+               threads: int | None = None) -> Iterator[T]:
+        """``work(batch)`` (default: the batch and its masks) for every batch, results in the batches' order.
+
+        With ``threads`` > 1 (default: `evaluation_threads()`) batches are evaluated on a pool of that
+        many threads (pyarrow kernels release the GIL, so they run at once on several cores) while the
+        caller's iterator keeps reading: at most ``threads + 1`` batches are submitted and not yet
+        returned, so memory stays bounded. One thread evaluates each batch on the calling thread,
+        as `masks` does. The run-wide work (`prepare`) is done when the first batch arrives."""
+        threads = evaluation_threads() if threads is None else max(1, threads)
+        run = work or (lambda batch: (batch, self.masks(batch)))
+        iterator = iter(batches)
+        first = next(iterator, None)
+        if first is None:
+            return
+        if threads == 1:
+            self.prepare()
+            yield run(first)
+            for batch in iterator:
+                yield run(batch)
+            return
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation")
+        try:
+            self._prepare_on(pool)
+            pending: deque[Future] = deque()
+            for batch in chain([first], iterator):
+                pending.append(pool.submit(run, batch))
+                if len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def prepare(self, threads: int = 1) -> None:
+        """The run-wide work, once: the activity index (sorted distinct ids of contacts with events),
+        every activity condition's per-contact aggregate laid out on it, and the sorted members of
+        referenced segments outside the run. With ``threads`` > 1 the independent pieces run on a
+        small pool. Called by the first `masks`; idempotent and thread-safe."""
+        if self._prepared:
+            return
+        if threads <= 1:
+            self._prepare_on(_Inline())
+            return
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
+            self._prepare_on(pool)
+
+    def _prepare_on(self, pool) -> None:
+        with self._lock:
+            if not self._prepared:
+                self._prepare(pool)
+                self._prepared = True
+
+    def _prepare(self, pool) -> None:
+        # Jobs only wait for jobs submitted before them, so a FIFO pool of any size cannot deadlock.
+        members = {sid: pool.submit(_sorted_unique, self.memberships.get(sid)) for sid in sorted(self._outside)}
         events = self.events
-        value_type = _TS if agg.fn in ("first_at", "last_at") else pa.float64()
-        if events is None or events.num_rows == 0:
-            found = (pa.array([], pa.string()), pa.array([], value_type), zero_default)
-            self._activity[key] = found
-            return found
-        occurred = events.column("occurred_at")
-        if occurred.type != _TS:
-            occurred = occurred.cast(_TS, safe=False)
-        now = pa.scalar(self.as_of, _TS)
-        mask = pc.and_(pc.equal(events.column("event"), cond.event), pc.less_equal(occurred, now))
+        if not self._conditions or events is None or events.num_rows == 0:
+            self._activity_keys = pa.array([], pa.string())
+            for key, cond in self._conditions.items():
+                self._aligned[key] = (pa.array([], _value_type(cond)), _zero_default(cond))
+        else:
+            log = _EventLog(events, self.as_of)
+            index = pool.submit(log.index)
+            selected = {key: pool.submit(log.select, cond) for key, cond in self._conditions.items()}
+            aligned = {key: pool.submit(log.aggregate, cond, selected[key], index)
+                       for key, cond in self._conditions.items()}
+            self._activity_keys = index.result()[0]
+            for key, cond in self._conditions.items():
+                self._aligned[key] = (aligned[key].result(), _zero_default(cond))
+        for sid, job in members.items():
+            self._sorted_members[sid] = job.result()
+
+
+class _EventLog:
+    """The run's event log, for aggregating activity conditions per contact.
+
+    Each event gets its contact's row in the activity index once (one dictionary encoding of the
+    ids, one sort of the distinct ids), so a condition's aggregate groups by that integer row and
+    is scattered straight onto the index: no string hashing per condition."""
+
+    def __init__(self, events: pa.Table, as_of: datetime):
+        self.events = events
+        self.as_of = as_of
+        self._names: dict[str, Future] = {}
+        self._occurred: pa.Array | None = None
+        self._lock = threading.Lock()
+
+    def index(self) -> tuple[pa.Array, pa.Array]:
+        """(sorted distinct contact ids with events, each event's row in them: int32, null without an id)."""
+        ids = _flat(self.events.column("contact_id"))
+        if ids.type != pa.string():
+            ids = ids.cast(pa.string())
+        encoded = pc.dictionary_encode(ids)
+        distinct = encoded.dictionary
+        order = pc.sort_indices(distinct)
+        rank = pc.inverse_permutation(order.cast(pa.int64()), output_type=pa.int32())
+        return distinct.take(order), rank.take(encoded.indices)
+
+    def occurred(self) -> pa.Array:
+        with self._lock:
+            if self._occurred is None:
+                occurred = _flat(self.events.column("occurred_at"))
+                self._occurred = occurred if occurred.type == _TS else occurred.cast(_TS, safe=False)
+            return self._occurred
+
+    def _named(self, name: str) -> pa.Array:
+        """Events of this name that happened by `as_of` (null-free); once per name for every condition."""
+        with self._lock:
+            job = self._names.get(name)
+            if job is None:
+                job = self._names[name] = Future()
+                mine = True
+            else:
+                mine = False
+        if mine:
+            try:
+                found = pc.and_(pc.equal(_flat(self.events.column("event")), name),
+                                pc.less_equal(self.occurred(), pa.scalar(self.as_of, _TS)))
+                job.set_result(pc.fill_null(found, False))
+            except Exception as exc:  # noqa: BLE001 - every condition waiting on this name sees it
+                job.set_exception(exc)
+        return job.result()
+
+    def select(self, cond: EventCondition) -> tuple[pa.Array, pa.Array | None]:
+        """The positions in the log of the events a condition selects and, unless it counts, each one's value."""
+        mask = self._named(cond.event)
         if cond.within_last_days is not None:
             start = pa.scalar(self.as_of - timedelta(days=cond.within_last_days), _TS)
-            mask = pc.and_(mask, pc.greater_equal(occurred, start))
-        mask = pc.fill_null(mask, False)
-        selected = events.filter(mask)
-        properties = selected.column("properties")
+            mask = pc.and_(mask, pc.fill_null(pc.greater_equal(self.occurred(), start), False))
+        positions = pc.indices_nonzero(mask)
+        properties = self.events.column("properties") if cond.where or cond.aggregate.field else None
         for where in cond.where:
-            mask = property_mask(where, pc.map_lookup(properties, pa.scalar(where.field), "first"))
-            selected = selected.filter(mask)
-            properties = selected.column("properties")
-        contact_ids = selected.column("contact_id")
-        if agg.fn == "count":
-            grouped = pa.table({"contact_id": contact_ids}).group_by("contact_id").aggregate([("contact_id", "count")])
-            values = grouped.column("contact_id_count")
-        elif agg.fn in ("first_at", "last_at"):
-            fn = "min" if agg.fn == "first_at" else "max"
-            table = pa.table({"contact_id": contact_ids, "v": selected.column("occurred_at").cast(_TS, safe=False)})
-            grouped = table.group_by("contact_id").aggregate([("v", fn)])
-            values = grouped.column(f"v_{fn}")
+            texts = pc.map_lookup(properties.take(positions), pa.scalar(where.field), "first")
+            positions = positions.filter(property_mask(where, texts))
+        fn = cond.aggregate.fn
+        if fn == "count":
+            return positions, None
+        if fn in ("first_at", "last_at"):
+            return positions, self.occurred().take(positions)
+        return positions, parse_numbers(pc.map_lookup(properties.take(positions), pa.scalar(cond.aggregate.field),
+                                                      "first"))
+
+    @staticmethod
+    def aggregate(cond: EventCondition, selected: Future, index: Future) -> pa.Array:
+        """A condition's per-contact aggregate laid out on the activity index (null: no such events)."""
+        positions, values = selected.result()
+        keys, rows = index.result()
+        fn = cond.aggregate.fn
+        columns = {"row": rows.take(positions)}
+        if values is not None:
+            columns["v"] = values
+        table = pa.table(columns)
+        if values is not None and fn not in ("first_at", "last_at"):
+            table = table.filter(pc.is_valid(values))
+        if table.column("row").null_count:
+            table = table.filter(pc.is_valid(table.column("row")))
+        if fn == "count":
+            grouped = table.group_by("row").aggregate([("row", "count")])
+            result = grouped.column("row_count")
         else:
-            numbers = parse_numbers(pc.map_lookup(properties, pa.scalar(agg.field), "first"))
-            table = pa.table({"contact_id": contact_ids, "v": numbers}).filter(pc.is_valid(numbers))
-            fn = {"sum": "sum", "min": "min", "max": "max", "avg": "mean"}[agg.fn]
-            grouped = table.group_by("contact_id").aggregate([("v", fn)])
-            values = grouped.column(f"v_{fn}")
-        found = (_flat(grouped.column("contact_id")), _flat(values).cast(value_type), zero_default)
-        self._activity[key] = found
-        return found
+            how = {"first_at": "min", "last_at": "max", "sum": "sum", "min": "min", "max": "max", "avg": "mean"}[fn]
+            grouped = table.group_by("row").aggregate([("v", how)])
+            result = grouped.column(f"v_{how}")
+        value_type = _value_type(cond)
+        return pc.scatter(_flat(result).cast(value_type), _flat(grouped.column("row")), max_index=len(keys) - 1)
+
+
+def _value_type(cond: EventCondition) -> pa.DataType:
+    return _TS if cond.aggregate.fn in ("first_at", "last_at") else pa.float64()
+
+
+def _zero_default(cond: EventCondition) -> bool:
+    return cond.aggregate.fn in ("count", "sum")
+
+
+class _Inline:
+    """An executor running each job at once on the calling thread (one thread: no pool at all)."""
+
+    def submit(self, fn, *args) -> Future:
+        job: Future = Future()
+        try:
+            job.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - handed to whoever waits on the job, as a pool does
+            job.set_exception(exc)
+        return job
 
 
 def compile_segments(
@@ -281,23 +435,38 @@ def evaluate_segments(
     catalog: FieldCatalog,
     events: pa.Table | None = None,
     memberships: Mapping[str, pa.Array] | None = None,
+    threads: int | None = None,
 ) -> dict[str, pa.Array]:
-    """The contact ids each segment's rule selects, in one pass over `batches`."""
+    """The contact ids each segment's rule selects, in one pass over `batches` (on ``threads``
+    threads, default `evaluation_threads()`; see `SegmentEvaluator.stream`)."""
     evaluator = SegmentEvaluator(segments, as_of=as_of, catalog=catalog, events=events, memberships=memberships)
     # Keep the id column and one bit per contact and segment while streaming; filter once at the end,
     # so each segment's ids are copied once (not per batch and again to concatenate).
     ids: list[pa.Array] = []
     masks: dict[str, list[Mask]] = {sid: [] for sid in evaluator.segment_ids}
-    for batch in batches:
+    for batch, found in evaluator.stream(batches, threads=threads):
         ids.append(batch.column(batch.schema.get_field_index("contact_id")))
-        for sid, mask in evaluator.masks(batch).items():
+        for sid, mask in found.items():
             masks[sid].append(mask)
+    return select_members(ids, masks, threads=threads)
+
+
+def select_members(ids: Sequence[pa.Array], masks: dict[str, list[Mask]], *,
+                   threads: int | None = None) -> dict[str, pa.Array]:
+    """Each segment's contact ids: the batches' id columns filtered by its per-batch masks (emptied as
+    they are used). Segments are filtered on up to ``threads`` threads; the answer keeps their order."""
     everyone = pa.chunked_array(ids, pa.string())
-    members: dict[str, pa.Array] = {}
-    for sid in list(masks):
+
+    def chosen(sid: str) -> pa.Array:
         selected = everyone.filter(pa.chunked_array(masks.pop(sid), pa.bool_()))
-        members[sid] = _flat(selected) if selected.num_chunks else pa.array([], pa.string())
-    return members
+        return _flat(selected) if selected.num_chunks else pa.array([], pa.string())
+
+    order = list(masks)
+    threads = evaluation_threads() if threads is None else max(1, threads)
+    if threads == 1 or len(order) < 2:
+        return {sid: chosen(sid) for sid in order}
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
+        return dict(zip(order, pool.map(chosen, order), strict=True))
 
 
 # ---------------------------------------------------------------------------------------------------
