@@ -67,8 +67,11 @@ class _Batch:
     batch: pa.RecordBatch
     masks: dict[str, Mask] = field(default_factory=dict)
     leaves: dict[str, Mask] = field(default_factory=dict)
-    lowered: dict[str, pa.Array] = field(default_factory=dict)
-    activity_rows: pa.Array | None = None  # each contact's row in the run's activity index (null: no events)
+    lowered: dict[str, Any] = field(default_factory=dict)
+    blanks: dict[str, _Blank] = field(default_factory=dict)
+    codes: dict[str, pa.Array] = field(default_factory=dict)
+    # each contact's row in the run's activity index; contacts without events get the index's length
+    activity_rows: pa.Array | None = None
 
     @property
     def size(self) -> int:
@@ -90,11 +93,52 @@ class _Batch:
     def contact_ids(self) -> pa.Array:
         return self.batch.column(self.batch.schema.get_field_index("contact_id"))
 
-    def lowered_column(self, name: str, values: pa.Array) -> pa.Array:
+    def lowered_column(self, name: str, values: pa.Array) -> Any:
+        """A column case-folded once per batch for every leaf on it (a list column: its items, see `_list_items`)."""
         found = self.lowered.get(name)
         if found is None:
-            found = self.lowered[name] = _lower(values)
+            found = self.lowered[name] = _list_items(values) if _is_list(values.type) else _lower(values)
         return found
+
+    def blank(self, name: str, field_type: FieldType, values: pa.Array) -> _Blank:
+        """The column's empty / non-empty masks, once per batch for every leaf on it."""
+        found = self.blanks.get(name)
+        if found is None:
+            found = self.blanks[name] = _Blank(field_type, values)
+        return found
+
+    def dictionary_codes(self, name: str, values: pa.DictionaryArray) -> pa.Array:
+        """A dictionary column's indices with a missing value as the dictionary's length (see `_per_distinct_value`)."""
+        found = self.codes.get(name)
+        if found is None:
+            indices = values.indices
+            if indices.null_count:
+                indices = pc.fill_null(indices, pa.scalar(len(values.dictionary), indices.type))
+            found = self.codes[name] = indices
+        return found
+
+
+class _Blank:
+    """A column's empty mask (SPEC §2) and its negation, each computed on first use."""
+
+    __slots__ = ("_empty", "_present", "field_type", "values")
+
+    def __init__(self, field_type: FieldType, values: pa.Array):
+        self.field_type, self.values = field_type, values
+        self._empty: Mask | None = None
+        self._present: Mask | None = None
+
+    @property
+    def empty(self) -> Mask:
+        if self._empty is None:
+            self._empty = empty_mask(self.field_type, self.values)
+        return self._empty
+
+    @property
+    def present(self) -> Mask:
+        if self._present is None:
+            self._present = pc.invert(self.empty)
+        return self._present
 
 
 class SegmentEvaluator:
@@ -120,7 +164,7 @@ class SegmentEvaluator:
         self._conditions: dict[str, EventCondition] = {}  # every activity condition, by its JSON key
         self._outside: set[str] = set()  # referenced segments not evaluated in this run
         self._activity_keys: pa.Array | None = None
-        self._aligned: dict[str, tuple[pa.Array, bool]] = {}
+        self._aligned: dict[str, pa.Array] = {}  # per activity condition: its aggregate per index row, + 1 row
         self._prepared = False
         self._lock = threading.Lock()
         self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
@@ -191,13 +235,21 @@ class SegmentEvaluator:
         return self._sorted_members[segment_id]
 
     def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
+        def decide(distinct: pa.Array, lowered: Callable[[], pa.Array]) -> Mask:
+            return condition_mask(field_type, cond.op, cond.value, distinct, self.as_of, lowered)
+
+        when_missing: list[bool] = []  # the answer for a missing value: the same for every batch
+
         def leaf(state: _Batch) -> Mask:
             values = state.column(cond.field, field_type)
             if pa.types.is_dictionary(values.type):
-                return _per_distinct_value(values, lambda distinct, lowered: condition_mask(
-                    field_type, cond.op, cond.value, distinct, self.as_of, lowered))
+                if not when_missing:
+                    when_missing.append(_missing_answer(decide, values.dictionary.type))
+                return _per_distinct_value(values, decide, when_missing[0],
+                                           state.dictionary_codes(cond.field, values))
             return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
-                                  lambda: state.lowered_column(cond.field, values))
+                                  lambda: state.lowered_column(cond.field, values),
+                                  state.blank(cond.field, field_type, values))
 
         return leaf
 
@@ -207,10 +259,8 @@ class SegmentEvaluator:
         self._conditions[key] = cond
 
         def leaf(state: _Batch) -> Mask:
-            aligned, zero_default = self._aligned[key]
-            per_contact = aligned.take(self._activity_rows(state))
-            if zero_default:
-                per_contact = pc.fill_null(per_contact, 0.0)
+            # One more row at the aggregate's end answers for contacts without events (0 or null).
+            per_contact = self._aligned[key].take(self._activity_rows(state))
             return condition_mask(result_type, agg.op, agg.value, per_contact, self.as_of,
                                   lambda: _lower(per_contact))
 
@@ -222,7 +272,10 @@ class SegmentEvaluator:
         Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
         snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
         if state.activity_rows is None:
-            state.activity_rows = _positions(self._activity_keys, state.contact_ids())
+            rows = _positions(self._activity_keys, state.contact_ids())
+            if rows.null_count:
+                rows = pc.fill_null(rows, pa.scalar(len(self._activity_keys), rows.type))
+            state.activity_rows = rows
         return state.activity_rows
 
     # -- run-wide work, once -------------------------------------------------------------------
@@ -287,7 +340,7 @@ class SegmentEvaluator:
         if not self._conditions or events is None or events.num_rows == 0:
             self._activity_keys = pa.array([], pa.string())
             for key, cond in self._conditions.items():
-                self._aligned[key] = (pa.array([], _value_type(cond)), _zero_default(cond))
+                self._aligned[key] = _with_default_row(pa.array([], _value_type(cond)), cond)
         else:
             log = _EventLog(events, self.as_of)
             index = pool.submit(log.index)
@@ -296,7 +349,7 @@ class SegmentEvaluator:
                        for key, cond in self._conditions.items()}
             self._activity_keys = index.result()[0]
             for key, cond in self._conditions.items():
-                self._aligned[key] = (aligned[key].result(), _zero_default(cond))
+                self._aligned[key] = _with_default_row(aligned[key].result(), cond)
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
 
@@ -399,8 +452,12 @@ def _value_type(cond: EventCondition) -> pa.DataType:
     return _TS if cond.aggregate.fn in ("first_at", "last_at") else pa.float64()
 
 
-def _zero_default(cond: EventCondition) -> bool:
-    return cond.aggregate.fn in ("count", "sum")
+def _with_default_row(aligned: pa.Array, cond: EventCondition) -> pa.Array:
+    """An aggregate laid out on the activity index, plus one row for contacts without events: count
+    and sum are 0 for them (and for contacts without selected events), other aggregates null."""
+    if cond.aggregate.fn in ("count", "sum"):
+        return pc.fill_null(pa.concat_arrays([aligned, pa.nulls(1, aligned.type)]), 0.0)
+    return pa.concat_arrays([aligned, pa.nulls(1, aligned.type)])
 
 
 class _Inline:
@@ -479,27 +536,41 @@ def condition_mask(
     literal: Any,
     values: pa.Array,
     as_of: datetime,
-    lowered: Callable[[], pa.Array],
+    lowered: Callable[[], Any],
+    blank: _Blank | None = None,
 ) -> Mask:
-    """One condition over a column, as a null-free boolean array (SPEC §2 semantics)."""
+    """One condition over a column, as a null-free boolean array (SPEC §2 semantics). ``blank``: the
+    column's empty masks when the caller shares them between leaves."""
+    blank = blank or _Blank(field_type, values)
     if op in NEGATIONS:
-        return pc.invert(condition_mask(field_type, NEGATIONS[op], literal, values, as_of, lowered))
-    empty = empty_mask(field_type, values)
+        if NEGATIONS[op] == "is_empty":
+            return blank.present
+        return pc.invert(condition_mask(field_type, NEGATIONS[op], literal, values, as_of, lowered, blank))
     if op == "is_empty":
-        return empty
+        return blank.empty
     positive = _positive(field_type, op, literal, values, as_of, lowered)
-    return pc.and_(pc.invert(empty), pc.fill_null(positive, False))
+    # Kleene AND: a null answer (a missing value) is false where the value is empty, as every null is.
+    found = pc.and_kleene(blank.present, positive)
+    return pc.fill_null(found, False) if found.null_count else found
 
 
-def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, Callable], Mask]) -> Mask:
+def _missing_answer(decide: Callable[[pa.Array, Callable], Mask], value_type: pa.DataType) -> bool:
+    """What a condition answers for a missing value (a null)."""
+    missing = pa.nulls(1, value_type)
+    return decide(missing, lambda: missing)[0].as_py()
+
+
+def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, Callable], Mask],
+                        when_missing: bool, codes: pa.Array) -> Mask:
     """A leaf over a dictionary-encoded column: decided once per distinct value, then spread by index.
 
-    A null index is a missing value: it gets the answer the same condition gives a null."""
+    A null index is a missing value: it gets the answer the same condition gives a null, kept in one
+    more row after the distinct values (``codes``: the indices with nulls pointing to it)."""
     distinct = values.dictionary
     per_value = decide(distinct, lambda: _lower(distinct))
-    missing = pa.nulls(1, distinct.type)
-    when_missing = decide(missing, lambda: missing)[0].as_py()
-    return pc.fill_null(per_value.take(values.indices), when_missing)
+    if values.indices.null_count:
+        per_value = pa.concat_arrays([per_value, pa.array([when_missing], pa.bool_())])
+    return per_value.take(codes)
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
@@ -539,24 +610,33 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
     elif field_type is FieldType.BOOLEAN:
         return values if op == "is_true" else pc.invert(values)
     elif field_type is FieldType.LIST:
-        return _list_has(values, literal, every=op == "has_all")
+        return _list_has(lowered(), literal, every=op == "has_all")
     else:
         return _instant(field_type, op, literal, values, as_of)
     raise ValueError(f"operator {op!r} on {field_type}")
 
 
-def _list_has(values: pa.Array, literal: list[str], *, every: bool) -> Mask:
-    """has_any / has_all: a row matches when its list holds any / every wanted item (case-folded).
-
-    Works on the child values between the batch's first and last offset, counting hits per row with
-    a running sum read at the offsets (no hashing of row numbers). A null list may still own child
-    values (Arrow allows it, and Parquet readers produce it): its row gets some answer here, which
-    the caller's empty mask overrides."""
+def _list_items(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """A list column's items case-folded, with each row's first and past-the-end item positions in them:
+    the child values between the batch's first and last offset (a sliced list keeps all its children)."""
     offsets = values.offsets
     first = offsets[0].as_py()
     flat = _lower(values.values.slice(first, offsets[-1].as_py() - first))
     relative = pc.subtract(offsets, first) if first else offsets
-    starts, ends = relative.slice(0, len(values)), relative.slice(1, len(values))
+    return flat, relative.slice(0, len(values)), relative.slice(1, len(values))
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind)
+
+
+def _list_has(items: tuple[pa.Array, pa.Array, pa.Array], literal: list[str], *, every: bool) -> Mask:
+    """has_any / has_all: a row matches when its list holds any / every wanted item (case-folded).
+
+    ``items``: `_list_items` of the column. Counts hits per row with a running sum read at the
+    offsets (no hashing of row numbers). A null list may still own child values (Arrow allows it, and
+    Parquet readers produce it): its row gets some answer here, which the caller's empty mask overrides."""
+    flat, starts, ends = items
     wanted = list(dict.fromkeys(fold(v) for v in literal))
     result: Mask | None = None
     for group in ([w] for w in wanted) if every else [wanted]:
@@ -580,7 +660,7 @@ def _instant(field_type: FieldType, op: str, literal: Any, values: pa.Array, as_
             return pc.less(values, low)
         return pc.and_(pc.greater_equal(values, high), pc.less_equal(values, pa.scalar(now + delta, kind)))
     if op == "on":
-        return pc.equal(_days(values), _day_scalar(parse_instant(literal)))
+        return _compare_days(values, parse_instant(literal), pc.equal)
     if op == "before":
         return _compare(values, parse_instant(literal), pc.less)
     if op == "after":
@@ -595,18 +675,29 @@ def _compare(values: pa.Array, bound: date | datetime, kernel) -> pa.Array:
     """As instants when both carry a time of day, otherwise as UTC calendar dates."""
     if isinstance(bound, datetime) and pa.types.is_timestamp(values.type):
         return kernel(values, pa.scalar(bound.astimezone(UTC), _TS))
-    return kernel(_days(values), _day_scalar(bound))
+    return _compare_days(values, bound, kernel)
 
 
-def _days(values: pa.Array) -> pa.Array:
-    if pa.types.is_timestamp(values.type):
-        return pc.cast(values, pa.date32())
-    return values
-
-
-def _day_scalar(bound: date | datetime) -> pa.Scalar:
+def _compare_days(values: pa.Array, bound: date | datetime, kernel) -> pa.Array:
+    """``kernel`` between each value's UTC calendar date and the bound's. Instants are compared with
+    the UTC midnights around that day instead of being cast to dates (one kernel less per leaf)."""
     day = bound.astimezone(UTC).date() if isinstance(bound, datetime) else bound
-    return pa.scalar(day, pa.date32())
+    if values.type == _TS and day < date.max:
+        start = pa.scalar(datetime(day.year, day.month, day.day, tzinfo=UTC), _TS)
+        end = pa.scalar(datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1), _TS)
+        if kernel is pc.less:  # date < day
+            return pc.less(values, start)
+        if kernel is pc.greater_equal:  # date >= day
+            return pc.greater_equal(values, start)
+        if kernel is pc.greater:  # date > day
+            return pc.greater_equal(values, end)
+        if kernel is pc.less_equal:  # date <= day
+            return pc.less(values, end)
+        if kernel is pc.equal:
+            return pc.and_(pc.greater_equal(values, start), pc.less(values, end))
+    if pa.types.is_timestamp(values.type):
+        values = pc.cast(values, pa.date32())
+    return kernel(values, pa.scalar(day, pa.date32()))
 
 
 # ---------------------------------------------------------------------------------------------------
