@@ -45,6 +45,7 @@ Mask = pa.BooleanArray
 T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
 MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
+_PARALLEL_INDEX_ROWS = 200_000  # event logs at least this long build their activity index in parts
 
 
 def evaluation_threads() -> int:
@@ -303,7 +304,7 @@ class SegmentEvaluator:
             return
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation")
         try:
-            self._prepare_on(pool)
+            self._prepare_on(pool, threads)
             pending: deque[Future] = deque()
             for batch in chain([first], iterator):
                 pending.append(pool.submit(run, batch))
@@ -322,18 +323,18 @@ class SegmentEvaluator:
         if self._prepared:
             return
         if threads <= 1:
-            self._prepare_on(_Inline())
+            self._prepare_on(_Inline(), 1)
             return
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
-            self._prepare_on(pool)
+            self._prepare_on(pool, threads)
 
-    def _prepare_on(self, pool) -> None:
+    def _prepare_on(self, pool, threads: int) -> None:
         with self._lock:
             if not self._prepared:
-                self._prepare(pool)
+                self._prepare(pool, threads)
                 self._prepared = True
 
-    def _prepare(self, pool) -> None:
+    def _prepare(self, pool, threads: int) -> None:
         # Jobs only wait for jobs submitted before them, so a FIFO pool of any size cannot deadlock.
         members = {sid: pool.submit(_sorted_unique, self.memberships.get(sid)) for sid in sorted(self._outside)}
         events = self.events
@@ -343,7 +344,10 @@ class SegmentEvaluator:
                 self._aligned[key] = _with_default_row(pa.array([], _value_type(cond)), cond)
         else:
             log = _EventLog(events, self.as_of)
-            index = pool.submit(log.index)
+            # The index in `threads` parts by contact id range (each encoded and sorted on its own).
+            split = pool.submit(log.split, threads if events.num_rows >= _PARALLEL_INDEX_ROWS else 1)
+            parts = [pool.submit(log.index_part, split, part) for part in range(threads)]
+            index = pool.submit(log.index, split, parts)
             selected = {key: pool.submit(log.select, cond) for key, cond in self._conditions.items()}
             aligned = {key: pool.submit(log.aggregate, cond, selected[key], index)
                        for key, cond in self._conditions.items()}
@@ -366,18 +370,62 @@ class _EventLog:
         self.as_of = as_of
         self._names: dict[str, Future] = {}
         self._occurred: pa.Array | None = None
+        self._contact_ids: pa.Array | None = None
         self._lock = threading.Lock()
 
-    def index(self) -> tuple[pa.Array, pa.Array]:
-        """(sorted distinct contact ids with events, each event's row in them: int32, null without an id)."""
-        ids = _flat(self.events.column("contact_id"))
-        if ids.type != pa.string():
-            ids = ids.cast(pa.string())
+    def _ids(self) -> pa.Array:
+        with self._lock:
+            if self._contact_ids is None:
+                ids = _flat(self.events.column("contact_id"))
+                self._contact_ids = ids if ids.type == pa.string() else ids.cast(pa.string())
+            return self._contact_ids
+
+    def split(self, parts: int) -> tuple[int, list[pa.Array] | None]:
+        """The events cut into ``parts`` by contact id range (bounds from a sample of the ids): each
+        part's event positions, or None for one part holding every event."""
+        ids = self._ids()
+        if parts > 1:
+            step = max(1, len(ids) // (64 * parts))
+            sample = ids.take(pa.array(range(0, len(ids), step), pa.int64())).drop_null()
+            sample = sample.take(pc.sort_indices(sample))
+            bounds = list(dict.fromkeys(sample[len(sample) * i // parts].as_py() for i in range(1, parts)))
+            if len(sample) and bounds:
+                positions = []
+                for low, high in zip([None, *bounds], [*bounds, None], strict=True):
+                    inside = pc.less(ids, high) if low is None else pc.greater_equal(ids, low)
+                    if low is not None and high is not None:
+                        inside = pc.and_(inside, pc.less(ids, high))
+                    positions.append(pc.indices_nonzero(pc.fill_null(inside, False)).cast(pa.int64()))
+                return len(positions), positions
+        return 1, None
+
+    def index_part(self, split: Future, part: int) -> tuple[pa.Array, pa.Array] | None:
+        """One part's sorted distinct ids and each of its events' row in them (None: no such part)."""
+        count, positions = split.result()
+        if part >= count:
+            return None
+        ids = self._ids() if positions is None else self._ids().take(positions[part])
         encoded = pc.dictionary_encode(ids)
         distinct = encoded.dictionary
         order = pc.sort_indices(distinct)
         rank = pc.inverse_permutation(order.cast(pa.int64()), output_type=pa.int32())
         return distinct.take(order), rank.take(encoded.indices)
+
+    def index(self, split: Future, parts: list[Future]) -> tuple[pa.Array, pa.Array]:
+        """(sorted distinct contact ids with events, each event's row in them: int32, null without an id).
+
+        The parts hold disjoint, increasing id ranges, so their sorted ids simply concatenate."""
+        count, positions = split.result()
+        found = [job.result() for job in parts[:count]]
+        if positions is None:
+            return found[0]
+        keys, rows, start = [], [], 0
+        for distinct, part_rows in found:
+            keys.append(distinct)
+            rows.append(pc.add(part_rows, pa.scalar(start, pa.int32())) if start else part_rows)
+            start += len(distinct)
+        everyone = pc.scatter(pa.concat_arrays(rows), pa.concat_arrays(positions), max_index=len(self._ids()) - 1)
+        return pa.concat_arrays(keys), everyone
 
     def occurred(self) -> pa.Array:
         with self._lock:
