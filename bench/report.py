@@ -83,12 +83,14 @@ def table(results: dict[str, Any]) -> str:
     lines = []
     evaluation = results.get("evaluation", {})
     if evaluation.get("runs"):
-        lines.append(f"{'evaluation':<22}{'floor':>9}{'engine':>9}{'DuckDB':>9}{'eng rows/s':>12}"
+        lines.append(f"{'evaluation':<22}{'floor':>9}{'engine':>9}{'1 thread':>9}{'DuckDB':>9}{'eng rows/s':>12}"
                      f"{'eng/floor':>10}{'eng/Duck':>10}{'peak MB eng':>12}{'counts':>8}")
         for run in evaluation["runs"]:
+            one = run.get("engine_1t")
             lines.append(
                 f"{run['rows']:>12,} x {run['segments']:<7}{_fmt_s(run['floor']['seconds']):>9}"
-                f"{_fmt_s(run['engine']['seconds']):>9}{_fmt_s(run['duckdb']['seconds']):>9}"
+                f"{_fmt_s(run['engine']['seconds']):>9}{_fmt_s(one['seconds']) if one else '-':>9}"
+                f"{_fmt_s(run['duckdb']['seconds']):>9}"
                 f"{_rate(run['engine']['rows_per_s']):>12}{run['engine_vs_floor']:>9.2f}x"
                 f"{run['engine_vs_duckdb']:>9.2f}x{run['engine']['peak_rss_mb']:>12.0f}"
                 f"{'agree' if run['counts_agree'] else 'DIFFER':>8}")
@@ -151,27 +153,35 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
     if "error" in section:
         return [*out, f"Failed: `{section['error']}`", ""]
     runs = section["runs"]
+    engine_threads = sorted({str(run.get("engine_threads", "?")) for run in runs})
+    duckdb_threads = sorted({str(run.get("duckdb_threads", "?")) for run in runs})
     out.append(
-        "Same generated Parquet files for all three (contacts plus the activity event log), each run in a fresh "
+        "Same generated Parquet files for all of them (contacts plus the activity event log), each run in a fresh "
         "interpreter, interleaved. **floor** = read the event log and stream the columns the rules need with "
         f"`ParquetFile.iter_batches` (batches of {section.get('batch_size', 0):,}); **engine** = the same reads plus "
-        "`evaluate_segments` (every segment's member ids, references in dependency order); **DuckDB** = one query "
-        "counting every segment (rules compiled by `bench/sql.py`, which the unit tests hold to the engine's exact "
-        "members). Peak RSS is the whole child process (interpreter and libraries included).")
+        "the scheduled run's pass, `engine.evaluate` (every segment an uncategorised slot without suppression, so "
+        "its members are the rules' matches; references in dependency order), on "
+        f"{' / '.join(engine_threads)} thread(s) as deployed (`EVALUATION_THREADS` unset: one per CPU, at most 4); "
+        "**1 thread** = the same with `EVALUATION_THREADS=1`; **DuckDB** = one query counting every segment on "
+        f"{' / '.join(duckdb_threads)} thread(s) (rules compiled by `bench/sql.py`, which the unit tests hold to the "
+        "engine's exact members). Peak RSS is the whole child process (interpreter and libraries included).")
     out.append("")
     rows = []
     for run in runs:
+        one = run.get("engine_1t")
         rows.append([
             f"{run['rows']:,}", str(run["segments"]),
-            _fmt_s(run["floor"]["seconds"]), _fmt_s(run["engine"]["seconds"]), _fmt_s(run["duckdb"]["seconds"]),
+            _fmt_s(run["floor"]["seconds"]), _fmt_s(run["engine"]["seconds"]),
+            _fmt_s(one["seconds"]) if one else "-", _fmt_s(run["duckdb"]["seconds"]),
             _rate(run["engine"]["rows_per_s"]), _rate(run["duckdb"]["rows_per_s"]),
             f"**{run['engine_vs_floor']:.2f}x**", f"**{run['engine_vs_duckdb']:.2f}x**",
             f"{run['floor']['peak_rss_mb']:.0f} / {run['engine']['peak_rss_mb']:.0f} / "
             f"{run['duckdb']['peak_rss_mb']:.0f}",
             "yes" if run["counts_agree"] else "**no**: " + ", ".join(run.get("disagreeing", [])[:5]),
-            f"{max(run[k]['spread'] for k in ('floor', 'engine', 'duckdb')):.0%}",
+            f"{max(run[k]['spread'] for k in ('floor', 'engine', 'engine_1t', 'duckdb') if k in run):.0%}",
         ])
-    out.append(_md_table(["contacts", "segments", "floor", "engine", "DuckDB", "engine rows/s", "DuckDB rows/s",
+    out.append(_md_table(["contacts", "segments", "floor", "engine", "1 thread", "DuckDB", "engine rows/s",
+                          "DuckDB rows/s",
                           "engine / floor", "engine / DuckDB", "peak RSS MB (floor / engine / DuckDB)",
                           "counts agree", "spread"], rows))
     out.append("")

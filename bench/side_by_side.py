@@ -1,6 +1,11 @@
 """One-pass evaluation side by side: our engine vs the floor (merely reading the needed columns)
 vs DuckDB running the same rules compiled to SQL, on the same Parquet files.
 
+The engine runs the scheduled run's own pass, `audience.evaluation.engine.evaluate` (every segment
+an uncategorised slot, no suppression, so its members are the rules' matches DuckDB counts), on the
+threads the deployed evaluator uses (`EVALUATION_THREADS` unset: the CPUs, at most 4), and once
+more with `EVALUATION_THREADS=1` (``engine_1t``) to show what the threads add.
+
 Each measurement runs in a fresh interpreter (`python -m bench.side_by_side '<json>'`), so its peak
 resident memory (`ru_maxrss`) is its own and no run warms another's caches in-process; the runs of
 one size are interleaved (floor, engine, DuckDB, floor, ...) so drift in the machine's load hits
@@ -21,7 +26,7 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 131_072
-KINDS = ("floor", "engine", "duckdb")
+KINDS = ("floor", "engine", "engine_1t", "duckdb")
 
 
 def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str = "jemalloc",
@@ -29,6 +34,9 @@ def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str 
     """One measurement in a child interpreter; returns seconds, peak_rss_mb and (but for the floor) counts."""
     env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": pool,
            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
+    env.pop("EVALUATION_THREADS", None)  # the engine as deployed: one thread per CPU (at most 4)
+    if kind == "engine_1t":
+        env["EVALUATION_THREADS"] = "1"
     spec = {"kind": kind, "contacts": contacts, "events": events, "segments": segments, "batch_size": batch_size}
     done = subprocess.run([sys.executable, "-m", "bench.side_by_side", json.dumps(spec)], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=timeout, check=False)
@@ -70,10 +78,15 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
             result["rows"] = rows
             result["events_rows"] = events.num_rows
         else:
-            from audience.rules.vectorised import evaluate_segments
+            from audience.evaluation import engine
+            from audience.evaluation.placement import Slot
+            from audience.rules.vectorised import evaluation_threads
 
-            members = evaluate_segments(rules, batches, as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, events=events)
+            plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
+                               slots=[Slot(sid) for sid, _ in rules], events=events, columns=columns)
+            members = engine.evaluate(plan, batches)
             result["counts"] = {sid: len(ids) for sid, ids in members.items()}
+            result["threads"] = evaluation_threads()
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
@@ -128,10 +141,12 @@ def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *
     engine_counts = runs["engine"][0]["counts"]
     duck_counts = runs["duckdb"][0]["counts"]
     summary["counts_agree"] = engine_counts == duck_counts and all(
-        o["counts"] == engine_counts for o in runs["engine"] + runs["duckdb"])
+        o["counts"] == engine_counts for o in runs["engine"] + runs["engine_1t"] + runs["duckdb"])
     summary["disagreeing"] = sorted(s for s in engine_counts if engine_counts[s] != duck_counts.get(s))
     summary["members_total"] = sum(engine_counts.values())
     summary["duckdb_threads"] = runs["duckdb"][0].get("threads")
+    summary["engine_threads"] = runs["engine"][0].get("threads")
+    summary["threads_speedup"] = summary["engine_1t"]["seconds"] / summary["engine"]["seconds"]
     summary["engine_vs_floor"] = summary["engine"]["seconds"] / summary["floor"]["seconds"]
     summary["engine_vs_duckdb"] = summary["engine"]["seconds"] / summary["duckdb"]["seconds"]
     return summary
