@@ -556,14 +556,24 @@ def evaluate_segments(
     return select_members(ids, masks, threads=threads)
 
 
-def select_members(ids: Sequence[pa.Array], masks: dict[str, list[Mask]], *,
+def select_members(ids: list[pa.Array], masks: dict[str, list[Mask]], *,
                    threads: int | None = None) -> dict[str, pa.Array]:
-    """Each segment's contact ids: the batches' id columns filtered by its per-batch masks (emptied as
-    they are used). Segments are filtered on up to ``threads`` threads; the answer keeps their order."""
-    everyone = pa.chunked_array(ids, pa.string())
+    """Each segment's contact ids: the batches' id columns filtered by its per-batch masks (both
+    lists are emptied as they are used). The ids are concatenated once, so each segment's filter
+    writes one array directly (no per-segment concatenation of per-batch pieces). Segments are
+    filtered on up to ``threads`` threads; the answer keeps their order."""
+    try:
+        everyone: pa.Array | pa.ChunkedArray = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+        flat = True
+    except pa.ArrowInvalid:  # more than 2 GiB of ids: filter batch by batch
+        everyone, flat = pa.chunked_array(ids, pa.string()), False
+    ids.clear()
 
     def chosen(sid: str) -> pa.Array:
-        selected = everyone.filter(pa.chunked_array(masks.pop(sid), pa.bool_()))
+        parts = masks.pop(sid)
+        if flat:
+            return everyone.filter(pa.concat_arrays(parts)) if parts else everyone
+        selected = everyone.filter(pa.chunked_array(parts, pa.bool_()))
         return _flat(selected) if selected.num_chunks else pa.array([], pa.string())
 
     order = list(masks)
