@@ -125,6 +125,29 @@ def test_reimport_matches_existing_contacts_by_email_then_phone(env):
     assert done.rows_rejected == 1  # "new@example.com" is not a phone number
 
 
+def test_reimport_of_unchanged_rows_writes_nothing(env, monkeypatch):
+    from audience.imports import contact_writer
+
+    body = b"email,phone,first_name,score,subscribed\nann@example.com,2024561111,Ann,7,yes\nbo@example.com,,Bo,,no\n"
+    run_importer(upload(env, new_job(env, "a.csv"), body))
+    before = {c.contact_id: (c.version, c.updated_at) for c in contacts_repo.iter_all(TENANT)}
+    saves = []
+    real_save = contact_writer.ContactWriter._save_contact
+    monkeypatch.setattr(
+        contact_writer.ContactWriter, "_save_contact", lambda self, *a: saves.append(a[0]) or real_save(self, *a)
+    )
+    again = new_job(env, "b.csv")
+    run_importer(upload(env, again, body.replace(b"Bo,,no", b"Bo,,yes")))
+    done = job_of(env, again)
+    assert (done.status, done.contacts_created, done.contacts_updated, done.rows_imported) == ("succeeded", 0, 2, 2)
+    after = {c.contact_id: c for c in contacts_repo.iter_all(TENANT)}
+    ann = contacts_repo.owner_of(TENANT, "email", "ann@example.com")
+    bo = contacts_repo.owner_of(TENANT, "email", "bo@example.com")
+    assert saves == [bo]  # only the row that changes something is written
+    assert (after[ann].version, after[ann].updated_at) == before[ann]
+    assert after[bo].version == before[bo][0] + 1 and after[bo].fields["subscribed"] is True
+
+
 def test_email_owned_by_another_contact_is_rejected_not_stolen(env):
     run_importer(upload(env, new_job(env, "a.csv"), b"contact_id,email\nc-1,one@example.com\nc-2,two@example.com\n"))
     job = new_job(env, "b.csv")

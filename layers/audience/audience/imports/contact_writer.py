@@ -65,6 +65,19 @@ class _Lost(Exception):
     """A condition failed: someone else wrote a key or the contact between our read and write."""
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as stored: numbers by value (``2.0`` is stored as ``2``), but a boolean is never a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(v, b[k]) for k, v in a.items())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
 class ContactWriter:
     def __init__(self, tenant_id: str, id_seed: str) -> None:
         self.tenant_id = tenant_id
@@ -135,6 +148,10 @@ class ContactWriter:
         live = current is not None and not current.erased
         old = dict(current.fields or {}) if live else {}
         fields = {**old, **{k: v for k, v in candidate.fields.items() if k != "contact_id"}}
+        if live and same_value(fields, old):
+            # The row changes nothing (a list imported again): no write, no new version, no stream
+            # record for the real-time path to evaluate. Its keys are the contact's already.
+            return False
         claimed: list[UniqueKeyItem] = []
         try:
             # Always email before phone: two writers racing for the same person collide on the
