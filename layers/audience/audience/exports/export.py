@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from audience.exports.request import CONTENT_TYPES, ExportSpec
@@ -22,7 +22,6 @@ from audience.exports.sink import S3MultipartSink
 from audience.exports.writers import open_writer
 from audience.fields import FieldCatalog
 from audience.storage import contacts_repo, fields_repo, memberships_repo, segments_repo, suppression_repo
-from audience.storage.records import Membership
 from audience.suppression import NO_SUPPRESSION, SuppressionPolicy, export_exclusion
 
 PAGE_SIZE = 500
@@ -106,7 +105,8 @@ def run_export(
     last_report = time.monotonic()
     try:
         writer = open_writer(spec.format, sink, spec.columns, catalog)
-        for memberships, _ in member_pages(tenant, segment_id, page_size):
+        pages = member_pages(tenant, segment_id, page_size, with_added_at=added_since is not None)
+        for memberships, _ in pages:
             counts["members_read"] += len(memberships)
             if added_since is not None:
                 kept = [m for m in memberships if _instant(m.added_at) >= added_since]
@@ -126,18 +126,27 @@ def run_export(
     return ExportOutcome(object_key=key, file_name=spec.file_name, counts=counts)
 
 
+class Member(NamedTuple):
+    """What a job needs of one membership: the contact, and when it joined (if asked for)."""
+
+    contact_id: str
+    added_at: str | None = None
+
+
 def member_pages(
-    tenant: str, segment_id: str, page_size: int, after: str | None = None
-) -> Iterator[tuple[list[Membership], str | None]]:
-    """The segment's memberships (from after contact ``after``) in pages of ``page_size``, each with
+    tenant: str, segment_id: str, page_size: int, after: str | None = None, *, with_added_at: bool = False
+) -> Iterator[tuple[list[Member], str | None]]:
+    """The segment's members (from after contact ``after``) in pages of ``page_size``, each with
     the contact id the next page starts after (None after the last page): a checkpoint a long job
-    can resume from. DynamoDB is read in Query pages of up to 1 MB (thousands of members)."""
-    page: list[Membership] = []
-    for membership in memberships_repo.iter_segment(tenant, segment_id, after_contact_id=after):
+    can resume from. DynamoDB is read in Query pages of up to 1 MB (thousands of members) that
+    return only the contact id (and ``added_at`` when ``with_added_at``)."""
+    page: list[Member] = []
+    rows = memberships_repo.iter_segment_ids(tenant, segment_id, after_contact_id=after, with_added_at=with_added_at)
+    for contact_id, added_at in rows:
         if len(page) == page_size:
             yield page, page[-1].contact_id
             page = []
-        page.append(membership)
+        page.append(Member(contact_id, added_at))
     yield page, None
 
 
@@ -154,7 +163,7 @@ class _Selection:
 
 
 def _page_rows(
-    tenant: str, memberships: list[Membership], counts: dict[str, int], selection: _Selection
+    tenant: str, memberships: list[Member], counts: dict[str, int], selection: _Selection
 ) -> list[dict[str, Any]]:
     ids = [m.contact_id for m in memberships]
     contacts = fetch_contacts(tenant, ids)
