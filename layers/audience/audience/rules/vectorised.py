@@ -3,7 +3,9 @@
 Rules compile once into closures over `pyarrow.compute` kernels. Every leaf yields a boolean array
 with no nulls (empty values already decided by SPEC's two-valued rule), so AND/OR/NOT over them are
 exact, matching the per-record evaluator bit for bit. Activity conditions are aggregated per contact
-once per run (Arrow group_by) and joined to each batch by contact id.
+once per run (grouped by each event's row in a sorted index of the contacts with events) and looked
+up per batch by contact id. `SegmentEvaluator.stream` evaluates batches on a few threads (pyarrow
+kernels release the GIL), results in the batches' order.
 """
 
 from __future__ import annotations
@@ -486,11 +488,11 @@ class _EventLog:
         if table.column("row").null_count:
             table = table.filter(pc.is_valid(table.column("row")))
         if fn == "count":
-            grouped = table.group_by("row").aggregate([("row", "count")])
+            grouped = table.group_by("row", use_threads=False).aggregate([("row", "count")])
             result = grouped.column("row_count")
         else:
             how = {"first_at": "min", "last_at": "max", "sum": "sum", "min": "min", "max": "max", "avg": "mean"}[fn]
-            grouped = table.group_by("row").aggregate([("v", how)])
+            grouped = table.group_by("row", use_threads=False).aggregate([("v", how)])
             result = grouped.column(f"v_{how}")
         value_type = _value_type(cond)
         return pc.scatter(_flat(result).cast(value_type), _flat(grouped.column("row")), max_index=len(keys) - 1)
