@@ -259,6 +259,8 @@ def _jobs_md(title: str, section: dict[str, Any], note: str) -> list[str]:
                     + ([f"{item['peak_rss_mb']:.0f}"] if "peak_rss_mb" in item else []))
     with_memory = any("peak_rss_mb" in item for item in section.get("results", []))
     header = ["run", "rows", "time", "rows/s"] + (["peak RSS above baseline (MB)"] if with_memory else [])
+    if section.get("concurrent_with"):
+        note += f" Ran at the same time as {', '.join(section['concurrent_with'])}, each on one of the 2 cores."
     return [*out, note, "", _md_table(header, rows), ""]
 
 
