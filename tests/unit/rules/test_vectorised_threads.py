@@ -139,3 +139,12 @@ def test_the_runs_placement_pass_gives_the_one_thread_answer_on_several_threads(
     for threads in (2, 4):
         found = engine.evaluate(plan, batches(), threads=threads)
         assert {sid: ids.to_pylist() for sid, ids in found.items()} == one
+
+
+def test_contains_answers_membership_in_a_sorted_id_set():
+    members = vectorised.sorted_ids(pa.array(["c5", "c1", None, "c3", "c1"], pa.string()))
+    assert members.to_pylist() == ["c1", "c3", "c5"]
+    ids = pa.array(["c3", "c0", "c5", "c4", "c9", "c1"], pa.string())
+    assert vectorised.contains(members, ids).to_pylist() == [True, False, True, False, False, True]
+    assert vectorised.contains(vectorised.sorted_ids(None), ids).to_pylist() == [False] * 6
+    assert vectorised.contains(members, pa.array([], pa.string())).to_pylist() == []

@@ -19,12 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from audience.evaluation.placement import Slot, place_masks
 from audience.fields import FieldCatalog
 from audience.rules import Rule
-from audience.rules.vectorised import SegmentEvaluator, select_members
+from audience.rules.vectorised import SegmentEvaluator, contains, select_members, sorted_ids
 
 SUPPRESSION = "__suppression__"  # cannot clash: segment ids are 32 hex characters
 
@@ -58,16 +57,15 @@ def placed_batches(
     order. Batches are evaluated and placed on ``threads`` threads (default: `evaluation_threads()`,
     ``EVALUATION_THREADS``), a few batches ahead of the caller (`SegmentEvaluator.stream`)."""
     evaluator = evaluator or plan.evaluator()
-    static = {category: members for category, members in plan.static_by_category.items() if len(members)}
+    # Each category's static members sorted once, so a batch hashes only its own id range of them.
+    static = {category: sorted_ids(members) for category, members in plan.static_by_category.items()
+              if len(members)}
 
     def place(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[str, pa.BooleanArray]]:
         contact_ids = batch.column(batch.schema.get_field_index("contact_id"))
         masks = evaluator.masks(batch)
         suppressed = masks.get(SUPPRESSION)
-        taken = {
-            category: pc.fill_null(pc.is_in(contact_ids, value_set=members), False)
-            for category, members in static.items()
-        }
+        taken = {category: contains(members, contact_ids) for category, members in static.items()}
         matches = {s.id: masks[s.id] for s in plan.slots if s.id in masks}
         return batch, place_masks(matches, taken, plan.slots, suppressed)
 

@@ -793,6 +793,19 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
+def sorted_ids(ids: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> pa.Array:
+    """Distinct non-null ids, sorted: the set form `contains` looks batches up in."""
+    return _sorted_unique(ids)
+
+
+def contains(ordered: pa.Array, ids: pa.Array) -> Mask:
+    """Which of ``ids`` are in ``ordered`` (from `sorted_ids`), null-free. Hashes only the slice of
+    ``ordered`` between the batch's smallest and largest id, not the whole set per batch."""
+    if len(ordered) == 0:
+        return _constant(False, len(ids))
+    return pc.is_valid(_positions(ordered, ids))
+
+
 def _sorted_unique(ids: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> pa.Array:
     if ids is None:
         return pa.array([], pa.string())
