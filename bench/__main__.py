@@ -112,7 +112,8 @@ def run_exports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
 def run_coldstart(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     from bench import coldstart
 
-    return coldstart.coldstart(runs=3 if quick else 7)
+    runs = 3 if quick else 7
+    return {**coldstart.coldstart(runs=runs), "repeat": runs}  # fresh interpreters per function
 
 
 def run_engine(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
@@ -130,7 +131,7 @@ def run_stream(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
                           "stream_throughput(segments=100, quick))"}
     results = _child(f"from bench.stream import stream_throughput\n"
                      f"print(json.dumps(stream_throughput(segments=100, quick={quick})))", 1800)
-    return {"status": "measured", "results": results}
+    return {"status": "measured", "results": results, "repeat": 1}  # one run, whatever --repeat says
 
 
 def _measure(name: str, quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:

@@ -338,7 +338,8 @@ def _machine_md(stored: dict[str, Any]) -> list[str]:
 
 def render(stored: dict[str, Any]) -> str:
     lines = [
-        "How to reproduce: `make bench` (full, ~30 min on 2 cores: writes docs/benchmarks.json and this section) "
+        "How to reproduce: `make bench` (full, about 15 min on 2 cores, inside 30 on a loaded machine: writes "
+        "docs/benchmarks.json and this section) "
         "or `make bench ARGS=--quick` (about a minute, small sizes, prints only). `ARGS='--only evaluation "
         "--repeat 5'` re-measures one section and keeps the others. Data is generated (seeded) into a temporary "
         "folder by `bench/datagen.py` and deleted afterwards; the rule set is `bench/ruleset.py`.",
