@@ -104,6 +104,19 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"diff {diff['members']:,} members, {diff['churn']:.0%} churn: {diff['delta_items']:,} delta "
                      f"items; read {diff['read_previous_s']:.2f}s, string diff {diff['string_diff_s']:.2f}s, "
                      f"write {diff['write_next_s']:.2f}s, bitmap diff {diff['bitmap_diff_s'] * 1000:.1f} ms")
+    scheduled = results.get("run", {})
+    for full in scheduled.get("full_runs", []):
+        lines.append(f"run {full['contacts']:>12,} x {full['segments']:<4} {full['files']:>3} files "
+                     f"{_fmt_s(full['seconds']):>9} {_rate(full['contacts_per_s']):>10} "
+                     f"peak {full['peak_rss_mb']:.0f} MB")
+    if scheduled.get("preview"):
+        preview = scheduled["preview"]
+        lines.append(f"preview {preview['conditions']}-condition rule over {preview['contacts']:,}: "
+                     f"{_fmt_s(preview['seconds'])} (count {preview['count']:,}, sample {preview['sample']})")
+    if scheduled.get("delta_write"):
+        delta = scheduled["delta_write"]
+        lines.append(f"delta write {delta['churn']:.0%} of {delta['members']:,}: {delta['items_written']:,} items "
+                     f"in {_fmt_s(delta['write_delta_s'])} (moto), run total {_fmt_s(delta['total_s'])}")
     for name in ("imports", "exports"):
         for item in results.get(name, {}).get("results", []):
             extra = f", peak +{item['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in item else ""
@@ -249,6 +262,39 @@ def _diff_md(section: dict[str, Any]) -> list[str]:
     return out
 
 
+def _run_md(section: dict[str, Any]) -> list[str]:
+    out = ["## The scheduled run: one pass over a snapshot, preview, delta write", "", _when(section), ""]
+    if "error" in section:
+        return [*out, f"Failed: `{section['error'][:500]}`", ""]
+    out += [
+        "`bench/evaluation.py`, the product's code paths: contacts laid out as the service writes a snapshot "
+        "(base files and a manifest) and read through the snapshot reader (ranged reads, one file read ahead); "
+        "the plan of every segment of `bench/ruleset.py` (five of them in one category) with the tenant "
+        "suppression \"received at least 4, never clicked\"; `engine.evaluate` on the deployed thread count. "
+        "No DynamoDB in the pass.", "",
+        _md_table(["contacts", "segments", "base files", "time", "contacts/s", "plan + event log", "peak RSS MB"], [
+            [f"{r['contacts']:,}", str(r["segments"]), str(r["files"]), _fmt_s(r["seconds"]),
+             _rate(r["contacts_per_s"]), _fmt_s(r["plan_and_events_s"]), f"{r['peak_rss_mb']:.0f}"]
+            for r in section.get("full_runs", [])]), ""]
+    preview = section.get("preview")
+    if preview:
+        verdict = "met" if preview["seconds"] < 1 else "**not met**"
+        out += [f"Preview (`POST /segments/preview`'s work: count and a sample of {preview['sample']} whole contacts) "
+                f"of a {preview['conditions']}-condition rule over {preview['contacts']:,} contacts: "
+                f"**{_fmt_s(preview['seconds'])}** (count {preview['count']:,}); target under 1 s: {verdict}.", ""]
+    delta = section.get("delta_write")
+    if delta:
+        verdict = "met" if delta["items_written"] <= 1.05 * delta["churn"] * delta["members"] else "**not met**"
+        out += [f"Delta write, {delta['churn']:.0%} churn on a {delta['members']:,}-member segment (state read from "
+                f"S3, diff, only the delta written to MembershipsTable, new state written; in-process moto): "
+                f"**{delta['items_written']:,} items written** ({delta['added']:,} added, {delta['removed']:,} "
+                f"removed), not {delta['members']:,} (target about {delta['churn'] * delta['members']:,.0f}: "
+                f"{verdict}). Read state {_fmt_s(delta['read_state_s'])}, diff {_fmt_s(delta['diff_s'])}, "
+                f"delta write {_fmt_s(delta['write_delta_s'])} (moto-bound), new state "
+                f"{_fmt_s(delta['write_state_s'])}.", ""]
+    return out
+
+
 def _jobs_md(title: str, section: dict[str, Any], note: str) -> list[str]:
     out = [f"## {title}", "", _when(section), ""]
     if "error" in section:
@@ -350,6 +396,8 @@ def render(stored: dict[str, Any]) -> str:
         lines += _evaluation_md(stored["evaluation"])
     if "diff" in stored:
         lines += _diff_md(stored["diff"])
+    if "run" in stored:
+        lines += _run_md(stored["run"])
     if "imports" in stored:
         size = stored["imports"].get("target_bytes", 0) / 2**20
         lines += _jobs_md("Imports on moto", stored["imports"],
