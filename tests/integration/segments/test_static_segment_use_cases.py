@@ -72,6 +72,37 @@ def test_static_segment_of_a_category_takes_contacts_from_its_siblings(people):
     assert segments_repo.get(T, lead.id).member_count == 1
 
 
+@pytest.mark.parametrize("how", ["per_contact_index_queries", "per_segment_batch_gets"])
+def test_category_exclusivity_is_the_same_whichever_way_siblings_are_read(people, how, monkeypatch):
+    """A few contacts are looked up by contact (index Queries); a list of many against a category
+    of few segments is checked segment by segment (BatchGets): both must move the same members."""
+    from audience.segments import placement
+
+    categories_repo.create(T, "stage")
+    lead, mql, customer = static("Lead", "stage"), static("MQL", "stage"), static("Customer", "stage")
+    dynamic_sibling = create_segment(
+        T, SegmentDraft(name="Hot", type="dynamic", category="stage", rules={"field": "score", "op": "gte", "value": 4})
+    )
+    memberships_repo.add_many(T, dynamic_sibling.id, ["c4", "c5"], source="dynamic", category="stage")
+    segments_repo.adjust_member_count(T, dynamic_sibling.id, 2)
+    add_members(T, lead.id, ["c1", "c2"])
+    add_members(T, mql.id, ["c3"])
+    queries = []
+    real_segments_of = memberships_repo.segments_of
+    monkeypatch.setattr(
+        memberships_repo, "segments_of", lambda tenant, cid: queries.append(cid) or real_segments_of(tenant, cid)
+    )
+    if how == "per_contact_index_queries":  # make the index path the cheaper one
+        monkeypatch.setattr(memberships_repo, "BATCH_GET_SIZE", 1)
+    outcome = placement.place(T, customer, ["c1", "c3", "c5", "c2"])
+
+    assert outcome == {"added": 4, "moved": 4, "member_count": 4}
+    assert members_of(customer.id) == ["c1", "c2", "c3", "c5"]
+    assert members_of(lead.id) == [] and members_of(mql.id) == [] and members_of(dynamic_sibling.id) == ["c4"]
+    assert [segments_repo.get(T, s.id).member_count for s in (lead, mql, dynamic_sibling)] == [0, 0, 1]
+    assert len(queries) == (4 if how == "per_contact_index_queries" else 0)
+
+
 def test_remove_given_members_or_all_keeps_contacts(people):
     seg = static("VIP")
     add_members(T, seg.id, people)
