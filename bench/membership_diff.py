@@ -2,8 +2,9 @@
 must write, and what computing them costs.
 
 The previous run's membership is read back from Parquet (as the evaluator keeps it in S3), the new
-membership is diffed against it with Arrow set operations on the string contact ids, and the new
-membership is written back. For comparison, the same diff over a stable integer index per contact
+membership is diffed against it with the run's own diff (`audience.evaluation.changes.diff`: the
+sorted side looked up slice by slice) and, for comparison, with two whole-set Arrow `is_in`, and the
+new membership is written back. For comparison, the same diff over a stable integer index per contact
 (a boolean mask per segment, PITFALLS) shows what an index would save. Writing the delta items to
 DynamoDB is measured by the evaluator's own benchmark (`bench/evaluation.py`) when it exists.
 """
@@ -18,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from audience.evaluation.changes import diff as run_diff
 
 from bench.datagen import _arange, _ids
 
@@ -46,12 +49,15 @@ def membership_diff(members: int = 3_000_000, churn: float = 0.01, *, seed: int 
         pq.write_table(pa.table({"contact_id": old_ids}), previous)
         old, read_s = _timed(lambda: pq.read_table(previous).column("contact_id").combine_chunks())
 
-        def string_diff():
+        def hashed_diff():  # the plain form: two whole-set `is_in`
             added = new_ids.filter(pc.invert(pc.is_in(new_ids, value_set=old)))
             removed = old.filter(pc.invert(pc.is_in(old, value_set=new_ids)))
             return added, removed
 
-        (added, removed), diff_s = _timed(string_diff)
+        (added, removed), diff_s = _timed(lambda: run_diff(old, new_ids))
+        (plain_added, plain_removed), hashed_s = _timed(hashed_diff)
+        if not (added.equals(plain_added) and removed.equals(plain_removed)):
+            raise AssertionError("the run's diff and the plain is_in diff disagree")
         _, write_s = _timed(lambda: pq.write_table(pa.table({"contact_id": new_ids}), Path(folder) / "next.parquet"))
 
     # The same diff over a stable integer index: one boolean per contact of the tenant.
@@ -74,6 +80,7 @@ def membership_diff(members: int = 3_000_000, churn: float = 0.01, *, seed: int 
         "delta_items": len(added) + len(removed),
         "read_previous_s": read_s,
         "string_diff_s": diff_s,
+        "hashed_diff_s": hashed_s,
         "write_next_s": write_s,
         "bitmap_diff_s": bitmap_s,
     }

