@@ -167,7 +167,8 @@ class SegmentEvaluator:
         self._conditions: dict[str, EventCondition] = {}  # every activity condition, by its JSON key
         self._outside: set[str] = set()  # referenced segments not evaluated in this run
         self._activity_keys: pa.Array | None = None
-        self._aligned: dict[str, pa.Array] = {}  # per activity condition: its aggregate per index row, + 1 row
+        # per activity condition: its answer per index row, + 1 row for contacts without events (uint8, see `spread`)
+        self._decided: dict[str, Spreadable] = {}
         self._prepared = False
         self._lock = threading.Lock()
         self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
@@ -257,17 +258,17 @@ class SegmentEvaluator:
         return leaf
 
     def _compile_activity(self, cond: EventCondition, key: str) -> Callable[[_Batch], Mask]:
+        self._conditions[key] = cond
+        # The answer depends on the contact's aggregate only, decided once per run for every index row.
+        return lambda state: spread(self._decided[key], self._activity_rows(state))
+
+    def _decide_activity(self, cond: EventCondition, aligned: pa.Array) -> Spreadable:
+        """A condition's answer for every row of the activity index (and the extra row for contacts
+        without events: 0 or null), as `spread` takes it."""
         agg = cond.aggregate
         result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
-        self._conditions[key] = cond
-
-        def leaf(state: _Batch) -> Mask:
-            # One more row at the aggregate's end answers for contacts without events (0 or null).
-            per_contact = self._aligned[key].take(self._activity_rows(state))
-            return condition_mask(result_type, agg.op, agg.value, per_contact, self.as_of,
-                                  lambda: _lower(per_contact))
-
-        return leaf
+        per_row = _with_default_row(aligned, cond)
+        return spreadable(condition_mask(result_type, agg.op, agg.value, per_row, self.as_of, lambda: _lower(per_row)))
 
     def _activity_rows(self, state: _Batch) -> pa.Array:
         """Each batch contact's row in the activity index, looked up once per batch for every activity leaf.
@@ -343,7 +344,7 @@ class SegmentEvaluator:
         if not self._conditions or events is None or events.num_rows == 0:
             self._activity_keys = pa.array([], pa.string())
             for key, cond in self._conditions.items():
-                self._aligned[key] = _with_default_row(pa.array([], _value_type(cond)), cond)
+                self._decided[key] = self._decide_activity(cond, pa.array([], _value_type(cond)))
         else:
             log = _EventLog(events, self.as_of)
             # The index in `threads` parts by contact id range (each encoded and sorted on its own).
@@ -351,11 +352,12 @@ class SegmentEvaluator:
             parts = [pool.submit(log.index_part, split, part) for part in range(threads)]
             index = pool.submit(log.index, split, parts)
             selected = {key: pool.submit(log.select, cond) for key, cond in self._conditions.items()}
-            aligned = {key: pool.submit(log.aggregate, cond, selected[key], index)
+            decided = {key: pool.submit(lambda c, k: self._decide_activity(c, log.aggregate(c, selected[k], index)),
+                                        cond, key)
                        for key, cond in self._conditions.items()}
             self._activity_keys = index.result()[0]
-            for key, cond in self._conditions.items():
-                self._aligned[key] = _with_default_row(aligned[key].result(), cond)
+            for key, job in decided.items():
+                self._decided[key] = job.result()
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
 
@@ -370,17 +372,21 @@ class _EventLog:
     def __init__(self, events: pa.Table, as_of: datetime):
         self.events = events
         self.as_of = as_of
-        self._cache: dict[tuple[str, str], Future] = {}  # event-name masks and property columns, by name
-        self._occurred: pa.Array | None = None
-        self._contact_ids: pa.Array | None = None
+        self._cache: dict[tuple[str, str], Future] = {}  # flat columns, event-name positions, properties
         self._lock = threading.Lock()
 
+    def _column(self, name: str, kind: pa.DataType | None = None) -> pa.Array:
+        """One column of the log as a single array (of ``kind``), once for every condition."""
+        def compute() -> pa.Array:
+            values = _flat(self.events.column(name))
+            if kind is None or values.type == kind:
+                return values
+            return values.cast(kind, safe=not pa.types.is_timestamp(kind))
+
+        return self._once(("column", name), compute)
+
     def _ids(self) -> pa.Array:
-        with self._lock:
-            if self._contact_ids is None:
-                ids = _flat(self.events.column("contact_id"))
-                self._contact_ids = ids if ids.type == pa.string() else ids.cast(pa.string())
-            return self._contact_ids
+        return self._column("contact_id", pa.string())
 
     def split(self, parts: int) -> tuple[int, list[pa.Array] | None]:
         """The events cut into ``parts`` by contact id range (bounds from a sample of the ids): each
@@ -430,11 +436,7 @@ class _EventLog:
         return pa.concat_arrays(keys), everyone
 
     def occurred(self) -> pa.Array:
-        with self._lock:
-            if self._occurred is None:
-                occurred = _flat(self.events.column("occurred_at"))
-                self._occurred = occurred if occurred.type == _TS else occurred.cast(_TS, safe=False)
-            return self._occurred
+        return self._column("occurred_at", _TS)
 
     def _once(self, what: tuple[str, str], compute: Callable[[], pa.Array]) -> pa.Array:
         """``compute()`` once per ``what`` for every condition, whichever thread asks first computing it."""
@@ -453,7 +455,7 @@ class _EventLog:
     def _named(self, name: str) -> pa.Array:
         """Positions in the log of the events of this name that happened by `as_of` (int64, ascending)."""
         def compute() -> pa.Array:
-            found = pc.and_(pc.equal(_flat(self.events.column("event")), name),
+            found = pc.and_(pc.equal(self._column("event"), name),
                             pc.less_equal(self.occurred(), pa.scalar(self.as_of, _TS)))
             return pc.indices_nonzero(pc.fill_null(found, False))
 
@@ -467,8 +469,7 @@ class _EventLog:
         """Property ``key`` of each event of `_named` (null where absent), shared by every condition on
         this event reading it: the named events' maps are searched once (`lookup_first`)."""
         def compute() -> pa.Array:
-            maps = self._once(("properties", ""), lambda: _flat(self.events.column("properties")))
-            return lookup_first(maps.take(self._named(name)), key)
+            return lookup_first(self._column("properties").take(self._named(name)), key)
 
         return self._once(("property", f"{name}\x00{key}"), compute)
 
@@ -676,7 +677,36 @@ def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, 
     per_value = decide(distinct, lambda: _lower(distinct))
     if values.indices.null_count:
         per_value = pa.concat_arrays([per_value, pa.array([when_missing], pa.bool_())])
-    return per_value.take(codes)
+    return spread(spreadable(per_value), codes)
+
+
+@dataclass(frozen=True)
+class Spreadable:
+    """Answers per distinct value (or per activity index row), ready to be spread over many batches:
+    as uint8, because Arrow takes bytes about twice as fast as bits, and with the one position whose
+    answer differs from all others when there is one (then a comparison of the codes is cheaper still)."""
+
+    answers: pa.Array
+    trues: int
+    odd: int | None
+
+
+def spreadable(answers: Mask) -> Spreadable:
+    size, trues = len(answers), answers.true_count
+    odd = None
+    if 0 < trues < size and (trues == 1 or trues == size - 1):
+        odd = pc.index(answers, trues == 1).as_py()
+    return Spreadable(answers.cast(pa.uint8()), trues, odd)
+
+
+def spread(decided: Spreadable, codes: pa.Array) -> Mask:
+    """``answers[codes]`` as a mask (``codes``: null-free positions in the answers)."""
+    size, trues = len(decided.answers), decided.trues
+    if trues == 0 or trues == size:
+        return _constant(trues != 0, len(codes))
+    if decided.odd is not None:
+        return (pc.equal if trues == 1 else pc.not_equal)(codes, pa.scalar(decided.odd, codes.type))
+    return decided.answers.take(codes).cast(pa.bool_())
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
