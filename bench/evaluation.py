@@ -4,9 +4,11 @@
   base files of ``snapshots.ROWS_PER_FILE`` contacts and a manifest — plus the event log.
 - ``full_run(folder, segments)``: the run's evaluation over that snapshot, timed: compile the plan
   (every segment of ``bench.ruleset``, five of them in one category, the "received at least 4, never
-  clicked" suppression), read the event log, stream the base files (``snapshots.iter_batches``, one
-  file read ahead) through ``engine.evaluate`` (rules, suppression, placement). Parquet only: the
-  files are read from local disk through a two-method stand-in for the S3 client, no DynamoDB.
+  clicked" suppression), read the event log, evaluate one shard holding every base file
+  (``shards.evaluate_shard``, as the run does: ``snapshots.iter_batches`` with one file read ahead and
+  low-cardinality strings dictionary-encoded, through ``engine.evaluate``: rules, suppression,
+  placement). Parquet only: the files are read from local disk through a two-method stand-in for
+  the S3 client, no DynamoDB.
 - ``delta_write(members, churn)``: a segment of ``members`` whose membership changes by ``churn``
   (half leave, half join): last state read from S3, diff (``changes.segment_change``), only the delta
   written to MembershipsTable (``memberships_repo``, batches with retries) and the new state written
@@ -99,6 +101,8 @@ def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
     if writer is not None:
         writer.close()
         manifest.files[-1].update(rows=written, bytes=(target / manifest.files[-1]["key"]).stat().st_size)
+    for entry in manifest.files:  # what the service's `_write_base` records of each file it writes
+        entry["dictionary"] = snapshots.low_cardinality_strings(pq.read_table(target / entry["key"]))
     manifest.contact_count = rows
     data.contacts.unlink()
     (target / "manifest.json").write_text(json.dumps(asdict(manifest)))
@@ -111,7 +115,7 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     """Time the run's evaluation over the snapshot in ``folder`` (see module docstring)."""
     from datetime import datetime
 
-    from audience.evaluation import engine, snapshots
+    from audience.evaluation import engine, shards, snapshots
     from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
     from audience.rules import parse_rule
@@ -137,8 +141,8 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
         columns=sorted(set().union(*(engine.contact_fields(d) for d in documents))),
     )
     prepared = time.perf_counter() - began
-    batches = snapshots.iter_batches(manifest, objects, DEFAULT_CATALOG, bucket="local", columns=plan.columns)
-    members = engine.evaluate(plan, batches)
+    everything = shards.Shard(0, tuple(f["key"] for f in manifest.files), include_delta=True)
+    members = shards.evaluate_shard(plan, manifest, everything, objects, bucket="local")
     seconds = time.perf_counter() - began
     rows = manifest.contact_count
     return {

@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from audience.evaluation.changes import diff as run_diff
 
 from bench.datagen import _arange, _ids

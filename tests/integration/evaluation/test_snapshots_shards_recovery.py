@@ -192,3 +192,37 @@ def test_a_pass_fetches_only_the_columns_its_rules_read(tenant, s3, aws, monkeyp
 
     assert whole.equals(table) and scores.equals(table.select(["contact_id", "score"]))
     assert narrow.fetched * 3 < everything.fetched
+
+
+def test_low_cardinality_strings_are_read_dictionary_encoded_with_the_same_answers(tenant, s3, aws, monkeypatch):
+    """The run reads strings of few distinct values as Parquet stores them (dictionary-encoded); the
+    rows and the members are those of plain reads."""
+    monkeypatch.setattr(snapshots, "ROWS_PER_FILE", 50)
+    monkeypatch.setattr(snapshots, "DICTIONARY_SHARE", 0.25)  # at most 12 distinct values in a file of 50, 5 of 20
+    monkeypatch.setattr(snapshots, "WATERMARK_OVERLAP", timedelta(0))  # the delta: only the contact changed
+    countries = ["DE", "fr", "US", None, ""]
+    for n in range(120):
+        contacts_repo.upsert(tenant, f"c{n:03d}", {"country": countries[n % 5], "first_name": f"name{n}",
+                                                   "score": n})
+    manifest = snapshots.build_snapshot(tenant, s3)
+    contacts_repo.upsert(tenant, "c007", {"country": "Fr"})  # in the delta: read plain
+    manifest = snapshots.build_snapshot(tenant, s3)
+    assert [entry["dictionary"] for entry in manifest.files] == [["country"]] * 3  # names: one per contact
+    assert manifest.delta["rows"] < 5
+
+    columns = ["country", "first_name", "score"]
+    encoded = list(snapshots.iter_batches(manifest, s3, DEFAULT_CATALOG, columns=columns, dictionary=True))
+    plain = list(snapshots.iter_batches(manifest, s3, DEFAULT_CATALOG, columns=columns))
+    assert str(encoded[0].schema.field("country").type) == "dictionary<values=string, indices=int32, ordered=0>"
+    assert str(encoded[0].schema.field("first_name").type) == "string"
+    assert all(b.schema.field("country").type == "string" for b in plain)
+    assert [r for b in encoded for r in b.to_pylist()] == [r for b in plain for r in b.to_pylist()]
+
+    french = segments_repo.create(tenant, name="French", type="dynamic",
+                                  rules={"any": [{"field": "country", "op": "eq", "value": "FR"},
+                                                 {"field": "country", "op": "is_empty"}]})
+    plan, failures = build_plan(tenant, DEFAULT_CATALOG, AS_OF, manifest, s3, aws.env()["DATA_BUCKET"])
+    assert not failures
+    everything = shards.Shard(0, tuple(f["key"] for f in manifest.files), include_delta=True)
+    members = sorted(shards.evaluate_shard(plan, manifest, everything, s3)[french.id].to_pylist())
+    assert members == sorted(f"c{n:03d}" for n in range(120) if n % 5 in (1, 3, 4) or n == 7)

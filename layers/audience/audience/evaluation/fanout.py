@@ -150,7 +150,7 @@ def load_plan(tenant: str, run_id: str, s3, bucket: str):
 def _leave_out_failing(plan: engine.Plan, manifest: snapshots.Manifest, s3, bucket: str, failed: dict[str, str]):
     first_file = [manifest.files[0]["key"]] if manifest.files else []
     batch = next(snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, files=first_file,
-                                        include_delta=not first_file, columns=plan.columns), None)
+                                        include_delta=not first_file, columns=plan.columns, dictionary=True), None)
     failed.update(engine.failing_segments(plan, batch))
     grown = True
     while grown:

@@ -77,7 +77,7 @@ def count_and_sample(plan: engine.Plan, manifest: snapshots.Manifest, s3, bucket
     (slot,) = plan.slots
     count = 0
     wanted: list[str] = []
-    batches = snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns)
+    batches = snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns, dictionary=True)
     for batch, placed in engine.placed_batches(plan, batches):
         mask = placed[slot.id]
         count += pc.sum(mask).as_py() or 0

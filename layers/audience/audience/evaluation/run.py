@@ -299,7 +299,8 @@ def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed
         try:
             return shards.evaluate_sharded(plan, manifest, s3, shard_count, bucket=bucket)
         except Exception:  # noqa: BLE001 - find the culprit below
-            first = next(snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns), None)
+            first = next(snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns,
+                                                dictionary=True), None)
             culprits = engine.failing_segments(plan, first)
             if not culprits:
                 raise

@@ -37,7 +37,7 @@ def evaluate_shard(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard
                    evaluator=None) -> dict[str, pa.Array]:
     batches = snapshots.iter_batches(
         manifest, s3, plan.catalog, bucket=bucket, files=shard.files, include_delta=shard.include_delta,
-        columns=plan.columns,
+        columns=plan.columns, dictionary=True,
     )
     return engine.evaluate(plan, batches, evaluator)
 

@@ -46,6 +46,7 @@ COMPACT_SHARE = 0.2  # compact when the delta holds more than this share of the 
 COMPACT_MIN_ROWS = 20_000  # ... and at least this many rows
 WATERMARK_OVERLAP = timedelta(minutes=5)  # re-read recent changes: writes may commit out of stamp order
 ERASED = "_erased"
+DICTIONARY_SHARE = 0.05  # string columns with at most this share of distinct values are read dictionary-encoded
 RANGED_MIN_BYTES = 4 * 2**20  # smaller files are fetched whole: one GET beats a footer GET plus column GETs
 KEEP_SNAPSHOTS = 3  # newest snapshots kept whole; older ones keep only the files these still list
 
@@ -180,22 +181,27 @@ def iter_batches(
     files: Sequence[str] | None = None,
     include_delta: bool = True,
     columns: Sequence[str] | None = None,
+    dictionary: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """The snapshot's live contacts as record batches of ``contacts_schema(catalog)`` (or the named
     ``columns``, ``contact_id`` always first). ``files``/``include_delta`` select a shard: base files
-    yield only contacts the delta does not replace; the delta yields its live contacts."""
+    yield only contacts the delta does not replace; the delta yields its live contacts.
+
+    ``dictionary``: the string columns a base file lists as low-cardinality (``_write_base``) come
+    dictionary-encoded (``dictionary<int32, string>`` in place of ``string``), as Parquet stores them:
+    no decoding of repeated values, and the rule engine decides each distinct value once."""
     bucket = bucket or get_settings().data_bucket
     schema = _projected(contacts_schema(catalog), columns)
     delta = _read_delta(manifest, s3, bucket)
     replaced = delta.column("contact_id") if delta is not None else None
     entries = [entry for entry in manifest.files if files is None or entry["key"] in files]
     wanted = None if columns is None else schema.names
-    for table in _read_ahead(s3, bucket, entries, wanted):
+    for table in _read_ahead(s3, bucket, entries, wanted, dictionary):
         for batch in table.to_batches(max_chunksize=BATCH_ROWS):
             if replaced is not None and len(replaced):
                 batch = batch.filter(pc.invert(pc.is_in(batch.column("contact_id"), value_set=replaced)))
             if batch.num_rows:
-                yield conform(batch, schema)
+                yield conform(batch, schema, keep_dictionary=dictionary)
         del table
     if include_delta and delta is not None:
         live = delta.filter(pc.invert(pc.fill_null(delta.column(ERASED), False)))
@@ -205,31 +211,36 @@ def iter_batches(
 
 
 def _read_ahead(s3, bucket: str, entries: Sequence[dict[str, Any]],
-                columns: Sequence[str] | None) -> Iterator[pa.Table]:
+                columns: Sequence[str] | None, dictionary: bool = False) -> Iterator[pa.Table]:
     """The base files' ``columns`` (None: all) in order, the next file being read while the caller
     works on the current one: at most two files' columns (≤ 2 x ``ROWS_PER_FILE`` contacts) in memory."""
     if not entries:
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(read_columns, s3, bucket, entries[0], columns)
+        pending = pool.submit(read_columns, s3, bucket, entries[0], columns, dictionary)
         for following in [*entries[1:], None]:
             table = pending.result()
-            pending = pool.submit(read_columns, s3, bucket, following, columns) if following is not None else None
+            pending = (pool.submit(read_columns, s3, bucket, following, columns, dictionary)
+                       if following is not None else None)
             yield table
             del table
 
 
-def read_columns(s3, bucket: str, entry: dict[str, Any], columns: Sequence[str] | None) -> pa.Table:
-    """One base file's ``columns`` (those it has; None: all). Only the needed column chunks are
-    fetched, with ranged GETs (``RangedObject``), when the file has more columns than asked for."""
+def read_columns(s3, bucket: str, entry: dict[str, Any], columns: Sequence[str] | None,
+                 dictionary: bool = False) -> pa.Table:
+    """One base file's ``columns`` (those it has; None: all), its low-cardinality strings
+    dictionary-encoded when ``dictionary``. Only the needed column chunks are fetched, with ranged
+    GETs (``RangedObject``), when the file has more columns than asked for."""
     size = entry.get("bytes")
+    encoded = [name for name in entry.get("dictionary", []) if columns is None or name in columns] if dictionary else []
     if columns is None or (size is not None and size < RANGED_MIN_BYTES):
-        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), columns=columns)
+        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), columns=columns,
+                             read_dictionary=encoded or None)
     source = RangedObject(s3, bucket, entry["key"], size)
-    parquet = pq.ParquetFile(source)
+    parquet = pq.ParquetFile(source, read_dictionary=encoded or None)
     present = [name for name in columns if name in parquet.schema_arrow.names]
     if len(present) == len(parquet.schema_arrow.names):  # everything: one GET is cheaper
-        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])))
+        return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), read_dictionary=encoded or None)
     return parquet.read(columns=present)
 
 
@@ -281,23 +292,31 @@ def read_events(manifest: Manifest, s3, *, since: datetime | None = None, bucket
     return pa.concat_tables(tables) if tables else EVENTS_SCHEMA.empty_table()
 
 
-def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def conform(batch: pa.RecordBatch, schema: pa.Schema, *, keep_dictionary: bool = False) -> pa.RecordBatch:
     """The batch in ``schema``'s layout: missing columns (fields declared after the file was written)
-    are empty; a column of another type is cast, or empty when it cannot be."""
+    are empty; a column of another type is cast, or empty when it cannot be. ``keep_dictionary``: a
+    dictionary-encoded column of the schema's type stays encoded (the batch's schema says so)."""
     arrays = []
+    fields = []
     for target in schema:
         index = batch.schema.get_field_index(target.name)
         if index < 0:
             arrays.append(pa.nulls(batch.num_rows, target.type))
+            fields.append(target)
             continue
         column = batch.column(index)
+        if keep_dictionary and pa.types.is_dictionary(column.type) and column.type.value_type == target.type:
+            arrays.append(column)
+            fields.append(target.with_type(column.type))
+            continue
+        fields.append(target)
         if column.type != target.type:
             try:
                 column = column.cast(target.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 column = pa.nulls(batch.num_rows, target.type)
         arrays.append(column)
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
 
 
 def contacts_batch(contacts: Iterable[Contact], catalog: FieldCatalog, *, with_erased: bool = False) -> pa.RecordBatch:
@@ -418,7 +437,17 @@ def _write_base(s3, bucket, folder, table: pa.Table, manifest: Manifest) -> None
     key = f"{folder}contacts-{len(manifest.files):05d}.parquet"
     body = _parquet_bytes(table)
     _put(s3, bucket, key, body)
-    manifest.files.append({"key": key, "rows": table.num_rows, "bytes": len(body)})
+    manifest.files.append({"key": key, "rows": table.num_rows, "bytes": len(body),
+                           "dictionary": low_cardinality_strings(table)})
+
+
+def low_cardinality_strings(table: pa.Table) -> list[str]:
+    """String columns (not ``contact_id``) with at most `DICTIONARY_SHARE` distinct values: the ones
+    worth reading dictionary-encoded (country, stage, city...; not emails or names of a big list)."""
+    limit = max(1, int(DICTIONARY_SHARE * table.num_rows))
+    return [name for name, column in zip(table.column_names, table.columns, strict=True)
+            if name != "contact_id" and column.type == pa.string() and column.null_count < len(column)
+            and (pc.count_distinct(column).as_py() or 0) <= limit]
 
 
 def _write_delta(s3, bucket, folder, delta: pa.Table) -> dict[str, Any]:
