@@ -63,7 +63,7 @@ def test_touches_split_by_the_two_cuts():
     assert touched_groups(touched, None, None, False) == ([], ["old", "recent", "newer"])
 
 
-# -- the fast diff: one side sorted, looked up slice by slice -----------------------------------------
+# -- the fast diff: both sides sorted, one looked up in the other slice by slice ----------------------
 
 id_sets = st.sets(st.text(alphabet="abcé0z", min_size=0, max_size=4), max_size=60)
 
@@ -71,8 +71,7 @@ id_sets = st.sets(st.text(alphabet="abcé0z", min_size=0, max_size=4), max_size=
 @settings(max_examples=300, deadline=None)
 @given(previous=id_sets, current=id_sets, order=st.sampled_from(["both", "previous", "current", "neither"]),
        chunk=st.sampled_from([1, 3, 65_536]), seed=st.integers(0, 2**16))
-def test_diff_is_exact_set_arithmetic_in_input_order_whichever_side_is_sorted(previous, current, order, chunk,
-                                                                                seed):
+def test_diff_is_exact_set_arithmetic_in_input_order_sorted_or_not(previous, current, order, chunk, seed):
     rng = random.Random(seed)
 
     def arranged(values: set[str], keep_sorted: bool) -> list[str]:
@@ -88,6 +87,12 @@ def test_diff_is_exact_set_arithmetic_in_input_order_whichever_side_is_sorted(pr
         added, removed = diff(ids(*before), ids(*after))
     assert added.to_pylist() == [c for c in after if c not in previous]
     assert removed.to_pylist() == [p for p in before if p not in current]
+
+
+def test_in_order_sorts_bytewise_only_when_needed():
+    ordered = ids("B", "a", "é")
+    assert changes.in_order(ordered) is ordered
+    assert changes.in_order(ids("é", "a", "B")).to_pylist() == ["B", "a", "é"]
 
 
 def test_sorted_positions_finds_each_id_or_none():

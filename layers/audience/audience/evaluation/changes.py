@@ -53,21 +53,24 @@ def _within(values: pa.Array, other: pa.Array) -> pa.Array:
 
 
 def diff(previous: pa.Array, current: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """``(added, removed)`` between two sets of distinct ids.
+    """``(added, removed)`` between two sets of distinct ids, each in its input's order.
 
-    A run's members come out in snapshot order (sorted by contact id) and are kept so as state, so
-    usually one side is sorted: the other is then looked up in it slice by slice
-    (`sorted_positions`), one small cache-resident hash per slice, which costs a fraction of two
-    whole-set `is_in` (3M members: ~0.2 s instead of ~1.3 s). Otherwise, the two `is_in`."""
+    When both are sorted (the run keeps members and state so, `in_order`), ``previous`` is looked up
+    in ``current`` slice by slice (`sorted_positions`): one small cache-resident hash per slice, a
+    fraction of the cost of two whole-set `is_in` (3M members: ~0.2-0.4 s instead of ~1.3-1.8 s).
+    Otherwise, the two `is_in`: slices of an unsorted side would each span the whole other side."""
     if not len(previous) or not len(current):
         return current, previous
-    if is_strictly_sorted(current):
+    if is_strictly_sorted(current) and is_strictly_sorted(previous):
         found = sorted_positions(current, previous)
         return _not_found(current, found), previous.filter(pc.is_null(found))
-    if is_strictly_sorted(previous):
-        found = sorted_positions(previous, current)
-        return current.filter(pc.is_null(found)), _not_found(previous, found)
     return _minus(current, previous), _minus(previous, current)
+
+
+def in_order(ids: pa.Array) -> pa.Array:
+    """Distinct ids sorted bytewise, as `diff` compares them fastest: a pass over snapshot files that
+    are each sorted yields nearly sorted ids, which Arrow sorts in a fraction of a random order's time."""
+    return ids if is_strictly_sorted(ids) else ids.take(pc.sort_indices(ids))
 
 
 def _not_found(ordered: pa.Array, found: pa.Array) -> pa.Array:

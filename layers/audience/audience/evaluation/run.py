@@ -340,6 +340,7 @@ def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3
     if since and snapshot_cut and snapshot_cut < since:
         since = snapshot_cut
     recent, newer = changes.touched_groups(touches.since(since), previous.cut, snapshot_cut, base_is_table)
+    members = changes.in_order(members)  # and so the state: the next run's diff is the sorted one
     change = changes.segment_change(
         previous.members, members, recent=recent, newer=newer,
         stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
