@@ -272,7 +272,8 @@ def _run_md(section: dict[str, Any]) -> list[str]:
         return [*out, f"Failed: `{section['error'][:500]}`", ""]
     out += [
         "`bench/evaluation.py`, the product's code paths: contacts laid out as the service writes a snapshot "
-        "(base files and a manifest) and read through the snapshot reader (ranged reads, one file read ahead); "
+        "(base files and a manifest) and read through the snapshot reader as the run reads a shard (ranged "
+        "reads, one file read ahead, each file's low-cardinality strings dictionary-encoded); "
         "the plan of every segment of `bench/ruleset.py` (five of them in one category) with the tenant "
         "suppression \"received at least 4, never clicked\"; `engine.evaluate` on the deployed thread count. "
         "No DynamoDB in the pass.", "",
