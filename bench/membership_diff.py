@@ -2,8 +2,8 @@
 must write, and what computing them costs.
 
 The previous run's membership is read back from Parquet (as the evaluator keeps it in S3), the new
-membership is diffed against it with the run's own diff (`audience.evaluation.changes.diff`: the
-sorted side looked up slice by slice) and, for comparison, with two whole-set Arrow `is_in`, and the
+membership is diffed against it with the run's own diff (`audience.evaluation.changes.diff`: both
+sides sorted, one looked up in the other slice by slice) and, for comparison, with two whole-set Arrow `is_in`, and the
 new membership is written back. For comparison, the same diff over a stable integer index per contact
 (a boolean mask per segment, PITFALLS) shows what an index would save. Writing the delta items to
 DynamoDB is measured by the evaluator's own benchmark (`bench/evaluation.py`) when it exists.

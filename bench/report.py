@@ -255,7 +255,8 @@ def _diff_md(section: dict[str, Any]) -> list[str]:
     out.append("")
     out.append(_md_table(["step", "time"], [
         ["read last run's membership (Parquet)", _fmt_s(section["read_previous_s"])],
-        ["diff on string contact ids, as the run does it (`changes.diff`: sorted side searched slice by slice)",
+        ["diff on string contact ids, as the run does it (`changes.diff`: both sides sorted, one searched in the "
+         "other slice by slice)",
          _fmt_s(section["string_diff_s"])],
         *([["the same diff with two whole-set Arrow `is_in` (before)", _fmt_s(section["hashed_diff_s"])]]
           if "hashed_diff_s" in section else []),
