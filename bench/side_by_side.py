@@ -47,6 +47,7 @@ def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str 
 
 def _work(spec: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
+    from audience.evaluation import snapshots  # noqa: F401 - imported before the clock starts (dictionary_columns)
     from audience.fields import DEFAULT_CATALOG
 
     from bench import datagen, ruleset
@@ -92,23 +93,20 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def dictionary_columns(path: str, columns: list[str], share: float = 0.05) -> list[str]:
-    """String columns worth reading dictionary-encoded: few distinct values in the first row group.
+def dictionary_columns(path: str, columns: list[str], share: float | None = None) -> list[str]:
+    """String columns worth reading dictionary-encoded, by the rule the service's snapshots record per
+    base file (`snapshots.low_cardinality_strings`), applied to the file's first row group.
 
     Low-cardinality fields (country, stage, status, city...) then reach the engine as indices plus a
     small dictionary, which it evaluates once per distinct value; ids and emails stay plain."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
+    from audience.evaluation.snapshots import low_cardinality_strings
 
     probe = pq.ParquetFile(path)
-    strings = [name for name in columns if name != "contact_id"
-               and pa.types.is_string(probe.schema_arrow.field(name).type)]
-    if not strings or probe.num_row_groups == 0:
+    if probe.num_row_groups == 0:
         return []
-    first = pq.ParquetFile(path, read_dictionary=strings).read_row_group(0, columns=strings)
-    rows = max(first.num_rows, 1)
-    return [name for name in strings
-            if max((len(chunk.dictionary) for chunk in first.column(name).chunks), default=0) <= share * rows]
+    wanted = [name for name in columns if name != "contact_id" and name in probe.schema_arrow.names]
+    return low_cardinality_strings(probe.read_row_group(0, columns=wanted), share)
 
 
 def _peak_rss_mb() -> float:

@@ -441,10 +441,11 @@ def _write_base(s3, bucket, folder, table: pa.Table, manifest: Manifest) -> None
                            "dictionary": low_cardinality_strings(table)})
 
 
-def low_cardinality_strings(table: pa.Table) -> list[str]:
-    """String columns (not ``contact_id``) with at most `DICTIONARY_SHARE` distinct values: the ones
-    worth reading dictionary-encoded (country, stage, city...; not emails or names of a big list)."""
-    limit = max(1, int(DICTIONARY_SHARE * table.num_rows))
+def low_cardinality_strings(table: pa.Table, share: float | None = None) -> list[str]:
+    """String columns (not ``contact_id``) with at most ``share`` (default `DICTIONARY_SHARE`) distinct
+    values: the ones worth reading dictionary-encoded (country, stage, city...; not emails or names of
+    a big list)."""
+    limit = max(1, int((DICTIONARY_SHARE if share is None else share) * table.num_rows))
     return [name for name, column in zip(table.column_names, table.columns, strict=True)
             if name != "contact_id" and column.type == pa.string() and column.null_count < len(column)
             and (pc.count_distinct(column).as_py() or 0) <= limit]
