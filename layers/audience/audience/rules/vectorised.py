@@ -527,11 +527,9 @@ def lookup_first(maps: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
     by a null map (Arrow allows them) are ignored, as `map_lookup` ignores them."""
     maps = _flat(maps)
     size = len(maps)
-    offsets = maps.offsets
-    first, last = offsets[0].as_py(), offsets[-1].as_py()
-    keys, items = maps.keys.slice(first, last - first), maps.items.slice(first, last - first)
-    relative = pc.subtract(offsets, pa.scalar(first, offsets.type)) if first else offsets
-    owners = pc.list_parent_indices(pa.ListArray.from_arrays(relative, pa.nulls(last - first)))
+    first, count, relative = _owned_children(maps)
+    keys, items = maps.keys.slice(first, count), maps.items.slice(first, count)
+    owners = pc.list_parent_indices(pa.ListArray.from_arrays(relative, pa.nulls(count)))
     hits = pc.indices_nonzero(pc.fill_null(pc.equal(keys, key), False))
     rows = owners.take(hits)
     if maps.null_count and len(rows):
@@ -755,11 +753,18 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
 def _list_items(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     """A list column's items case-folded, with each row's first and past-the-end item positions in them:
     the child values between the batch's first and last offset (a sliced list keeps all its children)."""
+    first, count, relative = _owned_children(values)
+    flat = _lower(values.values.slice(first, count))
+    return flat, relative.slice(0, len(values)), relative.slice(1, len(values))
+
+
+def _owned_children(values: pa.Array) -> tuple[int, int, pa.Array]:
+    """A list or map array's child range: (its first child, how many children, the offsets relative to
+    that first child). A sliced array keeps all its parent's children; these are the ones it owns."""
     offsets = values.offsets
     first = offsets[0].as_py()
-    flat = _lower(values.values.slice(first, offsets[-1].as_py() - first))
-    relative = pc.subtract(offsets, first) if first else offsets
-    return flat, relative.slice(0, len(values)), relative.slice(1, len(values))
+    relative = pc.subtract(offsets, pa.scalar(first, offsets.type)) if first else offsets
+    return first, offsets[-1].as_py() - first, relative
 
 
 def _is_list(kind: pa.DataType) -> bool:
