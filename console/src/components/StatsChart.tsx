@@ -26,12 +26,12 @@ export default function StatsChart({ days, from, to }: { days: Day[]; from: stri
         <ComposedChart data={data} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" />
           <XAxis dataKey="date" fontSize={12} />
-          <YAxis yAxisId="change" fontSize={12} />
-          <YAxis yAxisId="total" orientation="right" fontSize={12} />
+          <YAxis yAxisId="change" fontSize={12} allowDecimals={false} />
+          <YAxis yAxisId="total" orientation="right" fontSize={12} allowDecimals={false} />
           <Tooltip />
           <Legend />
-          <Bar yAxisId="change" dataKey="added" name="added" fill="#2e7d32" />
-          <Bar yAxisId="change" dataKey="removed" name="removed" fill="#c62828" />
+          <Bar yAxisId="change" dataKey="added" name="added" fill="#2e7d32" isAnimationActive={false} />
+          <Bar yAxisId="change" dataKey="removed" name="removed" fill="#c62828" isAnimationActive={false} />
           <Line yAxisId="total" dataKey="total" name="members" stroke="#1565c0" strokeWidth={2} dot={false} isAnimationActive={false} />
         </ComposedChart>
       </ResponsiveContainer>

@@ -58,7 +58,7 @@ export default function SegmentEditor() {
     const body = { rules: JSON.parse(rulesKey) };
     api<Preview>("POST", "/segments/preview", { body: { ...body, sample_size: 0 } })
       .then((answer) => { if (live) { setPreview(answer); setPreviewError(null); } })
-      .catch((error) => live && setPreviewError(error));
+      .catch((error) => { if (live) { setPreview(null); setPreviewError(error); } });
     if (id && !changeMissing) {
       api<Change>("POST", `/segments/${id}/preview-change`, { body })
         .then((answer) => live && setChange(answer))
@@ -123,7 +123,7 @@ export default function SegmentEditor() {
           )}
           <p className="live-count">
             <output aria-live="polite" aria-label="Live count">
-              {preview ? `${preview.count} contacts` : rules ? "Counting…" : "Add a condition to count contacts"}
+              {previewError ? "No count: the rule is not valid yet" : preview ? `${preview.count} contacts` : rules ? "Counting…" : "Add a condition to count contacts"}
             </output>
           </p>
           <ErrorMessage error={previewError} />

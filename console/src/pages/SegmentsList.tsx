@@ -95,7 +95,7 @@ export default function SegmentsList() {
           ))}
         </tbody>
       </table>
-      {segments.data && <p className="count">{segments.data.length} segments</p>}
+      {segments.data && <p className="count">{segments.data.length} {segments.data.length === 1 ? "segment" : "segments"}</p>}
     </section>
   );
 }
