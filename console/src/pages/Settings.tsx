@@ -81,8 +81,8 @@ function Suppression() {
   return (
     <form aria-label="Suppression" className="panel" onSubmit={save}>
       <h2>Suppression</h2>
-      <label className="check"><input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Suppress contacts that received at least</label>
-      <label>Messages received<input type="number" min={1} value={minReceived} onChange={(e) => setMinReceived(Number(e.target.value))} /></label>
+      <label className="check"><input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} /> Global suppression: contacts that received at least N messages and never clicked</label>
+      <label>N (messages received)<input type="number" min={1} value={minReceived} onChange={(e) => setMinReceived(Number(e.target.value))} /></label>
       <label>Suppression rules (JSON rule)<textarea rows={4} value={rules} onChange={(e) => setRules(e.target.value)} /></label>
       <button type="submit">Save suppression</button>
       {message && <span role="status">{message}</span>}
