@@ -1,17 +1,15 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { api } from "../api";
 import ErrorMessage from "../components/ErrorMessage";
-import { useApi } from "../hooks";
+import Pager, { usePages } from "../components/Pager";
 
 type Contact = { contact_id: string; email?: string; first_name?: string; last_name?: string; country?: string; score?: number };
 
 export default function Contacts() {
   const navigate = useNavigate();
-  const [tokens, setTokens] = useState<Array<string | undefined>>([undefined]);
   const [lookup, setLookup] = useState("");
-  const token = tokens[tokens.length - 1];
-  const page = useApi(() => api<{ items: Contact[]; next_token?: string | null }>("GET", "/contacts", { query: { limit: 50, next_token: token } }), [token]);
+  const pages = usePages<Contact>("/contacts");
+  const page = pages.page;
   const open = (event: FormEvent) => {
     event.preventDefault();
     if (lookup.trim()) navigate(`/contacts/${encodeURIComponent(lookup.trim())}`);
@@ -33,11 +31,7 @@ export default function Contacts() {
           </tr>
         ))}</tbody>
       </table>
-      <div className="pager">
-        <button type="button" disabled={tokens.length < 2} onClick={() => setTokens(tokens.slice(0, -1))}>Previous page</button>
-        <span>Page {tokens.length}</span>
-        <button type="button" disabled={!page.data?.next_token} onClick={() => setTokens([...tokens, page.data!.next_token!])}>Next page</button>
-      </div>
+      <Pager {...pages} />
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, listAll, pollJob, type Job, type Segment } from "../api";
 import ErrorMessage from "../components/ErrorMessage";
 import ExportForm from "../components/ExportForm";
+import Pager, { usePages } from "../components/Pager";
 import { useApi } from "../hooks";
 import { statusOf, when } from "./SegmentsList";
 
@@ -120,10 +121,9 @@ export default function SegmentPage() {
 }
 
 function Members({ segmentId }: { segmentId: string }) {
-  const [tokens, setTokens] = useState<Array<string | undefined>>([undefined]);
   const [filter, setFilter] = useState("");
-  const token = tokens[tokens.length - 1];
-  const page = useApi(() => api<{ items: Member[]; next_token?: string | null }>("GET", `/segments/${segmentId}/members`, { query: { limit: 50, next_token: token } }), [segmentId, token]);
+  const pages = usePages<Member>(`/segments/${segmentId}/members`);
+  const page = pages.page;
   const needle = filter.toLowerCase();
   const rows = (page.data?.items ?? []).filter((m) => !needle || JSON.stringify(m).toLowerCase().includes(needle));
   return (
@@ -137,11 +137,7 @@ function Members({ segmentId }: { segmentId: string }) {
           <tr key={m.contact_id}><td><Link to={`/contacts/${encodeURIComponent(m.contact_id)}`}>{m.contact_id}</Link></td><td>{m.email ?? ""}</td><td>{m.first_name ?? ""}</td><td>{m.last_name ?? ""}</td></tr>
         ))}</tbody>
       </table>
-      <div className="pager">
-        <button type="button" disabled={tokens.length < 2} onClick={() => setTokens(tokens.slice(0, -1))}>Previous page</button>
-        <span>Page {tokens.length}</span>
-        <button type="button" disabled={!page.data?.next_token} onClick={() => setTokens([...tokens, page.data!.next_token!])}>Next page</button>
-      </div>
+      <Pager {...pages} />
     </section>
   );
 }
