@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint unit bench schemas clean
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.ts \
+	console/tsconfig.json console/package.json console/package-lock.json
+STACK ?= segments
+
+.PHONY: run test lint unit bench schemas clean chromium deploy-console
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,11 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## The whole service on the embedded local stack (moto server + API front door), http://127.0.0.1:3000
-run: $(STAMP)
+run: $(STAMP) console/dist/index.html
 	$(BIN)/python -m infra.localstack $(ARGS)
 
 ## Lint, cfn-lint the template (source and SAM-translated), then every test.
-test: $(STAMP) lint
+test: $(STAMP) lint console/dist/index.html chromium
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 lint: $(STAMP)
@@ -32,6 +36,21 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m audience.rules.schema shared/schemas/rule.schema.json
 	$(BIN)/python -m functions.api.openapi_dump shared/openapi.json
+
+## The web console (console/): rebuilt when its sources or lockfile change.
+console/dist/index.html: $(CONSOLE_SOURCES)
+	cd console && npm ci --no-audit --no-fund && npm run build
+	touch $@
+
+## The browser tests drive Debian's Chromium (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y chromium; \
+	  else echo "error: the browser tests need Debian's 'chromium' package: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+## Upload console/dist to the deployed stack's bucket (STACK=segments); CloudFront serves it.
+deploy-console: $(STAMP) console/dist/index.html
+	$(BIN)/python -m infra.deploy_console --stack $(STACK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from infra import local_console
 from infra.local_functions import LocalFunction
 from infra.template_resources import LocalResources
 
@@ -48,9 +49,10 @@ class Route:
         return match.groupdict() if match else None
 
     @property
-    def specificity(self) -> tuple[int, int]:
-        """API Gateway prefers literal paths over parameters, and greedy `{proxy+}` last."""
-        return ("+}" in self.path, -len(self.path))
+    def specificity(self) -> tuple[int, int, int]:
+        """API Gateway prefers literal paths over parameters, greedy `{proxy+}` last, and a
+        method of its own (OPTIONS for CORS preflights) over ANY on the same path."""
+        return ("+}" in self.path, -len(self.path), self.method == "ANY")
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,8 @@ LocalRoute = Callable[[str, dict[str, Any] | None], tuple[int, Any]]
 
 
 class FrontDoor(ThreadingHTTPServer):
-    """HTTP server: `/_local/*` to local handlers, everything else through the ApiGateway."""
+    """HTTP server: `/_local/*` to local handlers, `/` and `/console/` to the web console's build,
+    everything else through the ApiGateway."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -378,6 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
         local = self.server.local_routes.get((self.command, path))
         if local is not None or path.startswith("/_local/"):
             status, headers, payload = self._local(local, body)
+        elif local_console.serves(self.command, path):
+            status, headers, payload = local_console.answer(path)
         else:
             host = (
                 self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"

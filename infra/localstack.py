@@ -211,8 +211,11 @@ def start(
         len(resources.queues),
     )
 
+    from infra.local_console import allow_origin
     from infra.local_functions import local_functions
 
+    s3 = session.client("s3", region_name=region, endpoint_url=endpoint)
+    allow_origin(s3, resources, f"http://{host}:{port}")  # browser uploads from the console
     functions = local_functions(resources)
     for function in functions.values():
         if function.available:

@@ -36,6 +36,9 @@ TABLE = "AWS::DynamoDB::Table"
 BUCKET = "AWS::S3::Bucket"
 QUEUE = "AWS::SQS::Queue"
 FUNCTION = "AWS::Serverless::Function"
+# Not created locally: the front door serves console/dist itself (infra.local_api). A reference to
+# the distribution's domain resolves to a placeholder host, so the API's CORS origin stays defined.
+DISTRIBUTION = "AWS::CloudFront::Distribution"
 
 
 # ---------------------------------------------------------------- parsing
@@ -299,7 +302,14 @@ class LocalResources:
             return self.queue_urls[logical_id]
         if attribute == "StreamArn":
             return self.stream_arns[logical_id]
+        if attribute == "RegionalDomainName" and logical_id in self.names:
+            return f"{self.names[logical_id]}.s3.{self.region}.amazonaws.com"
+        if attribute == "DomainName" and self._type(logical_id) == DISTRIBUTION:
+            return f"{kebab(logical_id)}.cloudfront.localhost"
         raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute} locally")
+
+    def _type(self, logical_id: str) -> str | None:
+        return (self.template.resources.get(logical_id) or {}).get("Type")
 
     def _sub(self, text: str, variables: Mapping[str, Any]) -> str:
         def replace(match: re.Match[str]) -> str:

@@ -4,7 +4,8 @@ Checked for every request before routing or validation (``rejection``; Powertool
 validation before any middleware, so this happens in the handler): the tenant must be in the
 authorizer context (401), the key's scopes must allow the method (403: read keys may only GET - the
 authorizer already enforces this, this is defense in depth), and the body must be under
-``MAX_BODY_BYTES`` (413). ``/openapi.json`` and ``/docs`` are public.
+``MAX_BODY_BYTES`` (413). ``/openapi.json`` and ``/docs`` are public, and so are CORS preflights
+(``OPTIONS``, answered by Powertools for the console's origin, ``CORS_ALLOW_ORIGIN``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any  # noqa: E402
 from audience.errors import DomainError  # noqa: E402
 from audience.tenants import may_call  # noqa: E402
 from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response  # noqa: E402
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response  # noqa: E402
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError  # noqa: E402
 from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: E402
     RequestUnsupportedContentType,
@@ -54,6 +55,7 @@ from functions.api.routers import (  # noqa: E402
     jobs,
     segments,
     settings,
+    tenant,
 )
 from functions.api.routers.request_context import (  # noqa: E402
     Forbidden,
@@ -88,12 +90,27 @@ class Resolver(APIGatewayRestResolver):
         return {name: unquote(value) for name, value in match.groupdict().items()}
 
 
-app = Resolver(enable_validation=True, json_body_deserializer=parse_json)
+def console_cors() -> CORSConfig | None:
+    """CORS for the web console's origin (its CloudFront domain when deployed); none when unset,
+    as on the local stack, which serves the console from the API's own origin."""
+    origin = os.environ.get("CORS_ALLOW_ORIGIN")
+    if not origin:
+        return None
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=["X-Api-Key", "If-Match", "Content-Type"],
+        expose_headers=["ETag"],
+        max_age=600,
+    )
+
+
+app = Resolver(enable_validation=True, json_body_deserializer=parse_json, cors=console_cors())
 
 
 def rejection(event: dict[str, Any]) -> DomainError | None:
     """Why the request is refused before routing: no tenant (401), scope (403), body size (413)."""
-    if event.get("path") in PUBLIC_PATHS and (event.get("httpMethod") or "").upper() == "GET":
+    method = (event.get("httpMethod") or "").upper()
+    if method == "OPTIONS" or (event.get("path") in PUBLIC_PATHS and method == "GET"):
         return None
     try:
         tenant = tenant_of(event)
@@ -107,7 +124,7 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
 
 
 # One Router per resource; jobs = exports, mass update and score reset.
-for module in (segments, contacts, fields, categories, campaigns, settings, events, imports, jobs):
+for module in (segments, contacts, fields, categories, campaigns, settings, events, imports, jobs, tenant):
     app.include_router(module.router)
 app.include_router(evaluation.router)
 

@@ -29,7 +29,7 @@ def test_info_names_the_template_resources_and_the_demo_tenant(local_stack):
     assert info["api"] == local_stack.url
     assert info["aws_endpoint"].startswith("http://127.0.0.1:")
     assert set(info["tables"]) == {"MainTable", "ContactsTable", "MembershipsTable", "IdempotencyTable"}
-    assert set(info["buckets"]) == {"ImportBucket", "DataBucket", "ExportBucket"}
+    assert set(info["buckets"]) == {"ImportBucket", "DataBucket", "ExportBucket", "ConsoleBucket"}
     demo = info["tenants"][0]
     assert demo["tenant_id"] == "demo"
     assert demo["api_key"].startswith("sk_demo_")

@@ -49,6 +49,7 @@ def gateway():
         ("POST", "/docs", "/{proxy+}", True),
         ("GET", "/segments/abc/members", "/{proxy+}", True),
         ("DELETE", "/", "/", True),
+        ("OPTIONS", "/segments/abc", "/{proxy+}", False),  # CORS preflight: its own method beats ANY
     ],
 )
 def test_routes_follow_the_templates_api_events(gateway, method, path, template_path, authorized):
