@@ -23,11 +23,13 @@ from audience.rules.model import (
     Not,
     PropertyCondition,
     Rule,
+    Sample,
     SegmentRef,
     is_number,
     parse_instant,
 )
 from audience.rules.operators import NEGATIONS, NUMBER_PATTERN
+from audience.rules.sample import in_sample
 from audience.rules.text import fold
 
 _NUMBER = re.compile(NUMBER_PATTERN)
@@ -65,6 +67,8 @@ class _Evaluator:
             return not self.match(rule.not_)
         if isinstance(rule, SegmentRef):
             return bool(self.member_of(rule.segment))
+        if isinstance(rule, Sample):
+            return sample_matches(rule, self.contact)
         if isinstance(rule, FieldCondition):
             field_type = self.catalog.type_of(rule.field)
             return test(field_type, rule.op, rule.value, self.contact.get(rule.field), self.as_of)
@@ -101,6 +105,10 @@ class _Evaluator:
                 result = (min if agg.fn == "min" else max)(numbers)
         result_type = FieldType.NUMBER if agg.fn not in ("first_at", "last_at") else FieldType.DATETIME
         return test(result_type, agg.op, agg.value, result, self.as_of)
+
+
+def sample_matches(rule: Sample, contact: Mapping[str, Any]) -> bool:
+    return in_sample(rule.sample.seed, str(contact.get("contact_id") or ""), rule.sample.from_, rule.sample.to)
 
 
 # ---------------------------------------------------------------------------------------------------
