@@ -18,7 +18,7 @@ import boto3
 import pyarrow as pa
 
 from audience.errors import Conflict, ValidationFailed
-from audience.evaluation import changes, shards, state
+from audience.evaluation import changes, engine, shards, snapshots, state
 from audience.evaluation.preview import newest_snapshot
 from audience.evaluation.run import _with_references, build_plan
 from audience.segments.definition import check_definition
@@ -52,8 +52,16 @@ def preview_change(tenant: str, segment_id: str, rules: dict[str, Any], *, s3=No
             or (segment.category and slot.category == segment.category)]
     plan.slots = [slot for slot in kept if slot.id not in failed]
     plan.rules = {sid: plan.rules[sid] for sid in _with_references([s.id for s in plan.slots], plan.rules)}
+    current = state.previous_members(tenant, segment_id, s3, bucket)
+    return {**compare(plan, manifest, segment_id, current, s3=s3, bucket=bucket),
+            "snapshot_id": manifest.snapshot_id, "as_of": as_of.isoformat().replace("+00:00", "Z")}
+
+
+def compare(plan: engine.Plan, manifest: snapshots.Manifest, segment_id: str, current: pa.Array, *, s3,
+            bucket: str) -> dict[str, Any]:
+    """The pass with the new rules, diffed against ``current`` members (the run's sorted diff)."""
     after = changes.in_order(shards.evaluate_sharded(plan, manifest, s3, 1, bucket=bucket)[segment_id])
-    now = changes.in_order(state.previous_members(tenant, segment_id, s3, bucket))
+    now = changes.in_order(current)
     entering, leaving = changes.diff(now, after)
     return {
         "count_now": len(now),
@@ -62,8 +70,6 @@ def preview_change(tenant: str, segment_id: str, rules: dict[str, Any], *, s3=No
         "leaving": len(leaving),
         "sample_entering": _first(entering),
         "sample_leaving": _first(leaving),
-        "snapshot_id": manifest.snapshot_id,
-        "as_of": as_of.isoformat().replace("+00:00", "Z"),
     }
 
 
