@@ -106,7 +106,8 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def run(quick: bool, repeat: int = 3) -> dict[str, Any]:
     rows = 200_000 if quick else 1_000_000
     with tempfile.TemporaryDirectory(prefix="audience-bench-trust-") as folder:
-        _child(f"from bench.evaluation import prepare_snapshot\nprint(json.dumps(prepare_snapshot({rows}, {folder!r})))")
+        _child(f"from bench.evaluation import prepare_snapshot\n"
+               f"print(json.dumps(prepare_snapshot({rows}, {folder!r})))")
         kept = _child(f"from bench.trust import keep_state\nprint(json.dumps(keep_state({folder!r})))")
         whatif, preview = [], []
         for _ in range(repeat):  # interleaved, so both see the same load on a shared machine

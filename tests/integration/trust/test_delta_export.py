@@ -29,7 +29,8 @@ def export(api_call, world, tenant, segment_id, body):
 
 
 def test_delta_export_after_a_run_lists_joins_and_leaves(tenant, s3, aws, api_call):
-    world = World(aws, s3, boto3.client("sqs", region_name=aws.region), boto3.client("dynamodb", region_name=aws.region))
+    clients = [boto3.client(name, region_name=aws.region) for name in ("sqs", "dynamodb")]
+    world = World(aws, s3, *clients)
     for n in range(5):
         contacts_repo.upsert(tenant, f"c{n}", {"email": f"C{n}@Example.com ", "score": 80})
     high = segments_repo.create(tenant, name="High", type="dynamic", rules={"field": "score", "op": "gte", "value": 50})

@@ -8,8 +8,14 @@ import itertools
 
 from audience.evaluation.run import run_tenant
 from audience.segments.members import add_members
-from audience.storage import categories_repo, contacts_repo, memberships_repo, segments_repo, suppression_repo
-from audience.storage import tenants_repo
+from audience.storage import (
+    categories_repo,
+    contacts_repo,
+    memberships_repo,
+    segments_repo,
+    suppression_repo,
+    tenants_repo,
+)
 from audience.trust.explain import explain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
