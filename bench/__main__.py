@@ -11,7 +11,8 @@ Measures the figures of docs/benchmarks.md side by side in one run and prints a 
   five-condition rule, and the 1% churn diff + delta write to MembershipsTable on moto;
 - imports / exports: the importer and exporter benchmarks on moto (quick: smaller sizes);
 - coldstart: import time, pyarrow or not, and deployed size per function;
-- stream: stream-batch throughput, once a contact_stream implementation exists.
+- stream: stream-batch throughput, once a contact_stream implementation exists;
+- trust: bench/trust.py, preview-change's work at 1M beside the preview pass, and the sample node's hash.
 
 A full run (no --quick) stores its results in docs/benchmarks.json and rewrites docs/benchmarks.md;
 with --only, the other sections keep their previous results. Quick runs print only (add --write to
@@ -35,7 +36,7 @@ from typing import Any
 
 from bench import report
 
-SECTIONS = ("evaluation", "engine", "diff", "run", "imports", "exports", "coldstart", "stream")
+SECTIONS = ("evaluation", "engine", "diff", "run", "imports", "exports", "coldstart", "stream", "trust")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "docs" / "benchmarks.json"
 
@@ -103,6 +104,13 @@ def run_scheduled(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     return evaluation.run(quick, repeat)
 
 
+def run_trust(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    """bench/trust.py: preview-change's work at 1M (quick 200k) beside the preview pass; sample hash."""
+    from bench import trust
+
+    return trust.run(quick, max(repeat, 3))
+
+
 def run_imports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     # bench.imports sizes its CSV by characters; a 64 KB margin keeps the UTF-8 bytes under the 5 MiB cap
     target = 64 * 1024 if quick else int(os.environ.get("BENCH_IMPORT_BYTES", str(5 * 2**20 - 64 * 1024)))
@@ -162,7 +170,8 @@ def _measure(name: str, quick: bool, repeat: int, workdir: Path) -> dict[str, An
 
 
 RUNNERS = {"evaluation": run_evaluation, "engine": run_engine, "diff": run_diff, "run": run_scheduled,
-           "imports": run_imports, "exports": run_exports, "coldstart": run_coldstart, "stream": run_stream}
+           "imports": run_imports, "exports": run_exports, "coldstart": run_coldstart, "stream": run_stream,
+           "trust": run_trust}
 
 
 def main(argv: list[str] | None = None) -> int:

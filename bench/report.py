@@ -118,6 +118,11 @@ def table(results: dict[str, Any]) -> str:
         delta = scheduled["delta_write"]
         lines.append(f"delta write {delta['churn']:.0%} of {delta['members']:,}: {delta['items_written']:,} items "
                      f"in {_fmt_s(delta['write_delta_s'])} (moto), run total {_fmt_s(delta['total_s'])}")
+    trust = results.get("trust", {})
+    if trust.get("whatif"):
+        lines.append(f"what-if over {trust['contacts']:,}: {_fmt_s(trust['whatif']['seconds'])} vs preview "
+                     f"{_fmt_s(trust['preview']['seconds'])} ({trust['whatif_over_preview']:.2f}x); sample hash "
+                     f"{trust['sample_hash']['per_id_us']:.2f} us/id")
     for name in ("imports", "exports"):
         for item in results.get(name, {}).get("results", []):
             extra = f", peak +{item['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in item else ""

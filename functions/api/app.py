@@ -56,6 +56,7 @@ from functions.api.routers import (  # noqa: E402
     segments,
     settings,
     tenant,
+    trust,
 )
 from functions.api.routers.request_context import (  # noqa: E402
     Forbidden,
@@ -127,6 +128,7 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
 for module in (segments, contacts, fields, categories, campaigns, settings, events, imports, jobs, tenant):
     app.include_router(module.router)
 app.include_router(evaluation.router)
+app.include_router(trust.router)  # explain, preview-change, membership history
 
 app.enable_swagger(path="/docs", **OPENAPI)
 

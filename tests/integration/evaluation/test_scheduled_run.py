@@ -158,8 +158,8 @@ def test_second_run_writes_only_the_changes_and_history_adds_up(tenant, s3, monk
     original_add, original_remove = memberships_repo.add_many, memberships_repo.remove_many
     monkeypatch.setattr(memberships_repo, "add_many", lambda t, s, ids, **kw: writes.append(("add", list(ids)))
                         or original_add(t, s, ids, **kw))
-    monkeypatch.setattr(memberships_repo, "remove_many", lambda t, s, ids: writes.append(("remove", list(ids)))
-                        or original_remove(t, s, ids))
+    monkeypatch.setattr(memberships_repo, "remove_many", lambda t, s, ids, **kw: writes.append(("remove", list(ids)))
+                        or original_remove(t, s, ids, **kw))
 
     run_tenant(tenant, as_of=AS_OF + timedelta(hours=1), s3=s3)
 

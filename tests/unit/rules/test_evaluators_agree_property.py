@@ -142,8 +142,13 @@ def event_conditions(draw):
     return rule
 
 
+SAMPLES = st.tuples(st.sampled_from([0, 0.5, 10, 33.33, 50]), st.sampled_from([10, 50, 66.67, 99.99, 100]),
+                    st.sampled_from(["a", "holdout-2024"])).filter(lambda t: t[0] < t[1]).map(
+    lambda t: {"sample": {"from": t[0], "to": t[1], "seed": t[2]}})
+
+
 def rules(references: list[str]) -> st.SearchStrategy:
-    leaves = [FIELD_CONDITIONS, FIELD_CONDITIONS, event_conditions()]
+    leaves = [FIELD_CONDITIONS, FIELD_CONDITIONS, event_conditions(), SAMPLES]
     if references:
         leaves.append(st.sampled_from(references).map(lambda s: {"segment": s}))
     return st.recursive(

@@ -40,6 +40,8 @@ from audience.storage import (
     segments_repo,
     suppression_repo,
 )
+from audience.storage.membership_history_repo import Cause
+from audience.storage.membership_history_repo import stamp as _stamp
 from audience.storage.records import Segment
 from audience.suppression import SuppressionPolicy
 
@@ -164,7 +166,7 @@ def finish(
         began = time.monotonic()
         try:
             change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
-                            snapshot_cut=manifest.watermark, touches=touches)
+                            snapshot_cut=manifest.watermark, touches=touches, run_id=run_id)
             result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
             result.segments[slot.id] = change.member_count
         except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
@@ -204,10 +206,15 @@ def build_plan(
     s3,
     bucket: str,
     segment_ids: Iterable[str] | None = None,
+    replaced_rules: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[engine.Plan, dict[str, str]]:
     """Everything the pass needs: parsed rules (bad ones reported, not raised), the segments whose
-    results are written, suppression, static placements, referenced memberships, events."""
+    results are written, suppression, static placements, referenced memberships, events.
+    ``replaced_rules``: segments evaluated with other rules than their stored ones (what-if)."""
     segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+    for sid, rules_document in (replaced_rules or {}).items():
+        if sid in segments:
+            segments[sid] = segments[sid].model_copy(update={"rules": rules_document})
     dynamic = {sid: s for sid, s in segments.items() if s.type == "dynamic" and s.rules}
     failures: dict[str, str] = {}
     rules = {}
@@ -329,10 +336,10 @@ class StreamTouches:
 
 
 def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str, *,
-           snapshot_cut: str | None, touches: StreamTouches) -> changes.Change:
-    """Write one segment's result: only the changed memberships (``changes``), then the state and
-    history (``finish`` then sets the count). Memberships first: a run dying after them is repaired
-    by the next run."""
+           snapshot_cut: str | None, touches: StreamTouches, run_id: str | None = None) -> changes.Change:
+    """Write one segment's result: only the changed memberships (``changes``), each with its history
+    entry in the same batched requests, then the state and the day's counters (``finish`` then sets
+    the count). Memberships first: a run dying after them is repaired by the next run."""
     found = state.read_state(tenant, segment.id, s3, bucket)
     base_is_table = found is None
     previous = found or state.previous_state(tenant, segment.id, s3, bucket)
@@ -345,11 +352,13 @@ def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3
         previous.members, members, recent=recent, newer=newer,
         stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
     )
+    cause = Cause("run", run_id=run_id, rules_version=segment.version, at=_stamp(as_of))
     for first in range(0, len(change.added), WRITE_SLICE):
         ids = change.added.slice(first, WRITE_SLICE).to_pylist()
-        memberships_repo.add_many(tenant, segment.id, ids, source="dynamic", category=segment.category)
+        memberships_repo.add_many(tenant, segment.id, ids, source="dynamic", category=segment.category, history=cause)
     for first in range(0, len(change.removed), WRITE_SLICE):
-        memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist())
+        memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist(),
+                                     history=cause)
     state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
     history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(change.added), len(change.removed),
                          change.member_count)

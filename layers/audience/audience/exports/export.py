@@ -91,16 +91,13 @@ def run_export(
     added_since = _instant(spec.added_since)
     selection = _Selection(policy, segment.ignore_suppression, _instant(spec.updated_since), as_of, catalog, events)
 
+    if spec.changes_since:  # a delta: who joined or left, from the membership history
+        from audience.exports.delta import run_delta_export
+
+        return run_delta_export(tenant, job_id, segment_id, spec, selection, s3=s3, bucket=bucket,
+                                page_size=page_size, part_size=part_size)
     key = export_key(tenant, job_id, spec.file_name)
-    sink_options: dict[str, Any] = {"part_size": part_size} if part_size else {}
-    sink = S3MultipartSink(
-        s3,
-        bucket,
-        key,
-        content_type=CONTENT_TYPES[spec.format],
-        content_disposition=content_disposition(spec.file_name),
-        **sink_options,
-    )
+    sink = open_sink(s3, bucket, key, spec, part_size)
     counts = dict.fromkeys(EXPORT_COUNTS, 0)
     last_report = time.monotonic()
     try:
@@ -124,6 +121,18 @@ def run_export(
         raise
     counts["bytes"] = sink.bytes_written
     return ExportOutcome(object_key=key, file_name=spec.file_name, counts=counts)
+
+
+def open_sink(s3: Any, bucket: str, key: str, spec: ExportSpec, part_size: int | None) -> S3MultipartSink:
+    sink_options: dict[str, Any] = {"part_size": part_size} if part_size else {}
+    return S3MultipartSink(
+        s3,
+        bucket,
+        key,
+        content_type=CONTENT_TYPES[spec.format],
+        content_disposition=content_disposition(spec.file_name),
+        **sink_options,
+    )
 
 
 class Member(NamedTuple):

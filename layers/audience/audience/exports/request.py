@@ -64,8 +64,13 @@ class ExportBody(BaseModel):
         default=None, description="ISO 8601 date or date-time: contacts changed since then"
     )
     file_name: str | None = Field(default=None, min_length=1, max_length=255, description="download name (sanitised)")
+    changes_since: str | None = Field(
+        default=None,
+        description="audience_sha256 only - ISO 8601 date or date-time: only the members who joined (action=add) "
+        "or left (action=remove) since then, from the membership history",
+    )
 
-    @field_validator("added_since", "updated_since", mode="before")
+    @field_validator("added_since", "updated_since", "changes_since", mode="before")
     @classmethod
     def _iso_instant(cls, value: Any) -> Any:
         """An ISO 8601 date (its first instant) or date-time (no zone: UTC), as a UTC instant."""
@@ -90,6 +95,7 @@ class ExportSpec(BaseModel):
     added_since: str | None = None  # ISO 8601 UTC instant
     updated_since: str | None = None
     file_name: str
+    changes_since: str | None = None  # ISO 8601 UTC instant: a delta (audience_sha256 only)
 
 
 def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str = "export") -> ExportSpec:
@@ -102,6 +108,10 @@ def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str 
         raise ValidationFailed("invalid export request", pydantic_details(exc)) from None
     columns = list(parsed.fields) if parsed.fields else default_columns(parsed.format, catalog)
     details = check_columns(parsed.format, columns, catalog)
+    if parsed.changes_since is not None and parsed.format != "audience_sha256":
+        details.append({"path": "/changes_since", "message": "only an audience_sha256 export can be a delta"})
+    if parsed.changes_since is not None and parsed.added_since is not None:
+        details.append({"path": "/changes_since", "message": "a delta already says who joined; drop added_since"})
     if details:
         raise ValidationFailed("invalid export fields", details)
     return ExportSpec(
@@ -110,6 +120,7 @@ def parse_export_request(body: Any, catalog: FieldCatalog, *, default_stem: str 
         added_since=parsed.added_since,
         updated_since=parsed.updated_since,
         file_name=export_file_name(parsed.file_name, parsed.format, default_stem),
+        changes_since=parsed.changes_since,
     )
 
 

@@ -21,7 +21,8 @@ from audience.realtime.decide import decide
 from audience.realtime.tenant_rules import TenantRules, load_tenant_rules
 from audience.rules.record import as_utc
 from audience.segments.placement import record_change
-from audience.storage import history_repo, memberships_repo, segments_repo
+from audience.storage import history_repo, membership_history_repo, memberships_repo, segments_repo
+from audience.storage.membership_history_repo import Cause
 
 
 @dataclass
@@ -43,6 +44,15 @@ class TenantCache:
         self._rules: dict[str, TenantRules] = {}
         self._windows: dict[str, ActivityWindow] = {}
         self._deltas: dict[tuple[str, str], list[int]] = {}  # (tenant, segment) -> [added, removed]
+        self._changes: dict[str, list[tuple[str, str, str]]] = {}  # tenant -> (segment, contact, change)
+        self._erased: list[tuple[str, str]] = []  # (tenant, contact): their history goes at flush
+
+    def note(self, tenant: str, segment_id: str, contact_id: str, change: str) -> None:
+        """A membership the stream changed, for the history entries ``flush`` writes in one batch."""
+        self._changes.setdefault(tenant, []).append((segment_id, contact_id, change))
+
+    def note_erased(self, tenant: str, contact_id: str) -> None:
+        self._erased.append((tenant, contact_id))
 
     def count(self, tenant: str, segment_id: str, *, added: int = 0, removed: int = 0) -> None:
         """Note a membership that really appeared or went; ``flush`` moves counts and history."""
@@ -54,6 +64,12 @@ class TenantCache:
         """One count update and one history update per segment per batch, not per membership
         (a crash before this leaves counts short until the next run sets them outright)."""
         deltas, self._deltas = self._deltas, {}
+        noted, self._changes = self._changes, {}
+        erased, self._erased = self._erased, []
+        for tenant, triples in noted.items():
+            membership_history_repo.record_many(tenant, triples, Cause("stream"))  # type: ignore[arg-type]
+        for tenant, contact_id in erased:
+            membership_history_repo.erase_contact(tenant, contact_id)
         for (tenant, segment_id), (added, removed) in sorted(deltas.items()):
             if added != removed:
                 record_change(tenant, segment_id, added=added, removed=removed)
@@ -113,9 +129,11 @@ def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
         if segment_id in decision.joined:
             if stamps.add(tenant, segment_id, contact_id, segment.category, change.changed_at):
                 cache.count(tenant, segment_id, added=1)
+                cache.note(tenant, segment_id, contact_id, "joined")
                 outcome.added.append(segment_id)
         elif stamps.remove(tenant, segment_id, contact_id, change.changed_at):
             cache.count(tenant, segment_id, removed=1)
+            cache.note(tenant, segment_id, contact_id, "left")
             outcome.removed.append(segment_id)
     return outcome
 
@@ -130,6 +148,7 @@ def _erase(change: ContactChange, rules: TenantRules, cache: TenantCache) -> Out
         if stamps.remove(change.tenant, segment_id, change.contact_id, None):
             cache.count(change.tenant, segment_id, removed=1)
             outcome.removed.append(segment_id)
+    cache.note_erased(change.tenant, change.contact_id)  # erasure takes the history with it
     return outcome
 
 

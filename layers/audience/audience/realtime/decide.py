@@ -26,6 +26,18 @@ class Decision:
     joined: frozenset[str]  # dynamic segments it joins after categories and suppression
 
 
+def membership_answer(tenant_rules: TenantRules, matches: set[str], static_memberships: set[str]):
+    """What a ``{"segment": id}`` reference answers for one contact: a dynamic segment's rule (its
+    id in ``matches``, filled in dependency order), a static segment's stored membership."""
+
+    def member_of(segment_id: str) -> bool:
+        if segment_id in tenant_rules.rules:
+            return segment_id in matches
+        return segment_id in static_memberships
+
+    return member_of
+
+
 def decide(
     tenant_rules: TenantRules,
     fields: Mapping[str, Any],
@@ -39,12 +51,7 @@ def decide(
     contact = {**fields, "contact_id": contact_id}
     stored = set(static_memberships)
     matches: set[str] = set()
-
-    def member_of(segment_id: str) -> bool:
-        if segment_id in tenant_rules.rules:
-            return segment_id in matches
-        return segment_id in stored
-
+    member_of = membership_answer(tenant_rules, matches, stored)
     options = {"as_of": as_of, "catalog": tenant_rules.catalog, "events": events, "member_of": member_of}
     for segment_id in tenant_rules.order:
         if evaluate_record(tenant_rules.rules[segment_id], contact, **options):

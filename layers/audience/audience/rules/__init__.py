@@ -17,7 +17,7 @@ from audience.rules.model import (
     parse_rule,
     rule_to_json,
 )
-from audience.rules.record import evaluate_record
+from audience.rules.record import evaluate_record, trace_record
 from audience.rules.refs import dependency_order, find_cycle, referenced_segments
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "SegmentRef",
     "dependency_order",
     "evaluate_record",
+    "trace_record",
     "find_cycle",
     "parse_rule",
     "referenced_segments",

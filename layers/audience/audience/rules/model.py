@@ -81,6 +81,20 @@ class SegmentRef(_Node):
     segment: str = Field(min_length=1, max_length=MAX_STRING)
 
 
+class SampleRange(_Node):
+    """`from`/`to` in percent (0 <= from < to <= 100) and the `seed` that makes one split distinct."""
+
+    from_: float = Field(alias="from", ge=0, le=100)
+    to: float = Field(ge=0, le=100)
+    seed: str = Field(min_length=1, max_length=MAX_STRING)
+
+
+class Sample(_Node):
+    """`{"sample": {"from": A, "to": B, "seed": S}}`: a stable random bucket of the contact id (holdouts)."""
+
+    sample: SampleRange
+
+
 class AllOf(_Node):
     all: tuple[Rule, ...] = Field(min_length=1)
 
@@ -93,7 +107,7 @@ class Not(_Node):
     not_: Rule = Field(alias="not")
 
 
-Rule = Annotated[Union[AllOf, AnyOf, Not, FieldCondition, EventCondition, SegmentRef], Field()]  # noqa: UP007
+Rule = Annotated[Union[AllOf, AnyOf, Not, FieldCondition, EventCondition, SegmentRef, Sample], Field()]  # noqa: UP007
 for _model in (AllOf, AnyOf, Not):
     _model.model_rebuild()
 
@@ -144,14 +158,14 @@ class _Parser:
             self.error(path, f"rules nest at most {MAX_DEPTH} levels deep")
             return None
         if not isinstance(node, dict):
-            self.error(path, "a rule is an object: all, any, not, field, event or segment")
+            self.error(path, "a rule is an object: all, any, not, field, event, segment or sample")
             return None
-        forms = [k for k in ("all", "any", "not", "field", "event", "segment") if k in node]
+        forms = [k for k in ("all", "any", "not", "field", "event", "segment", "sample") if k in node]
         if len(forms) != 1:
-            self.error(path, "a rule has exactly one of: all, any, not, field, event, segment")
+            self.error(path, "a rule has exactly one of: all, any, not, field, event, segment, sample")
             return None
         form = forms[0]
-        if form in ("all", "any", "not", "segment"):
+        if form in ("all", "any", "not", "segment", "sample"):
             extra = sorted(set(node) - {form})
             for key in extra:
                 self.error(f"{path}/{_escape(key)}", f"unexpected key in a {form!r} rule")
@@ -163,6 +177,8 @@ class _Parser:
         self.count_condition(path)
         if form == "segment":
             return self.segment(node["segment"], f"{path}/segment")
+        if form == "sample":
+            return self.sample(node["sample"], f"{path}/sample")
         if form == "field":
             return self.field_condition(node, path)
         return self.event_condition(node, path)
@@ -194,6 +210,27 @@ class _Parser:
             self.error(path, f"no segment {segment_id!r}")
             return None
         return SegmentRef(segment=segment_id)
+
+    def sample(self, node: Any, path: str) -> Any:
+        if not isinstance(node, dict):
+            self.error(path, 'a sample is an object {"from", "to", "seed"}')
+            return None
+        if not self.keys(node, path, required={"from", "to", "seed"}, allowed={"from", "to", "seed"}):
+            return None
+        ok = True
+        for key in ("from", "to"):
+            value = node[key]
+            if not is_number(value) or not 0 <= value <= 100:
+                self.error(f"{path}/{key}", "a percentage: a number from 0 to 100")
+                ok = False
+        if ok and not node["from"] < node["to"]:
+            self.error(f"{path}/to", "must be greater than from")
+            ok = False
+        seed = node["seed"]
+        if not isinstance(seed, str) or not seed or len(seed) > MAX_STRING:
+            self.error(f"{path}/seed", f"a non-empty string of at most {MAX_STRING} characters")
+            ok = False
+        return Sample(sample=SampleRange(from_=node["from"], to=node["to"], seed=seed)) if ok else None
 
     def field_condition(self, node: dict, path: str) -> Any:
         ok = self.keys(node, path, required={"field", "op"}, allowed={"field", "op", "value"})
@@ -460,6 +497,8 @@ def rule_to_json(rule: Rule) -> dict[str, Any]:
         return {"segment": rule.segment}
     if isinstance(rule, FieldCondition):
         return _condition_json(rule)
+    if isinstance(rule, Sample):
+        return {"sample": {"from": rule.sample.from_, "to": rule.sample.to, "seed": rule.sample.seed}}
     out: dict[str, Any] = {"event": rule.event}
     if rule.where:
         out["where"] = [_condition_json(c) for c in rule.where]

@@ -23,16 +23,32 @@ from audience.rules.model import (
     Not,
     PropertyCondition,
     Rule,
+    Sample,
     SegmentRef,
     is_number,
     parse_instant,
+    rule_to_json,
 )
 from audience.rules.operators import NEGATIONS, NUMBER_PATTERN
+from audience.rules.sample import bucket, in_sample
 from audience.rules.text import fold
 
 _NUMBER = re.compile(NUMBER_PATTERN)
 # Property tests never look at the clock; this stands in where `test` takes one.
 _NO_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def trace_record(
+    rule: Rule,
+    contact: Mapping[str, Any],
+    *,
+    as_of: datetime,
+    catalog: FieldCatalog,
+    events: Sequence[Mapping[str, Any]] = (),
+    member_of: Callable[[str], bool] = lambda _segment_id: False,
+) -> dict[str, Any]:
+    """``evaluate_record``'s answer as a tree (``_Evaluator.trace``); its ``result`` is that answer."""
+    return _Evaluator(contact, as_utc(as_of), catalog, events, member_of).trace(rule)
 
 
 def evaluate_record(
@@ -65,12 +81,20 @@ class _Evaluator:
             return not self.match(rule.not_)
         if isinstance(rule, SegmentRef):
             return bool(self.member_of(rule.segment))
+        if isinstance(rule, Sample):
+            return sample_matches(rule, self.contact)
         if isinstance(rule, FieldCondition):
             field_type = self.catalog.type_of(rule.field)
             return test(field_type, rule.op, rule.value, self.contact.get(rule.field), self.as_of)
         return self.activity(rule)
 
     def activity(self, rule: EventCondition) -> bool:
+        result, _count = self.aggregate(rule)
+        result_type = FieldType.NUMBER if rule.aggregate.fn not in ("first_at", "last_at") else FieldType.DATETIME
+        return test(result_type, rule.aggregate.op, rule.aggregate.value, result, self.as_of)
+
+    def aggregate(self, rule: EventCondition) -> tuple[Any, int]:
+        """The aggregate's value for this contact and how many events it counted."""
         start = self.as_of - timedelta(days=rule.within_last_days) if rule.within_last_days is not None else None
         matching = []
         for event in self.events:
@@ -99,8 +123,38 @@ class _Evaluator:
                 result = math.fsum(numbers) / len(numbers)
             else:
                 result = (min if agg.fn == "min" else max)(numbers)
-        result_type = FieldType.NUMBER if agg.fn not in ("first_at", "last_at") else FieldType.DATETIME
-        return test(result_type, agg.op, agg.value, result, self.as_of)
+        return result, len(matching)
+
+    def trace(self, rule: Rule) -> dict[str, Any]:
+        """``match`` with its working shown: the rule's JSON with ``result`` on every node, the
+        contact's value (``actual``) on every condition. Every child of a group is traced (no
+        short-circuit) so that an explanation shows each condition; the results are ``match``'s."""
+        if isinstance(rule, AllOf | AnyOf):
+            form = "all" if isinstance(rule, AllOf) else "any"
+            children = [self.trace(child) for child in (rule.all if form == "all" else rule.any)]
+            combine = all if form == "all" else any
+            return {form: children, "result": combine(c["result"] for c in children)}
+        if isinstance(rule, Not):
+            child = self.trace(rule.not_)
+            return {"not": child, "result": not child["result"]}
+        node: dict[str, Any] = rule_to_json(rule)
+        if isinstance(rule, SegmentRef):
+            node["result"] = node["member"] = bool(self.member_of(rule.segment))
+        elif isinstance(rule, Sample):
+            node["result"] = sample_matches(rule, self.contact)
+            node["actual"] = bucket(rule.sample.seed, str(self.contact.get("contact_id") or ""))
+        elif isinstance(rule, FieldCondition):
+            node["result"] = self.match(rule)
+            node["actual"] = json_value(self.contact.get(rule.field))
+        else:
+            value, counted = self.aggregate(rule)
+            node["result"] = self.activity(rule)
+            node["actual"] = {"value": json_value(value), "events": counted}
+        return node
+
+
+def sample_matches(rule: Sample, contact: Mapping[str, Any]) -> bool:
+    return in_sample(rule.sample.seed, str(contact.get("contact_id") or ""), rule.sample.from_, rule.sample.to)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -278,6 +332,23 @@ def test_property(cond: PropertyCondition, raw: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
+
+
+def json_value(value: Any) -> Any:
+    """A contact's or aggregate's value as JSON shows it (instants in ISO 8601, sets as lists)."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(json_value(v) for v in value)
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def as_utc(moment: datetime | date | str) -> datetime:

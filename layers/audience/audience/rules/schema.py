@@ -141,6 +141,11 @@ def rule_json_schema() -> dict[str, Any]:
     event["within_last_days"] = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
     event["aggregate"].pop("default", None)
     event["aggregate"]["description"] = 'defaults to {"fn": "count", "op": "gte", "value": 1}'
+    sample = defs["SampleRange"]
+    sample["description"] = (
+        "A random bucket of the contact id, in percent: true when int(sha256((seed + ':' + contact_id)"
+        ".encode()).hexdigest()[:8], 16) % 10000 / 100 is in [from, to). from < to is checked by the service."
+    )
     for form in ("AllOf", "AnyOf"):
         key = form[:3].lower()
         defs[form]["properties"][key]["maxItems"] = MAX_LIST

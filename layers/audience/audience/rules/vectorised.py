@@ -34,6 +34,8 @@ from audience.rules.model import (
     Not,
     PropertyCondition,
     Rule,
+    Sample,
+    SampleRange,
     SegmentRef,
     parse_instant,
     rule_to_json,
@@ -41,6 +43,7 @@ from audience.rules.model import (
 from audience.rules.operators import NEGATIONS, NUMBER_PATTERN
 from audience.rules.record import as_utc, numeric_property_condition
 from audience.rules.refs import dependency_order
+from audience.rules.sample import bucket_codes
 from audience.rules.text import fold
 
 Mask = pa.BooleanArray
@@ -205,6 +208,8 @@ class SegmentEvaluator:
             return lambda state: pc.invert(inner(state))
         if isinstance(rule, SegmentRef):
             return self._compile_reference(rule.segment)
+        if isinstance(rule, Sample):
+            return _compile_sample(rule.sample)
         key = json.dumps(rule_to_json(rule), sort_keys=True)
         if isinstance(rule, FieldCondition):
             field_type = self.catalog.type_of(rule.field)
@@ -519,6 +524,24 @@ class _EventLog:
             result = grouped.column(f"v_{how}")
         value_type = _value_type(cond)
         return pc.scatter(_flat(result).cast(value_type), _flat(grouped.column("row")), max_index=len(keys) - 1)
+
+
+def _compile_sample(sample: SampleRange) -> Callable[[_Batch], Mask]:
+    """A holdout bucket: the ids' hash once per batch and seed (shared by every node with that seed),
+    divided by 100 as the per-record evaluator does, so the float comparison is the same one."""
+    cache_key = "sample-buckets:" + sample.seed
+
+    def leaf(state: _Batch) -> Mask:
+        buckets = state.leaves.get(cache_key)
+        if buckets is None:
+            ids = state.contact_ids()
+            if pa.types.is_dictionary(ids.type):
+                ids = ids.dictionary_decode()
+            codes = pa.array(bucket_codes(sample.seed, ids.to_pylist()), pa.float64())
+            buckets = state.leaves[cache_key] = pc.divide(codes, 100.0)
+        return pc.and_(pc.greater_equal(buckets, sample.from_), pc.less(buckets, sample.to))
+
+    return leaf
 
 
 def lookup_first(maps: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:

@@ -9,23 +9,26 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from audience.storage import history_repo, memberships_repo, segments_repo
+from audience.storage.membership_history_repo import SOURCE_OF_MEMBERSHIP, Cause
 from audience.storage.records import Segment
 
 
 def place(tenant: str, segment: Segment, contact_ids: Iterable[str], *, source: str = "static") -> dict[str, int]:
     """Make ``contact_ids`` members of static ``segment``; returns ``{"added", "moved", "member_count"}``.
 
-    ``moved`` counts contacts taken out of other segments of the same category.
+    ``moved`` counts contacts taken out of other segments of the same category. Every change is
+    recorded in the membership history with the cause ``source`` stands for (api, import, transfer).
     """
     ids = list(dict.fromkeys(contact_ids))
+    cause = Cause(SOURCE_OF_MEMBERSHIP.get(source, "api"))  # type: ignore[arg-type]
     moved = 0
     for other, present in _displaced(tenant, segment, ids).items():
-        memberships_repo.remove_many(tenant, other, present)
+        memberships_repo.remove_many(tenant, other, present, history=cause)
         record_change(tenant, other, removed=len(present))
         moved += len(present)
     already = memberships_repo.existing(tenant, segment.id, ids)
     new = [c for c in ids if c not in already]
-    memberships_repo.add_many(tenant, segment.id, new, source=source, category=segment.category)
+    memberships_repo.add_many(tenant, segment.id, new, source=source, category=segment.category, history=cause)
     total = record_change(tenant, segment.id, added=len(new))
     return {"added": len(new), "moved": moved, "member_count": total}
 
@@ -56,17 +59,19 @@ def _displaced(tenant: str, segment: Segment, ids: list[str]) -> dict[str, set[s
     return {other: present for other, present in found.items() if present}
 
 
-def remove(tenant: str, segment: Segment, contact_ids: Iterable[str]) -> int:
-    """Take ``contact_ids`` out of the segment (contacts are kept); returns how many were members."""
+def remove(tenant: str, segment: Segment, contact_ids: Iterable[str], *, source: str = "api") -> int:
+    """Take ``contact_ids`` out of the segment (contacts are kept); returns how many were members.
+    ``source``: the history's cause (``api``, ``transfer``)."""
     ids = list(dict.fromkeys(contact_ids))
     present = memberships_repo.existing(tenant, segment.id, ids)
-    memberships_repo.remove_many(tenant, segment.id, [c for c in ids if c in present])
+    memberships_repo.remove_many(tenant, segment.id, [c for c in ids if c in present],
+                                 history=Cause(source))  # type: ignore[arg-type]
     record_change(tenant, segment.id, removed=len(present))
     return len(present)
 
 
 def remove_everyone(tenant: str, segment: Segment) -> int:
-    removed = memberships_repo.remove_all(tenant, segment.id)
+    removed = memberships_repo.remove_all(tenant, segment.id, history=Cause("api"))
     record_change(tenant, segment.id, removed=removed)
     return removed
 

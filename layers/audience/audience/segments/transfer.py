@@ -35,7 +35,7 @@ def transfer(tenant: str, segment_id: str, contact_ids: list[str], to: str) -> d
         raise ValidationFailed("some contacts are not members of the source segment", missing)
     outcome = place(tenant, target, ids, source="transfer")
     if source.type == "static":
-        remove(tenant, source, ids)
+        remove(tenant, source, ids, source="transfer")
     still_in_source = memberships_repo.existing(tenant, segment_id, ids)
     return {
         "transferred": len(ids),

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from audience.errors import Conflict, NotFound, ValidationFailed
 from audience.fields import SYSTEM_FIELDS
-from audience.storage import history_repo, memberships_repo, segments_repo
+from audience.storage import history_repo, membership_history_repo, memberships_repo, segments_repo
 from audience.storage.base import connection, new_id, now_iso, versioned
 from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
 from audience.storage.paging import check_start_key, chunks, collect
@@ -174,6 +174,7 @@ def erase(tenant: str, contact_id: str) -> bool:
         total = segments_repo.adjust_member_count(tenant, segment_id, -1)
         if total is not None:
             history_repo.add_day(tenant, segment_id, today, 0, 1, total)
+    membership_history_repo.erase_contact(tenant, contact_id)  # its history goes with it
     return True
 
 

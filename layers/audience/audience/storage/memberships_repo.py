@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from audience.storage import batch
+from audience.storage import batch, membership_history_repo
 from audience.storage.base import now_iso
+from audience.storage.membership_history_repo import Cause
 from audience.storage.models import MembershipItem, by_contact_pk, membership_pk
 from audience.storage.paging import check_start_key, chunks, collect
 from audience.storage.records import Membership, Page
@@ -49,18 +50,31 @@ def add_many(
     *,
     source: str = "static",
     category: str | None = None,
+    history: Cause | None = None,
 ) -> int:
-    """Put one membership per distinct id (re-adding refreshes ``added_at``); returns how many."""
+    """Put one membership per distinct id (re-adding refreshes ``added_at``); returns how many.
+
+    ``history``: the ids are new members, and each gets a ``joined`` entry of that cause in the same
+    batched requests."""
     stamp = now_iso()
     ids = list(dict.fromkeys(contact_ids))
-    return batch.write(MembershipItem, puts=[_item(tenant, segment_id, c, source, category, stamp) for c in ids])
+    puts: list[Any] = [_item(tenant, segment_id, c, source, category, stamp) for c in ids]
+    if history is not None:
+        puts += membership_history_repo.entries(tenant, segment_id, ids, "joined", history)
+    batch.write(MembershipItem, puts=puts)
+    return len(ids)
 
 
-def remove_many(tenant: str, segment_id: str, contact_ids: Iterable[str]) -> int:
-    """Delete the memberships of these ids (absent ones are a no-op); returns how many requested."""
+def remove_many(tenant: str, segment_id: str, contact_ids: Iterable[str], *, history: Cause | None = None) -> int:
+    """Delete the memberships of these ids (absent ones are a no-op); returns how many requested.
+
+    ``history``: the ids are members, and each gets a ``left`` entry in the same batched requests."""
     pk = membership_pk(tenant, segment_id)
-    keys = [{"pk": pk, "sk": c} for c in dict.fromkeys(contact_ids)]
-    return batch.write(MembershipItem, delete_keys=keys)
+    ids = list(dict.fromkeys(contact_ids))
+    keys = [{"pk": pk, "sk": c} for c in ids]
+    puts = membership_history_repo.entries(tenant, segment_id, ids, "left", history) if history else []
+    batch.write(MembershipItem, puts=puts, delete_keys=keys)
+    return len(ids)
 
 
 def existing(tenant: str, segment_id: str, contact_ids: Iterable[str], *, consistent: bool = False) -> set[str]:
@@ -119,18 +133,18 @@ def segments_of(tenant: str, contact_id: str) -> list[Membership]:
     return [_to_record(item) for item in MembershipItem.by_contact.query(by_contact_pk(tenant, contact_id))]
 
 
-def remove_all(tenant: str, segment_id: str) -> int:
-    """Empty a segment (contacts are kept); returns how many memberships were deleted."""
-    pk = membership_pk(tenant, segment_id)
+def remove_all(tenant: str, segment_id: str, *, history: Cause | None = None) -> int:
+    """Empty a segment (contacts are kept); returns how many memberships were deleted.
+    ``history``: each removal gets a ``left`` entry of that cause."""
     removed = 0
-    page: list[dict[str, str]] = []
+    page: list[str] = []
     for contact_id in iter_members(tenant, segment_id):
-        page.append({"pk": pk, "sk": contact_id})
+        page.append(contact_id)
         if len(page) >= PURGE_PAGE:
-            removed += batch.write(MembershipItem, delete_keys=page)
+            removed += remove_many(tenant, segment_id, page, history=history)
             page = []
     if page:
-        removed += batch.write(MembershipItem, delete_keys=page)
+        removed += remove_many(tenant, segment_id, page, history=history)
     return removed
 
 

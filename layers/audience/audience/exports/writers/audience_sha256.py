@@ -89,19 +89,22 @@ def sha256_hex(normalised: str) -> str:
 
 
 class AudienceSha256Writer(ExportWriter):
-    def __init__(self, sink, columns, catalog) -> None:
+    """``action_column``: a delta file (``changes_since``), each row's ``action`` (add or remove) last."""
+
+    def __init__(self, sink, columns, catalog, *, action_column: bool = False) -> None:
         unknown = [name for name in columns if name not in IDENTIFIER_COLUMNS]
         if unknown:
             raise ValueError(f"not identifier columns of the audience_sha256 layout: {unknown}")
         super().__init__(sink, columns, catalog)
-        self._emit([[IDENTIFIER_COLUMNS[name][0] for name in self.columns]])
+        self.action_column = action_column
+        self._emit([[IDENTIFIER_COLUMNS[name][0] for name in self.columns] + (["action"] if action_column else [])])
 
     def write_rows(self, rows: Sequence[Row]) -> int:
         lines = []
         for row in rows:
             hashed = [self._hash(name, row.get(name)) for name in self.columns]
             if any(hashed):
-                lines.append(hashed)
+                lines.append(hashed + ([row["action"]] if self.action_column else []))
         self._emit(lines)
         return len(lines)
 

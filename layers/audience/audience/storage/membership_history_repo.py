@@ -1,0 +1,197 @@
+"""Every change of membership, with its cause (``GET /contacts/{id}/history``, ``GET /segments/{id}/history``).
+
+Kept in MembershipsTable next to the memberships, so the writers that change a membership put its
+history entry in the same BatchWriteItem requests (``memberships_repo``), and the table's existing
+``by_contact`` index answers "this contact's changes" as it answers "this contact's segments":
+
+- ``pk = {tenant}#/history/{segment_id}``, ``sk = {at}#{contact_id}#{change}``: a segment's changes in
+  time order;
+- ``gsi1pk = {tenant}#/history/{contact_id}``, ``gsi1sk = {at}#{segment_id}#{change}``: a contact's.
+
+A contact id never contains ``/`` (``contacts.validation``), so these keys never meet a membership's
+``{tenant}#{segment_id}`` / ``{tenant}#{contact_id}``. Entries expire through the table's ``ttl``
+attribute after the tenant's event retention (``retention_days``).
+
+Unlike ``history_repo`` (per-day counters for ``/stats``) this holds one item per change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from audience.storage import batch
+from audience.storage.base import SettingsBoundModel, now_iso
+from audience.storage.models import MembershipsMeta
+from audience.storage.paging import check_start_key, collect
+from audience.storage.records import Page
+
+Change = Literal["joined", "left"]
+Source = Literal["run", "api", "import", "transfer", "stream"]
+DEFAULT_RETENTION_DAYS = 400
+# membership ``source`` (how a member got in) -> history ``source`` (what changed it)
+SOURCE_OF_MEMBERSHIP = {"static": "api", "import": "import", "transfer": "transfer", "dynamic": "run"}
+
+
+def history_pk(tenant: str, segment_id: str) -> str:
+    return f"{tenant}#/history/{segment_id}"
+
+
+def contact_history_pk(tenant: str, contact_id: str) -> str:
+    return f"{tenant}#/history/{contact_id}"
+
+
+class _ByContact(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_contact"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class HistoryEntryItem(SettingsBoundModel):
+    Meta = MembershipsMeta
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    segment_id = UnicodeAttribute()
+    contact_id = UnicodeAttribute()
+    change = UnicodeAttribute()
+    at = UnicodeAttribute()
+    source = UnicodeAttribute()
+    run_id = UnicodeAttribute(null=True)
+    rules_version = NumberAttribute(null=True)
+    ttl = TTLAttribute(null=True)
+    by_contact = _ByContact()
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why memberships changed: who wrote them (``source``), and for a run which run and which
+    version of the segment's rules. ``at`` defaults to the moment of writing."""
+
+    source: Source
+    run_id: str | None = None
+    rules_version: int | None = None
+    at: str | None = None
+
+
+def retention_days(tenant: str) -> int:
+    """How long the tenant's entries are kept: its event retention. This tree has no per-tenant
+    setting yet (``/settings/events`` arrives separately), so every tenant has SPEC's default."""
+    return DEFAULT_RETENTION_DAYS
+
+
+def stamp(moment: str | datetime) -> str:
+    """An ISO instant in the form the keys sort by (UTC, milliseconds, ``Z``), so ``since`` compares
+    right against ``at`` (``...00.000Z`` sorts before ``...00Z``)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def entries(
+    tenant: str, segment_id: str, contact_ids: Iterable[str], change: Change, cause: Cause
+) -> list[HistoryEntryItem]:
+    """The items recording that ``contact_ids`` ``change``d in ``segment_id`` (not yet written)."""
+    at = cause.at or now_iso()
+    expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=retention_days(tenant))
+    return [
+        HistoryEntryItem(
+            history_pk(tenant, segment_id),
+            f"{at}#{contact_id}#{change}",
+            gsi1pk=contact_history_pk(tenant, contact_id),
+            gsi1sk=f"{at}#{segment_id}#{change}",
+            segment_id=segment_id,
+            contact_id=contact_id,
+            change=change,
+            at=at,
+            source=cause.source,
+            run_id=cause.run_id,
+            rules_version=cause.rules_version,
+            ttl=expires.astimezone(UTC),
+        )
+        for contact_id in contact_ids
+    ]
+
+
+def record(tenant: str, segment_id: str, contact_ids: Iterable[str], change: Change, cause: Cause) -> int:
+    """Write entries on their own (when the membership write is not a batch of this table's)."""
+    return batch.write(HistoryEntryItem, puts=entries(tenant, segment_id, contact_ids, change, cause))
+
+
+def record_many(tenant: str, changes: Iterable[tuple[str, str, Change]], cause: Cause) -> int:
+    """``(segment_id, contact_id, change)`` triples of one cause, in one batched write."""
+    items = [item for sid, cid, change in changes for item in entries(tenant, sid, [cid], change, cause)]
+    return batch.write(HistoryEntryItem, puts=items) if items else 0
+
+
+def _as_dict(item: HistoryEntryItem) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "segment_id": item.segment_id,
+        "contact_id": item.contact_id,
+        "change": item.change,
+        "at": item.at,
+        "source": item.source,
+    }
+    if item.run_id:
+        out["run_id"] = item.run_id
+    if item.rules_version is not None:
+        out["rules_version"] = int(item.rules_version)
+    return out
+
+
+def for_contact(tenant: str, contact_id: str, *, limit: int = 50, start_key: dict[str, Any] | None = None) -> Page:
+    """A page of one contact's changes, newest first."""
+    pk = contact_history_pk(tenant, contact_id)
+    items = HistoryEntryItem.by_contact.query(
+        pk, scan_index_forward=False, page_size=limit + 1,
+        last_evaluated_key=check_start_key(start_key, pk, pk_name="gsi1pk"),
+    )
+    return collect(items, limit, key_of=_index_key, convert=_as_dict)
+
+
+def for_segment(tenant: str, segment_id: str, *, since: str | datetime | None = None, limit: int = 50,
+                start_key: dict[str, Any] | None = None) -> Page:
+    """A page of one segment's changes at or after ``since`` (an ISO instant), newest first."""
+    pk = history_pk(tenant, segment_id)
+    condition = HistoryEntryItem.sk >= stamp(since) if since else None
+    items = HistoryEntryItem.query(
+        pk, condition, scan_index_forward=False, page_size=limit + 1,
+        last_evaluated_key=check_start_key(start_key, pk),
+    )
+    return collect(items, limit, key_of=lambda i: {"pk": i.pk, "sk": i.sk}, convert=_as_dict)
+
+
+def latest_changes_since(tenant: str, segment_id: str, since: str | datetime) -> dict[str, Change]:
+    """Each contact's last change in the segment at or after ``since``: where it stands now
+    relative to then (a contact that joined and left again ends as ``left``)."""
+    last: dict[str, Change] = {}
+    query = HistoryEntryItem.query(history_pk(tenant, segment_id), HistoryEntryItem.sk >= stamp(since),
+                                   attributes_to_get=["contact_id", "change"])
+    for item in query:  # time order: a later change overwrites an earlier one
+        last[item.contact_id] = item.change  # type: ignore[assignment]
+    return last
+
+
+def erase_contact(tenant: str, contact_id: str) -> int:
+    """Delete every entry of one contact (erasure); returns how many."""
+    keys = [{"pk": item.pk, "sk": item.sk} for item in _iter_contact(tenant, contact_id)]
+    return batch.write(HistoryEntryItem, delete_keys=keys) if keys else 0
+
+
+def _iter_contact(tenant: str, contact_id: str) -> Iterator[HistoryEntryItem]:
+    return HistoryEntryItem.by_contact.query(contact_history_pk(tenant, contact_id))
+
+
+def _index_key(item: HistoryEntryItem) -> dict[str, str]:
+    return {"pk": item.pk, "sk": item.sk, "gsi1pk": item.gsi1pk, "gsi1sk": item.gsi1sk}
