@@ -1,6 +1,7 @@
 """One writer per export format, all with the same shape: header on construction, ``write_rows``
-for each page of contacts, ``close`` to finish the file. Writers only ever see a page at a time and
-write into a binary sink (the S3 multipart upload), so memory stays flat however big the segment.
+(dicts) or ``write_batch`` (an Arrow record batch) for each page of contacts, ``close`` to finish
+the file. Writers only ever see a page at a time and write into a binary sink (the S3 multipart
+upload), so memory stays flat however big the segment.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class ExportWriter(ABC):
     @abstractmethod
     def write_rows(self, rows: Sequence[Row]) -> int:
         """Write a page; answer how many rows went into the file."""
+
+    def write_batch(self, batch: Any) -> int:
+        """Write a typed record batch (``columnar.contacts_schema`` layout); answer how many rows went
+        into the file. Formats that render per row get the batch's rows in stored form; csv and
+        parquet override this with whole-column work."""
+        from audience.exports.arrow_cells import batch_rows
+
+        return self.write_rows(batch_rows(batch, self.columns, self.types))
 
     def close(self) -> None:  # noqa: B027 - most formats have nothing to finish
         """Finish the file (footers, zip directory). The sink itself is closed by its owner."""
