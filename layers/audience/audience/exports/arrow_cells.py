@@ -93,8 +93,11 @@ def list_text(values: pa.Array) -> pa.Array:
     """Items joined with ``", "``; a null item (a non-string stored in a list) reads as empty."""
     if values.null_count == len(values):
         return pa.nulls(len(values), pa.string())
-    items = pc.fill_null(values.values, "") if values.values.null_count else values.values
-    rebuilt = pa.ListArray.from_arrays(values.offsets, items, mask=values.is_null())
+    if not values.values.null_count:
+        return pc.binary_join(values, LIST_SEPARATOR)
+    if values.offset:  # a slice: Arrow rebuilds lists with a null bitmap only from offset 0
+        values = values.take(pa.array(range(len(values)), pa.int32()))
+    rebuilt = pa.ListArray.from_arrays(values.offsets, pc.fill_null(values.values, ""), mask=values.is_null())
     return pc.binary_join(rebuilt, LIST_SEPARATOR)
 
 
