@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from audience.exports.arrow_cells import iso_datetime, neutralised, text_column
+from audience.exports.arrow_cells import csv_lines, iso_datetime, neutralised, text_column
 from audience.exports.cells import as_text, neutralise_formula
 from audience.fields import FieldType
 from hypothesis import given, settings
@@ -45,3 +47,16 @@ def test_lists_booleans_dates_and_datetimes():
     assert text_column(column, FieldType.DATETIME).to_pylist() == [
         "2025-03-01T12:00:00Z", "2025-03-01T12:00:00.250Z", "1969-12-31T23:59:59.123456Z", ""]
     assert [iso_datetime(m) for m in moments] == text_column(column, FieldType.DATETIME).to_pylist()[:3]
+
+
+CELL_TEXT = st.text(alphabet=st.sampled_from(list('ab ,"\r\n=+-@\té')), max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda width: st.lists(st.lists(CELL_TEXT, min_size=width, max_size=width),
+                                                        min_size=1, max_size=12)))
+def test_csv_lines_are_what_pythons_csv_module_writes(rows):
+    columns = [pa.array([row[i] for row in rows], pa.string()) for i in range(len(rows[0]))]
+    buffer = io.StringIO()
+    csv.writer(buffer, dialect="excel").writerows(rows)
+    assert bytes(csv_lines(columns, len(rows))) == buffer.getvalue().encode("utf-8")

@@ -101,6 +101,27 @@ def list_text(values: pa.Array) -> pa.Array:
     return pc.binary_join(rebuilt, LIST_SEPARATOR)
 
 
+def csv_lines(columns: list[pa.Array | None], rows: int) -> memoryview:
+    """UTF-8 CSV lines of these text columns (None: an empty column) as Python's ``csv`` "excel"
+    dialect writes them: a cell is quoted (inner quotes doubled) only when it holds ``"``, ``,``,
+    CR or LF; a row of one empty cell is ``""`` (so it is not a blank line); lines end in CRLF."""
+    cells = [pa.array([""] * rows, pa.string()) if column is None else _quoted(column) for column in columns]
+    if len(cells) == 1:
+        cells = [pc.if_else(pc.equal(cells[0], ""), '""', cells[0])]
+    lines = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+    lines = pc.binary_join_element_wise(lines, "", "\r\n")  # each line + CRLF
+    whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, rows], pa.int32()), lines), "")
+    return memoryview(whole[0].as_buffer())
+
+
+def _quoted(text: pa.Array) -> pa.Array:
+    special = pc.match_substring_regex(text, '[",\r\n]')
+    if not pc.any(special).as_py():
+        return text
+    wrapped = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(special, wrapped, text)
+
+
 def python_value(value: Any, field_type: FieldType) -> Any:
     """A snapshot value as the service stores it (``Contact.as_row``): ISO text for dates and
     date-times, whole numbers as ``int``; writers that work per row take rows of these."""
