@@ -71,7 +71,11 @@ def run_export(
     as_of: datetime | None = None,
     part_size: int | None = None,
     data_bucket: str | None = None,
+    member_source: Callable[..., Any] | None = None,
 ) -> ExportOutcome:
+    """Write the export's file; ``member_source`` (default ``members.segment_members``, same
+    signature, answering a ``members.Members``) decides who is in it — the seam for other selections
+    of the segment's contacts, such as a delta since a moment."""
     from audience.exports import members as member_sets  # pyarrow: exporter only
     from audience.exports.activity import events_for_policy
     from audience.exports.contact_source import ContactSource
@@ -93,8 +97,9 @@ def run_export(
 
     needed = [*spec.columns, *sorted(Selection.columns(policy, updated_since) - set(spec.columns))]
     contacts = ContactSource(tenant, catalog, needed, s3=s3, bucket=data_bucket)
-    found = member_sets.segment_members(tenant, segment, s3, data_bucket, with_added_at=added_since is not None,
-                                        erased=contacts.erased_ids)
+    member_source = member_source or member_sets.segment_members
+    found = member_source(tenant, segment, s3, data_bucket, with_added_at=added_since is not None,
+                          erased=contacts.erased_ids)
     counts = dict.fromkeys(EXPORT_COUNTS, 0)
     counts["members_read"] = len(found.ids)
     ids = found.ids
