@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from audience.exports.arrow_cells import csv_lines, iso_datetime, neutralised, text_column
+from audience.exports.arrow_cells import batch_rows, csv_lines, neutralised, text_column
 from audience.exports.cells import as_text, neutralise_formula
 from audience.fields import FieldType
 from hypothesis import given, settings
@@ -46,7 +46,10 @@ def test_lists_booleans_dates_and_datetimes():
     column = pa.array([*moments, None], pa.timestamp("us", tz="UTC"))
     assert text_column(column, FieldType.DATETIME).to_pylist() == [
         "2025-03-01T12:00:00Z", "2025-03-01T12:00:00.250Z", "1969-12-31T23:59:59.123456Z", ""]
-    assert [iso_datetime(m) for m in moments] == text_column(column, FieldType.DATETIME).to_pylist()[:3]
+    rows = batch_rows(pa.record_batch({"at": column, "n": pa.array([3.0, 2.5, None, -1.0])}), ["at", "n"],
+                      {"at": FieldType.DATETIME, "n": FieldType.NUMBER})
+    assert rows[0] == {"at": "2025-03-01T12:00:00Z", "n": 3} and isinstance(rows[0]["n"], int)
+    assert rows[1]["n"] == 2.5 and rows[3] == {"at": None, "n": -1}
 
 
 CELL_TEXT = st.text(alphabet=st.sampled_from(list('ab ,"\r\n=+-@\té')), max_size=6)

@@ -12,12 +12,12 @@ milliseconds when it is whole milliseconds (the service's own stamps), microseco
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audience.columnar import arrow_type
 from audience.exports.cells import FORMULA_TRIGGERS, LIST_SEPARATOR, format_number
 from audience.fields import FieldType
 
@@ -122,40 +122,27 @@ def _quoted(text: pa.Array) -> pa.Array:
     return pc.if_else(special, wrapped, text)
 
 
-def python_value(value: Any, field_type: FieldType) -> Any:
-    """A snapshot value as the service stores it (``Contact.as_row``): ISO text for dates and
-    date-times, whole numbers as ``int``; writers that work per row take rows of these."""
-    if value is None:
-        return None
-    if field_type is FieldType.DATETIME and isinstance(value, datetime):
-        return iso_datetime(value)
-    if field_type is FieldType.DATE:
-        return value.isoformat()
-    whole = isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS
-    if field_type is FieldType.NUMBER and whole:
+def whole_number(value: Any) -> Any:
+    """A number as the service stores it: whole numbers as ``int`` (``3``, never ``3.0``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS:
         return int(value)
     return value
 
 
-def iso_datetime(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    spec = "seconds" if not moment.microsecond else "milliseconds" if not moment.microsecond % 1000 else "microseconds"
-    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
 def batch_rows(batch: pa.RecordBatch, columns: list[str], types: dict[str, FieldType]) -> list[dict[str, Any]]:
-    """The batch's rows as dicts of stored-form values (``python_value``), for per-row writers."""
+    """The batch's rows as dicts of values in the stored form (``Contact.as_row``: ISO text for dates
+    and date-times, whole numbers as ``int``), for writers that work per row."""
     lists = {}
     for name in columns:
-        index = batch.schema.get_field_index(name)
-        column = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows)
         kind = types[name]
+        index = batch.schema.get_field_index(name)
+        column = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, arrow_type(kind))
         if kind is FieldType.DATETIME:
             lists[name] = datetime_text(column).to_pylist()
         elif kind is FieldType.DATE:
             lists[name] = column.cast(pa.string()).to_pylist()
         else:
             converted = column.to_pylist()
-            lists[name] = [python_value(v, kind) for v in converted] if kind is FieldType.NUMBER else converted
+            lists[name] = [whole_number(v) for v in converted] if kind is FieldType.NUMBER else converted
     return [dict(zip(columns, values, strict=True)) for values in zip(*(lists[n] for n in columns), strict=True)] \
         if columns else [{} for _ in range(batch.num_rows)]
