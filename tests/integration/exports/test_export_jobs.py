@@ -246,7 +246,8 @@ def test_max_receives_matches_the_templates_redrive_policy(receive_count):
     assert MAX_RECEIVES == int(policy["maxReceiveCount"]) == receive_count
 
 
-def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world):
+@pytest.mark.parametrize("from_snapshot", [False, True])
+def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world, from_snapshot):
     from audience.eventlog import append_events, events_table
     from audience.storage import memberships_repo, segments_repo
 
@@ -283,10 +284,15 @@ def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world):
         },
     )
     segment_id = world.segment(PEOPLE + [{"contact_id": "c5", "email": "n@example.com", "first_name": "nobody"}])
+    if from_snapshot:
+        from audience.evaluation import snapshots
+
+        snapshots.build_snapshot(TENANT, world.s3)
     job = queue_export(world, segment_id, {"format": "jsonl", "fields": ["contact_id"]})
     world.run_queued()
     done = finished(job)
     assert done.status == "succeeded", done.error
+    assert done.result["read_from"]["contacts"] == ("snapshot" if from_snapshot else "batch_get")
     ids = [json.loads(line)["contact_id"] for line in world.download(done).splitlines()]
     assert ids == ["c1"], "c2 bounced hard lately, c3 unsubscribed, c4 blocklisted, c5 named NOBODY"
     assert done.counts["excluded_suppressed"] == 3 and done.counts["excluded_unsubscribed"] == 1

@@ -9,8 +9,9 @@ version of each: a contact changed after the snapshot is exported with its new v
 since is not exported. Memory: one snapshot file's columns (two while the next is read ahead) plus the
 contacts changed since the snapshot (one schedule period's worth).
 
-Without a usable snapshot — the tenant was never evaluated, or a needed field changed type since the
-snapshot (its values there would be read as the old type) — the members' contacts are read with
+Without a usable snapshot — the tenant was never evaluated, a needed field was declared or changed
+type since the snapshot (its values there would be missing or read as the old type), or more than
+``PATCH_LIMIT`` contacts changed since it — the members' contacts are read with
 BatchGets (100 keys each, 10 at a time), converted to the same typed batches
 (``snapshots.contacts_batch``), so everything downstream is the same.
 """
@@ -56,6 +57,7 @@ class ContactSource:
         if len(self._patch) > PATCH_LIMIT:
             self.manifest, self._patch = None, {}
         self.kind = SNAPSHOT if self.manifest is not None else BATCH_GET
+        self._erased: pa.Array | None = None
 
     # -- the patch: contacts changed since the snapshot's watermark ------------------------------
 
@@ -75,12 +77,13 @@ class ContactSource:
         return self._patch
 
     def erased_ids(self) -> pa.Array:
-        """Contacts known erased: tombstones of the snapshot's delta and of the patch."""
-        ids = [c.contact_id for c in self.patch().values() if c.erased]
-        found = [pa.array(ids, pa.string())]
-        if self.manifest is not None:
-            found.append(snapshots.erased_in_delta(self.manifest, self.s3, self.bucket))
-        return sorted_ids(pa.concat_arrays(found))
+        """Contacts known erased: tombstones of the snapshot's delta and of the patch (read once)."""
+        if self._erased is None:
+            found = [pa.array([c.contact_id for c in self.patch().values() if c.erased], pa.string())]
+            if self.manifest is not None:
+                found.append(snapshots.erased_in_delta(self.manifest, self.s3, self.bucket))
+            self._erased = sorted_ids(pa.concat_arrays(found))
+        return self._erased
 
     # -- reading ----------------------------------------------------------------------------------
 
