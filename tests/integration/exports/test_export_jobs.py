@@ -167,7 +167,7 @@ def test_deleted_segment_fails_the_job_with_a_reason(world):
 
 
 def test_internal_errors_are_retried_then_fail_the_job_on_the_last_delivery(world, monkeypatch):
-    from audience.exports import export
+    from audience.exports import contact_source
 
     segment_id = world.segment(PEOPLE[:1])
     job = queue_export(world, segment_id, {"format": "csv"})
@@ -176,7 +176,7 @@ def test_internal_errors_are_retried_then_fail_the_job_on_the_last_delivery(worl
     def broken(*args, **kwargs):
         raise RuntimeError("throttled")
 
-    monkeypatch.setattr(export.contacts_repo, "get_many", broken)
+    monkeypatch.setattr(contact_source.contacts_repo, "get_many", broken)
     answer = world.deliver(messages, receive_count=1)
     assert answer["batchItemFailures"] == [{"itemIdentifier": messages[0]["MessageId"]}]
     assert finished(job).status == "running"
@@ -208,12 +208,11 @@ def test_a_tenant_cannot_export_another_tenants_segment(world):
 
 
 def test_pages_of_members_keep_membership_order_across_pages(world, monkeypatch):
-    from audience.exports import runner
+    from audience.exports import contact_source
 
     people = [{"contact_id": f"c{i:02d}", "email": f"p{i}@example.com"} for i in range(11)]
     segment_id = world.segment(people)
-    original = runner.run_export
-    monkeypatch.setattr(runner, "run_export", lambda *a, **k: original(*a, **k, page_size=3))
+    monkeypatch.setattr(contact_source, "FETCH_PAGE", 3)  # no snapshot yet: pages of BatchGets
     job = queue_export(world, segment_id, {"format": "jsonl", "fields": ["contact_id"]})
     world.run_queued()
     ids = [json.loads(line)["contact_id"] for line in world.download(finished(job)).splitlines()]
@@ -247,7 +246,8 @@ def test_max_receives_matches_the_templates_redrive_policy(receive_count):
     assert MAX_RECEIVES == int(policy["maxReceiveCount"]) == receive_count
 
 
-def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world):
+@pytest.mark.parametrize("from_snapshot", [False, True])
+def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world, from_snapshot):
     from audience.eventlog import append_events, events_table
     from audience.storage import memberships_repo, segments_repo
 
@@ -284,10 +284,15 @@ def test_suppression_rules_on_fields_segments_and_events_exclude_matches(world):
         },
     )
     segment_id = world.segment(PEOPLE + [{"contact_id": "c5", "email": "n@example.com", "first_name": "nobody"}])
+    if from_snapshot:
+        from audience.evaluation import snapshots
+
+        snapshots.build_snapshot(TENANT, world.s3)
     job = queue_export(world, segment_id, {"format": "jsonl", "fields": ["contact_id"]})
     world.run_queued()
     done = finished(job)
     assert done.status == "succeeded", done.error
+    assert done.result["read_from"]["contacts"] == ("snapshot" if from_snapshot else "batch_get")
     ids = [json.loads(line)["contact_id"] for line in world.download(done).splitlines()]
     assert ids == ["c1"], "c2 bounced hard lately, c3 unsubscribed, c4 blocklisted, c5 named NOBODY"
     assert done.counts["excluded_suppressed"] == 3 and done.counts["excluded_unsubscribed"] == 1

@@ -73,23 +73,6 @@ def test_event_lookback_is_the_longest_bounded_window_or_unbounded():
     assert SuppressionPolicy(rule_document={"field": "city", "op": "is_empty"}).event_lookback_days is None
 
 
-def test_events_are_grouped_per_contact_in_time_order():
-    from audience.eventlog import events_table
-    from audience.exports.activity import EventsByContact
-
-    t = datetime(2026, 1, 1, tzinfo=UTC)
-    table = events_table(
-        [("b", "open", t, {}), ("a", "click", t.replace(day=3), {"url": "x"}), ("a", "open", t, {"n": "1"})]
-    )
-    index = EventsByContact(table)
-    assert [(e["event"], e["properties"]) for e in index.events_for("a")] == [
-        ("open", {"n": "1"}),
-        ("click", {"url": "x"}),
-    ]
-    assert [e["event"] for e in index.events_for("b")] == ["open"]
-    assert index.events_for("nobody") == []
-
-
 def test_the_policy_as_one_rule_agrees_with_the_per_contact_check():
     from audience.rules import evaluate_record, parse_rule
 

@@ -463,6 +463,14 @@ def _read_delta(manifest: Manifest, s3, bucket: str) -> pa.Table | None:
     return pq.read_table(pa.BufferReader(_get(s3, bucket, manifest.delta["key"])))
 
 
+def erased_in_delta(manifest: Manifest, s3, bucket: str | None = None) -> pa.Array:
+    """Ids of the contacts the snapshot's delta marks erased (tombstones since the base was written)."""
+    delta = _read_delta(manifest, s3, bucket or get_settings().data_bucket)
+    if delta is None:
+        return pa.array([], pa.string())
+    return delta.column("contact_id").filter(pc.fill_null(delta.column(ERASED), False)).combine_chunks()
+
+
 def _count(manifest: Manifest, s3, bucket: str) -> int:
     delta = _read_delta(manifest, s3, bucket)
     if delta is None:

@@ -7,74 +7,53 @@ add``, ``left``: ``action = remove`` (a contact that joined and left again is a 
 may or may not hold it, removing is always right). Adds pass the export's usual filters
 (unsubscribed, suppression, ``updated_since``); removes do not — the platform must drop them whatever
 their state. Contacts erased since have no history left and no identifiers to send. The changed ids
-are read from one Query of the segment's history since then, so a delta costs reads in proportion
-to the churn, not to the segment.
+come from one Query of the segment's history since then, so a delta costs reads in proportion to the
+churn, not to the segment; their fields come from the same snapshot-and-patch source as a full export.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from audience.exports.export import (
-    EXPORT_COUNTS,
-    ExportOutcome,
-    Member,
-    _page_rows,
-    _Selection,
-    export_key,
-    fetch_contacts,
-    open_sink,
-)
-from audience.exports.request import ExportSpec
+import pyarrow as pa
+
+from audience.exports.arrow_cells import batch_rows
+from audience.exports.contact_source import ContactSource
+from audience.exports.selection import Selection
 from audience.exports.writers.audience_sha256 import AudienceSha256Writer
 from audience.storage import membership_history_repo
 
 
-def changed_members(tenant: str, segment_id: str, since: str) -> tuple[list[str], list[str]]:
-    """``(added, removed)`` contact ids, each sorted: each contact's last change since ``since``."""
+@dataclass(frozen=True)
+class Changes:
+    added: pa.Array  # sorted, distinct contact ids whose last change is "joined"
+    removed: pa.Array  # ... whose last change is "left"
+
+    def __len__(self) -> int:
+        return len(self.added) + len(self.removed)
+
+
+def changed_members(tenant: str, segment_id: str, since: str) -> Changes:
+    """Each contact's last change in the segment since ``since``, split into joins and leaves."""
     latest = membership_history_repo.latest_changes_since(tenant, segment_id, since)
     added = sorted(c for c, change in latest.items() if change == "joined")
     removed = sorted(c for c, change in latest.items() if change == "left")
-    return added, removed
+    return Changes(pa.array(added, pa.string()), pa.array(removed, pa.string()))
 
 
-def run_delta_export(
-    tenant: str,
-    job_id: str,
-    segment_id: str,
-    spec: ExportSpec,
-    selection: _Selection,
-    *,
-    s3: Any,
-    bucket: str,
-    page_size: int,
-    part_size: int | None = None,
-) -> ExportOutcome:
-    added, removed = changed_members(tenant, segment_id, spec.changes_since or "")
-    key = export_key(tenant, job_id, spec.file_name)
-    sink = open_sink(s3, bucket, key, spec, part_size)
-    counts = {**dict.fromkeys(EXPORT_COUNTS, 0), "added": 0, "removed": 0}
-    try:
-        writer = AudienceSha256Writer(sink, spec.columns, selection.catalog, action_column=True)
-        for first in range(0, len(added), page_size):
-            page = [Member(contact_id) for contact_id in added[first : first + page_size]]
-            counts["members_read"] += len(page)
-            rows = [{**row, "action": "add"} for row in _page_rows(tenant, page, counts, selection)]
-            written = writer.write_rows(rows)
-            counts["row_count"] += written
-            counts["added"] += written
-        for first in range(0, len(removed), page_size):
-            ids = removed[first : first + page_size]
-            contacts = fetch_contacts(tenant, ids)
-            rows = [{**contacts[c].as_row(), "action": "remove"} for c in ids if c in contacts]
-            counts["missing_contacts"] += len(ids) - len(rows)
-            written = writer.write_rows(rows)
-            counts["row_count"] += written
-            counts["removed"] += written
-        writer.close()
-        sink.complete()
-    except BaseException:
-        sink.abort()
-        raise
-    counts["bytes"] = sink.bytes_written
-    return ExportOutcome(object_key=key, file_name=spec.file_name, counts=counts)
+def change_batches(
+    changes: Changes, contacts: ContactSource, selection: Selection, counts: dict[str, int]
+) -> Iterator[tuple[pa.RecordBatch, str, int]]:
+    """``(batch, action, contacts read)``: the joined contacts through the export's filters, then the
+    ones that left, unfiltered."""
+    for batch in contacts.batches(changes.added):
+        yield selection.apply(batch, counts), "add", batch.num_rows
+    for batch in contacts.batches(changes.removed):
+        yield batch, "remove", batch.num_rows
+
+
+def write_changes(writer: AudienceSha256Writer, batch: pa.RecordBatch, action: str) -> int:
+    """Write one batch of a delta, each row carrying ``action``; answer the rows written."""
+    rows = [{**row, "action": action} for row in batch_rows(batch, writer.columns, writer.types)]
+    return writer.write_rows(rows)

@@ -1,17 +1,18 @@
-"""The export use case: a segment's members, filtered, written page by page into one S3 object.
+"""The export use case: a segment's members, filtered, written batch by batch into one S3 object.
 
-Members are read a page at a time (Query on the segment's memberships), their contacts fetched with
-BatchGet, filtered (``added_since``, ``updated_since``, unsubscribed, suppression) and handed to the
-format's writer, which writes into an S3 multipart upload. Nothing holds more than one page of
-contacts (plus one upload part, or one Parquet row group), so a 1,000,000-member export runs in the
-same memory as a 1,000-member one. Progress (rows written) is recorded on the job as it goes.
+Members come as one sorted array of ids (``members``: a dynamic segment's last-run Parquet
+corrected for the stream, or the membership table), their contacts as typed Arrow batches from the
+newest snapshot patched with what changed since (``contact_source``; BatchGets only without a usable
+snapshot). Each batch is filtered at once (``selection``: updated_since, unsubscribed, suppression)
+and handed to the format's writer, which writes into an S3 multipart upload. Memory holds the member
+ids, one snapshot file's needed columns and one upload part, never the segment's contacts. Progress
+(rows written so far) is recorded on the job as it goes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -20,13 +21,11 @@ from urllib.parse import quote
 from audience.exports.request import CONTENT_TYPES, ExportSpec
 from audience.exports.sink import S3MultipartSink
 from audience.exports.writers import open_writer
-from audience.fields import FieldCatalog
-from audience.storage import contacts_repo, fields_repo, memberships_repo, segments_repo, suppression_repo
-from audience.suppression import NO_SUPPRESSION, SuppressionPolicy, export_exclusion
+from audience.settings import get_settings
+from audience.storage import fields_repo, memberships_repo, segments_repo, suppression_repo
+from audience.suppression import NO_SUPPRESSION, SuppressionPolicy
 
-PAGE_SIZE = 500
-BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
-FETCH_THREADS = 5
+PAGE_SIZE = 500  # members per page of a bulk job (mass update, score reset)
 PROGRESS_EVERY_SECONDS = 5.0
 DOWNLOAD_URL_SECONDS = 3600
 EXPORT_COUNTS = (
@@ -48,6 +47,7 @@ class ExportOutcome:
     object_key: str
     file_name: str
     counts: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # where members and contacts were read from
 
 
 def export_key(tenant: str, job_id: str, file_name: str) -> str:
@@ -68,10 +68,19 @@ def run_export(
     s3: Any,
     bucket: str,
     on_progress: Callable[[dict[str, int]], None] = lambda counts: None,
-    page_size: int = PAGE_SIZE,
     as_of: datetime | None = None,
     part_size: int | None = None,
+    data_bucket: str | None = None,
+    member_source: Callable[..., Any] | None = None,
 ) -> ExportOutcome:
+    """Write the export's file; ``member_source`` (default ``members.segment_members``, same
+    signature, answering a ``members.Members``) decides who is in it — the seam for other selections
+    of the segment's contacts, such as a delta since a moment."""
+    from audience.exports import members as member_sets  # pyarrow: exporter only
+    from audience.exports.activity import events_for_policy
+    from audience.exports.contact_source import ContactSource
+    from audience.exports.selection import Selection
+
     segment = segments_repo.find(tenant, segment_id)
     if segment is None:
         raise ExportFailed(f"segment {segment_id!r} no longer exists")
@@ -83,44 +92,68 @@ def run_export(
     if not segment.ignore_suppression:
         policy = SuppressionPolicy.from_document(suppression_repo.get(tenant).document, catalog)
     as_of = as_of or datetime.now(UTC)
-    events = None
-    if policy.event_names and policy.rule is not None:
-        from audience.exports.activity import load_for_policy  # pyarrow: only when a rule needs events
+    data_bucket = data_bucket or get_settings().data_bucket
+    added_since, updated_since = _instant(spec.added_since), _instant(spec.updated_since)
 
-        events = load_for_policy(tenant, policy, s3=s3, as_of=as_of)
-    added_since = _instant(spec.added_since)
-    selection = _Selection(policy, segment.ignore_suppression, _instant(spec.updated_since), as_of, catalog, events)
+    needed = [*spec.columns, *sorted(Selection.columns(policy, updated_since) - set(spec.columns))]
+    contacts = ContactSource(tenant, catalog, needed, s3=s3, bucket=data_bucket)
+    counts = dict.fromkeys(EXPORT_COUNTS, 0)
+    changes = None
+    if spec.changes_since:  # a delta: who joined or left since then, from the membership history
+        from audience.exports import delta
 
-    if spec.changes_since:  # a delta: who joined or left, from the membership history
-        from audience.exports.delta import run_delta_export
+        changes = delta.changed_members(tenant, segment_id, spec.changes_since)
+        counts.update(members_read=len(changes), added=0, removed=0)
+        source, wanted = "history", len(changes)
+    else:
+        member_source = member_source or member_sets.segment_members
+        found = member_source(tenant, segment, s3, data_bucket, with_added_at=added_since is not None,
+                              erased=contacts.erased_ids)
+        counts["members_read"] = len(found.ids)
+        ids = found.ids
+        if added_since is not None:
+            ids = member_sets.joined_since(found, added_since)
+            counts["excluded_by_filter"] += len(found.ids) - len(ids)
+        source, wanted = found.source, len(ids)
 
-        return run_delta_export(tenant, job_id, segment_id, spec, selection, s3=s3, bucket=bucket,
-                                page_size=page_size, part_size=part_size)
+    def members_of(other: str):
+        referenced = segments_repo.find(tenant, other)
+        if referenced is None:
+            return member_sets.EMPTY
+        return member_sets.segment_members(tenant, referenced, s3, data_bucket, erased=contacts.erased_ids).ids
+
+    selection = Selection.build(
+        policy, ignore_suppression=segment.ignore_suppression, updated_since=updated_since, as_of=as_of,
+        catalog=catalog, events=lambda: events_for_policy(tenant, policy, s3=s3, as_of=as_of), members_of=members_of,
+    )
     key = export_key(tenant, job_id, spec.file_name)
     sink = open_sink(s3, bucket, key, spec, part_size)
-    counts = dict.fromkeys(EXPORT_COUNTS, 0)
+    live = 0
     last_report = time.monotonic()
     try:
-        writer = open_writer(spec.format, sink, spec.columns, catalog)
-        pages = member_pages(tenant, segment_id, page_size, with_added_at=added_since is not None)
-        for memberships, _ in pages:
-            counts["members_read"] += len(memberships)
-            if added_since is not None:
-                kept = [m for m in memberships if _instant(m.added_at) >= added_since]
-                counts["excluded_by_filter"] += len(memberships) - len(kept)
-                memberships = kept
-            rows = _page_rows(tenant, memberships, counts, selection)
-            counts["row_count"] += writer.write_rows(rows)
-            if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-                on_progress(dict(counts))
-                last_report = time.monotonic()
+        writer = open_writer(spec.format, sink, spec.columns, catalog, action_column=changes is not None)
+        if changes is not None:
+            for batch, action, read in delta.change_batches(changes, contacts, selection, counts):
+                live += read
+                written = delta.write_changes(writer, batch, action)
+                counts["row_count"] += written
+                counts["added" if action == "add" else "removed"] += written
+        else:
+            for batch in contacts.batches(ids):
+                live += batch.num_rows
+                counts["row_count"] += writer.write_batch(selection.apply(batch, counts))
+                if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
+                    on_progress(dict(counts))
+                    last_report = time.monotonic()
         writer.close()
         sink.complete()
     except BaseException:
         sink.abort()
         raise
+    counts["missing_contacts"] = wanted - live  # erased since they were placed
     counts["bytes"] = sink.bytes_written
-    return ExportOutcome(object_key=key, file_name=spec.file_name, counts=counts)
+    return ExportOutcome(object_key=key, file_name=spec.file_name, counts=counts,
+                         sources={"members": source, "contacts": contacts.kind})
 
 
 def open_sink(s3: Any, bucket: str, key: str, spec: ExportSpec, part_size: int | None) -> S3MultipartSink:
@@ -157,73 +190,6 @@ def member_pages(
             page = []
         page.append(Member(contact_id, added_at))
     yield page, None
-
-
-@dataclass(frozen=True)
-class _Selection:
-    """Which of a page's contacts go into the file, besides the membership filter."""
-
-    policy: SuppressionPolicy
-    ignore_suppression: bool
-    updated_since: datetime | None
-    as_of: datetime
-    catalog: FieldCatalog
-    events: Any = None  # activity.EventsByContact when the suppression rule looks at events
-
-
-def _page_rows(
-    tenant: str, memberships: list[Member], counts: dict[str, int], selection: _Selection
-) -> list[dict[str, Any]]:
-    ids = [m.contact_id for m in memberships]
-    contacts = fetch_contacts(tenant, ids)
-    member_of = _page_membership(tenant, selection.policy, ids)
-    rows = []
-    for contact_id in ids:  # membership order (contact id order), whatever order BatchGet answered in
-        contact = contacts.get(contact_id)
-        if contact is None:
-            counts["missing_contacts"] += 1  # erased since it was placed; its membership goes with it
-            continue
-        if selection.updated_since is not None and _instant(contact.updated_at) < selection.updated_since:
-            counts["excluded_by_filter"] += 1
-            continue
-        row = contact.as_row()
-        reason = export_exclusion(
-            row,
-            selection.policy,
-            ignore_suppression=selection.ignore_suppression,
-            as_of=selection.as_of,
-            catalog=selection.catalog,
-            events=selection.events.events_for(contact_id) if selection.events is not None else (),
-            member_of=member_of(contact_id) if member_of else None,
-        )
-        if reason is not None:
-            counts[f"excluded_{reason}"] += 1
-            continue
-        rows.append(row)
-    return rows
-
-
-def fetch_contacts(tenant: str, ids: list[str]) -> dict[str, Any]:
-    """The live contacts among ``ids``: BatchGets of 100 sent concurrently (a page costs one round
-    trip of latency instead of five)."""
-    chunks = [ids[start : start + BATCH_GET_KEYS] for start in range(0, len(ids), BATCH_GET_KEYS)]
-    if len(chunks) <= 1:
-        return contacts_repo.get_many(tenant, ids) if ids else {}
-    found: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=min(len(chunks), FETCH_THREADS)) as pool:
-        for part in pool.map(lambda chunk: contacts_repo.get_many(tenant, chunk), chunks):
-            found.update(part)
-    return found
-
-
-def _page_membership(
-    tenant: str, policy: SuppressionPolicy, ids: list[str]
-) -> Callable[[str], Callable[[str], bool]] | None:
-    """For rules naming segments: one BatchGet per referenced segment per page, not per contact."""
-    if policy.rule is None or not policy.segment_ids or not ids:
-        return None
-    members = {sid: memberships_repo.existing(tenant, sid, ids) for sid in policy.segment_ids}
-    return lambda contact_id: lambda segment_id: contact_id in members.get(segment_id, ())
 
 
 def presigned_download_url(s3: Any, bucket: str, key: str, expires_in: int = DOWNLOAD_URL_SECONDS) -> str | None:

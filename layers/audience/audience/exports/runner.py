@@ -94,7 +94,9 @@ def _run(
             bucket=settings.export_bucket,
             on_progress=progress,
         )
-        return outcome.counts, {"object_key": outcome.object_key, "file_name": outcome.file_name}, False
+        logger.info("export written", tenant_id=tenant, job_id=job.job_id, read_from=outcome.sources)
+        result = {"object_key": outcome.object_key, "file_name": outcome.file_name, "read_from": outcome.sources}
+        return outcome.counts, result, False
     if job.kind == jobs.MASS_UPDATE:
         bulk = apply_to_members(
             tenant,

@@ -1,6 +1,7 @@
 """One writer per export format, all with the same shape: header on construction, ``write_rows``
-for each page of contacts, ``close`` to finish the file. Writers only ever see a page at a time and
-write into a binary sink (the S3 multipart upload), so memory stays flat however big the segment.
+(dicts) or ``write_batch`` (an Arrow record batch) for each page of contacts, ``close`` to finish
+the file. Writers only ever see a page at a time and write into a binary sink (the S3 multipart
+upload), so memory stays flat however big the segment.
 """
 
 from __future__ import annotations
@@ -27,12 +28,23 @@ class ExportWriter(ABC):
     def write_rows(self, rows: Sequence[Row]) -> int:
         """Write a page; answer how many rows went into the file."""
 
+    def write_batch(self, batch: Any) -> int:
+        """Write a typed record batch (``columnar.contacts_schema`` layout); answer how many rows went
+        into the file. Formats that render per row get the batch's rows in stored form; csv and
+        parquet override this with whole-column work."""
+        from audience.exports.arrow_cells import batch_rows
+
+        return self.write_rows(batch_rows(batch, self.columns, self.types))
+
     def close(self) -> None:  # noqa: B027 - most formats have nothing to finish
         """Finish the file (footers, zip directory). The sink itself is closed by its owner."""
 
 
-def open_writer(export_format: str, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog) -> ExportWriter:
-    """The writer for ``export_format`` (imported lazily: pyarrow and openpyxl load only when used)."""
+def open_writer(
+    export_format: str, sink: BinaryIO, columns: Sequence[str], catalog: FieldCatalog, *, action_column: bool = False
+) -> ExportWriter:
+    """The writer for ``export_format`` (imported lazily: pyarrow and openpyxl load only when used);
+    ``action_column``: a delta file (audience_sha256 with ``changes_since``)."""
     if export_format == "csv":
         from audience.exports.writers.csv_writer import CsvWriter
 
@@ -52,5 +64,5 @@ def open_writer(export_format: str, sink: BinaryIO, columns: Sequence[str], cata
     if export_format == "audience_sha256":
         from audience.exports.writers.audience_sha256 import AudienceSha256Writer
 
-        return AudienceSha256Writer(sink, columns, catalog)
+        return AudienceSha256Writer(sink, columns, catalog, action_column=action_column)
     raise ValueError(f"unknown export format {export_format!r}")

@@ -45,6 +45,21 @@ class ParquetWriter(ExportWriter):
             self._flush()
         return len(rows)
 
+    def write_batch(self, batch: pa.RecordBatch) -> int:
+        """A snapshot batch is already in the layout: only the selected columns, in order."""
+        if not batch.num_rows:
+            return 0
+        arrays = []
+        for name, field in zip(self.columns, self.schema, strict=True):
+            index = batch.schema.get_field_index(name)
+            column = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, field.type)
+            arrays.append(column if column.type == field.type else column.cast(field.type))
+        self._pending.append(pa.Table.from_arrays(arrays, schema=self.schema))
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= self._row_group_rows:
+            self._flush()
+        return batch.num_rows
+
     def _flush(self) -> None:
         if self._pending:
             self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._pending_rows)
