@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audience.eventlog import read_events
+from audience.eventlog import EventQuery, read_events
 from audience.suppression import SuppressionPolicy
 
 
@@ -49,6 +49,4 @@ def load_for_policy(tenant: str, policy: SuppressionPolicy, *, s3: Any, as_of: d
         return None
     lookback = policy.event_lookback_days
     since = as_of - timedelta(days=lookback + 1) if lookback is not None else None
-    table = read_events(tenant, s3, since=since)
-    table = table.filter(pc.is_in(table["event"], value_set=pa.array(sorted(names), pa.string())))
-    return EventsByContact(table)
+    return EventsByContact(read_events(tenant, s3, query=EventQuery(names=frozenset(names), since=since)))
