@@ -113,7 +113,7 @@ def compact(tenant_id: str, s3, *, bucket: str | None = None, now: datetime | No
         manifest = swapped
     result.parts_written = [p.key for p in written]
     result.parts_dropped = [p.key for p in replaced + expired]
-    result.deleted = _delete(s3, bucket, fresh + stale + result.parts_dropped + _orphans(s3, bucket, manifest, now))
+    result.deleted = _delete(s3, bucket, fresh + stale + result.parts_dropped + _orphans(s3, bucket, manifest))
     return result
 
 
@@ -195,9 +195,11 @@ def _swap(s3, bucket: str, read: LogManifest, new: LogManifest) -> None:
         raise
 
 
-def _orphans(s3, bucket: str, manifest: LogManifest, now: datetime) -> list[str]:
-    """Part objects no manifest names, old enough not to be a running compaction's output."""
+def _orphans(s3, bucket: str, manifest: LogManifest) -> list[str]:
+    """Part objects no manifest names, old enough not to be a running compaction's output (by the
+    wall clock, as S3 stamps objects: ``now`` of a run may be another day)."""
     named = {p.key for p in manifest.parts}
+    now = datetime.now(UTC)
     return [item["Key"] for item in list_keys(s3, bucket, parts_prefix(manifest.tenant_id))
             if item["Key"] not in named and item["LastModified"] < now - GRACE]
 
