@@ -193,7 +193,8 @@ def test_a_reader_meeting_a_compaction_starts_over_on_the_new_manifest(s3):
 
     seen = source.fold(wanted, consume)
     assert len(attempts) == 2
-    assert sorted((r["contact_id"], r["event"], r["occurred_at"], tuple(r["properties"])) for r in seen) == expected(rows)
+    found = sorted((r["contact_id"], r["event"], r["occurred_at"], tuple(r["properties"])) for r in seen)
+    assert found == expected(rows)
 
 
 def test_a_scan_pushes_down_names_window_and_contact_range(s3):

@@ -5,7 +5,7 @@ of record batches with push-down (``scan``)."""
 from audience.eventlog.append import append_events, events_table
 from audience.eventlog.compaction import DEFAULT_RETENTION_DAYS, compact
 from audience.eventlog.layout import eventlog_prefix
-from audience.eventlog.scan import EventQuery, LogChanged, read_events, scan
+from audience.eventlog.reading import EventQuery, LogChanged, read_events, scan
 from audience.eventlog.source import LogEvents
 
 __all__ = [

@@ -16,7 +16,7 @@ Order, so that a crash anywhere or a race with appends or another compaction los
    parts. A crash before 4 leaves objects no reader uses (merged batches are skipped by name) that
    the next compaction deletes; part objects named by no manifest are deleted once older than GRACE.
 
-Readers that meet an object deleted in 4 start over with the new manifest (``scan.LogChanged``).
+Readers that meet an object deleted in 4 start over with the new manifest (``reading.LogChanged``).
 Merged batch keys are remembered for MERGED_MEMORY, so a batch delivered again is not counted twice.
 """
 

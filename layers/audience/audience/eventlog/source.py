@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from audience.eventlog.scan import RESTARTS, EventQuery, LogChanged, scan
+from audience.eventlog.reading import RESTARTS, EventQuery, LogChanged, scan
 
 T = TypeVar("T")
 

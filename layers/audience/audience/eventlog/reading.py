@@ -43,6 +43,7 @@ _TS = EVENTS_SCHEMA.field("occurred_at").type
 RANGED_MIN_BYTES = 8 * 2**20  # larger objects are read by ranged GETs (footer, then the chunks needed)
 READ_AHEAD = 8  # small objects fetched ahead of the one being read
 ALL_COLUMNS = tuple(EVENTS_SCHEMA.names)
+BATCH_ROWS = 131_072  # rows per streamed record batch (at most): memory per batch in flight
 RESTARTS = 3  # times a reader starts over when compaction swapped the log under it
 
 
@@ -93,7 +94,8 @@ def scan(tenant_id: str, s3, query: EventQuery = EventQuery(), *, bucket: str | 
             groups = [g for g in range(parquet.metadata.num_row_groups) if _group_wanted(parquet, g, query)]
             if not groups:
                 continue
-            for batch in parquet.iter_batches(row_groups=groups, columns=columns, use_threads=True):
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
+                                                  use_threads=True):
                 kept = _filtered(pa.Table.from_batches([batch]).cast(schema), query)
                 if kept.num_rows:
                     yield from kept.select(output).to_batches()
