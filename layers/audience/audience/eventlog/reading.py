@@ -96,7 +96,8 @@ def scan(tenant_id: str, s3, query: EventQuery = EventQuery(), *, bucket: str | 
                 continue
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
                                                   use_threads=True):
-                kept = _filtered(pa.Table.from_batches([batch]).cast(schema), query)
+                table = pa.Table.from_batches([batch])
+                kept = _filtered(table if _same_types(table.schema, schema) else table.cast(schema), query)
                 if kept.num_rows:
                     yield from kept.select(output).to_batches()
     except Exception as exc:
@@ -118,7 +119,22 @@ def read_events(tenant_id: str, s3, since: datetime | None = None, bucket: str |
             if attempt == RESTARTS - 1:
                 raise
     schema = pa.schema([EVENTS_SCHEMA.field(n) for n in EVENTS_SCHEMA.names if n in query.columns])
-    return pa.Table.from_batches(batches, schema=schema)
+    if not batches:
+        return schema.empty_table()
+    return pa.concat_tables([pa.Table.from_batches([batch]).cast(schema) for batch in batches])
+
+
+def _same_types(found: pa.Schema, wanted: pa.Schema) -> bool:
+    """Whether a batch needs no cast (nullability and a map's entry names aside)."""
+    if found.names != wanted.names:
+        return False
+    for have, want in zip(found.types, wanted.types, strict=True):
+        if pa.types.is_map(have) and pa.types.is_map(want):
+            if have.key_type != want.key_type or have.item_type != want.item_type:
+                return False
+        elif have != want:
+            return False
+    return True
 
 
 def _with_contact_bounds(query: EventQuery) -> EventQuery:

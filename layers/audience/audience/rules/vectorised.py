@@ -439,13 +439,16 @@ class _Activity:
 
     def run(self, batches: Iterable[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
         """(sorted distinct ids of contacts with selected events, each condition's aggregate on them)."""
+        contacts = _Contacts()
         merged: dict[str, pa.Table | None] = dict.fromkeys(self.conditions)
         pending: dict[str, list[pa.Table]] = {key: [] for key in self.conditions}
         in_flight: deque[Future] = deque()
 
-        def absorb(partials: dict[str, pa.Table]) -> None:
+        def absorb(found: tuple[pa.Array, dict[str, pa.Table]]) -> None:
+            distinct, partials = found
+            rows = contacts.rows(distinct)  # the chunk's contacts numbered run-wide, once for every condition
             for key, partial in partials.items():
-                pending[key].append(partial)
+                pending[key].append(partial.set_column(0, "row", rows.take(partial.column("row"))))
                 base = merged[key].num_rows if merged[key] is not None else 0
                 if sum(t.num_rows for t in pending[key]) > max(base, EVENT_CHUNK_ROWS):
                     merged[key] = self._merge(key, [merged[key], *pending[key]])
@@ -458,22 +461,23 @@ class _Activity:
         while in_flight:
             absorb(in_flight.popleft().result())
         final = {key: self._merge(key, [merged[key], *pending[key]]) for key in self.conditions}
-        found = [t.column("contact_id") for t in final.values() if t.num_rows]
-        keys = _sorted_unique(pa.chunked_array(found, pa.string()) if found else None)
+        ids = contacts.ids()
+        order = pc.sort_indices(ids)
         aligned = {}
         for key, table in final.items():
             cond = self.conditions[key]
             values = table.column("v")
             if cond.aggregate.fn == "avg":
                 values = pc.divide(values, table.column("n").cast(pa.float64()))
-            positions = pc.index_in(table.column("contact_id"), value_set=keys)
-            aligned[key] = (pc.scatter(_flat(values).cast(_value_type(cond)), _flat(positions), max_index=len(keys) - 1)
-                            if table.num_rows else pa.nulls(len(keys), _value_type(cond)))
-        return keys, aligned
+            spread_out = (pc.scatter(_flat(values).cast(_value_type(cond)), _flat(table.column("row")),
+                                     max_index=len(ids) - 1)
+                          if table.num_rows else pa.nulls(len(ids), _value_type(cond)))
+            aligned[key] = spread_out.take(order)
+        return ids.take(order), aligned
 
-    def _partials(self, chunk: pa.Table) -> dict[str, pa.Table]:
+    def _partials(self, chunk: pa.Table) -> tuple[pa.Array, dict[str, pa.Table]]:
         log = _EventLog(chunk, self.as_of)
-        return {key: log.partial(cond) for key, cond in self.conditions.items()}
+        return log.index()[0], {key: log.partial(cond) for key, cond in self.conditions.items()}
 
     def _merge(self, key: str, tables: list[pa.Table | None]) -> pa.Table:
         cond = self.conditions[key]
@@ -484,17 +488,40 @@ class _Activity:
             return parts[0]
         table = pa.concat_tables(parts)
         how = [("v", _COMBINE[cond.aggregate.fn])] + ([("n", "sum")] if cond.aggregate.fn == "avg" else [])
-        grouped = table.group_by("contact_id", use_threads=False).aggregate(how)
-        columns = {"contact_id": grouped.column("contact_id"), "v": grouped.column(f"v_{how[0][1]}")}
+        grouped = table.group_by("row", use_threads=False).aggregate(how)
+        columns = {"row": grouped.column("row"), "v": grouped.column(f"v_{how[0][1]}")}
         if cond.aggregate.fn == "avg":
             columns["n"] = grouped.column("n_sum")
         return pa.table(columns).cast(_partial_schema(cond))
 
 
+class _Contacts:
+    """The run's contacts with events, numbered in the order first met: partial aggregates are merged
+    by that integer (one string lookup per chunk for every condition, not one group-by on strings each)."""
+
+    def __init__(self) -> None:
+        self._known: pa.Array = pa.array([], pa.string())
+
+    def rows(self, distinct: pa.Array) -> pa.Array:
+        """Each of a chunk's distinct ids' run-wide number (int64), numbering the new ones."""
+        found = (pc.index_in(distinct, value_set=self._known) if len(self._known)
+                 else pa.nulls(len(distinct), pa.int32()))
+        new = distinct.filter(pc.is_null(found))
+        if len(new):
+            start = len(self._known)
+            numbers = pc.add(pc.cumulative_sum(pc.is_null(found).cast(pa.int64())), start - 1)
+            found = pc.if_else(pc.is_null(found), numbers, found.cast(pa.int64()))
+            self._known = pa.concat_arrays([self._known, new])
+        return found.cast(pa.int64())
+
+    def ids(self) -> pa.Array:
+        return self._known
+
+
 def _partial_schema(cond: EventCondition) -> pa.Schema:
     fn = cond.aggregate.fn
     value = pa.int64() if fn == "count" else _value_type(cond)
-    fields = [pa.field("contact_id", pa.string()), pa.field("v", value)]
+    fields = [pa.field("row", pa.int64()), pa.field("v", value)]
     return pa.schema(fields + ([pa.field("n", pa.int64())] if fn == "avg" else []))
 
 
@@ -596,7 +623,8 @@ class _EventLog:
         return positions, parse_numbers(chosen(self._named_property(name, cond.aggregate.field)))
 
     def partial(self, cond: EventCondition) -> pa.Table:
-        """A condition's aggregate over this chunk, per contact with selected events (`_partial_schema`)."""
+        """A condition's aggregate over this chunk, per contact with selected events (`_partial_schema`;
+        ``row``: the contact's position in `index`)."""
         positions, values = self.select(cond)
         keys, rows = self.index()
         fn = cond.aggregate.fn
@@ -618,8 +646,7 @@ class _EventLog:
             how = {"first_at": "min", "last_at": "max", "sum": "sum", "min": "min", "max": "max"}[fn]
             grouped = table.group_by("row", use_threads=False).aggregate([("v", how)])
             result = {"v": grouped.column(f"v_{how}")}
-        ids = keys.take(_flat(grouped.column("row")))
-        return pa.table({"contact_id": ids, **result}).cast(_partial_schema(cond))
+        return pa.table({"row": _flat(grouped.column("row")).cast(pa.int64()), **result}).cast(_partial_schema(cond))
 
 
 def lookup_first(maps: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
