@@ -20,8 +20,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -330,17 +328,9 @@ def api_batches(batches: int) -> dict[str, Any]:
                 "compaction_seconds": time.perf_counter() - began, "events_merged": result.events_merged}
 
 
-def _child(code: str, timeout: float = 3600) -> Any:
-    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
-    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip()[-1500:] or f"exit {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run(quick: bool, workdir: Path) -> dict[str, Any]:
+    from bench.evaluation import _child  # each measurement in a fresh interpreter: its own peak RSS
+
     contacts, events, batches = (100_000, 2_000_000, 20) if quick else (1_000_000, 50_000_000, 100)
     folder = workdir / "eventlog"
     folder.mkdir(parents=True, exist_ok=True)
