@@ -149,3 +149,21 @@ def test_busy_port_fails_with_a_clear_message_and_sigterm_stops_cleanly(tmp_path
     assert second.info()["tenants"][0]["tenant_id"] == "demo"
     assert second.stop() == 0
     assert "stopped" in second.log()
+
+
+def test_an_api_event_batch_is_ingested_within_five_seconds(local_stack, api_key):
+    headers = {"X-Api-Key": api_key}
+    events = [{"contact_id": f"c{n}", "event": "open", "occurred_at": f"2025-0{1 + n % 6}-02T10:00:00Z"}
+              for n in range(500)]
+    posted = time.monotonic()
+    answer = requests.post(f"{local_stack.url}/events", json={"events": events}, headers=headers, timeout=10)
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+
+    def status():
+        return requests.get(f"{local_stack.url}{accepted['status_url']}", headers=headers, timeout=10).json()
+
+    final = _wait_for(status, lambda body: body.get("status") != "pending", timeout=5.0)
+    assert final["status"] == "ingested", final
+    assert (final["accepted"], final["ingested"], final["rejected"]) == (500, 500, 0)
+    assert time.monotonic() - posted < 5.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from audience.errors import ValidationFailed
+from audience.event_retention import check_windows
 from audience.storage import fields_repo, segments_repo, suppression_repo
 from audience.storage.records import SuppressionSettings
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -73,6 +74,9 @@ def check_rules(tenant: str, rules: dict[str, Any]) -> None:
             "the suppression rules are invalid",
             [{"path": e["path"], "message": e["message"]} for e in exc.errors],
         ) from exc
+    too_far = check_windows(tenant, rules, "/rules")
+    if too_far:
+        raise ValidationFailed("the suppression rules look back further than events are kept", too_far)
 
 
 @router.get("/settings/suppression", summary="The tenant's suppression settings", tags=["settings"])

@@ -38,6 +38,8 @@ def world(api_call, tenants):
     campaign = a("POST", "/campaigns", body={"name": "A launch", "segment_ids": [segment["id"]]})
     export = a("POST", f"/segments/{segment['id']}/exports", body={"format": "csv"})
     upload = a("POST", "/imports", body={"file_name": "a.csv"})
+    events = a("POST", "/events", body={"events": [{"contact_id": "alice", "event": "open",
+                                                     "occurred_at": "2025-01-01T00:00:00Z"}]})
     a(
         "PUT",
         "/settings/suppression",
@@ -51,6 +53,7 @@ def world(api_call, tenants):
         "job_id": export["job_id"],
         "import_job_id": upload["job_id"],
         "other_segment_id": other["id"],
+        "batch_id": events["batch_id"],
     }
     return tenant_a, tenant_b, ids
 
@@ -86,6 +89,7 @@ ROUTES_NAMING_AN_ITEM = {
     ("GET", "/exports/<job_id>"): None,
     ("GET", "/jobs/<job_id>"): None,
     ("GET", "/imports/<job_id>"): None,
+    ("GET", "/events/batches/<batch_id>"): None,
 }
 # PUT /contacts/{id} is an upsert: B writing "alice" creates B's own alice (checked below).
 UPSERTS = {("PUT", "/contacts/<contact_id>")}

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from audience.evaluation.placement import Slot, place_masks
 from audience.fields import FieldCatalog
 from audience.rules import Rule
-from audience.rules.vectorised import SegmentEvaluator, contains, select_members, sorted_ids
+from audience.rules.vectorised import EventSource, SegmentEvaluator, contains, select_members, sorted_ids
 
 SUPPRESSION = "__suppression__"  # cannot clash: segment ids are 32 hex characters
 
@@ -35,7 +36,7 @@ class Plan:
     rules: dict[str, Rule]  # dynamic segments evaluated in the pass (targets and what they reference)
     slots: list[Slot]  # segments whose members the pass produces (placement takes part)
     suppression: Rule | None = None
-    events: pa.Table | None = None
+    events: pa.Table | EventSource | None = None  # the run's: the event log (``eventlog.LogEvents``)
     memberships: dict[str, pa.Array] = field(default_factory=dict)  # referenced segments outside the pass
     static_by_category: dict[str, pa.Array] = field(default_factory=dict)  # ids placed statically per category
     columns: list[str] | None = None  # contact columns the rules read (None: all)
@@ -90,10 +91,15 @@ def failing_segments(plan: Plan, batch: pa.RecordBatch | None) -> dict[str, str]
     """Which of the plan's rules fail to compile or to evaluate (on ``batch``), each with its reason:
     tried one segment at a time, so one broken segment never stops the others."""
     failures: dict[str, str] = {}
+    events = plan.events
+    if batch is not None and batch.num_rows and hasattr(events, "for_contacts"):
+        # each try reads only the batch's contacts' events (their id range), not the whole log
+        bounds = pc.min_max(batch.column(batch.schema.get_field_index("contact_id")))
+        events = events.for_contacts(bounds["min"].as_py(), bounds["max"].as_py())
     for sid, rule in plan.rules.items():
         try:
             single = SegmentEvaluator(
-                [(sid, rule)], as_of=plan.as_of, catalog=plan.catalog, events=plan.events,
+                [(sid, rule)], as_of=plan.as_of, catalog=plan.catalog, events=events,
                 memberships=plan.memberships,
             )
             if batch is not None:

@@ -15,7 +15,7 @@ A shard worker (``run_shard``) extends the lease (still the run's: a run whose l
 stops), evaluates its files and writes ``shard-{n}.parquet`` (segment_id, contact_id). A redelivered
 message finds its file and skips the work. Once every shard file exists, the worker that moves the
 run from ``sharding`` to ``merging`` (conditional update: exactly one) merges the files and writes
-the results with the same ``run.finish`` as an in-process run, then releases the lease. A worker
+the results with the same ``results.finish`` as an in-process run, then releases the lease. A worker
 dying mid-merge leaves the run ``merging``; the lease expires and the next run marks it
 ``abandoned`` and converges (its writes are idempotent diffs). A finished run's folder is deleted.
 """
@@ -35,8 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from audience.evaluation import engine, shards, snapshots
+from audience.evaluation import engine, results, shards, snapshots
 from audience.evaluation.placement import Slot
+from audience.eventlog import LogEvents
 from audience.fields import BUILTIN_FIELDS, FieldCatalog, FieldType
 from audience.rules import parse_rule, referenced_segments, rule_to_json
 from audience.settings import get_settings
@@ -59,8 +60,6 @@ def shard_message(tenant: str, run_id: str, index: int) -> dict[str, Any]:
 def start(plan: engine.Plan, manifest: snapshots.Manifest, run_id: str, failed: dict[str, str], *,
           files_per_shard: int, s3, bucket: str, sqs=None):
     """Save the plan, mark the run ``sharding`` and queue its shards; the ``RunResult`` says how many."""
-    from audience.evaluation.run import RunResult
-
     tenant = manifest.tenant_id
     _leave_out_failing(plan, manifest, s3, bucket, failed)
     split = shards.split(manifest, math.ceil(len(manifest.files) / files_per_shard))
@@ -74,20 +73,18 @@ def start(plan: engine.Plan, manifest: snapshots.Manifest, run_id: str, failed: 
         answer = sqs.send_message_batch(QueueUrl=os.environ["EVALUATE_QUEUE_URL"], Entries=entries[first:first + 10])
         if answer.get("Failed"):
             raise RuntimeError(f"could not queue shards: {answer['Failed']}")
-    return RunResult(tenant, run_id, plan.as_of, manifest.snapshot_id, failed=dict(failed), sharded=len(split))
+    return results.RunResult(tenant, run_id, plan.as_of, manifest.snapshot_id, failed=dict(failed), sharded=len(split))
 
 
 def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
     """Evaluate one shard; the ``RunResult`` when this call finished the run, else None."""
-    from audience.evaluation import run
-
     settings = get_settings()
     s3 = s3 or boto3.client("s3", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     bucket = settings.data_bucket
     record = runs_repo.get_run(tenant, run_id)
     if record is None or record.status != "sharding":
         return None  # finished, or abandoned and taken over: nothing left to do
-    if not runs_repo.acquire_lease(tenant, run_id, run.LEASE_SECONDS):
+    if not runs_repo.acquire_lease(tenant, run_id, results.LEASE_SECONDS):
         return None  # the lease expired and another run holds it: this run is over
     plan, manifest, split, failed = load_plan(tenant, run_id, s3, bucket)
     key = shard_key(tenant, run_id, index)
@@ -96,7 +93,7 @@ def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
         _put_parquet(s3, bucket, key, _long_table(result))
     if _finished_shards(s3, bucket, tenant, run_id) < len(split):
         return None
-    if not runs_repo.acquire_lease(tenant, run_id, run.LEASE_SECONDS):
+    if not runs_repo.acquire_lease(tenant, run_id, results.LEASE_SECONDS):
         return None  # taken over while this shard was evaluated
     if not runs_repo.transition(tenant, run_id, "sharding", "merging"):
         return None  # another shard is finishing the run
@@ -104,7 +101,7 @@ def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
     started = datetime.fromisoformat((record.detail or {}).get("started_at", now_iso()).replace("Z", "+00:00"))
     duration_ms = int((datetime.now(UTC) - started).total_seconds() * 1000)
     try:
-        result = run.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
+        result = results.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
                             duration_ms=duration_ms, pass_ms=duration_ms, shards=len(split))
     finally:
         runs_repo.release_lease(tenant, run_id)
@@ -128,7 +125,7 @@ def load_plan(tenant: str, run_id: str, s3, bucket: str):
     as_of = datetime.fromisoformat(saved["as_of"])
     rules = {sid: parse_rule(document, catalog) for sid, document in saved["rules"].items()}
     suppression = parse_rule(saved["suppression"], catalog) if saved["suppression"] else None
-    needs_events, since = engine.events_window([*saved["rules"].values(), saved["suppression"]], as_of)
+    uses_events, _ = engine.events_window([*saved["rules"].values(), saved["suppression"]], as_of)
     ids = _get_parquet(s3, bucket, prefix + "plan-ids.parquet")
     grouped: dict[tuple[str, str], pa.Array] = {}
     for kind, key in {(k, v) for k, v in zip(ids.column("kind").to_pylist(), ids.column("key").to_pylist(),
@@ -140,7 +137,7 @@ def load_plan(tenant: str, run_id: str, s3, bucket: str):
     plan = engine.Plan(
         as_of=as_of, catalog=catalog, rules=rules, slots=[Slot(**slot) for slot in saved["slots"]],
         suppression=suppression,
-        events=snapshots.read_events(manifest, s3, since=since, bucket=bucket) if needs_events else None,
+        events=LogEvents(tenant, s3, bucket) if uses_events else None,
         memberships=memberships, static_by_category=static, columns=saved["columns"],
     )
     split = [shards.Shard(s["index"], tuple(s["files"]), s["include_delta"]) for s in saved["shards"]]

@@ -20,6 +20,7 @@ from audience.errors import ValidationFailed
 from audience.evaluation import engine, snapshots
 from audience.evaluation.placement import Slot
 from audience.evaluation.run import _members
+from audience.eventlog import LogEvents
 from audience.fields import FieldCatalog, FieldType
 from audience.rules import parse_rule, referenced_segments
 from audience.settings import get_settings
@@ -55,10 +56,10 @@ def preview(tenant: str, rules: dict[str, Any], *, sample_size: int = SAMPLE_SIZ
     documents = [rules] + ([policy_document] if policy_document else [])
     segments = {s.id: s for s in segments_repo.all_segments(tenant)}
     referenced = referenced_segments(rule) | (referenced_segments(suppression) if suppression else set())
-    needs_events, since = engine.events_window(documents, as_of)
+    uses_events, _ = engine.events_window(documents, as_of)
     plan = engine.Plan(
         as_of=as_of, catalog=catalog, rules={PREVIEW: rule}, slots=[Slot(PREVIEW)], suppression=suppression,
-        events=snapshots.read_events(manifest, s3, since=since, bucket=bucket) if needs_events else None,
+        events=LogEvents(tenant, s3, bucket) if uses_events else None,
         memberships={sid: _members(tenant, sid, segments.get(sid), s3, bucket) for sid in referenced},
         columns=sorted(set().union(*(engine.contact_fields(d) for d in documents))),
     )

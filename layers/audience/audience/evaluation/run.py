@@ -4,7 +4,8 @@ Order of a run (so that a run dying anywhere and running again converges):
 1. take the tenant's lease in the run ledger (expiring: a dead run's lease is taken over by the next;
    runs still ``running``/``sharding``/``merging`` in the ledger are marked ``abandoned``); ``as_of``
    fixed once;
-2. a new incremental snapshot (contacts changed since the last one; never a table scan);
+2. the event log compacted (``eventlog.compact``: new batches folded in, expired months dropped),
+   then a new incremental snapshot (contacts changed since the last one; never a table scan);
 3. one streaming pass of every dynamic segment, suppression and category placement (``engine``),
    split into shards by snapshot file (``shards``; above ``fan_out_files`` base files the shards go to
    EvaluateQueue instead, ``fanout``) — the answer is the same;
@@ -26,55 +27,28 @@ from typing import Any
 import boto3
 import pyarrow as pa
 
-from audience.evaluation import changes, engine, snapshots, state
+from audience.evaluation import engine, fanout, shards, snapshots, state
 from audience.evaluation.placement import Slot
 from audience.evaluation.requests import new_run_id
+from audience.evaluation.results import LEASE_SECONDS, RunResult, finish
+from audience.eventlog import LogEvents, compact
 from audience.fields import FieldCatalog
 from audience.rules import RuleValidationError, parse_rule, referenced_segments
 from audience.settings import get_settings
 from audience.storage import (
+    eventlog_repo,
     fields_repo,
-    history_repo,
     memberships_repo,
     runs_repo,
     segments_repo,
     suppression_repo,
 )
-from audience.storage.membership_history_repo import Cause
-from audience.storage.membership_history_repo import stamp as _stamp
 from audience.storage.records import Segment
 from audience.suppression import SuppressionPolicy
-
-WRITE_SLICE = 50_000  # memberships handed to the batch writer at once: a first run of a huge segment
-# never holds millions of items in memory
-LEASE_SECONDS = 15 * 60  # longer than the evaluator's Lambda timeout: a live run never loses it
 
 
 class LeaseHeld(RuntimeError):
     """Another live run holds the tenant's lease; this run did nothing."""
-
-
-@dataclass
-class RunResult:
-    tenant_id: str
-    run_id: str
-    as_of: datetime
-    snapshot_id: str
-    segments: dict[str, int] = field(default_factory=dict)  # member counts of segments evaluated
-    failed: dict[str, str] = field(default_factory=dict)  # segment id -> reason
-    changes: dict[str, dict[str, int]] = field(default_factory=dict)  # segment id -> {"added", "removed"}
-    duration_ms: int = 0
-    sharded: int = 0  # shards sent to EvaluateQueue (0: evaluated here)
-
-    def summary(self) -> dict[str, Any]:
-        """SPEC §6's per-tenant entry."""
-        return {
-            "tenant_id": self.tenant_id,
-            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
-            "snapshot_id": self.snapshot_id,
-            "segments": dict(self.segments),
-            **({"run_id": self.run_id, "status": "sharded", "shards": self.sharded} if self.sharded else {}),
-        }
 
 
 def run_tenant(
@@ -107,11 +81,10 @@ def run_tenant(
         _mark_abandoned(tenant, run_id)
         runs_repo.put_run(tenant, run_id, "running", as_of=as_of.isoformat())
         catalog = fields_repo.catalog(tenant)
+        compact(tenant, s3, bucket=bucket, now=as_of, retention_days=eventlog_repo.retention_days(tenant))
         manifest = snapshots.build_snapshot(tenant, s3, full=full_snapshot, now=as_of, bucket=bucket, catalog=catalog)
         plan, failed = build_plan(tenant, catalog, as_of, manifest, s3, bucket, segment_ids)
         if fan_out_files and len(manifest.files) > fan_out_files and os.environ.get("EVALUATE_QUEUE_URL"):
-            from audience.evaluation import fanout
-
             result = fanout.start(plan, manifest, run_id, failed, files_per_shard=fan_out_files, s3=s3, bucket=bucket)
             keep_lease = True  # the shard that finishes the run releases it
             return result
@@ -137,65 +110,6 @@ def run_on_demand(tenant: str, *, segment_ids: Iterable[str] | None, run_id: str
         if recorded is not None and recorded.status in ("succeeded", "failed", "abandoned"):
             return None
     return run_tenant(tenant, segment_ids=segment_ids, run_id=run_id, fan_out_files=fan_out_files)
-
-
-def finish(
-    tenant: str,
-    run_id: str,
-    as_of: datetime,
-    manifest: snapshots.Manifest,
-    plan: engine.Plan,
-    members: dict[str, pa.Array],
-    failed: dict[str, str],
-    *,
-    s3,
-    bucket: str,
-    duration_ms: int,
-    pass_ms: int,
-    shards: int,
-) -> RunResult:
-    """Write a run's results (every segment of ``plan.slots``): memberships, state, history, counts,
-    failures, and the ledger's record of the run."""
-    result = RunResult(tenant, run_id, as_of, manifest.snapshot_id, failed=dict(failed))
-    segments = {s.id: s for s in segments_repo.all_segments(tenant)}
-    touches = StreamTouches(tenant)
-    timings: dict[str, int] = {}
-    for slot in plan.slots:
-        if slot.id in result.failed or slot.id not in members or slot.id not in segments:
-            continue
-        began = time.monotonic()
-        try:
-            change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
-                            snapshot_cut=manifest.watermark, touches=touches, run_id=run_id)
-            result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
-            result.segments[slot.id] = change.member_count
-        except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
-            result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
-        timings[slot.id] = int((time.monotonic() - began) * 1000)
-    for sid, reason in result.failed.items():
-        segments_repo.record_evaluation(
-            tenant, sid, member_count=segments[sid].member_count if sid in segments else 0,
-            evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
-        )
-    result.duration_ms = duration_ms + sum(timings.values())
-    for sid, count in result.segments.items():  # after the loop: the run's whole duration is known
-        segments_repo.record_evaluation(tenant, sid, member_count=count, evaluated_at=_iso(as_of), last_run={
-            "run_id": run_id, "duration_ms": result.duration_ms, "pass_ms": pass_ms,
-            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), "snapshot_cut": manifest.watermark,
-            **result.changes[sid]})
-    runs_repo.put_run(
-        tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
-        as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
-        detail={
-            "duration_ms": result.duration_ms,
-            "segments": {sid: {**change, "member_count": result.segments[sid], "write_ms": timings.get(sid, 0)}
-                         for sid, change in result.changes.items()},
-            "failed": result.failed,
-            "pass_ms": pass_ms,
-            "shards": shards,
-        },
-    )
-    return result
 
 
 def build_plan(
@@ -241,8 +155,8 @@ def build_plan(
             found = static_by_category.get(segment.category)
             merged = ids + (found.to_pylist() if found is not None else [])
             static_by_category[segment.category] = pa.array(merged, pa.string())
-    needs_events, since = engine.events_window(documents, as_of)
-    events = snapshots.read_events(manifest, s3, since=since, bucket=bucket) if needs_events else None
+    uses_events, _ = engine.events_window(documents, as_of)
+    events = LogEvents(tenant, s3, bucket) if uses_events else None
     columns = set().union(*(engine.contact_fields(d) for d in documents)) if documents else set()
     plan = engine.Plan(
         as_of=as_of,
@@ -298,8 +212,6 @@ def _members(tenant: str, segment_id: str, segment: Segment | None, s3, bucket: 
 def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed: dict[str, str]):
     """The pass; when a rule breaks it, the broken segments are found one by one, marked, and the
     pass runs again without them (and without what references them)."""
-    from audience.evaluation import shards
-
     for _ in range(3):
         plan.rules = {sid: r for sid, r in plan.rules.items() if sid not in failed}
         plan.slots = [s for s in plan.slots if s.id not in failed]
@@ -318,53 +230,6 @@ def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed
     raise RuntimeError("evaluation kept failing")
 
 
-class StreamTouches:
-    """Contacts the real-time path changed (``{contact_id: seen_at}``), read once per distinct
-    "since" in a run (segments evaluated by the same last run share their cut)."""
-
-    def __init__(self, tenant: str):
-        self.tenant = tenant
-        self._cache: dict[str, dict[str, str]] = {}
-
-    def since(self, moment: str | None) -> dict[str, str]:
-        key = moment or ""
-        if key not in self._cache:
-            from audience.realtime import stamps
-
-            self._cache[key] = dict(stamps.changed_after(self.tenant, key))
-        return self._cache[key]
-
-
-def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str, *,
-           snapshot_cut: str | None, touches: StreamTouches, run_id: str | None = None) -> changes.Change:
-    """Write one segment's result: only the changed memberships (``changes``), each with its history
-    entry in the same batched requests, then the state and the day's counters (``finish`` then sets
-    the count). Memberships first: a run dying after them is repaired by the next run."""
-    found = state.read_state(tenant, segment.id, s3, bucket)
-    base_is_table = found is None
-    previous = found or state.previous_state(tenant, segment.id, s3, bucket)
-    since = snapshot_cut if base_is_table else previous.cut
-    if since and snapshot_cut and snapshot_cut < since:
-        since = snapshot_cut
-    recent, newer = changes.touched_groups(touches.since(since), previous.cut, snapshot_cut, base_is_table)
-    members = changes.in_order(members)  # and so the state: the next run's diff is the sorted one
-    change = changes.segment_change(
-        previous.members, members, recent=recent, newer=newer,
-        stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
-    )
-    cause = Cause("run", run_id=run_id, rules_version=segment.version, at=_stamp(as_of))
-    for first in range(0, len(change.added), WRITE_SLICE):
-        ids = change.added.slice(first, WRITE_SLICE).to_pylist()
-        memberships_repo.add_many(tenant, segment.id, ids, source="dynamic", category=segment.category, history=cause)
-    for first in range(0, len(change.removed), WRITE_SLICE):
-        memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist(),
-                                     history=cause)
-    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
-    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(change.added), len(change.removed),
-                         change.member_count)
-    return change
-
-
 def _mark_abandoned(tenant: str, run_id: str) -> None:
     """Runs still ``running`` (or a fan-out still ``sharding``/``merging``) died: we hold the lease now.
     Marking them also fences a late shard of a fanned-out run: it can no longer move the run to
@@ -373,10 +238,6 @@ def _mark_abandoned(tenant: str, run_id: str) -> None:
         if run.status in ("running", "sharding", "merging") and run.run_id != run_id:
             runs_repo.put_run(tenant, run.run_id, "abandoned", as_of=run.as_of, snapshot_id=run.snapshot_id,
                               detail={**run.detail, "recovered_by": run_id})
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

@@ -8,11 +8,15 @@ decides each contact on its own — so no shard needs another shard's rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from audience.evaluation import engine, snapshots
+from audience.eventlog import LogEvents
+from audience.ranged import RangedObject
+from audience.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,49 @@ def split(manifest: snapshots.Manifest, count: int) -> list[Shard]:
 
 def evaluate_shard(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard, s3, *, bucket: str | None = None,
                    evaluator=None) -> dict[str, pa.Array]:
+    """The shard's members; without a shared ``evaluator`` the shard aggregates activity of its own
+    contacts only (`shard_events`)."""
     batches = snapshots.iter_batches(
         manifest, s3, plan.catalog, bucket=bucket, files=shard.files, include_delta=shard.include_delta,
         columns=plan.columns, dictionary=True,
     )
+    if evaluator is None:
+        evaluator = replace(plan, events=shard_events(plan, manifest, shard, s3, bucket)).evaluator()
     return engine.evaluate(plan, batches, evaluator)
+
+
+def shard_events(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard, s3, bucket: str | None):
+    """The plan's event source narrowed to the shard's contacts: the id range of its base files (from
+    their Parquet statistics: base files are sorted by contact) plus, with the delta, the delta's ids.
+    The event log's parts are sorted by contact too, so a shard reads only its own row groups."""
+    events = plan.events
+    if not isinstance(events, LogEvents):
+        return events
+    bucket = bucket or get_settings().data_bucket
+    extra = None
+    if shard.include_delta and manifest.delta:
+        extra = snapshots.read_columns(s3, bucket, manifest.delta, ["contact_id"]).column("contact_id").combine_chunks()
+    if not shard.files:
+        return events.for_contacts(None, None, contacts=extra if extra is not None else pa.array([], pa.string()))
+    entries = [entry for entry in manifest.files if entry["key"] in shard.files]
+    bounds = [_id_range(s3, bucket, entry) for entry in entries]
+    if any(b is None for b in bounds):
+        return events
+    return events.for_contacts(min(b[0] for b in bounds), max(b[1] for b in bounds), also=extra)
+
+
+def _id_range(s3, bucket: str, entry: dict) -> tuple[str, str] | None:
+    """A base file's smallest and largest contact id, from its footer (None without statistics)."""
+    meta = pq.ParquetFile(RangedObject(s3, bucket, entry["key"], entry.get("bytes"))).metadata
+    column = meta.schema.to_arrow_schema().get_field_index("contact_id")
+    lows, highs = [], []
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(stats.min)
+        highs.append(stats.max)
+    return (min(lows), max(highs)) if lows else None
 
 
 def merge(results: list[dict[str, pa.Array]]) -> dict[str, pa.Array]:
@@ -53,8 +95,9 @@ def merge(results: list[dict[str, pa.Array]]) -> dict[str, pa.Array]:
 
 def evaluate_sharded(plan: engine.Plan, manifest: snapshots.Manifest, s3, count: int, *,
                      bucket: str | None = None) -> dict[str, pa.Array]:
-    """Every shard in this process, one after another, sharing one compiled evaluator (its activity
-    aggregates are computed once); the deployed fan-out runs ``evaluate_shard`` in separate Lambdas."""
-    evaluator = plan.evaluator()
+    """Every shard in this process, one after another, as the deployed fan-out runs them in separate
+    Lambdas (``evaluate_shard``): each reads and aggregates only its own contacts' events. Without
+    the event log (no activity, or events in memory) the shards share one compiled evaluator."""
+    evaluator = None if isinstance(plan.events, LogEvents) else plan.evaluator()
     return merge([evaluate_shard(plan, manifest, shard, s3, bucket=bucket, evaluator=evaluator)
                   for shard in split(manifest, count)])

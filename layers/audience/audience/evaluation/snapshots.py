@@ -8,7 +8,7 @@ Layout (DATA_BUCKET, docs/architecture.md)::
     tenants/{t}/snapshots/LATEST                               {"snapshot_id"}: the newest complete snapshot
 
 A snapshot is its manifest: base files (which may live in an older snapshot's folder — objects are
-never rewritten), at most one delta file, the event-log objects of the moment, and the watermark
+never rewritten), at most one delta file and the watermark
 (newest ``updated_at`` seen). The next snapshot reads only the contacts changed since the watermark
 (GSI ``by_updated``, never a scan), merges them into a new delta (newest version of each contact
 wins, erased contacts kept as tombstone rows), and compacts into fresh base files once the delta
@@ -32,9 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from audience.columnar import EVENTS_SCHEMA, contacts_schema
-from audience.eventlog import eventlog_prefix
+from audience.columnar import contacts_schema
 from audience.fields import FieldCatalog, FieldType
+from audience.ranged import RangedObject
 from audience.rules.record import normalise
 from audience.settings import get_settings
 from audience.storage import contacts_repo, fields_repo
@@ -60,7 +60,7 @@ class Manifest:
     fields: dict[str, str]
     files: list[dict[str, Any]] = field(default_factory=list)  # [{"key", "rows"}]
     delta: dict[str, Any] | None = None  # {"key", "rows"}
-    events: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # unused: activity is read from the event log's own manifest
     contact_count: int = 0
 
     @property
@@ -120,7 +120,6 @@ def build_snapshot(
         created_at=now.isoformat(),
         watermark=None,
         fields={name: FieldType(t).value for name, t in catalog.fields.items()},
-        events=_event_log_keys(tenant, s3, bucket),
     )
     if previous is not None and previous.fields != manifest.fields:
         previous = None  # the catalog changed: base files lack (or mistype) a field stored values may use
@@ -242,54 +241,6 @@ def read_columns(s3, bucket: str, entry: dict[str, Any], columns: Sequence[str] 
     if len(present) == len(parquet.schema_arrow.names):  # everything: one GET is cheaper
         return pq.read_table(pa.BufferReader(_get(s3, bucket, entry["key"])), read_dictionary=encoded or None)
     return parquet.read(columns=present)
-
-
-class RangedObject(io.RawIOBase):
-    """A read-only, seekable view of an S3 object that fetches only the bytes read (ranged GETs):
-    Parquet reads its footer, then just the column chunks asked for."""
-
-    def __init__(self, s3, bucket: str, key: str, size: int | None = None):
-        self.s3, self.bucket, self.key = s3, bucket, key
-        self.size = size if size is not None else s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-    def readinto(self, buffer) -> int:
-        end = min(self.size, self.position + len(buffer))
-        if end <= self.position:
-            return 0
-        body = self.s3.get_object(Bucket=self.bucket, Key=self.key,
-                                  Range=f"bytes={self.position}-{end - 1}")["Body"].read()
-        buffer[: len(body)] = body
-        self.position += len(body)
-        return len(body)
-
-
-def read_events(manifest: Manifest, s3, *, since: datetime | None = None, bucket: str | None = None) -> pa.Table:
-    """The event-log objects the snapshot lists (those of days before ``since`` skipped), EVENTS_SCHEMA."""
-    bucket = bucket or get_settings().data_bucket
-    prefix = eventlog_prefix(manifest.tenant_id)
-    since_day = since.astimezone(UTC).date() if since else None
-    tables = []
-    for key in manifest.events:
-        day = _day(key[len(prefix) :].split("/", 1)[0]) if key.startswith(prefix) else None
-        if since_day and day and day < since_day:
-            continue
-        tables.append(pq.read_table(pa.BufferReader(_get(s3, bucket, key)), schema=EVENTS_SCHEMA))
-    return pa.concat_tables(tables) if tables else EVENTS_SCHEMA.empty_table()
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, *, keep_dictionary: bool = False) -> pa.RecordBatch:
@@ -484,13 +435,6 @@ def _count(manifest: Manifest, s3, bucket: str) -> int:
     return manifest.base_rows - replaced_in_base + live_in_delta
 
 
-def _event_log_keys(tenant: str, s3, bucket: str) -> list[str]:
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=eventlog_prefix(tenant)):
-        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(".parquet")]
-    return keys
-
-
 def _projected(schema: pa.Schema, columns: Sequence[str] | None) -> pa.Schema:
     if columns is None:
         return schema
@@ -510,10 +454,3 @@ def _put(s3, bucket: str, key: str, body: bytes) -> None:
 
 def _get(s3, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None

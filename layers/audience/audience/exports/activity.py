@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from audience.eventlog import read_events
+from audience.eventlog import EventQuery, read_events
 from audience.suppression import SuppressionPolicy
 
 
@@ -26,5 +25,4 @@ def events_for_policy(tenant: str, policy: SuppressionPolicy, *, s3: Any, as_of:
         return None
     lookback = policy.event_lookback_days
     since = as_of - timedelta(days=lookback + 1) if lookback is not None else None
-    table = read_events(tenant, s3, since=since)
-    return table.filter(pc.is_in(table["event"], value_set=pa.array(sorted(names), pa.string())))
+    return read_events(tenant, s3, query=EventQuery(names=frozenset(names), since=since))

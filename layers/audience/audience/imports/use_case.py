@@ -20,6 +20,7 @@ from audience.imports.coercion import CoercionOptions
 from audience.imports.collapse import collapse
 from audience.imports.contact_writer import ContactWriter
 from audience.imports.errors import ImportFileError
+from audience.imports.event_batches import batch_name, record_outcome
 from audience.imports.event_files import read_event_file
 from audience.imports.jobs import ImportJob, JobStore, max_upload_bytes, parse_upload_key
 from audience.imports.mapping import MappingError, map_columns
@@ -186,16 +187,20 @@ def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> Imp
 
 
 def handle_event_file(services: ImportServices, bucket: str, object_key: str, etag: str, size: int) -> str:
-    """Append an events file to its tenant's log; batch ids derive from the object so a re-delivery
-    rewrites the same log objects instead of duplicating events."""
+    """Append an events file to its tenant's log and record the batch's outcome (``event_batches``);
+    batch ids derive from the object so a re-delivery rewrites the same log objects instead of
+    duplicating events."""
     parts = object_key.split("/")
     tenant_id = parts[1]
     if not tenant_id or len(parts) < 4:
         return "ignored"
     seed = f"{bucket}/{object_key}/{etag}"
     name = PurePosixPath(object_key).name
+    batch = batch_name(object_key)
     report = RejectReport()
+    rejects: list[RejectRecord] = []
     appended = read = 0
+    refused: str | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="events-") as workdir:
             path = Path(workdir) / "events"
@@ -206,9 +211,14 @@ def handle_event_file(services: ImportServices, bucket: str, object_key: str, et
                 appended += chunk.table.num_rows
                 read += chunk.rows_read
                 report.add(chunk.rejects)
+                rejects += chunk.rejects
     except ImportFileError as exc:
-        report.add([RejectRecord(0, "", name, f"{exc.code}: {exc.message}")])
+        refused = f"{exc.code}: {exc.message}"
+        report.add([RejectRecord(0, "", name, refused)])
         logger.warning("event file refused", extra={"key": object_key, "code": exc.code})
+    except Exception:
+        record_outcome(batch, read=read, ingested=0, rejects=rejects, refused="internal error; retried")
+        raise
     if report.lines:
         report_id = uuid.uuid5(EVENT_BATCH_NAMESPACE, seed)
         services.s3.put_object(
@@ -217,6 +227,7 @@ def handle_event_file(services: ImportServices, bucket: str, object_key: str, et
             Body=report.to_bytes(),
             ContentType="text/csv; charset=utf-8",
         )
+    record_outcome(batch, read=read, ingested=appended, rejects=rejects, refused=refused)
     logger.info("events appended", extra={"key": object_key, "read": read, "appended": appended})
     return f"events: {appended} appended, {len(report.rows)} rejected"
 

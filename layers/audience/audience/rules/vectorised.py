@@ -50,7 +50,7 @@ Mask = pa.BooleanArray
 T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
 MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
-_PARALLEL_INDEX_ROWS = 200_000  # event logs at least this long build their activity index in parts
+EVENT_CHUNK_ROWS = 1_048_576  # events aggregated at once: a chunk's partial aggregates are then merged
 
 
 def evaluation_threads() -> int:
@@ -156,7 +156,7 @@ class SegmentEvaluator:
         *,
         as_of: datetime,
         catalog: FieldCatalog,
-        events: pa.Table | None = None,
+        events: pa.Table | EventSource | None = None,
         memberships: Mapping[str, pa.Array] | None = None,
     ):
         self.as_of = as_utc(as_of)
@@ -345,43 +345,220 @@ class SegmentEvaluator:
     def _prepare(self, pool, threads: int) -> None:
         # Jobs only wait for jobs submitted before them, so a FIFO pool of any size cannot deadlock.
         members = {sid: pool.submit(_sorted_unique, self.memberships.get(sid)) for sid in sorted(self._outside)}
-        events = self.events
-        if not self._conditions or events is None or events.num_rows == 0:
+        source = as_event_source(self.events)
+        if not self._conditions or source is None:
             self._activity_keys = pa.array([], pa.string())
             for key, cond in self._conditions.items():
                 self._decided[key] = self._decide_activity(cond, pa.array([], _value_type(cond)))
         else:
-            log = _EventLog(events, self.as_of)
-            # The index in `threads` parts by contact id range (each encoded and sorted on its own).
-            split = pool.submit(log.split, threads if events.num_rows >= _PARALLEL_INDEX_ROWS else 1)
-            parts = [pool.submit(log.index_part, split, part) for part in range(threads)]
-            index = pool.submit(log.index, split, parts)
-            selected = {key: pool.submit(log.select, cond) for key, cond in self._conditions.items()}
-            decided = {key: pool.submit(lambda c, k: self._decide_activity(c, log.aggregate(c, selected[k], index)),
-                                        cond, key)
-                       for key, cond in self._conditions.items()}
-            self._activity_keys = index.result()[0]
+            activity = _Activity(self._conditions, self.as_of, pool, threads)
+            keys, aligned = source.fold(activity.wanted(), activity.run)
+            self._activity_keys = keys
+            decided = {key: pool.submit(self._decide_activity, self._conditions[key], aligned[key])
+                       for key in self._conditions}
             for key, job in decided.items():
                 self._decided[key] = job.result()
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
 
 
-class _EventLog:
-    """The run's event log, for aggregating activity conditions per contact.
+# ---------------------------------------------------------------------------------------------------
+# Activity: per-contact aggregates of event conditions, folded over a stream of event batches
 
-    Each event gets its contact's row in the activity index once (one dictionary encoding of the
-    ids, one sort of the distinct ids), so a condition's aggregate groups by that integer row and
-    is scattered straight onto the index: no string hashing per condition."""
+
+@dataclass(frozen=True)
+class EventsWanted:
+    """What the run's activity conditions read of the log: the event names, whether any reads
+    properties, the earliest instant a window reaches (None: unbounded) and ``as_of`` (no later
+    event counts) — a source pushes these down into its reads."""
+
+    names: frozenset[str]
+    properties: bool
+    since: datetime | None
+    until: datetime
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("contact_id", "event", "occurred_at", *(("properties",) if self.properties else ()))
+
+
+class EventSource:
+    """Where a run's events come from: ``fold(wanted, consume)`` hands ``consume`` an iterable of
+    record batches (the ``wanted`` columns, at least the wanted rows) and returns its result. A
+    source may call ``consume`` again from the start (the log changed under a read): it must not
+    keep state between calls."""
+
+    def fold(self, wanted: EventsWanted, consume: Callable[[Iterable[pa.RecordBatch]], T]) -> T:
+        raise TypeError(f"{type(self).__name__} does not implement fold")
+
+
+class TableEvents(EventSource):
+    """Events already in memory (tests, the per-contact paths): streamed in `EVENT_CHUNK_ROWS` slices."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+
+    def fold(self, wanted: EventsWanted, consume: Callable[[Iterable[pa.RecordBatch]], T]) -> T:
+        table = self.table.select(list(wanted.columns)) if set(wanted.columns) <= set(self.table.column_names) \
+            else self.table
+        return consume(table.to_batches(max_chunksize=EVENT_CHUNK_ROWS))
+
+
+def as_event_source(events: pa.Table | EventSource | None) -> EventSource | None:
+    """Any object with `EventSource.fold` is a source (the event log's ``LogEvents``); a table is wrapped."""
+    if events is None or not isinstance(events, pa.Table):
+        return events
+    return TableEvents(events) if events.num_rows else None
+
+
+_COMBINE = {"count": "sum", "sum": "sum", "min": "min", "max": "max", "first_at": "min", "last_at": "max",
+            "avg": "sum"}
+
+
+class _Activity:
+    """Every activity condition's per-contact aggregate, folded chunk by chunk.
+
+    Each chunk of about `EVENT_CHUNK_ROWS` events is aggregated on its own (`_EventLog`: one index of
+    its contacts shared by every condition), leaving per condition a small table of partial
+    aggregates by contact (``v``, and ``n`` for averages); partials are merged (count and sum add,
+    min/first take the least, max/last the greatest, averages add sums and counts) whenever they
+    outgrow the merged table. Memory holds a few chunks and one partial row per contact with
+    selected events — never the whole history. Chunks are aggregated on the pool, a few ahead."""
+
+    def __init__(self, conditions: Mapping[str, EventCondition], as_of: datetime, pool, threads: int):
+        self.conditions = dict(conditions)
+        self.as_of = as_of
+        self.pool = pool
+        self.threads = max(1, threads)
+
+    def wanted(self) -> EventsWanted:
+        conds = list(self.conditions.values())
+        windows = [c.within_last_days for c in conds]
+        since = None if any(w is None for w in windows) else self.as_of - timedelta(days=max(windows))
+        return EventsWanted(
+            names=frozenset(c.event for c in conds),
+            properties=any(c.where or c.aggregate.fn not in ("count", "first_at", "last_at") for c in conds),
+            since=since,
+            until=self.as_of,
+        )
+
+    def run(self, batches: Iterable[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
+        """(sorted distinct ids of contacts with selected events, each condition's aggregate on them)."""
+        contacts = _Contacts()
+        merged: dict[str, pa.Table | None] = dict.fromkeys(self.conditions)
+        pending: dict[str, list[pa.Table]] = {key: [] for key in self.conditions}
+        in_flight: deque[Future] = deque()
+
+        def absorb(found: tuple[pa.Array, dict[str, pa.Table]]) -> None:
+            distinct, partials = found
+            rows = contacts.rows(distinct)  # the chunk's contacts numbered run-wide, once for every condition
+            for key, partial in partials.items():
+                pending[key].append(partial.set_column(0, "row", rows.take(partial.column("row"))))
+                base = merged[key].num_rows if merged[key] is not None else 0
+                if sum(t.num_rows for t in pending[key]) > max(base, EVENT_CHUNK_ROWS):
+                    merged[key] = self._merge(key, [merged[key], *pending[key]])
+                    pending[key] = []
+
+        for chunk in _chunks(batches, EVENT_CHUNK_ROWS):
+            in_flight.append(self.pool.submit(self._partials, chunk))
+            if len(in_flight) > self.threads:
+                absorb(in_flight.popleft().result())
+        while in_flight:
+            absorb(in_flight.popleft().result())
+        final = {key: self._merge(key, [merged[key], *pending[key]]) for key in self.conditions}
+        ids = contacts.ids()
+        order = pc.sort_indices(ids)
+        aligned = {}
+        for key, table in final.items():
+            cond = self.conditions[key]
+            values = table.column("v")
+            if cond.aggregate.fn == "avg":
+                values = pc.divide(values, table.column("n").cast(pa.float64()))
+            spread_out = (pc.scatter(_flat(values).cast(_value_type(cond)), _flat(table.column("row")),
+                                     max_index=len(ids) - 1)
+                          if table.num_rows else pa.nulls(len(ids), _value_type(cond)))
+            aligned[key] = spread_out.take(order)
+        return ids.take(order), aligned
+
+    def _partials(self, chunk: pa.Table) -> tuple[pa.Array, dict[str, pa.Table]]:
+        log = _EventLog(chunk, self.as_of)
+        return log.index()[0], {key: log.partial(cond) for key, cond in self.conditions.items()}
+
+    def _merge(self, key: str, tables: list[pa.Table | None]) -> pa.Table:
+        cond = self.conditions[key]
+        parts = [t for t in tables if t is not None]
+        if not parts:
+            return _partial_schema(cond).empty_table()
+        if len(parts) == 1:
+            return parts[0]
+        table = pa.concat_tables(parts)
+        how = [("v", _COMBINE[cond.aggregate.fn])] + ([("n", "sum")] if cond.aggregate.fn == "avg" else [])
+        grouped = table.group_by("row", use_threads=False).aggregate(how)
+        columns = {"row": grouped.column("row"), "v": grouped.column(f"v_{how[0][1]}")}
+        if cond.aggregate.fn == "avg":
+            columns["n"] = grouped.column("n_sum")
+        return pa.table(columns).cast(_partial_schema(cond))
+
+
+class _Contacts:
+    """The run's contacts with events, numbered in the order first met: partial aggregates are merged
+    by that integer (one string lookup per chunk for every condition, not one group-by on strings each)."""
+
+    def __init__(self) -> None:
+        self._known: pa.Array = pa.array([], pa.string())
+
+    def rows(self, distinct: pa.Array) -> pa.Array:
+        """Each of a chunk's distinct ids' run-wide number (int64), numbering the new ones."""
+        found = (pc.index_in(distinct, value_set=self._known) if len(self._known)
+                 else pa.nulls(len(distinct), pa.int32()))
+        new = distinct.filter(pc.is_null(found))
+        if len(new):
+            start = len(self._known)
+            numbers = pc.add(pc.cumulative_sum(pc.is_null(found).cast(pa.int64())), start - 1)
+            found = pc.if_else(pc.is_null(found), numbers, found.cast(pa.int64()))
+            self._known = pa.concat_arrays([self._known, new])
+        return found.cast(pa.int64())
+
+    def ids(self) -> pa.Array:
+        return self._known
+
+
+def _partial_schema(cond: EventCondition) -> pa.Schema:
+    fn = cond.aggregate.fn
+    value = pa.int64() if fn == "count" else _value_type(cond)
+    fields = [pa.field("row", pa.int64()), pa.field("v", value)]
+    return pa.schema(fields + ([pa.field("n", pa.int64())] if fn == "avg" else []))
+
+
+def _chunks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """The batches regrouped into tables of about ``rows`` rows (per-chunk work is amortised)."""
+    gathered: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        gathered.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield pa.Table.from_batches(gathered)
+            gathered, size = [], 0
+    if gathered:
+        yield pa.Table.from_batches(gathered)
+
+
+class _EventLog:
+    """One chunk of the event log, for aggregating activity conditions per contact.
+
+    Each event gets its contact's row in the chunk's index once (one dictionary encoding of the
+    ids), so a condition's aggregate groups by that integer row: no string hashing per condition."""
 
     def __init__(self, events: pa.Table, as_of: datetime):
         self.events = events
         self.as_of = as_of
-        self._cache: dict[tuple[str, str], Future] = {}  # flat columns, event-name positions, properties
-        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], pa.Array] = {}  # flat columns, event-name positions, properties
 
     def _column(self, name: str, kind: pa.DataType | None = None) -> pa.Array:
-        """One column of the log as a single array (of ``kind``), once for every condition."""
+        """One column of the chunk as a single array (of ``kind``), once for every condition."""
         def compute() -> pa.Array:
             values = _flat(self.events.column(name))
             if kind is None or values.type == kind:
@@ -390,75 +567,24 @@ class _EventLog:
 
         return self._once(("column", name), compute)
 
-    def _ids(self) -> pa.Array:
-        return self._column("contact_id", pa.string())
+    def index(self) -> tuple[pa.Array, pa.Array]:
+        """(distinct contact ids of the chunk, each event's row in them: int32, null without an id)."""
+        def compute():
+            encoded = pc.dictionary_encode(self._column("contact_id", pa.string()))
+            return encoded.dictionary, encoded.indices
 
-    def split(self, parts: int) -> tuple[int, list[pa.Array] | None]:
-        """The events cut into ``parts`` by contact id range (bounds from a sample of the ids): each
-        part's event positions, or None for one part holding every event."""
-        ids = self._ids()
-        if parts > 1:
-            step = max(1, len(ids) // (64 * parts))
-            sample = ids.take(pa.array(range(0, len(ids), step), pa.int64())).drop_null()
-            sample = sample.take(pc.sort_indices(sample))
-            bounds = list(dict.fromkeys(sample[len(sample) * i // parts].as_py() for i in range(1, parts)))
-            if len(sample) and bounds:
-                positions = []
-                for low, high in zip([None, *bounds], [*bounds, None], strict=True):
-                    inside = pc.less(ids, high) if low is None else pc.greater_equal(ids, low)
-                    if low is not None and high is not None:
-                        inside = pc.and_(inside, pc.less(ids, high))
-                    positions.append(pc.indices_nonzero(pc.fill_null(inside, False)).cast(pa.int64()))
-                return len(positions), positions
-        return 1, None
-
-    def index_part(self, split: Future, part: int) -> tuple[pa.Array, pa.Array] | None:
-        """One part's sorted distinct ids and each of its events' row in them (None: no such part)."""
-        count, positions = split.result()
-        if part >= count:
-            return None
-        ids = self._ids() if positions is None else self._ids().take(positions[part])
-        encoded = pc.dictionary_encode(ids)
-        distinct = encoded.dictionary
-        order = pc.sort_indices(distinct)
-        rank = pc.inverse_permutation(order.cast(pa.int64()), output_type=pa.int32())
-        return distinct.take(order), rank.take(encoded.indices)
-
-    def index(self, split: Future, parts: list[Future]) -> tuple[pa.Array, pa.Array]:
-        """(sorted distinct contact ids with events, each event's row in them: int32, null without an id).
-
-        The parts hold disjoint, increasing id ranges, so their sorted ids simply concatenate."""
-        count, positions = split.result()
-        found = [job.result() for job in parts[:count]]
-        if positions is None:
-            return found[0]
-        keys, rows, start = [], [], 0
-        for distinct, part_rows in found:
-            keys.append(distinct)
-            rows.append(pc.add(part_rows, pa.scalar(start, pa.int32())) if start else part_rows)
-            start += len(distinct)
-        everyone = pc.scatter(pa.concat_arrays(rows), pa.concat_arrays(positions), max_index=len(self._ids()) - 1)
-        return pa.concat_arrays(keys), everyone
+        return self._once(("index", ""), compute)
 
     def occurred(self) -> pa.Array:
         return self._column("occurred_at", _TS)
 
-    def _once(self, what: tuple[str, str], compute: Callable[[], pa.Array]) -> pa.Array:
-        """``compute()`` once per ``what`` for every condition, whichever thread asks first computing it."""
-        with self._lock:
-            job = self._cache.get(what)
-            mine = job is None
-            if mine:
-                job = self._cache[what] = Future()
-        if mine:
-            try:
-                job.set_result(compute())
-            except Exception as exc:  # noqa: BLE001 - every condition waiting on it sees it
-                job.set_exception(exc)
-        return job.result()
+    def _once(self, what: tuple[str, str], compute: Callable[[], T]) -> T:
+        if what not in self._cache:
+            self._cache[what] = compute()
+        return self._cache[what]
 
     def _named(self, name: str) -> pa.Array:
-        """Positions in the log of the events of this name that happened by `as_of` (int64, ascending)."""
+        """Positions in the chunk of the events of this name that happened by `as_of` (int64, ascending)."""
         def compute() -> pa.Array:
             found = pc.and_(pc.equal(self._column("event"), name),
                             pc.less_equal(self.occurred(), pa.scalar(self.as_of, _TS)))
@@ -479,7 +605,7 @@ class _EventLog:
         return self._once(("property", f"{name}\x00{key}"), compute)
 
     def select(self, cond: EventCondition) -> tuple[pa.Array, pa.Array | None]:
-        """The positions in the log of the events a condition selects and, unless it counts, each one's
+        """The positions in the chunk of the events a condition selects and, unless it counts, each one's
         value. Windows and ``where`` filters are decided on the events of the condition's name only."""
         name = cond.event
         keep: Mask | None = None
@@ -501,11 +627,11 @@ class _EventLog:
             return positions, chosen(self._named_occurred(name))
         return positions, parse_numbers(chosen(self._named_property(name, cond.aggregate.field)))
 
-    @staticmethod
-    def aggregate(cond: EventCondition, selected: Future, index: Future) -> pa.Array:
-        """A condition's per-contact aggregate laid out on the activity index (null: no such events)."""
-        positions, values = selected.result()
-        keys, rows = index.result()
+    def partial(self, cond: EventCondition) -> pa.Table:
+        """A condition's aggregate over this chunk, per contact with selected events (`_partial_schema`;
+        ``row``: the contact's position in `index`)."""
+        positions, values = self.select(cond)
+        keys, rows = self.index()
         fn = cond.aggregate.fn
         columns = {"row": rows.take(positions)}
         if values is not None:
@@ -517,13 +643,15 @@ class _EventLog:
             table = table.filter(pc.is_valid(table.column("row")))
         if fn == "count":
             grouped = table.group_by("row", use_threads=False).aggregate([("row", "count")])
-            result = grouped.column("row_count")
+            result = {"v": grouped.column("row_count")}
+        elif fn == "avg":
+            grouped = table.group_by("row", use_threads=False).aggregate([("v", "sum"), ("v", "count")])
+            result = {"v": grouped.column("v_sum"), "n": grouped.column("v_count")}
         else:
-            how = {"first_at": "min", "last_at": "max", "sum": "sum", "min": "min", "max": "max", "avg": "mean"}[fn]
+            how = {"first_at": "min", "last_at": "max", "sum": "sum", "min": "min", "max": "max"}[fn]
             grouped = table.group_by("row", use_threads=False).aggregate([("v", how)])
-            result = grouped.column(f"v_{how}")
-        value_type = _value_type(cond)
-        return pc.scatter(_flat(result).cast(value_type), _flat(grouped.column("row")), max_index=len(keys) - 1)
+            result = {"v": grouped.column(f"v_{how}")}
+        return pa.table({"row": _flat(grouped.column("row")).cast(pa.int64()), **result}).cast(_partial_schema(cond))
 
 
 def _compile_sample(sample: SampleRange) -> Callable[[_Batch], Mask]:
@@ -595,7 +723,7 @@ def compile_segments(
     *,
     as_of: datetime,
     catalog: FieldCatalog,
-    events: pa.Table | None = None,
+    events: pa.Table | EventSource | None = None,
     memberships: Mapping[str, pa.Array] | None = None,
 ) -> SegmentEvaluator:
     """Compile once, then stream: `evaluator.masks(batch)` per batch, in any order, on any shard."""
@@ -608,7 +736,7 @@ def evaluate_segments(
     *,
     as_of: datetime,
     catalog: FieldCatalog,
-    events: pa.Table | None = None,
+    events: pa.Table | EventSource | None = None,
     memberships: Mapping[str, pa.Array] | None = None,
     threads: int | None = None,
 ) -> dict[str, pa.Array]:

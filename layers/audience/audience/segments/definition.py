@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from audience.errors import ValidationFailed
+from audience.event_retention import check_windows
 from audience.rules import RuleValidationError, parse_rule
 from audience.segments.references import find_cycle, segment_references
 from audience.storage import categories_repo, fields_repo, segments_repo
@@ -46,6 +47,7 @@ def check_definition(
             parse_rule(rules, fields_repo.catalog(tenant), pointer="/rules", segment_exists=lambda _sid: True)
         except RuleValidationError as exc:
             details += [{"path": e["path"], "message": e["message"]} for e in exc.errors]
+        details += check_windows(tenant, rules, "/rules")
         found = list(segment_references(rules))
         for referenced, pointer in found:
             if referenced not in segments:

@@ -276,3 +276,26 @@ ALL_MODELS = (
     ContactItem,
     MembershipItem,
 )
+
+
+class EventBatchItem(_MainItem):
+    """sk = ``EVBATCH#{batch_id}``: one batch of activity events (an API request or an event file)."""
+
+    Meta = MainMeta
+    batch_id = UnicodeAttribute()
+    source = UnicodeAttribute()  # "api" | "file"
+    status = UnicodeAttribute()  # pending | ingested | failed
+    accepted = NumberAttribute()
+    ingested = NumberAttribute()
+    rejected = NumberAttribute()
+    errors = DocumentAttribute(null=True)  # {"errors": [{"index", "message"}], "truncated": bool}
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class EventSettingsItem(_MainItem):
+    """sk = ``SETTINGS#events``: the event log's retention."""
+
+    Meta = MainMeta
+    retention_days = NumberAttribute()
+    updated_at = UnicodeAttribute()

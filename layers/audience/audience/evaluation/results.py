@@ -1,0 +1,154 @@
+"""Writing a run's results, shared by an in-process run (``run``) and the last shard of a fanned-out
+one (``fanout``): per segment the memberships that changed, its state and history, then counts,
+failures and the run's ledger record."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from audience.evaluation import changes, engine, snapshots, state
+from audience.storage import history_repo, memberships_repo, runs_repo, segments_repo
+from audience.storage.membership_history_repo import Cause
+from audience.storage.membership_history_repo import stamp as _stamp
+from audience.storage.records import Segment
+
+WRITE_SLICE = 50_000  # memberships handed to the batch writer at once: a first run of a huge segment
+# never holds millions of items in memory
+LEASE_SECONDS = 15 * 60  # longer than the evaluator's Lambda timeout: a live run never loses it
+
+
+@dataclass
+class RunResult:
+    tenant_id: str
+    run_id: str
+    as_of: datetime
+    snapshot_id: str
+    segments: dict[str, int] = field(default_factory=dict)  # member counts of segments evaluated
+    failed: dict[str, str] = field(default_factory=dict)  # segment id -> reason
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)  # segment id -> {"added", "removed"}
+    duration_ms: int = 0
+    sharded: int = 0  # shards sent to EvaluateQueue (0: evaluated here)
+
+    def summary(self) -> dict[str, Any]:
+        """SPEC §6's per-tenant entry."""
+        return {
+            "tenant_id": self.tenant_id,
+            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
+            "snapshot_id": self.snapshot_id,
+            "segments": dict(self.segments),
+            **({"run_id": self.run_id, "status": "sharded", "shards": self.sharded} if self.sharded else {}),
+        }
+
+
+def finish(
+    tenant: str,
+    run_id: str,
+    as_of: datetime,
+    manifest: snapshots.Manifest,
+    plan: engine.Plan,
+    members: dict[str, pa.Array],
+    failed: dict[str, str],
+    *,
+    s3,
+    bucket: str,
+    duration_ms: int,
+    pass_ms: int,
+    shards: int,
+) -> RunResult:
+    """Write a run's results (every segment of ``plan.slots``): memberships, state, history, counts,
+    failures, and the ledger's record of the run."""
+    result = RunResult(tenant, run_id, as_of, manifest.snapshot_id, failed=dict(failed))
+    segments = {s.id: s for s in segments_repo.all_segments(tenant)}
+    touches = StreamTouches(tenant)
+    timings: dict[str, int] = {}
+    for slot in plan.slots:
+        if slot.id in result.failed or slot.id not in members or slot.id not in segments:
+            continue
+        began = time.monotonic()
+        try:
+            change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
+                            snapshot_cut=manifest.watermark, touches=touches, run_id=run_id)
+            result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
+            result.segments[slot.id] = change.member_count
+        except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
+            result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
+        timings[slot.id] = int((time.monotonic() - began) * 1000)
+    for sid, reason in result.failed.items():
+        segments_repo.record_evaluation(
+            tenant, sid, member_count=segments[sid].member_count if sid in segments else 0,
+            evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
+        )
+    result.duration_ms = duration_ms + sum(timings.values())
+    for sid, count in result.segments.items():  # after the loop: the run's whole duration is known
+        segments_repo.record_evaluation(tenant, sid, member_count=count, evaluated_at=_iso(as_of), last_run={
+            "run_id": run_id, "duration_ms": result.duration_ms, "pass_ms": pass_ms,
+            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), "snapshot_cut": manifest.watermark,
+            **result.changes[sid]})
+    runs_repo.put_run(
+        tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
+        as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
+        detail={
+            "duration_ms": result.duration_ms,
+            "segments": {sid: {**change, "member_count": result.segments[sid], "write_ms": timings.get(sid, 0)}
+                         for sid, change in result.changes.items()},
+            "failed": result.failed,
+            "pass_ms": pass_ms,
+            "shards": shards,
+        },
+    )
+    return result
+
+
+class StreamTouches:
+    """Contacts the real-time path changed (``{contact_id: seen_at}``), read once per distinct
+    "since" in a run (segments evaluated by the same last run share their cut)."""
+
+    def __init__(self, tenant: str):
+        self.tenant = tenant
+        self._cache: dict[str, dict[str, str]] = {}
+
+    def since(self, moment: str | None) -> dict[str, str]:
+        key = moment or ""
+        if key not in self._cache:
+            from audience.realtime import stamps
+
+            self._cache[key] = dict(stamps.changed_after(self.tenant, key))
+        return self._cache[key]
+
+
+def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str, *,
+           snapshot_cut: str | None, touches: StreamTouches, run_id: str | None = None) -> changes.Change:
+    """Write one segment's result: only the changed memberships (``changes``), each with its history
+    entry in the same batched requests, then the state and the day's counters (``finish`` then sets
+    the count). Memberships first: a run dying after them is repaired by the next run."""
+    found = state.read_state(tenant, segment.id, s3, bucket)
+    base_is_table = found is None
+    previous = found or state.previous_state(tenant, segment.id, s3, bucket)
+    since = snapshot_cut if base_is_table else previous.cut
+    if since and snapshot_cut and snapshot_cut < since:
+        since = snapshot_cut
+    recent, newer = changes.touched_groups(touches.since(since), previous.cut, snapshot_cut, base_is_table)
+    members = changes.in_order(members)  # and so the state: the next run's diff is the sorted one
+    change = changes.segment_change(
+        previous.members, members, recent=recent, newer=newer,
+        stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
+    )
+    cause = Cause("run", run_id=run_id, rules_version=segment.version, at=_stamp(as_of))
+    for first in range(0, len(change.added), WRITE_SLICE):
+        ids = change.added.slice(first, WRITE_SLICE).to_pylist()
+        memberships_repo.add_many(tenant, segment.id, ids, source="dynamic", category=segment.category, history=cause)
+    for first in range(0, len(change.removed), WRITE_SLICE):
+        memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist(),
+                                     history=cause)
+    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
+    history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(change.added), len(change.removed),
+                         change.member_count)
+    return change
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,265 @@
+"""Reading the event log as a stream of record batches, with push-down.
+
+A scan takes the log's manifest once and reads its compacted parts plus the incoming objects not yet
+folded into them. What it is asked for decides what it reads:
+
+- time (``since``/``until``): parts of months outside the window are never opened, row groups whose
+  ``occurred_at`` statistics fall outside are skipped, and the remaining rows are filtered;
+- contacts (``low``..``high``, a shard's id range; ``contacts``, an exact set): parts and row groups
+  are pruned by their sorted ``contact_id`` ranges;
+- ``names``: rows of other events are dropped as each row group is read;
+- ``columns``: only these column chunks are fetched (ranged GETs on large objects).
+
+Memory holds one row group of the object being read (and the next few small objects, fetched ahead),
+never the whole log. When compaction deletes an object this scan was about to read (it swapped the
+manifest meanwhile), the scan raises ``LogChanged``: the caller starts over with a fresh manifest.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from audience.columnar import EVENTS_SCHEMA
+from audience.eventlog.layout import (
+    LogManifest,
+    incoming_prefix,
+    list_keys,
+    load_manifest,
+    month_end,
+    month_start,
+)
+from audience.ranged import RangedObject
+from audience.settings import get_settings
+
+_TS = EVENTS_SCHEMA.field("occurred_at").type
+RANGED_MIN_BYTES = 8 * 2**20  # larger objects are read by ranged GETs (footer, then the chunks needed)
+READ_AHEAD = 8  # small objects fetched ahead of the one being read
+ALL_COLUMNS = tuple(EVENTS_SCHEMA.names)
+BATCH_ROWS = 131_072  # rows per streamed record batch (at most): memory per batch in flight
+RESTARTS = 3  # times a reader starts over when compaction swapped the log under it
+
+
+class LogChanged(RuntimeError):
+    """An object the scan's manifest named is gone: compaction replaced it. Scan again."""
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """What a scan reads: every bound is optional; ``until`` and ``high`` are inclusive."""
+
+    names: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    low: str | None = None
+    high: str | None = None
+    contacts: pa.Array | None = None
+    also: pa.Array | None = None  # ids read besides the ``low``..``high`` range (a shard's delta contacts)
+    columns: tuple[str, ...] = ALL_COLUMNS
+
+    def narrowed(self, **changes) -> EventQuery:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class _Object:
+    key: str
+    size: int
+    low: str | None = None
+    high: str | None = None
+
+
+def scan(tenant_id: str, s3, query: EventQuery = EventQuery(), *, bucket: str | None = None,
+         manifest: LogManifest | None = None) -> Iterator[pa.RecordBatch]:
+    """The log's events matching ``query`` as record batches (``query.columns`` of EVENTS_SCHEMA)."""
+    bucket = bucket or get_settings().data_bucket
+    manifest = manifest or load_manifest(tenant_id, s3, bucket)
+    query = _with_contact_bounds(query)
+    objects = [_Object(p.key, p.bytes, p.min_contact, p.max_contact) for p in manifest.parts
+               if _month_wanted(p.month, query) and _overlaps(p.min_contact, p.max_contact, query)]
+    objects += [_Object(item["Key"], item["Size"]) for item in list_keys(s3, bucket, incoming_prefix(tenant_id))
+                if item["Key"].endswith(".parquet") and item["Key"] not in manifest.merged]
+    columns = list(dict.fromkeys(["contact_id", "occurred_at", *query.columns, *(["event"] if query.names else [])]))
+    schema = pa.schema([EVENTS_SCHEMA.field(name) for name in columns])
+    output = [name for name in EVENTS_SCHEMA.names if name in query.columns]
+    try:
+        for parquet in _opened(s3, bucket, objects):
+            groups = [g for g in range(parquet.metadata.num_row_groups) if _group_wanted(parquet, g, query)]
+            if not groups:
+                continue
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
+                                                  use_threads=True):
+                table = pa.Table.from_batches([batch])
+                kept = _filtered(table if _same_types(table.schema, schema) else table.cast(schema), query)
+                if kept.num_rows:
+                    yield from kept.select(output).to_batches()
+    except Exception as exc:
+        if _gone(exc, s3):
+            raise LogChanged(f"an object of the log was compacted away during the scan: {exc}") from exc
+        raise
+
+
+def read_events(tenant_id: str, s3, since: datetime | None = None, bucket: str | None = None,
+                query: EventQuery | None = None) -> pa.Table:
+    """The matching events as one table (EVENTS_SCHEMA): for small reads (tests, one contact's events);
+    evaluation streams `scan` instead."""
+    query = (query or EventQuery()).narrowed(since=since) if since is not None else (query or EventQuery())
+    for attempt in range(RESTARTS):
+        try:
+            batches = list(scan(tenant_id, s3, query, bucket=bucket))
+            break
+        except LogChanged:
+            if attempt == RESTARTS - 1:
+                raise
+    schema = pa.schema([EVENTS_SCHEMA.field(n) for n in EVENTS_SCHEMA.names if n in query.columns])
+    if not batches:
+        return schema.empty_table()
+    return pa.concat_tables([pa.Table.from_batches([batch]).cast(schema) for batch in batches])
+
+
+def _same_types(found: pa.Schema, wanted: pa.Schema) -> bool:
+    """Whether a batch needs no cast (nullability and a map's entry names aside)."""
+    if found.names != wanted.names:
+        return False
+    for have, want in zip(found.types, wanted.types, strict=True):
+        if pa.types.is_map(have) and pa.types.is_map(want):
+            if have.key_type != want.key_type or have.item_type != want.item_type:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def _with_contact_bounds(query: EventQuery) -> EventQuery:
+    """An exact contact set also bounds the range, so row groups outside it are pruned."""
+    if query.contacts is None or not len(query.contacts):
+        return query
+    bounds = pc.min_max(query.contacts)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return query.narrowed(low=max(low, query.low) if query.low else low,
+                          high=min(high, query.high) if query.high else high)
+
+
+def _month_wanted(month: str, query: EventQuery) -> bool:
+    if query.since is not None and month_end(month) <= query.since:
+        return False
+    return not (query.until is not None and month_start(month) > query.until)
+
+
+def _overlaps(low: str | None, high: str | None, query: EventQuery) -> bool:
+    if query.also is not None and len(query.also):
+        bounds = pc.min_max(query.also)
+        extra = EventQuery(low=bounds["min"].as_py(), high=bounds["max"].as_py())
+        if _overlaps(low, high, extra):
+            return True
+    return _in_range(low, high, query)
+
+
+def _in_range(low: str | None, high: str | None, query: EventQuery) -> bool:
+    if query.low is not None and high is not None and high < query.low:
+        return False
+    return not (query.high is not None and low is not None and low > query.high)
+
+
+def _group_wanted(parquet: pq.ParquetFile, group: int, query: EventQuery) -> bool:
+    """Whether a row group's statistics leave room for a matching row."""
+    meta = parquet.metadata.row_group(group)
+    names = parquet.schema_arrow.names
+    contact = _stats(meta, names, "contact_id")
+    if contact and not _overlaps(contact[0], contact[1], query):
+        return False
+    occurred = _stats(meta, names, "occurred_at")
+    if occurred:
+        low, high = (_utc(v) for v in occurred)
+        if query.since is not None and high < query.since:
+            return False
+        if query.until is not None and low > query.until:
+            return False
+    return True
+
+
+def _stats(meta, names: Sequence[str], column: str):
+    if column not in names:
+        return None
+    stats = meta.column(names.index(column)).statistics
+    if stats is None or not stats.has_min_max:
+        return None
+    return stats.min, stats.max
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _filtered(table: pa.Table, query: EventQuery) -> pa.Table:
+    keep = []
+    if query.names is not None:
+        keep.append(pc.is_in(table["event"], value_set=pa.array(sorted(query.names), pa.string())))
+    if query.since is not None:
+        keep.append(pc.greater_equal(table["occurred_at"], pa.scalar(query.since, _TS)))
+    if query.until is not None:
+        keep.append(pc.less_equal(table["occurred_at"], pa.scalar(query.until, _TS)))
+    if query.contacts is not None:
+        keep.append(pc.is_in(table["contact_id"], value_set=query.contacts))
+    elif query.low is not None or query.high is not None:
+        ids = table["contact_id"]
+        inside = None
+        if query.low is not None:
+            inside = pc.greater_equal(ids, pa.scalar(query.low, pa.string()))
+        if query.high is not None:
+            below = pc.less_equal(ids, pa.scalar(query.high, pa.string()))
+            inside = below if inside is None else pc.and_(inside, below)
+        if query.also is not None and len(query.also):
+            inside = pc.or_(pc.fill_null(inside, False), pc.is_in(ids, value_set=query.also))
+        keep.append(inside)
+    if not keep:
+        return table
+    mask = keep[0]
+    for more in keep[1:]:
+        mask = pc.and_(mask, more)
+    return table.filter(pc.fill_null(mask, False))
+
+
+def _gone(exc: BaseException, s3) -> bool:
+    """Whether ``exc`` (or what caused it) says an object does not exist."""
+    while exc is not None:
+        missing = getattr(s3.exceptions, "NoSuchKey", None)
+        if missing is not None and isinstance(exc, missing):
+            return True
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _opened(s3, bucket: str, objects: list[_Object]) -> Iterator[pq.ParquetFile]:
+    """Each object as a ParquetFile, in order: small ones fetched whole, a few ahead on threads;
+    large ones through ranged GETs."""
+    def open_one(item: _Object) -> pq.ParquetFile:
+        if item.size >= RANGED_MIN_BYTES:
+            return pq.ParquetFile(RangedObject(s3, bucket, item.key, item.size))
+        return pq.ParquetFile(pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read()))
+
+    if not objects:
+        return
+    with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="eventlog") as pool:
+        pending: deque = deque()
+        queue = iter(objects)
+        for item in queue:
+            pending.append(pool.submit(open_one, item))
+            if len(pending) >= READ_AHEAD:
+                break
+        while pending:
+            opened = pending.popleft().result()
+            following = next(queue, None)
+            if following is not None:
+                pending.append(pool.submit(open_one, following))
+            yield opened
