@@ -10,6 +10,7 @@ authorizer already enforces this, this is defense in depth), and the body must b
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import sys
@@ -43,6 +44,7 @@ from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 
 from functions.api import errors  # noqa: E402
+from functions.api.openapi_document import finish as finish_openapi  # noqa: E402
 from functions.api.routers import (  # noqa: E402
     campaigns,
     categories,
@@ -56,6 +58,7 @@ from functions.api.routers import (  # noqa: E402
     settings,
 )
 from functions.api.routers.request_context import (  # noqa: E402
+    ApiGatewayEvent,
     Forbidden,
     body_as_json,
     check_body_size,
@@ -86,6 +89,17 @@ class Resolver(APIGatewayRestResolver):
 
     def _convert_matches_into_route_keys(self, match: re.Match) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
+
+    def get_openapi_json_schema(self, **settings: Any) -> str:
+        """Powertools' document finished by ``openapi_document.finish`` (error responses, links):
+        what ``/openapi.json`` serves and ``make schemas`` writes."""
+        generated = json.loads(super().get_openapi_json_schema(**settings))
+        return json.dumps(finish_openapi(generated), ensure_ascii=False)
+
+    def _to_proxy_event(self, event: dict) -> ApiGatewayEvent:
+        """Every route reads its body through ``ApiGatewayEvent`` (400, never 500, for bytes that
+        are not UTF-8 JSON text), whatever route it is and however it reads the body."""
+        return ApiGatewayEvent(event, self._json_body_deserializer)
 
 
 app = Resolver(enable_validation=True, json_body_deserializer=parse_json)

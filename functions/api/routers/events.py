@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import boto3
-from audience.errors import ValidationFailed
 from audience.imports.events import EventBatch
 from audience.settings import get_settings
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import ValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel
 
-from functions.api.routers.request_context import json_body, pydantic_details, tenant_id
+from functions.api.routers.request_context import tenant_id
 
 router = Router()
 
@@ -25,16 +25,22 @@ def staging_key(tenant: str, batch_id: str, now: datetime) -> str:
     return f"tenants/{tenant}/events/api/{now:%Y-%m-%d}/{batch_id}.jsonl"
 
 
-@router.post("/events")
-def post_events() -> tuple[dict[str, Any], int]:
+class EventsAccepted(BaseModel):
+    accepted: int
+    batch_id: str
+
+
+@router.post(
+    "/events",
+    summary="Append up to 500 activity events (a bare array of events is accepted too)",
+    tags=["events"],
+    status_code=202,
+    responses={
+        202: {"description": "staged for the importer", "content": {"application/json": {"model": EventsAccepted}}}
+    },
+)
+def post_events(batch: Annotated[EventBatch, Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
-    body = json_body(router)
-    if isinstance(body, list):
-        body = {"events": body}
-    try:
-        batch = EventBatch.model_validate(body)
-    except ValidationError as exc:
-        raise ValidationFailed("the events are invalid", pydantic_details(exc)) from exc
     batch_id = uuid.uuid4().hex
     lines = "\n".join(
         json.dumps(

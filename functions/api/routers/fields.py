@@ -55,7 +55,7 @@ def list_fields() -> FieldList:
     return FieldList(items=builtin + custom)
 
 
-@router.post("/fields", summary="Declare a custom field", tags=["fields"])
+@router.post("/fields", summary="Declare a custom field", tags=["fields"], status_code=201)
 def create_field(field: Annotated[FieldIn, Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
     created = fields_repo.create(tenant, field.name, field.type.value, field.label)

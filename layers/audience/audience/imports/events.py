@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 MAX_EVENTS_PER_REQUEST = 500
 MAX_PROPERTIES = 50
@@ -54,6 +54,12 @@ class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[ActivityEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, value: Any) -> Any:
+        """A bare JSON array of events is the same batch as ``{"events": [...]}``."""
+        return {"events": value} if isinstance(value, list) else value
 
 
 def property_text(value: str | bool | int | float) -> str:

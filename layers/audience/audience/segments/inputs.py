@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 NAME = Field(min_length=1, max_length=200)
 ContactId = Annotated[str, Field(min_length=1, max_length=200)]
 ID_LIST = Field(min_length=1, max_length=1000)
+Topic = Annotated[str, Field(min_length=1, max_length=100)]
+Topics = Annotated[list[Topic], Field(max_length=50)]
+"""A segment's topics: at most 50, each 1-100 characters (duplicates are dropped)."""
 
 
 def _strip_name(value: str) -> str:
@@ -54,7 +57,7 @@ class SegmentDraft(_Strict):
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     public: bool = False
-    topics: list[str] = Field(default_factory=list, max_length=50)
+    topics: Topics = Field(default_factory=list)
     ignore_suppression: bool = False
 
     _name = field_validator("name")(_strip_name)
@@ -62,8 +65,6 @@ class SegmentDraft(_Strict):
     @field_validator("topics")
     @classmethod
     def _topics(cls, value: list[str]) -> list[str]:
-        if any(not 1 <= len(t) <= 100 for t in value):
-            raise ValueError("topics are 1-100 characters")
         return list(dict.fromkeys(value))
 
 
@@ -77,7 +78,7 @@ class SegmentPatch(_Strict):
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
     public: bool | None = None
-    topics: list[str] | None = Field(default=None, max_length=50)
+    topics: Topics | None = None
     ignore_suppression: bool | None = None
 
     @field_validator("name")
@@ -100,7 +101,7 @@ class CloneRequest(_Strict):
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
     public: bool | None = None
-    topics: list[str] | None = Field(default=None, max_length=50)
+    topics: Topics | None = None
 
     _name = field_validator("name")(_strip_name)
 
@@ -125,6 +126,6 @@ class SaveAsListRequest(_Strict):
     description: str | None = Field(default=None, max_length=2000)
     category: str | None = Field(default=None, min_length=1, max_length=100)
     public: bool = False
-    topics: list[str] = Field(default_factory=list, max_length=50)
+    topics: Topics = Field(default_factory=list)
 
     _name = field_validator("name")(_strip_name)
