@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import boto3
-from audience.imports.events import EventBatch
+from audience.errors import ValidationFailed
+from audience.imports.events import ActivityEvent, EventBatch
 from audience.settings import get_settings
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from functions.api.routers.request_context import tenant_id
+from functions.api.routers.request_context import pydantic_details, tenant_id
 
 router = Router()
 
@@ -39,8 +40,14 @@ class EventsAccepted(BaseModel):
         202: {"description": "staged for the importer", "content": {"application/json": {"model": EventsAccepted}}}
     },
 )
-def post_events(batch: Annotated[EventBatch, Body()]) -> tuple[dict[str, Any], int]:
+def post_events(body: Annotated[EventBatch | list[ActivityEvent], Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
+    if isinstance(body, list):  # a bare array is the same batch, with the same limits
+        try:
+            body = EventBatch(events=body)
+        except ValidationError as exc:
+            raise ValidationFailed("the events are invalid", pydantic_details(exc)) from exc
+    batch = body
     batch_id = uuid.uuid4().hex
     lines = "\n".join(
         json.dumps(

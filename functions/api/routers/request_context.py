@@ -43,6 +43,13 @@ class Forbidden(DomainError):
     status = 403
 
 
+class UnsupportedMediaType(DomainError):
+    """A body sent as something the API does not read (it speaks JSON only)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class MalformedBody(BadRequest):
     """The body is not JSON text: not UTF-8, not valid base64 where flagged so, or not JSON syntax."""
 
@@ -122,6 +129,19 @@ def body_as_json(event: dict[str, Any]) -> None:
             values = value if isinstance(value, list) else [value]
             if any(str(v).lower().startswith(FORM) for v in values):
                 event[name][key] = ["application/json"] if isinstance(value, list) else "application/json"
+
+
+def check_content_type(event: Mapping[str, Any]) -> None:
+    """415 for a multipart body: Powertools would parse it as a form (and fail with a 500 on a
+    missing boundary); every other non-JSON type is refused by its body validation already."""
+    if not event.get("body"):
+        return
+    headers = event.get("headers") or {}
+    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    if content_type.strip().lower().startswith("multipart/"):
+        raise UnsupportedMediaType(
+            "send the body as application/json", [{"path": "Content-Type", "message": "must be application/json"}]
+        )
 
 
 def check_body_size(event: Mapping[str, Any]) -> None:
@@ -218,6 +238,22 @@ def parse_json(text: str | bytes) -> Any:
         path, problem = found
         raise ValidationFailed("the body holds a value the service cannot store", [{"path": path, "message": problem}])
     return value
+
+
+def array_for_an_object(route: Any, event: Any) -> DomainError | None:
+    """422 when the body is a JSON array but no body parameter of ``route`` admits one."""
+    from aws_lambda_powertools.event_handler.middlewares.openapi_validation import _is_or_contains_sequence
+
+    params = getattr(getattr(route, "dependant", None), "body_params", None)
+    if not params or any(_is_or_contains_sequence(p.field_info.annotation) for p in params):
+        return None
+    try:
+        body = event.json_body
+    except Exception:  # noqa: BLE001 - not JSON at all: the body validation answers that
+        return None
+    if not isinstance(body, list):
+        return None
+    return ValidationFailed("the request body must be a JSON object", [{"path": "/", "message": "an object"}])
 
 
 def json_body(resolver: Any) -> Any:

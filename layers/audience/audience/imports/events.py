@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_EVENTS_PER_REQUEST = 500
 MAX_PROPERTIES = 50
@@ -29,6 +29,14 @@ class ActivityEvent(BaseModel):
     properties: dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], PropertyValue] = Field(
         default_factory=dict, max_length=MAX_PROPERTIES
     )
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        """ISO 8601 text (or a datetime from a Parquet file), never a bare number of seconds."""
+        if isinstance(value, int | float):
+            raise ValueError("a date-time like 2024-05-31T12:00:00Z")
+        return value
 
     @field_validator("occurred_at")
     @classmethod
@@ -54,12 +62,6 @@ class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[ActivityEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare_list(cls, value: Any) -> Any:
-        """A bare JSON array of events is the same batch as ``{"events": [...]}``."""
-        return {"events": value} if isinstance(value, list) else value
 
 
 def property_text(value: str | bool | int | float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 NAME = Field(min_length=1, max_length=200)
 ContactId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -56,9 +56,9 @@ class SegmentDraft(_Strict):
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
-    public: bool = False
+    public: StrictBool = False
     topics: Topics = Field(default_factory=list)
-    ignore_suppression: bool = False
+    ignore_suppression: StrictBool = False
 
     _name = field_validator("name")(_strip_name)
 
@@ -77,9 +77,9 @@ class SegmentPatch(_Strict):
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
-    public: bool | None = None
+    public: StrictBool | None = None
     topics: Topics | None = None
-    ignore_suppression: bool | None = None
+    ignore_suppression: StrictBool | None = None
 
     @field_validator("name")
     @classmethod
@@ -100,7 +100,7 @@ class CloneRequest(_Strict):
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
-    public: bool | None = None
+    public: StrictBool | None = None
     topics: Topics | None = None
 
     _name = field_validator("name")(_strip_name)
@@ -125,7 +125,7 @@ class SaveAsListRequest(_Strict):
     name: str = NAME
     description: str | None = Field(default=None, max_length=2000)
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    public: bool = False
+    public: StrictBool = False
     topics: Topics = Field(default_factory=list)
 
     _name = field_validator("name")(_strip_name)
