@@ -38,7 +38,8 @@ def _storable(value: Any, path: str = "") -> None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON false is not the integer 0, nor 0 the boolean false (the schema says which).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
