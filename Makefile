@@ -9,7 +9,7 @@ CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.h
 	console/tsconfig.json console/package.json console/package-lock.json
 STACK ?= segments
 
-.PHONY: run test lint unit bench schemas clean chromium deploy-console
+.PHONY: run test lint unit bench schemas fuzz clean chromium deploy-console
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 ## Performance figures side by side; writes docs/benchmarks.md (ARGS=--quick for a one-minute run).
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+## schemathesis against a fresh local stack: all phases incl. stateful, fixed seeds, bounded examples
+## (ARGS="--seeds 3 4 --max-examples 50"); fails on any 5xx or answer the OpenAPI document does not describe.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.e2e.fuzz $(ARGS)
 
 ## Regenerate the language-neutral contracts in shared/ (rule JSON Schema, OpenAPI, sample events).
 schemas: $(STAMP)

@@ -5,6 +5,11 @@ It follows what the template declares for the API: the routes of the api functio
 the REQUEST authorizer's identity header, and the gateway responses for 401/403. An authorizer that
 raises `Unauthorized` gives 401; a policy that does not allow the method ARN gives 403, as API
 Gateway does. Local-only routes live under `/_local/` (see infra.localstack).
+
+Request bodies reach the function as API Gateway hands them over: a body whose `Content-Type`
+(`application/json` when absent) matches one of the API's `BinaryMediaTypes` arrives base64 with
+`isBase64Encoded: true`, byte for byte; any other body is read as UTF-8 text (API Gateway's text
+mode, where undecodable bytes become U+FFFD); no body is `null`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from infra.template_resources import LocalResources
 log = logging.getLogger("localstack")
 
 LOCAL_API_ID = "local"
-TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "+json", "+xml")
+DEFAULT_CONTENT_TYPE = "application/json"
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,10 @@ class ApiGateway:
             h.lower() for h in (authorizer_props.get("Identity") or {}).get("Headers", [])
         ]
         self.gateway_responses = _gateway_responses(api.get("GatewayResponses") or {})
+        # SAM writes "/" in a media type as "~1" (the API's PATCH path syntax).
+        self.binary_media_types = [
+            str(t).replace("~1", "/").lower() for t in resources.resolve(api.get("BinaryMediaTypes") or [])
+        ]
         self.routes: list[tuple[Route, LocalFunction]] = []
         for function in functions.values():
             for event in function.spec.events_of_type("Api"):
@@ -235,14 +244,7 @@ class ApiGateway:
         request_context: dict[str, Any],
     ) -> dict[str, Any]:
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        is_text = not body or _is_text(content_type)
-        if is_text:
-            try:
-                text_body: str | None = body.decode("utf-8") if body else None
-            except UnicodeDecodeError:
-                is_text = False
-        if not is_text:
-            text_body = base64.b64encode(body).decode()
+        text_body, is_base64 = self.integration_body(body, content_type)
         return {
             "resource": route.path,
             "path": path,
@@ -253,8 +255,17 @@ class ApiGateway:
             "stageVariables": None,
             "requestContext": request_context,
             "body": text_body,
-            "isBase64Encoded": not is_text,
+            "isBase64Encoded": is_base64,
         }
+
+    def integration_body(self, body: bytes, content_type: str) -> tuple[str | None, bool]:
+        """The event's ``body`` and ``isBase64Encoded`` for these request bytes (see module doc)."""
+        if not body:
+            return None, False
+        media_type = (content_type.split(";")[0].strip() or DEFAULT_CONTENT_TYPE).lower()
+        if any(fnmatch.fnmatchcase(media_type, pattern) for pattern in self.binary_media_types):
+            return base64.b64encode(body).decode("ascii"), True
+        return body.decode("utf-8", errors="replace"), False
 
     def _gateway_error(self, kind: str, default_status: int, message: str | None):
         response = self.gateway_responses.get(kind)
@@ -327,11 +338,6 @@ def _policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
         if statement.get("Effect") == "Allow":
             allowed = True
     return allowed
-
-
-def _is_text(content_type: str) -> bool:
-    content_type = content_type.lower()
-    return any(marker in content_type for marker in TEXT_TYPES) or "charset=" in content_type
 
 
 def _proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -418,6 +424,13 @@ class _Handler(BaseHTTPRequestHandler):
         return status, json_headers, json.dumps(answer, default=str).encode()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY, ...) goes the same way - the function answers 405 with
+        ``Allow`` - instead of http.server's own HTML 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return  # requests are logged once, with status and timing, in _serve

@@ -3,14 +3,15 @@
 Checked for every request before routing or validation (``rejection``; Powertools runs its request
 validation before any middleware, so this happens in the handler): the tenant must be in the
 authorizer context (401), the key's scopes must allow the method (403: read keys may only GET - the
-authorizer already enforces this, this is defense in depth), and the body must be under
-``MAX_BODY_BYTES`` (413). ``/openapi.json`` and ``/docs`` are public, and so are CORS preflights
-(``OPTIONS``, answered by Powertools for the console's origin, ``CORS_ALLOW_ORIGIN``).
+authorizer already enforces this, this is defense in depth), the body must be under
+``MAX_BODY_BYTES`` (413) and not multipart (415). ``/openapi.json`` and ``/docs`` are public, and so
+are CORS preflights (``OPTIONS``, answered by Powertools for the console's origin, ``CORS_ALLOW_ORIGIN``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import sys
@@ -44,6 +45,7 @@ from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 
 from functions.api import errors  # noqa: E402
+from functions.api.openapi_document import finish as finish_openapi  # noqa: E402
 from functions.api.routers import (  # noqa: E402
     campaigns,
     categories,
@@ -59,9 +61,12 @@ from functions.api.routers import (  # noqa: E402
     trust,
 )
 from functions.api.routers.request_context import (  # noqa: E402
+    ApiGatewayEvent,
     Forbidden,
+    array_for_an_object,
     body_as_json,
     check_body_size,
+    check_content_type,
     parse_json,
     scopes_of,
     tenant_of,
@@ -89,6 +94,27 @@ class Resolver(APIGatewayRestResolver):
 
     def _convert_matches_into_route_keys(self, match: re.Match) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
+
+    def get_openapi_json_schema(self, **settings: Any) -> str:
+        """Powertools' document finished by ``openapi_document.finish`` (error responses, links):
+        what ``/openapi.json`` serves and ``make schemas`` writes."""
+        generated = json.loads(super().get_openapi_json_schema(**settings))
+        return json.dumps(finish_openapi(generated), ensure_ascii=False)
+
+    def _call_route(self, route: Any, route_arguments: dict[str, str]) -> Any:
+        """Powertools validates a JSON array sent to a route whose body is an object as the array's
+        first item; such a body is refused here (422 at ``/``), for every route alike."""
+        refused = array_for_an_object(route, self.current_event)
+        if refused is not None:
+            return self._response_builder_class(
+                response=errors.handle_domain_error(refused), serializer=self._serializer, route=route
+            )
+        return super()._call_route(route, route_arguments)
+
+    def _to_proxy_event(self, event: dict) -> ApiGatewayEvent:
+        """Every route reads its body through ``ApiGatewayEvent`` (400, never 500, for bytes that
+        are not UTF-8 JSON text), whatever route it is and however it reads the body."""
+        return ApiGatewayEvent(event, self._json_body_deserializer)
 
 
 def console_cors() -> CORSConfig | None:
@@ -119,6 +145,7 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
             raise Forbidden("this API key may only read (GET)")
         logger.append_keys(tenant_id=tenant)
         check_body_size(event)
+        check_content_type(event)
     except DomainError as refused:
         return refused
     return None
@@ -156,9 +183,11 @@ app.exception_handler(ServiceError)(errors.handle_service_error)
 def not_found(_: NotFoundError) -> Response:
     path = app.context.get("_path") or app.current_event.path
     method = app.current_event.http_method.upper()
-    # Powertools has no 405: find the methods registered for this path ourselves.
-    routes = app._static_routes + app._dynamic_routes  # noqa: SLF001
-    allowed = [r.method for r in routes if r.method != method and r.rule.match(path)]
+    # Powertools has no 405: find the methods registered for this path ourselves. A literal path
+    # (/segments/bulk) names its own resource, not a value of /segments/{segment_id}.
+    static = [r for r in app._static_routes if r.rule.match(path)]  # noqa: SLF001
+    routes = static or [r for r in app._dynamic_routes if r.rule.match(path)]  # noqa: SLF001
+    allowed = [r.method for r in routes if r.method != method]
     return errors.route_not_found(path, method, allowed)
 
 

@@ -108,8 +108,31 @@ def gateway_response(exc: DomainError) -> dict[str, Any]:
     }
 
 
+def _union_branch(part: Any) -> bool:
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+
+
+def one_union_branch(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A body typed as a union (POST /events: an object or a bare array) fails in every branch;
+    keep the errors of the branch the input's shape chose (the one that got past its root), with
+    the branch's name taken out of ``loc``."""
+    branches: dict[str, list[dict[str, Any]]] = {}
+    rest = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if len(loc) >= 2 and loc[0] == "body" and _union_branch(loc[1]):
+            branches.setdefault(loc[1], []).append(error)
+        else:
+            rest.append(error)
+    if len(branches) < 2:
+        return errors
+    deep = [found for found in branches.values() if any(len(e["loc"]) > 2 for e in found)]
+    chosen = deep[0] if deep else next(iter(branches.values()))
+    return rest + [{**e, "loc": ("body", *tuple(e["loc"])[2:])} for e in chosen]
+
+
 def handle_request_validation(exc: RequestValidationError) -> Response:
-    errors = list(exc.errors())
+    errors = one_union_branch(list(exc.errors()))
     if any(e.get("type") == "json_invalid" for e in errors):
         position = next((e["loc"][1] for e in errors if len(e.get("loc", ())) > 1), None)
         where = f" at character {position}" if isinstance(position, int) else ""

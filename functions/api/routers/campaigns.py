@@ -114,7 +114,7 @@ def _check_audience(tenant: str, segment_ids: list[str]) -> list[str]:
     return unique
 
 
-@router.post("/campaigns", summary="Create a campaign", tags=["campaigns"])
+@router.post("/campaigns", summary="Create a campaign", tags=["campaigns"], status_code=201)
 def create_campaign(campaign: Annotated[CampaignIn, Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
     created = campaigns_repo.create(

@@ -55,7 +55,7 @@ def list_categories() -> CategoryList:
     )
 
 
-@router.post("/categories", summary="Create a category", tags=["categories"])
+@router.post("/categories", summary="Create a category", tags=["categories"], status_code=201)
 def create_category(category: Annotated[CategoryIn, Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
     created = categories_repo.create(tenant, category.name.strip(), category.description)

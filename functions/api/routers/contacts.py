@@ -70,6 +70,10 @@ def list_contacts(
     "/contacts/<contact_id>",
     summary="Create or replace a contact (fields validated against the field catalog)",
     tags=["contacts"],
+    responses={
+        200: {"description": "replaced", "content": {"application/json": {"model": ContactOut}}},
+        201: {"description": "created", "content": {"application/json": {"model": ContactOut}}},
+    },
 )
 def put_contact(
     contact_id: str,

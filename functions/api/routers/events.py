@@ -19,14 +19,14 @@ from urllib.parse import quote
 import boto3
 from audience.errors import NotFound, ValidationFailed
 from audience.event_retention import window_problems
-from audience.imports.events import EventBatch
+from audience.imports.events import ActivityEvent, EventBatch
 from audience.settings import get_settings
 from audience.storage import eventlog_repo, segments_repo
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from functions.api.routers.request_context import json_body, pydantic_details, tenant_id
+from functions.api.routers.request_context import pydantic_details, tenant_id
 
 router = Router()
 
@@ -68,16 +68,23 @@ def status_url(batch_id: str) -> str:
     return f"/events/batches/{quote(batch_id, safe='')}"
 
 
-@router.post("/events", summary="Append activity events", tags=["events"])
-def post_events() -> tuple[dict[str, Any], int]:
+@router.post(
+    "/events",
+    summary="Append up to 500 activity events (a bare array of events is accepted too)",
+    tags=["events"],
+    status_code=202,
+    responses={
+        202: {"description": "pending: follow status_url", "content": {"application/json": {"model": EventsAccepted}}}
+    },
+)
+def post_events(body: Annotated[EventBatch | list[ActivityEvent], Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
-    body = json_body(router)
-    if isinstance(body, list):
-        body = {"events": body}
-    try:
-        batch = EventBatch.model_validate(body)
-    except ValidationError as exc:
-        raise ValidationFailed("the events are invalid", pydantic_details(exc)) from exc
+    if isinstance(body, list):  # a bare array is the same batch, with the same limits
+        try:
+            body = EventBatch(events=body)
+        except ValidationError as exc:
+            raise ValidationFailed("the events are invalid", pydantic_details(exc)) from exc
+    batch = body
     batch_id = uuid.uuid4().hex
     lines = "\n".join(
         json.dumps(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from audience.fields import BUILTIN_FIELDS, SYSTEM_FIELDS, FieldType
+from audience.fields import BUILTIN_FIELDS, CUSTOM_FIELD_NAME, SYSTEM_FIELDS, FieldType
 from audience.storage import fields_repo
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -21,6 +21,7 @@ class FieldIn(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=64,
+        pattern=CUSTOM_FIELD_NAME.pattern,
         description="lower-case letters, digits and _, starting with a letter; not a built-in name",
         examples=["loyalty_tier"],
     )
@@ -55,7 +56,7 @@ def list_fields() -> FieldList:
     return FieldList(items=builtin + custom)
 
 
-@router.post("/fields", summary="Declare a custom field", tags=["fields"])
+@router.post("/fields", summary="Declare a custom field", tags=["fields"], status_code=201)
 def create_field(field: Annotated[FieldIn, Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
     created = fields_repo.create(tenant, field.name, field.type.value, field.label)

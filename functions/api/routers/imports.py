@@ -51,7 +51,7 @@ def _clients():
     )
 
 
-@router.post("/imports", summary="Start an import: a pending job and a presigned upload slot")
+@router.post("/imports", summary="Start an import: a pending job and a presigned upload slot", status_code=201)
 def create_import(request: Annotated[ImportRequest, Body()]) -> tuple[dict[str, Any], int]:
     """The client then PUTs the file to ``upload_url`` (or POSTs ``upload_form``); see docs/imports.md."""
     tenant = tenant_id(router)

@@ -56,6 +56,7 @@ def accepted(job: Job) -> tuple[dict[str, Any], int]:
     "/segments/<segment_id>/exports",
     summary="Export the segment's members to csv, xlsx, parquet, jsonl or audience_sha256 (202, a job)",
     tags=["exports"],
+    status_code=202,
 )
 def create_export(segment_id: str, body: Annotated[ExportBody, Body()]):
     tenant = tenant_id(router)
@@ -73,6 +74,7 @@ def get_export(job_id: str) -> dict[str, Any]:
     "/segments/<segment_id>/mass-update",
     summary='Set fields on every member contact: {"set": {field: value}} (202, a job)',
     tags=["jobs"],
+    status_code=202,
 )
 def create_mass_update(segment_id: str, body: Annotated[MassUpdateBody, Body()]):
     tenant = tenant_id(router)
@@ -86,6 +88,7 @@ def create_mass_update(segment_id: str, body: Annotated[MassUpdateBody, Body()])
     "/segments/<segment_id>/reset-score",
     summary='Set every member\'s score to 0, audited: {"reason", "confirm": true} (202, a job)',
     tags=["jobs"],
+    status_code=202,
 )
 def create_reset_score(segment_id: str, body: Annotated[ResetScoreRequest, Body()]):
     tenant = tenant_id(router)

@@ -3,15 +3,24 @@ the authorizer context), the caller's scopes, the raw JSON body and ``If-Match``
 
 Routers call these with themselves (``tenant_id(router)``): a Powertools ``Router`` shares the
 resolver's current event once it is included in the app.
+
+The body is read in one place for every route: ``ApiGatewayEvent.decoded_body`` (the resolver's
+event class), which both Powertools' body validation and ``json_body`` go through. Bytes that are
+not base64 (when ``isBase64Encoded``) or not UTF-8 are ``400 malformed_json`` there, so no route
+can meet a ``UnicodeDecodeError``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from audience.errors import BadRequest, DomainError, TooLarge, ValidationFailed
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
 from functions.api import errors
@@ -32,6 +41,46 @@ class Forbidden(DomainError):
 
     code = "forbidden"
     status = 403
+
+
+class UnsupportedMediaType(DomainError):
+    """A body sent as something the API does not read (it speaks JSON only)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class MalformedBody(BadRequest):
+    """The body is not JSON text: not UTF-8, not valid base64 where flagged so, or not JSON syntax."""
+
+    code = "malformed_json"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"path": "/", "message": "not valid JSON"}])
+
+
+def body_text(body: str | None, is_base64_encoded: bool) -> str | None:
+    """The request body as text, exactly as sent: API Gateway hands binary media types over as
+    base64 (``isBase64Encoded``); those bytes must be UTF-8, as JSON text is (RFC 8259 section 8.1)."""
+    if not body or not is_base64_encoded:
+        return body
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedBody("the request body is not valid base64 although isBase64Encoded is set") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"the request body is not UTF-8 text (byte {exc.start})") from exc
+
+
+class ApiGatewayEvent(APIGatewayProxyEvent):
+    """The REST proxy event whose body decoding refuses non-UTF-8 bytes with a 400 (Powertools'
+    own ``decoded_body`` raises ``UnicodeDecodeError``, a 500)."""
+
+    @cached_property
+    def decoded_body(self) -> str | None:
+        return body_text(self.body, bool(self.is_base64_encoded))
 
 
 def authorizer_context(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,6 +131,19 @@ def body_as_json(event: dict[str, Any]) -> None:
                 event[name][key] = ["application/json"] if isinstance(value, list) else "application/json"
 
 
+def check_content_type(event: Mapping[str, Any]) -> None:
+    """415 for a multipart body: Powertools would parse it as a form (and fail with a 500 on a
+    missing boundary); every other non-JSON type is refused by its body validation already."""
+    if not event.get("body"):
+        return
+    headers = event.get("headers") or {}
+    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    if content_type.strip().lower().startswith("multipart/"):
+        raise UnsupportedMediaType(
+            "send the body as application/json", [{"path": "Content-Type", "message": "must be application/json"}]
+        )
+
+
 def check_body_size(event: Mapping[str, Any]) -> None:
     """413 for a body over ``MAX_BODY_BYTES``."""
     if body_bytes(event) > MAX_BODY_BYTES:
@@ -91,52 +153,116 @@ def check_body_size(event: Mapping[str, Any]) -> None:
         )
 
 
-def _lone_surrogate_path(value: Any, path: str = "") -> str | None:
-    """The JSON Pointer of the first string (or key) holding a lone UTF-16 surrogate, if any."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path or "/"
+MAX_JSON_DEPTH = 32
+"""Deepest nesting a body may have (DynamoDB's own limit for a document; rules need about 14)."""
+
+_NUMBER_DIGITS = 38
+_NUMBER_MAX = 10**126
+_NUMBER_MIN = 1e-130
+"""DynamoDB numbers: at most 38 significant digits, magnitude in [1e-130, 1e126) or zero."""
+
+
+class _HugeInt(int):
+    """An integer literal too long to convert (Python refuses beyond 4300 digits): kept as a marker
+    so the walk below can name where it is."""
+
+
+def _parse_int(text: str) -> int:
+    return _HugeInt(0) if len(text) > 130 else int(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise MalformedBody(f"the request body is not valid JSON: {name} is not a JSON number")
+
+
+def _pointer(path: str, token: Any) -> str:
+    return f"{path}/{str(token).replace('~', '~0').replace('/', '~1')}"
+
+
+def _number_problem(value: int | float) -> str | None:
+    if isinstance(value, bool):
         return None
-    if isinstance(value, dict):
-        for key, child in value.items():
-            pointer = path + "/" + str(key).replace("~", "~0").replace("/", "~1")
-            found = _lone_surrogate_path(key, pointer) or _lone_surrogate_path(child, pointer)
-            if found:
-                return found
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found = _lone_surrogate_path(child, f"{path}/{index}")
-            if found:
-                return found
+    if isinstance(value, _HugeInt) or abs(value) >= _NUMBER_MAX:  # infinity from 1e999 too
+        return "number out of range"
+    if isinstance(value, float):
+        return "number out of range" if value and abs(value) < _NUMBER_MIN else None
+    if len(str(abs(value)).rstrip("0")) > _NUMBER_DIGITS:
+        return f"more than {_NUMBER_DIGITS} significant digits"
+    return None
+
+
+def _unstorable(value: Any) -> tuple[str, str] | None:
+    """Where the parsed body holds something no store can keep, and what: a lone UTF-16 surrogate
+    (valid JSON escape, not Unicode), nesting deeper than ``MAX_JSON_DEPTH``, or a number DynamoDB
+    cannot hold. Iterative, so no body can exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "/", "lone surrogate"
+        elif isinstance(item, int | float):
+            problem = _number_problem(item)
+            if problem:
+                return path or "/", problem
+        elif isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                return path or "/", f"nested deeper than {MAX_JSON_DEPTH} levels"
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            children = []
+            for key, child in pairs:
+                pointer = _pointer(path, key)
+                if isinstance(key, str):
+                    children.append((key, pointer, depth + 1))
+                children.append((child, pointer, depth + 1))
+            stack.extend(reversed(children))
     return None
 
 
 def parse_json(text: str | bytes) -> Any:
-    """``json.loads`` that also refuses text no store can keep: a lone surrogate (``"\\ud800"``) is
-    valid JSON syntax but not Unicode, so it is a 422 naming where it is (DynamoDB would fail later)."""
-    value = json.loads(text)
-    where = _lone_surrogate_path(value)
-    if where:
-        raise ValidationFailed(
-            "the body holds text that is not valid Unicode", [{"path": where, "message": "lone surrogate"}]
-        )
+    """``json.loads`` for request bodies: 400 ``malformed_json`` for anything that is not JSON text
+    (including ``NaN``/``Infinity`` and nesting too deep to parse), 422 at its JSON Pointer for JSON
+    no store can keep (``_unstorable``). Used by Powertools' body validation and ``json_body`` alike."""
+    try:
+        value = json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"the request body is not valid JSON at character {exc.pos}") from exc
+    except RecursionError as exc:
+        raise MalformedBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from exc
+    except UnicodeDecodeError as exc:  # bytes given directly
+        raise MalformedBody(f"the request body is not UTF-8 text (byte {exc.start})") from exc
+    found = _unstorable(value)
+    if found:
+        path, problem = found
+        raise ValidationFailed("the body holds a value the service cannot store", [{"path": path, "message": problem}])
     return value
+
+
+def array_for_an_object(route: Any, event: Any) -> DomainError | None:
+    """422 when the body is a JSON array but no body parameter of ``route`` admits one."""
+    from aws_lambda_powertools.event_handler.middlewares.openapi_validation import _is_or_contains_sequence
+
+    params = getattr(getattr(route, "dependant", None), "body_params", None)
+    if not params or any(_is_or_contains_sequence(p.field_info.annotation) for p in params):
+        return None
+    try:
+        body = event.json_body
+    except Exception:  # noqa: BLE001 - not JSON at all: the body validation answers that
+        return None
+    if not isinstance(body, list):
+        return None
+    return ValidationFailed("the request body must be a JSON object", [{"path": "/", "message": "an object"}])
 
 
 def json_body(resolver: Any) -> Any:
     """The parsed JSON body (None when empty); 400 when it is not JSON, 413 when too large."""
     check_body_size(resolver.current_event)
     raw = resolver.current_event.decoded_body
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if raw is None or not raw.strip():
         return None
-    try:
-        return parse_json(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            "the request body is not valid JSON", [{"path": "/", "message": "not valid JSON"}]
-        ) from exc
+    return parse_json(raw)
 
 
 def json_object(resolver: Any) -> dict[str, Any]:

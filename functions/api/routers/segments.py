@@ -40,6 +40,7 @@ router = Router()
 TAGS = ["segments"]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size, 1-500")]
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 NextToken = Annotated[str | None, Query(max_length=2048, description="from the previous page")]
 
 
@@ -242,7 +243,7 @@ def uses(segment_id: str) -> dict[str, Any]:
 @router.get("/segments/<segment_id>/stats", summary="Size, daily changes and campaigns", tags=TAGS)
 def stats(
     segment_id: str,
-    date_from: Annotated[str | None, Query(alias="from", max_length=10, description="yyyy-mm-dd")] = None,
-    date_to: Annotated[str | None, Query(alias="to", max_length=10, description="yyyy-mm-dd")] = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10, pattern=DATE, description="yyyy-mm-dd")] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10, pattern=DATE, description="yyyy-mm-dd")] = None,
 ) -> dict[str, Any]:
     return segment_stats(tenant_id(router), segment_id, date_from=date_from, date_to=date_to)

@@ -2,8 +2,9 @@
 real authorizer (policy evaluated like API Gateway: no/unknown key 401, explicit Deny 403).
 
 Fixtures:
-    api_call(method, path, tenant=..., body=..., headers=..., query=..., raw_body=..., api_key=...,
-             scopes=...) -> ApiResponse(status, json, headers, text)
+    api_call(method, path, tenant=..., body=..., headers=..., query=..., raw_body=..., raw_bytes=...,
+             api_key=..., scopes=...) -> ApiResponse(status, json, headers, text)
+        ``raw_bytes``: the body as bytes, base64 with ``isBase64Encoded`` (a binary media type).
         ``tenant``: put this tenant in ``requestContext.authorizer`` (as the authorizer would);
         ``api_key``: run the authorizer with this X-Api-Key first and use its answer instead;
         neither: no authorizer context at all.
@@ -16,6 +17,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import json
 import os
@@ -94,6 +96,7 @@ def build_event(
     headers: dict[str, str],
     query: dict[str, Any] | None,
     authorizer: dict[str, Any] | None,
+    is_base64: bool = False,
 ) -> dict[str, Any]:
     multi_query = None
     if query:
@@ -120,7 +123,7 @@ def build_event(
             **({"authorizer": authorizer} if authorizer is not None else {}),
         },
         "body": body,
-        "isBase64Encoded": False,
+        "isBase64Encoded": is_base64,
     }
 
 
@@ -177,6 +180,7 @@ def api_call(aws):
         tenant: str | None = None,
         body: Any = None,
         raw_body: str | None = None,
+        raw_bytes: bytes | None = None,
         headers: dict[str, str] | None = None,
         query: dict[str, Any] | None = None,
         api_key: str | None = None,
@@ -185,6 +189,8 @@ def api_call(aws):
         method = method.upper()
         headers = dict(headers or {})
         text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+        if raw_bytes is not None:  # as API Gateway hands over a binary media type
+            text = base64.b64encode(raw_bytes).decode("ascii")
         if text is not None:
             headers.setdefault("Content-Type", "application/json")
         authorizer: dict[str, Any] | None = None
@@ -195,7 +201,10 @@ def api_call(aws):
             authorizer = answer
         elif tenant is not None:
             authorizer = {"tenant_id": tenant, "scopes": scopes, "principalId": tenant}
-        event = build_event(method, path, body=text, headers=headers, query=query, authorizer=authorizer)
+        binary = raw_bytes is not None
+        event = build_event(
+            method, path, body=text, headers=headers, query=query, authorizer=authorizer, is_base64=binary
+        )
         result = lambda_handler(event, FakeLambdaContext())
         assert isinstance(result["statusCode"], int)
         multi = {name: ", ".join(values) for name, values in (result.get("multiValueHeaders") or {}).items()}

@@ -30,6 +30,14 @@ class ActivityEvent(BaseModel):
         default_factory=dict, max_length=MAX_PROPERTIES
     )
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        """ISO 8601 text (or a datetime from a Parquet file), never a bare number of seconds."""
+        if isinstance(value, int | float):
+            raise ValueError("a date-time like 2024-05-31T12:00:00Z")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:

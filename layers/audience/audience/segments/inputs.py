@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 NAME = Field(min_length=1, max_length=200)
 ContactId = Annotated[str, Field(min_length=1, max_length=200)]
 ID_LIST = Field(min_length=1, max_length=1000)
+Topic = Annotated[str, Field(min_length=1, max_length=100)]
+Topics = Annotated[list[Topic], Field(max_length=50)]
+"""A segment's topics: at most 50, each 1-100 characters (duplicates are dropped)."""
 
 
 def _strip_name(value: str) -> str:
@@ -35,7 +38,8 @@ def _storable(value: Any, path: str = "") -> None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON false is not the integer 0, nor 0 the boolean false (the schema says which).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -53,17 +57,15 @@ class SegmentDraft(_Strict):
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
-    public: bool = False
-    topics: list[str] = Field(default_factory=list, max_length=50)
-    ignore_suppression: bool = False
+    public: StrictBool = False
+    topics: Topics = Field(default_factory=list)
+    ignore_suppression: StrictBool = False
 
     _name = field_validator("name")(_strip_name)
 
     @field_validator("topics")
     @classmethod
     def _topics(cls, value: list[str]) -> list[str]:
-        if any(not 1 <= len(t) <= 100 for t in value):
-            raise ValueError("topics are 1-100 characters")
         return list(dict.fromkeys(value))
 
 
@@ -76,9 +78,9 @@ class SegmentPatch(_Strict):
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
-    public: bool | None = None
-    topics: list[str] | None = Field(default=None, max_length=50)
-    ignore_suppression: bool | None = None
+    public: StrictBool | None = None
+    topics: Topics | None = None
+    ignore_suppression: StrictBool | None = None
 
     @field_validator("name")
     @classmethod
@@ -99,8 +101,8 @@ class CloneRequest(_Strict):
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
-    public: bool | None = None
-    topics: list[str] | None = Field(default=None, max_length=50)
+    public: StrictBool | None = None
+    topics: Topics | None = None
 
     _name = field_validator("name")(_strip_name)
 
@@ -124,7 +126,7 @@ class SaveAsListRequest(_Strict):
     name: str = NAME
     description: str | None = Field(default=None, max_length=2000)
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    public: bool = False
-    topics: list[str] = Field(default_factory=list, max_length=50)
+    public: StrictBool = False
+    topics: Topics = Field(default_factory=list)
 
     _name = field_validator("name")(_strip_name)

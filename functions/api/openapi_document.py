@@ -1,0 +1,134 @@
+"""The OpenAPI document as served (``GET /openapi.json``) and written to ``shared/openapi.json``:
+Powertools' generated document, finished in this one place with what Powertools cannot say.
+
+- Every error an operation can answer, in SPEC's one shape (``Error``): 400, 401, 403, 404 and 422
+  everywhere; 413 and 415 where there is a body; 409 and 412 on writes. Powertools' own 422 shape
+  (``HTTPValidationError``) is never sent, so it is replaced.
+- A 204 has no body, so it documents no content.
+- OpenAPI ``links`` from each operation that creates something to every operation that takes its
+  id in the path (``LINKS``), so a client - and schemathesis' stateful phase - can follow
+  create -> read -> change -> delete. A link is added for each operation whose path starts with
+  the target prefix, so routes added later are linked without touching this table.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["path", "message"],
+                        "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+ERRORS = {
+    "400": "malformed_json (a body that is not UTF-8 JSON) or bad_request (next_token, If-Match)",
+    "401": "unauthorized: no or unknown API key",
+    "403": "forbidden: the key's scopes do not allow this method",
+    "404": "not_found: no such item for this tenant",
+    "409": "conflict: duplicate, still in use, or a final state",
+    "412": "precondition_failed: If-Match names an older version",
+    "413": "too_large: body over 1 MiB",
+    "415": "unsupported_media_type: a body that is not application/json",
+    "422": "validation_failed: details name every bad field by its path",
+}
+ALWAYS = ("400", "401", "403", "404", "422")
+WITH_BODY = ("413", "415")
+ON_WRITES = ("409", "412")
+
+
+# (method, path of the creating operation, runtime expression of the new id, target path prefixes)
+LINKS: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("post", "/segments", "$response.body#/id", ("/segments/{",)),
+    ("post", "/segments/{segment_id}/clone", "$response.body#/id", ("/segments/{",)),
+    ("post", "/segments/{segment_id}/save-as-list", "$response.body#/id", ("/segments/{",)),
+    ("post", "/campaigns", "$response.body#/id", ("/campaigns/{",)),
+    ("post", "/categories", "$response.body#/name", ("/categories/{",)),
+    ("post", "/fields", "$response.body#/name", ("/fields/{",)),
+    ("put", "/contacts/{contact_id}", "$request.path.contact_id", ("/contacts/{",)),
+    ("post", "/imports", "$response.body#/job_id", ("/imports/{",)),
+    ("post", "/segments/{segment_id}/exports", "$response.body#/job_id", ("/exports/{", "/jobs/{")),
+    ("post", "/segments/{segment_id}/mass-update", "$response.body#/job_id", ("/jobs/{",)),
+    ("post", "/segments/{segment_id}/reset-score", "$response.body#/job_id", ("/jobs/{",)),
+    ("post", "/events", "$response.body#/batch_id", ("/events/batches/{",)),
+]
+
+_PARAMETER = re.compile(r"\{([^}/]+)\}")
+
+
+def finish(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of Powertools' ``document`` with errors, empty 204s and links as described above."""
+    document = copy.deepcopy(document)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for _path, method, operation in _operations(document):
+        _document_errors(method, operation)
+    _add_links(document)
+    return document
+
+
+def _operations(document: dict[str, Any]):
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield path, method, operation
+
+
+def _document_errors(method: str, operation: dict[str, Any]) -> None:
+    responses = operation["responses"]
+    if "204" in responses:
+        responses["204"].pop("content", None)
+    statuses = list(ALWAYS)
+    if "requestBody" in operation:
+        statuses += WITH_BODY
+    if method != "get":
+        statuses += ON_WRITES
+    for status in sorted(statuses):
+        responses[status] = {
+            "description": ERRORS[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    paths = document.get("paths", {})
+    for method, source_path, expression, prefixes in LINKS:
+        source = paths.get(source_path, {}).get(method)
+        if source is None:
+            continue
+        created = [status for status in source["responses"] if status.startswith("2")]
+        links: dict[str, Any] = {}
+        for status in created:
+            source["responses"][status]["links"] = links
+        for target_path, target_method, target in _operations(document):
+            if target is source or not target_path.startswith(prefixes):
+                continue
+            parameter = _PARAMETER.search(target_path)
+            if parameter is None:
+                continue
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {f"path.{parameter.group(1)}": expression},
+                "description": f"{target_method.upper()} {target_path} with the {parameter.group(1)} just created",
+            }
