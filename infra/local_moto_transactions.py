@@ -9,17 +9,23 @@ transactions of up to 100 items, so on an unpatched moto an import slows down as
 This keeps moto's own code for every check and write and replaces only the backup: the items the
 call names are saved (one item each) under a lock, and put back when the call is cancelled, with
 the stream records the cancelled writes produced dropped, as DynamoDB never emits them.
+
+moto also parses each condition expression three times per item (validation, the transaction's
+check, the write's own check), about 1 ms each: a parsed condition is reused for the same
+expression, names and values (the parse tree only reads the item it is evaluated on).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from typing import Any
 
 _LOCK = threading.RLock()
 _STATE = threading.local()
 _installed = False
+_PARSED_LIMIT = 10_000
 
 
 class _BackupsAreJournals:
@@ -63,7 +69,44 @@ def install() -> None:
 
     models.copy = _BackupsAreJournals()  # type: ignore[attr-defined]
     models.DynamoDBBackend.transact_write_items = transact_write_items
+    _reuse_parsed_conditions()
     _installed = True
+
+
+class _ParsedOnce:
+    """What moto's condition parser offers its callers (``parse()``, ``expr_attr_names_found``),
+    parsed at most once per distinct expression, names and values."""
+
+    def __init__(self, parsers: dict[str, Any], factory: Any, key: str, args: tuple[Any, ...]) -> None:
+        self._parsers, self._factory, self._key, self._args = parsers, factory, key, args
+        self.expr_attr_names_found: list[str] = []
+
+    def parse(self) -> Any:
+        hit = self._parsers.get(self._key)
+        if hit is None:
+            parser = self._factory(*self._args)
+            hit = (parser.parse(), list(parser.expr_attr_names_found))  # a bad expression raises here, as before
+            if len(self._parsers) >= _PARSED_LIMIT:
+                self._parsers.clear()
+            self._parsers[self._key] = hit
+        self.expr_attr_names_found = list(hit[1])
+        return hit[0]
+
+
+def _reuse_parsed_conditions() -> None:
+    import moto.dynamodb.comparisons as comparisons
+    import moto.dynamodb.models as models
+    import moto.dynamodb.responses as responses
+
+    factory = comparisons.create_condition_expression_parser
+    parsers: dict[str, Any] = {}
+
+    def create_condition_expression_parser(expr: Any, names: Any, values: Any) -> _ParsedOnce:
+        key = json.dumps([expr, names, values], sort_keys=True, default=str)
+        return _ParsedOnce(parsers, factory, key, (expr, names, values))
+
+    for module in (comparisons, models, responses):
+        module.create_condition_expression_parser = create_condition_expression_parser  # type: ignore[attr-defined]
 
 
 def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -151,9 +151,9 @@ def test_reimport_of_unchanged_rows_writes_nothing(env, monkeypatch):
     before = {c.contact_id: (c.version, c.updated_at) for c in contacts_repo.iter_all(TENANT)}
     saves = []
     real_add = contact_writer.contacts_repo.add_contact_with_keys
-    def recording(transaction, tenant, contact_id, *rest):
+    def recording(transaction, tenant, contact_id, *rest, **options):
         saves.append(contact_id)
-        return real_add(transaction, tenant, contact_id, *rest)
+        return real_add(transaction, tenant, contact_id, *rest, **options)
 
     monkeypatch.setattr(contact_writer.contacts_repo, "add_contact_with_keys", recording)
     again = new_job(env, "b.csv")
@@ -223,11 +223,11 @@ def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
     calls = {"n": 0}
     real_add = contact_writer.contacts_repo.add_contact_with_keys
 
-    def flaky(*args):
+    def flaky(*args, **options):
         calls["n"] += 1
         if calls["n"] == 12:  # in the second transaction of 10 contacts
             raise ConnectionError("network went away")
-        return real_add(*args)
+        return real_add(*args, **options)
 
     monkeypatch.setattr(contact_writer, "TRANSACTION_ITEMS", 10)
     monkeypatch.setattr(contact_writer.contacts_repo, "add_contact_with_keys", flaky)

@@ -73,6 +73,7 @@ class ContactWrite:
     old_keys: dict[str, str]
     new_keys: dict[str, str]
     creates: bool
+    keys_seen_free: bool = False  # every key it claims was read as free: claims need no owner check
     touched: set[str] = field(default_factory=set)
     size: int = 1
 
@@ -115,7 +116,7 @@ class ContactWriter:
         current = self._contacts([target for _, target in planned])
         writes: dict[int, ContactWrite] = {}
         for index, target in planned:
-            write = self._prepare(candidates[index], target, current.get(target))
+            write = self._prepare(candidates[index], target, current.get(target), owners)
             if write is None:
                 # The row changes nothing (a list imported again): no write, no new version, no
                 # stream record for the real-time path. Its keys are the contact's already. (Created
@@ -163,7 +164,9 @@ class ContactWriter:
             return WriteOutcome(candidate, reject=RejectRecord(candidate.rows[0], taken, str(fields[taken]), reason))
         return target
 
-    def _prepare(self, candidate: Candidate, target: str, current: ContactItem | None) -> ContactWrite | None:
+    def _prepare(
+        self, candidate: Candidate, target: str, current: ContactItem | None, owners: dict[tuple[str, str], str]
+    ) -> ContactWrite | None:
         live = current is not None and not current.erased
         old = dict(current.fields or {}) if live else {}
         fields = {**old, **{k: v for k, v in candidate.fields.items() if k != "contact_id"}}
@@ -185,6 +188,12 @@ class ContactWriter:
         )
         old_keys, new_keys = contacts_repo.unique_keys(old), contacts_repo.unique_keys(fields)
         claims, releases = contacts_repo.contact_key_writes(self.tenant_id, target, old_keys, new_keys)
+        claimed = {k.pk for k in claims}
+        seen_free = not any(
+            unique_pk(self.tenant_id, kind, contacts_repo.unique_value(f, candidate.fields[f]) or "") in claimed
+            for f, kind in UNIQUE_KINDS.items()
+            if candidate.fields.get(f) and owners.get((f, candidate.fields[f])) is not None
+        )
         return ContactWrite(
             candidate=candidate,
             target=target,
@@ -192,6 +201,7 @@ class ContactWriter:
             old_keys=old_keys,
             new_keys=new_keys,
             creates=not live,
+            keys_seen_free=seen_free,
             touched={f"C#{target}", *(k.pk for k in claims), *(k.pk for k in releases)},
             size=1 + len(claims) + len(releases),
         )
@@ -228,7 +238,13 @@ class ContactWriter:
                     for index in batch:
                         write = writes[index]
                         contacts_repo.add_contact_with_keys(
-                            transaction, self.tenant_id, write.target, write.item, write.old_keys, write.new_keys
+                            transaction,
+                            self.tenant_id,
+                            write.target,
+                            write.item,
+                            write.old_keys,
+                            write.new_keys,
+                            keys_seen_free=write.keys_seen_free,
                         )
                 return lost
             except TransactWriteError as exc:

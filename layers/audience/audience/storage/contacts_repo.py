@@ -255,15 +255,22 @@ def add_contact_with_keys(
     item: ContactItem,
     old: dict[str, str],
     new: dict[str, str],
+    *,
+    keys_seen_free: bool = False,
 ) -> int:
     """Add one contact's writes to ``transaction`` (the contact version-checked, each new key claimed
     only if free or already its own, each old key released only if still its own); returns how many
-    transaction items were added, in this order: contact, claims, releases."""
+    transaction items were added, in this order: contact, claims, releases.
+
+    ``keys_seen_free``: the caller read the new keys as free, so a claim is conditioned on absence
+    alone (the same condition for every contact); a key that turns out to be the contact's own fails
+    the call, which the caller then retries through ``upsert``."""
     mine = UniqueKeyItem.contact_id == contact_id
     claims, releases = contact_key_writes(tenant, contact_id, old, new)
     transaction.save(item)
     for key in claims:
-        transaction.save(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
+        free = UniqueKeyItem.pk.does_not_exist()
+        transaction.save(key, condition=free if keys_seen_free else free | mine)
     for key in releases:
         transaction.delete(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
     return 1 + len(claims) + len(releases)
