@@ -24,7 +24,7 @@ from typing import Any
 
 _LOCK = threading.RLock()
 _STATE = threading.local()
-_installed = False
+_originals: list[tuple[Any, str, Any]] = []  # (module or class, attribute, original value)
 _PARSED_LIMIT = 10_000
 
 
@@ -48,8 +48,7 @@ class _BackupsAreJournals:
 
 def install() -> None:
     """Patch moto's DynamoDB backend in this process (idempotent)."""
-    global _installed
-    if _installed:
+    if _originals:
         return
     import moto.dynamodb.models as models
 
@@ -67,29 +66,44 @@ def install() -> None:
             finally:
                 _STATE.journaling = False
 
-    models.copy = _BackupsAreJournals()  # type: ignore[attr-defined]
-    models.DynamoDBBackend.transact_write_items = transact_write_items
+    _replace(models, "copy", _BackupsAreJournals())
+    _replace(models.DynamoDBBackend, "transact_write_items", transact_write_items)
     _reuse_parsed_conditions()
-    _installed = True
+
+
+def uninstall() -> None:
+    """Give moto its own code back (tests that install the patch in a shared process)."""
+    while _originals:
+        owner, name, value = _originals.pop()
+        setattr(owner, name, value)
+
+
+def _replace(owner: Any, name: str, value: Any) -> None:
+    _originals.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, value)
 
 
 class _ParsedOnce:
-    """What moto's condition parser offers its callers (``parse()``, ``expr_attr_names_found``),
-    parsed at most once per distinct expression, names and values."""
+    """What moto's condition parser offers its callers (``parse()`` and the ``expr_attr_*_found``
+    lists), parsed at most once per distinct expression, names and values."""
 
     def __init__(self, parsers: dict[str, Any], factory: Any, key: str, args: tuple[Any, ...]) -> None:
         self._parsers, self._factory, self._key, self._args = parsers, factory, key, args
         self.expr_attr_names_found: list[str] = []
+        self.expr_attr_values_found: list[str] = []
 
     def parse(self) -> Any:
         hit = self._parsers.get(self._key)
         if hit is None:
             parser = self._factory(*self._args)
-            hit = (parser.parse(), list(parser.expr_attr_names_found))  # a bad expression raises here, as before
+            op = parser.parse()  # a bad expression raises here, as before
+            found = {name: list(value) for name, value in vars(parser).items() if name.endswith("_found")}
+            hit = (op, found)
             if len(self._parsers) >= _PARSED_LIMIT:
                 self._parsers.clear()
             self._parsers[self._key] = hit
-        self.expr_attr_names_found = list(hit[1])
+        for name, value in hit[1].items():
+            setattr(self, name, list(value))
         return hit[0]
 
 
@@ -106,7 +120,7 @@ def _reuse_parsed_conditions() -> None:
         return _ParsedOnce(parsers, factory, key, (expr, names, values))
 
     for module in (comparisons, models, responses):
-        module.create_condition_expression_parser = create_condition_expression_parser  # type: ignore[attr-defined]
+        _replace(module, "create_condition_expression_parser", create_condition_expression_parser)
 
 
 def _journal(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local_moto_transactions import install
+from infra.local_moto_transactions import install, uninstall
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def table(monkeypatch):
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         yield ddb
+    uninstall()
 
 
 def put(pk, value, condition=None):
@@ -76,3 +77,24 @@ def test_a_cancelled_transaction_leaves_items_and_stream_as_they_were(table, mon
     table.transact_write_items(TransactItems=[put("a", 3), put("c", 3, "attribute_not_exists(pk)")])
     assert items(table) == {"a": 3, "b": 1, "c": 3}
     assert copied_tables == []  # never a whole table
+
+
+def test_conditions_parsed_once_still_judge_each_item_and_update_expressions_work(table):
+    table.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "x"}, "v": {"N": "1"}})
+    for pk, expected in (("a", False), ("n", True), ("a", False)):
+        try:
+            table.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": "x"}, "v": {"N": "5"}},
+                           ConditionExpression="attribute_not_exists(pk)")  # fmt: skip
+            written = True
+        except table.exceptions.ConditionalCheckFailedException:
+            written = False
+        assert written is expected
+    for _ in range(2):
+        table.update_item(
+            TableName="t",
+            Key={"pk": {"S": "a"}, "sk": {"S": "x"}},
+            UpdateExpression="SET v = v + :one",
+            ConditionExpression="v < :ten",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":ten": {"N": "10"}},
+        )
+    assert items(table) == {"a": 3, "n": 5}
