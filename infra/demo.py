@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -389,8 +390,10 @@ def load_sample(stack: Any) -> str:
     )
 
 
-def load_demo(stack: Any, contacts: int = DEMO_CONTACTS) -> str:
-    """Fill the first local tenant with demo data, evaluate, and return a printable summary."""
+def load_demo(stack: Any, contacts: int | None = None) -> str:
+    """Fill the first local tenant with demo data, evaluate, and return a printable summary
+    (``DEMO_CONTACTS`` in the environment sizes it, for tests)."""
+    contacts = contacts or int(os.environ.get("DEMO_CONTACTS") or DEMO_CONTACTS)
     tenant = stack.tenants[0]
     api = _Api(stack, tenant.api_key)
     started = time.monotonic()
