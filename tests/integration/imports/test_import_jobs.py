@@ -288,6 +288,16 @@ def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
         return real_fallback(self, candidate)
 
     monkeypatch.setattr(contact_writer.ContactWriter, "write", counting_fallback)
+    # All three resolve the people before any of them writes (each reads them as new): their
+    # transactions then race for the same keys.
+    everyone_resolved, real_owners = threading.Barrier(3, timeout=60), contact_writer.ContactWriter._owners
+
+    def resolve_then_wait(self, candidates):
+        owners = real_owners(self, candidates)
+        everyone_resolved.wait()
+        return owners
+
+    monkeypatch.setattr(contact_writer.ContactWriter, "_owners", resolve_then_wait)
     # moto deep-copies its tables inside transact_write_items without a lock, so concurrent calls
     # break moto itself; real DynamoDB applies each call atomically. Serialising single API calls
     # restores that, while the read-then-write races between the importers stay free.
