@@ -143,6 +143,7 @@ def generate(n: int = DEMO_CONTACTS, seed: int = SEED, now: datetime | None = No
     now = now or datetime.now(UTC)
     contacts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    phones_used: set[str | None] = set()
     for i in range(1, n + 1):
         country = _weighted(rng, COUNTRIES)
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -156,6 +157,9 @@ def generate(n: int = DEMO_CONTACTS, seed: int = SEED, now: datetime | None = No
         last_received = now - timedelta(days=rng.expovariate(1 / 20)) if sent else None
         last_clicked = (last_received or now) - timedelta(days=rng.uniform(0, 30)) if clicks else None
         phone = _phone(rng, country) if rng.random() < 0.7 else None
+        if phone in phones_used:  # phones are unique per tenant: the importer would reject the row
+            phone = None
+        phones_used.add(phone)
         row = {
             "contact_id": f"c{i:06d}",
             "email": f"{first}.{last}.{i}@example.{rng.choice(['com', 'org', 'net'])}".lower()

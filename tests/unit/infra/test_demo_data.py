@@ -21,6 +21,7 @@ def test_contacts_look_like_a_marketing_base():
     stages = Counter(c["stage"] for c in contacts)
     assert stages["lead"] > stages["mql"] > stages["customer"] > 0
     assert len({c["email"] for c in contacts}) == len(contacts)
+    assert len({c["phone"] for c in contacts if c["phone"]}) == len([c for c in contacts if c["phone"]])
     phones = [c["phone"] for c in contacts if c["phone"]]
     assert 0.5 < len(phones) / len(contacts) < 0.85
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(p)) for p in phones)
