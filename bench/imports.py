@@ -1,14 +1,17 @@
-"""Import throughput end to end on moto: a generated CSV and XLSX uploaded for a job, the S3
-notification taken off the template's ImportQueue, the real importer handler run on it.
+"""Import throughput end to end on the local stack, beside moto's own write rates in the same run.
 
-``import_throughput(target_bytes)`` returns one result per format: rows, seconds, rows/s. The
-files are realistic lead lists (aliased headers, mixed phones, tags, a few bad rows).
+``import_throughput(target_bytes)`` starts the local stack in this process (moto server, front door,
+the template's pollers), creates an import job over HTTP (``POST /imports``), PUTs a generated lead
+list to the presigned URL and polls ``GET /imports/{id}`` until the job ends: upload to ``succeeded``,
+through S3 → ImportQueue → importer (split) → ImportChunksQueue → importer (chunks). In the same
+run, on the same moto server, it measures moto's raw BatchWriteItem (25 contact-sized items a call)
+and conditional PutItem rates: the import's contacts/s divided into moto's BatchWriteItem items/s
+says how far the importer is from writing as fast as moto can store items at all.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import random
 import time
 from typing import Any
@@ -27,6 +30,7 @@ HEADER = [
     "Signed up",
 ]
 CITIES = ["Berlin", "Paris", "Lisbon", "Oslo", "Austin", "Denver", "Zürich", "Málaga"]
+POLL_SECONDS = 0.25
 
 
 def lead_rows(count: int, seed: int = 7) -> list[list[Any]]:
@@ -52,16 +56,18 @@ def lead_rows(count: int, seed: int = 7) -> list[list[Any]]:
 
 
 def csv_bytes(target_bytes: int) -> tuple[bytes, int]:
+    """A ``;``-separated CSV of at most ``target_bytes`` UTF-8 bytes, and its data row count."""
     lines = [";".join(HEADER)]
-    size = len(lines[0]) + 2
+    size = len(lines[0].encode("utf-8")) + 2
     rows = lead_rows(target_bytes // 60 + 10)
     count = 0
     for row in rows:
         line = ";".join(row)
-        if size + len(line) + 2 > target_bytes:
+        length = len(line.encode("utf-8")) + 2
+        if size + length > target_bytes:
             break
         lines.append(line)
-        size += len(line) + 2
+        size += length
         count += 1
     return ("\r\n".join(lines) + "\r\n").encode("utf-8"), count
 
@@ -91,111 +97,159 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
     return buf.getvalue()
 
 
-def import_throughput(
-    target_bytes: int = 5 * MB - 4096, formats: tuple[str, ...] = ("csv", "xlsx")
-) -> list[dict[str, Any]]:
-    """rows/s for one CSV and one XLSX of about ``target_bytes`` each, on a fresh in-process moto.
+def import_throughput(target_bytes: int = 5 * MB - 4096, formats: tuple[str, ...] = ("csv",)) -> dict[str, Any]:
+    """One import per format on a fresh local stack, and moto's raw rates measured in between."""
+    import threading
 
-    On in-process moto every conditional PutItem costs ~1 ms (a new contact takes one per new
-    email/phone key plus its versioned save), so expect ~200-300 rows/s: a 5 MB CSV (~53k new
-    contacts) takes ~4 minutes and the 5 MB XLSX after it (~87k rows, the first ~52k the CSV's
-    people unchanged, which are not written again) ~6. Smaller sizes scale linearly.
-    """
-    import boto3
-    from moto import mock_aws
+    from infra.localstack import free_port, start
 
-    from infra.template_resources import create_resources, load_template, plan_resources
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ["IMPORT_WRITER_THREADS"] = "1"  # in-process moto cannot take concurrent transactions
-    planned = plan_resources(load_template())
-    os.environ.update(planned.env())
-    from audience.settings import get_settings
-
-    results = []
-    with mock_aws():
-        get_settings.cache_clear()
-        resources = create_resources(boto3.Session(region_name=planned.region))
-        os.environ.update(resources.env())
-        get_settings.cache_clear()
-        from audience.storage import tenants_repo
-
-        tenants_repo.create_tenant("bench", "Bench", default_region="US")
-        for label, build, name in (("csv", csv_bytes, "leads.csv"), ("xlsx", xlsx_bytes, "leads.xlsx")):
-            if label not in formats:
-                continue
+    stack, server = start(free_port(), any_port=True, demo_tenant="Bench")
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    try:
+        results = []
+        builders = {"csv": (csv_bytes, "leads.csv"), "xlsx": (xlsx_bytes, "leads.xlsx")}
+        peer_before = moto_write_rates(stack, "peer-before")
+        for label in formats:
+            build, name = builders[label]
             data, rows = build(target_bytes)
-            results.append(_run_one(resources, label, name, data, rows))
-    get_settings.cache_clear()
-    return results
-
-
-def _run_one(resources, label: str, file_name: str, data: bytes, rows: int) -> dict[str, Any]:
-    import boto3
-    from audience.imports.jobs import JobStore
-    from audience.settings import get_settings
-
-    from functions.importer.app import lambda_handler
-
-    settings = get_settings()
-    s3 = boto3.client("s3", region_name=resources.region)
-    sqs = boto3.client("sqs", region_name=resources.region)
-    job = JobStore(boto3.client("dynamodb", region_name=resources.region), settings.main_table).create(
-        "bench", file_name
-    )
-    started = time.perf_counter()
-    s3.put_object(Bucket=settings.import_bucket, Key=job.upload_key, Body=data)
-    messages = sqs.receive_message(QueueUrl=resources.queue_url("ImportQueue"), MaxNumberOfMessages=10)["Messages"]
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": resources.arn("ImportQueue"),
-                "awsRegion": resources.region,
-            }
-            for m in messages
-        ]
+            results.append(_run_one(stack, label, name, data, rows))
+        peer_after = moto_write_rates(stack, "peer-after")
+    finally:
+        stack.stop.set()
+        server.shutdown()
+        stack._moto.stop()
+    peer = {
+        name: round((peer_before[name] + peer_after[name]) / 2)
+        for name in ("batch_write_items_per_s", "conditional_puts_per_s")
     }
-    outcome = lambda_handler(event, _Context())
-    elapsed = time.perf_counter() - started
-    for m in messages:
-        sqs.delete_message(QueueUrl=resources.queue_url("ImportQueue"), ReceiptHandle=m["ReceiptHandle"])
-    done = JobStore(boto3.client("dynamodb", region_name=resources.region), settings.main_table).get(
-        "bench", job.job_id
-    )
-    if outcome["batchItemFailures"] or done is None or done.status != "succeeded":
-        raise RuntimeError(f"benchmark import of {file_name} failed: {done.error if done else outcome}")
+    peer.update(before=peer_before, after=peer_after)
+    for item in results:
+        item["moto_batch_write_items_per_s"] = peer["batch_write_items_per_s"]
+        item["moto_items_per_contact_s"] = round(peer["batch_write_items_per_s"] / item["items_per_contact"], 1)
+        item["ratio_to_moto"] = round(item["moto_items_per_contact_s"] / item["contacts_per_s"], 2)
+    return {"results": results, "peer": peer}
+
+
+def moto_write_rates(stack, tenant: str, items: int = 10_000, puts: int = 1_000) -> dict[str, Any]:
+    """moto's own rates on this server: BatchWriteItem of contact-sized items, 25 a call, and
+    conditional PutItem of unique-key-sized items, one a call (both single-threaded, as the importer)."""
+    import boto3
+
+    resources = stack.resources
+    ddb = boto3.client("dynamodb", region_name=resources.region, endpoint_url=stack.aws_endpoint)
+    contacts, main = resources.name("ContactsTable"), resources.name("MainTable")
+    started = time.perf_counter()
+    for first in range(0, items, 25):
+        requests = [{"PutRequest": {"Item": _contact_item(tenant, i)}} for i in range(first, min(first + 25, items))]
+        while requests:
+            answer = ddb.batch_write_item(RequestItems={contacts: requests})
+            requests = answer.get("UnprocessedItems", {}).get(contacts, [])
+    batch_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for i in range(puts):
+        ddb.put_item(
+            TableName=main,
+            Item={
+                "pk": {"S": f"T#{tenant}#EMAIL#p{i}@example.com"},
+                "sk": {"S": "UNIQUE"},
+                "contact_id": {"S": f"c{i}"},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    put_seconds = time.perf_counter() - started
     return {
-        "name": f"import {label} {len(data) / MB:.1f} MB",
+        "batch_write_items_per_s": round(items / batch_seconds),
+        "conditional_puts_per_s": round(puts / put_seconds),
+    }
+
+
+def _contact_item(tenant: str, i: int) -> dict[str, Any]:
+    stamp = "2026-01-01T00:00:00.000Z"
+    fields = {
+        "email": {"S": f"lead{i}@example{i % 97}.com"},
+        "first_name": {"S": f"First{i}"},
+        "last_name": {"S": f"Last{i}"},
+        "phone": {"S": f"+1202{i % 10_000_000:07d}"},
+        "company": {"S": f"Company {i % 1000}"},
+        "city": {"S": "Oslo"},
+        "age": {"N": str(18 + i % 60)},
+        "subscribed": {"BOOL": bool(i % 2)},
+        "tags": {"L": [{"S": "vip"}]},
+    }
+    return {
+        "pk": {"S": tenant},
+        "sk": {"S": f"c{i}"},
+        "fields": {"M": fields},
+        "created_at": {"S": stamp},
+        "updated_at": {"S": stamp},
+        "erased": {"BOOL": False},
+        "gsi1pk": {"S": tenant},
+        "gsi1sk": {"S": f"{stamp}#c{i}"},
+        "version": {"N": "1"},
+    }
+
+
+def _run_one(stack, label: str, file_name: str, data: bytes, rows: int) -> dict[str, Any]:
+    import requests
+
+    key = stack.tenants[0].api_key
+    headers = {"X-Api-Key": key}
+    started = time.perf_counter()
+    job = requests.post(f"{stack.api_url}/imports", json={"file_name": file_name}, headers=headers, timeout=30)
+    job.raise_for_status()
+    body = job.json()
+    requests.put(body["upload_url"], data=data, timeout=120).raise_for_status()
+    progress: list[tuple[float, int]] = []
+    while True:
+        state = requests.get(f"{stack.api_url}/imports/{body['job_id']}", headers=headers, timeout=30).json()
+        progress.append((round(time.perf_counter() - started, 2), int(state.get("rows_processed", 0))))
+        if state["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(POLL_SECONDS)
+    elapsed = time.perf_counter() - started
+    if state["status"] != "succeeded":
+        raise RuntimeError(f"benchmark import of {file_name} failed: {state.get('error')}")
+    contacts = state["contacts_created"] + state["contacts_updated"]
+    items = _items_written(stack, stack.tenants[0].tenant_id)
+    growing = sorted({p for _, p in progress})
+    return {
+        "name": f"import {label} {len(data) / MB:.1f} MB (local stack, upload to succeeded)",
         "format": label,
         "bytes": len(data),
         "rows": rows,
-        "rows_imported": done.rows_imported,
-        "rows_rejected": done.rows_rejected,
+        "rows_imported": state["rows_imported"],
+        "rows_rejected": state["rows_rejected"],
+        "values_dropped": state["values_dropped"],
+        "contacts": contacts,
+        "chunks": state.get("chunks_total"),
         "seconds": round(elapsed, 2),
         "rows_per_s": round(rows / elapsed, 1),
+        "contacts_per_s": round(contacts / elapsed, 1),
+        "items_per_contact": round(items / max(contacts, 1), 2),
+        "rows_processed_seen": growing[:: max(1, len(growing) // 8)] + ([growing[-1]] if growing else []),
     }
 
 
-class _Context:
-    function_name = "importer"
-    memory_limit_in_mb = 3008
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:importer"
-    aws_request_id = "bench"
+def _items_written(stack, tenant: str) -> int:
+    """Contacts plus their unique-key items: what the import stored."""
+    import boto3
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
+    ddb = boto3.client("dynamodb", region_name=stack.resources.region, endpoint_url=stack.aws_endpoint)
+    total = 0
+    for table, expression, values in (
+        (stack.resources.name("ContactsTable"), "pk = :t", {":t": {"S": tenant}}),
+        (stack.resources.name("MainTable"), "begins_with(pk, :k)", {":k": {"S": f"T#{tenant}#"}}),
+    ):
+        kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ExpressionAttributeValues": values}
+        if expression.startswith("pk ="):
+            kwargs["KeyConditionExpression"] = expression
+            pages = ddb.get_paginator("query").paginate(**kwargs)
+        else:
+            kwargs["FilterExpression"] = expression + " AND sk = :u"
+            kwargs["ExpressionAttributeValues"] = {**values, ":u": {"S": "UNIQUE"}}
+            pages = ddb.get_paginator("scan").paginate(**kwargs)
+        total += sum(page["Count"] for page in pages)
+    return total
 
 
 if __name__ == "__main__":

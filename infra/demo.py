@@ -1,8 +1,10 @@
 """`make run ARGS=--demo`: a realistic demo tenant, loaded through the service's own front doors.
 
-Contacts arrive as a CSV through `POST /imports` and its presigned URL (so the real importer runs),
-activity events as a JSON Lines file under `tenants/{tenant}/events/`, segments through
-`POST /segments`; then the scheduled evaluation runs once and a summary table is returned.
+All contacts arrive as one CSV through `POST /imports` and its presigned URL, so the real importer
+reads, validates and writes them (split into chunks over ImportChunksQueue), with a `created_at`
+column spreading their arrival over two years; activity events as a JSON Lines file under
+`tenants/{tenant}/events/` (the public event-file path); segments through `POST /segments`; then the
+scheduled evaluation runs once and a summary table is returned.
 
 The generator is seeded (same data every run) and shaped like a B2B/B2C marketing base: a long
 tail of cold leads, few customers, scores skewed low, engagement correlated with score, sends and
@@ -14,20 +16,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 
 DEMO_CONTACTS = 20_000
-# This many contacts go through the real import path (presigned upload -> S3 -> SQS -> importer);
-# the rest are bulk-written with the storage layer's own models and unique keys, because the
-# importer's per-contact transactions on moto run at a few contacts per second.
-IMPORTED_CONTACTS = 200
-NUMBER_FIELDS = ("age", "score", "sent_count", "clicks_count")
 SEED = 20_261_122
+IMPORT_POLL_SECONDS = 0.25
 
 COUNTRIES = {"US": 35, "GB": 12, "DE": 10, "FR": 9, "CA": 6, "BR": 6, "IN": 6, "ES": 6, "AU": 5, "IT": 5}
 CARRIERS = {
@@ -139,9 +139,11 @@ def _phone(rng: random.Random, country: str) -> str | None:
 def generate(n: int = DEMO_CONTACTS, seed: int = SEED, now: datetime | None = None):
     """(contact rows, activity events) with believable distributions; deterministic for a seed."""
     rng = random.Random(seed)
+    arrivals = random.Random(seed + 1)  # its own stream: the other columns stay as they were
     now = now or datetime.now(UTC)
     contacts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    phones_used: set[str | None] = set()
     for i in range(1, n + 1):
         country = _weighted(rng, COUNTRIES)
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -155,6 +157,9 @@ def generate(n: int = DEMO_CONTACTS, seed: int = SEED, now: datetime | None = No
         last_received = now - timedelta(days=rng.expovariate(1 / 20)) if sent else None
         last_clicked = (last_received or now) - timedelta(days=rng.uniform(0, 30)) if clicks else None
         phone = _phone(rng, country) if rng.random() < 0.7 else None
+        if phone in phones_used:  # phones are unique per tenant: the importer would reject the row
+            phone = None
+        phones_used.add(phone)
         row = {
             "contact_id": f"c{i:06d}",
             "email": f"{first}.{last}.{i}@example.{rng.choice(['com', 'org', 'net'])}".lower()
@@ -179,6 +184,8 @@ def generate(n: int = DEMO_CONTACTS, seed: int = SEED, now: datetime | None = No
             if stage == "opportunity"
             else "",
             "tags": ";".join(rng.sample(TAGS, rng.choice([0, 1, 1, 2, 3]))),
+            # when the lead arrived: "leads over time" and date rules rest on it
+            "created_at": _iso(now - timedelta(days=min(730.0, arrivals.expovariate(1 / 180)), hours=1)),
         }
         contacts.append(row)
         for _ in range(min(clicks, 10)):
@@ -338,74 +345,27 @@ class _Api:
             return status, raw.decode(errors="replace")
 
 
-def _upload_contacts(api: _Api, contacts: list[dict[str, Any]], timeout: float = 600) -> dict[str, Any]:
+def contacts_csv(contacts: list[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(contacts[0]))
     writer.writeheader()
     writer.writerows(contacts)
-    status, job = api("POST", "/imports", {"file_name": "demo-contacts.csv"})
+    return buffer.getvalue().encode("utf-8")
+
+
+def import_file(api: _Api, file_name: str, data: bytes, timeout: float = 600) -> dict[str, Any]:
+    """Through the real import path: a job, the presigned upload, then the job polled to its end."""
+    status, job = api("POST", "/imports", {"file_name": file_name})
     if status >= 300:
         raise RuntimeError(f"POST /imports answered {status}: {job}")
-    requests.put(job["upload_url"], data=buffer.getvalue().encode("utf-8"), timeout=60).raise_for_status()
+    requests.put(job["upload_url"], data=data, timeout=60).raise_for_status()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _, state = api("GET", f"/imports/{job['job_id']}")
         if isinstance(state, dict) and state.get("status") in ("succeeded", "failed"):
             return state
-        time.sleep(2)
-    raise RuntimeError("the demo import did not finish in time")
-
-
-def typed_fields(row: dict[str, str]) -> dict[str, Any]:
-    """A generated CSV row as the typed field map the storage layer keeps (empty values omitted)."""
-    fields: dict[str, Any] = {}
-    for name, value in row.items():
-        if name == "contact_id" or value == "":
-            continue
-        if name in NUMBER_FIELDS:
-            fields[name] = int(value)
-        elif name == "subscribed":
-            fields[name] = value == "true"
-        elif name == "tags":
-            fields[name] = value.split(";")
-        else:
-            fields[name] = value
-    return fields
-
-
-def _bulk_write_contacts(tenant_id: str, rows: list[dict[str, str]]) -> int:
-    """Contacts and their unique email/phone keys, in batches (the ids and keys are unique by design)."""
-    from audience.storage import batch
-    from audience.storage.base import now_iso
-    from audience.storage.contacts_repo import UNIQUE_FIELDS, UNIQUE_SK, unique_value
-    from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
-
-    contacts, keys = [], []
-    for row in rows:
-        stamp = now_iso()
-        fields = typed_fields(row)
-        contacts.append(
-            ContactItem(
-                tenant_id,
-                row["contact_id"],
-                fields=fields,
-                created_at=stamp,
-                updated_at=stamp,
-                erased=False,
-                gsi1pk=tenant_id,
-                gsi1sk=f"{stamp}#{row['contact_id']}",
-                version=1,
-            )
-        )
-        for field, kind in UNIQUE_FIELDS.items():
-            value = unique_value(field, fields.get(field))
-            if value is not None:
-                keys.append(
-                    UniqueKeyItem(unique_pk(tenant_id, kind, value), UNIQUE_SK, contact_id=row["contact_id"])
-                )
-    batch.write(UniqueKeyItem, keys)
-    batch.write(ContactItem, contacts)
-    return len(contacts)
+        time.sleep(IMPORT_POLL_SECONDS)
+    raise RuntimeError(f"the import of {file_name} did not finish in time")
 
 
 def _upload_events(stack: Any, tenant_id: str, events: list[dict[str, Any]]) -> None:
@@ -417,15 +377,35 @@ def _upload_events(stack: Any, tenant_id: str, events: list[dict[str, Any]]) -> 
     s3.put_object(Bucket=bucket, Key=f"tenants/{tenant_id}/events/demo-activity.jsonl", Body=body)
 
 
-def load_demo(stack: Any, contacts: int = DEMO_CONTACTS) -> str:
-    """Fill the first local tenant with demo data, evaluate, and return a printable summary."""
+SAMPLE_FILE = Path(__file__).parent / "sample" / "leads.csv"
+
+
+def load_sample(stack: Any) -> str:
+    """Plain `make run`: the first tenant gets the repository's small lead list, through the real
+    importer, so the README tour's segment has members; returns a printable line."""
+    tenant = stack.tenants[0]
+    state = import_file(_Api(stack, tenant.api_key), SAMPLE_FILE.name, SAMPLE_FILE.read_bytes())
+    if state.get("status") != "succeeded":
+        return f"Sample import into {tenant.tenant_id!r} failed: {state.get('error')}"
+    return (
+        f"Tenant {tenant.tenant_id!r}: {state['rows_imported']} leads imported from infra/sample/{SAMPLE_FILE.name} "
+        f"({state['values_dropped']} with a value dropped, {state['rows_rejected']} rejected; "
+        f"GET /imports/{state['job_id']} for the report)"
+    )
+
+
+def load_demo(stack: Any, contacts: int | None = None) -> str:
+    """Fill the first local tenant with demo data, evaluate, and return a printable summary
+    (``DEMO_CONTACTS`` in the environment sizes it, for tests)."""
+    contacts = contacts or int(os.environ.get("DEMO_CONTACTS") or DEMO_CONTACTS)
     tenant = stack.tenants[0]
     api = _Api(stack, tenant.api_key)
     started = time.monotonic()
     rows, events = generate(contacts)
     _upload_events(stack, tenant.tenant_id, events)
-    imported = _upload_contacts(api, rows[:IMPORTED_CONTACTS])
-    bulk = _bulk_write_contacts(tenant.tenant_id, rows[IMPORTED_CONTACTS:])
+    imported = import_file(api, "demo-contacts.csv", contacts_csv(rows))
+    if imported.get("status") != "succeeded":
+        raise RuntimeError(f"the demo import failed: {imported.get('error')}")
     api("POST", "/categories", {"name": "lifecycle", "description": "Where a contact is in the funnel"})
     created: dict[str, str] = {}
     problems: list[str] = []
@@ -444,7 +424,7 @@ def load_demo(stack: Any, contacts: int = DEMO_CONTACTS) -> str:
     lines = [
         "",
         f"Demo tenant {tenant.tenant_id!r}: {imported.get('rows_imported')} contacts imported "
-        f"({imported.get('rows_rejected')} rejected) + {bulk} bulk-loaded, {len(events)} activity events, "
+        f"({imported.get('rows_rejected')} rejected), {len(events)} activity events, "
         f"{len(created)} segments, in {time.monotonic() - started:.0f} s",
         "",
         f"  {'segment':<46} {'members':>8}",

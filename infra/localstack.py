@@ -333,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
             from infra.demo import load_demo
 
             print(load_demo(stack), flush=True)
+        elif stack.tenants:
+            from infra.demo import load_sample
+
+            print(load_sample(stack), flush=True)
         print(banner(stack), flush=True)
         log.info("ready on %s", stack.api_url)
         serving.set()

@@ -1,6 +1,7 @@
-"""Importer: SQS messages carrying S3 ObjectCreated notifications from the import bucket.
+"""Importer: SQS messages carrying S3 ObjectCreated notifications from the import bucket, and the
+chunks of a large file from ImportChunksQueue.
 
-Thin shell: parse the notification (skip ``s3:TestEvent``, URL-decode keys), hand each object to
+Thin shell: parse the message (skip ``s3:TestEvent``, URL-decode keys), hand each object or chunk to
 ``audience.imports.use_case``. A record that raises is reported in ``batchItemFailures`` so SQS
 retries it and finally moves it to the dead-letter queue.
 """
@@ -11,7 +12,8 @@ import json
 from urllib.parse import unquote_plus
 
 import boto3
-from audience.imports.use_case import ImportServices, handle_object
+from audience.imports.chunks import is_chunk_message
+from audience.imports.use_case import ImportServices, handle_chunk, handle_object
 from audience.settings import get_settings
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -27,11 +29,17 @@ def services() -> ImportServices:
         ddb=boto3.client("dynamodb", region_name=settings.region),
         s3=boto3.client("s3", region_name=settings.region),
         settings=settings,
+        sqs=boto3.client("sqs", region_name=settings.region),
     )
 
 
 def record_handler(record: SQSRecord) -> list[str]:
     notification = json.loads(record.body)
+    if is_chunk_message(notification):
+        receives = int(record.attributes.approximate_receive_count or 1)
+        outcome = handle_chunk(services(), notification, receives)
+        logger.info("chunk processed", outcome=outcome)
+        return [outcome]
     if notification.get("Event") == "s3:TestEvent":
         return []
     done = []

@@ -50,6 +50,10 @@ def test_sam_translation_wires_queues_stream_and_schedule(translated):
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamDLQ", "Arn"]}
     rules = _resources_of_type(translated, "AWS::Events::Rule").values()
     assert [r["Properties"]["ScheduleExpression"] for r in rules] == ["cron(0 * * * ? *)"]
+    importer = [m["Properties"] for m in mappings if m["Properties"]["FunctionName"]["Ref"] == "ImporterFunction"]
+    sources = {m["EventSourceArn"]["Fn::GetAtt"][0]: m for m in importer}
+    assert set(sources) == {"ImportQueue", "ImportChunksQueue"}  # uploads, and a large file's chunks
+    assert sources["ImportChunksQueue"]["ScalingConfig"] == {"MaximumConcurrency": 10}
 
 
 def test_sam_translation_puts_the_request_authorizer_on_the_api(translated):
@@ -115,7 +119,7 @@ def test_exports_expire_after_seven_days(aws, s3):
     assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"]) for r in rules] == [("tenants/", 7)]
 
 
-@pytest.mark.parametrize("queue", ["ImportQueue", "JobsQueue", "EvaluateQueue"])
+@pytest.mark.parametrize("queue", ["ImportQueue", "ImportChunksQueue", "JobsQueue", "EvaluateQueue"])
 def test_a_message_received_three_times_moves_to_its_dead_letter_queue(aws, sqs, queue):
     url = aws.queue_url(queue)
     sqs.purge_queue(QueueUrl=url)

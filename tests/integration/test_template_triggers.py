@@ -29,8 +29,9 @@ class RecordingFunction:
         return {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
 
 
-def _event(aws, function_id: str, event_type: str):
-    [event] = aws.template.function(function_id).events_of_type(event_type)
+def _event(aws, function_id: str, event_type: str, name: str | None = None):
+    events = aws.template.function(function_id).events_of_type(event_type)
+    [event] = [e for e in events if name is None or e.name == name]
     return event
 
 
@@ -53,7 +54,7 @@ def test_sqs_partial_failure_retries_only_the_failed_message_then_dead_letters_i
 
 def test_import_queue_delivers_s3_notifications_as_sqs_records(aws, s3, sqs):
     function = RecordingFunction("ImporterFunction")
-    poller = SqsPoller(function, _event(aws, "ImporterFunction", "SQS"), aws, sqs, threading.Event())
+    poller = SqsPoller(function, _event(aws, "ImporterFunction", "SQS", "Uploads"), aws, sqs, threading.Event())
     s3.put_object(Bucket=aws.name("ImportBucket"), Key="tenants/acme/imports/j1/leads.csv", Body=b"email\n")
     while poller.poll_once():
         pass

@@ -20,6 +20,7 @@ class Settings:
     region: str
     # Set only on the local stack (moto server); None means "real AWS".
     aws_endpoint_url: str | None
+    import_chunks_queue_url: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -35,5 +36,6 @@ def get_settings() -> Settings:
         export_bucket=env.get("EXPORT_BUCKET", "segments-exports"),
         jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
         region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+        import_chunks_queue_url=env.get("IMPORT_CHUNKS_QUEUE_URL", ""),
         aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
     )

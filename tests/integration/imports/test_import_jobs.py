@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 
 import boto3
@@ -32,6 +33,7 @@ def env(aws, monkeypatch):
         ddb=boto3.client("dynamodb", region_name=aws.region),
         s3=boto3.client("s3", region_name=aws.region),
         settings=settings,
+        sqs=boto3.client("sqs", region_name=aws.region),
     )
 
 
@@ -46,9 +48,24 @@ def upload(env, job, data: bytes) -> dict:
 
 
 def run_importer(*notifications):
+    """The upload's invocation, then every queued chunk, as the chunks queue would deliver them."""
     from functions.importer.app import lambda_handler
 
-    return lambda_handler(sqs_event(*notifications), LambdaContext())
+    answer = lambda_handler(sqs_event(*notifications), LambdaContext())
+    drain_chunks()
+    return answer
+
+
+def drain_chunks() -> int:
+    from functions.importer.app import lambda_handler
+
+    sqs = boto3.client("sqs", region_name=get_settings().region)
+    url, delivered = get_settings().import_chunks_queue_url, 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages"):
+        lambda_handler(sqs_event(json.loads(messages[0]["Body"])), LambdaContext())
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        delivered += 1
+    return delivered
 
 
 def job_of(env, job):
@@ -103,9 +120,10 @@ def test_csv_import_creates_contacts_collapses_duplicates_and_reports_rejects(en
     assert ann["age"] == 1234 and ann["subscribed"] is True and ann["tags"] == ["vip", "beta"]
     assert ann["zip"] == "90210"
     lines = report_lines(env, done)
-    assert lines[0] == ["row", "column", "value", "reason"]
-    assert lines[1][:3] == ["1", "Favourite", ""]
-    assert {(r[0], r[1]) for r in lines[2:]} == {("3", "E-mail"), ("3", "Age")}
+    assert lines[0] == ["row", "column", "value", "reason", "action"]
+    assert lines[1][:3] == ["1", "Favourite", ""] and lines[1][4] == "column ignored"
+    # nothing identifies row 3 (its only identity, the email, is not valid): every problem is listed
+    assert {(r[0], r[1], r[4]) for r in lines[2:]} == {("3", "E-mail", "row rejected"), ("3", "Age", "row rejected")}
     assert done.ignored_columns[0]["column"] == "Favourite"
     # the unique-key items point at the contacts
     assert contacts_repo.owner_of(TENANT, "email", "ann@example.com") in contacts(env)
@@ -132,10 +150,12 @@ def test_reimport_of_unchanged_rows_writes_nothing(env, monkeypatch):
     run_importer(upload(env, new_job(env, "a.csv"), body))
     before = {c.contact_id: (c.version, c.updated_at) for c in contacts_repo.iter_all(TENANT)}
     saves = []
-    real_save = contact_writer.ContactWriter._save_contact
-    monkeypatch.setattr(
-        contact_writer.ContactWriter, "_save_contact", lambda self, *a: saves.append(a[0]) or real_save(self, *a)
-    )
+    real_add = contact_writer.contacts_repo.add_contact_with_keys
+    def recording(transaction, tenant, contact_id, *rest, **options):
+        saves.append(contact_id)
+        return real_add(transaction, tenant, contact_id, *rest, **options)
+
+    monkeypatch.setattr(contact_writer.contacts_repo, "add_contact_with_keys", recording)
     again = new_job(env, "b.csv")
     run_importer(upload(env, again, body.replace(b"Bo,,no", b"Bo,,yes")))
     done = job_of(env, again)
@@ -201,15 +221,16 @@ def test_crash_half_way_resumes_without_duplicates(env, monkeypatch):
     job = new_job(env, "a.csv")
     note = upload(env, job, b"first_name,email\n" + b"".join(b"P%d,\n" % i for i in range(30)) + b"Q,q@example.com\n")
     calls = {"n": 0}
-    real_save = contact_writer.ContactWriter._save_contact
+    real_add = contact_writer.contacts_repo.add_contact_with_keys
 
-    def flaky(self, *args):
+    def flaky(*args, **options):
         calls["n"] += 1
-        if calls["n"] == 12:
+        if calls["n"] == 12:  # in the second transaction of 10 contacts
             raise ConnectionError("network went away")
-        return real_save(self, *args)
+        return real_add(*args, **options)
 
-    monkeypatch.setattr(contact_writer.ContactWriter, "_save_contact", flaky)
+    monkeypatch.setattr(contact_writer, "TRANSACTION_ITEMS", 10)
+    monkeypatch.setattr(contact_writer.contacts_repo, "add_contact_with_keys", flaky)
     first = run_importer(note)
     assert first == {"batchItemFailures": [{"itemIdentifier": "m0"}]}  # retried by SQS, then the DLQ
     failed = job_of(env, job)
@@ -267,6 +288,16 @@ def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
         return real_fallback(self, candidate)
 
     monkeypatch.setattr(contact_writer.ContactWriter, "write", counting_fallback)
+    # All three resolve the people before any of them writes (each reads them as new): their
+    # transactions then race for the same keys.
+    everyone_resolved, real_owners = threading.Barrier(3, timeout=60), contact_writer.ContactWriter._owners
+
+    def resolve_then_wait(self, candidates):
+        owners = real_owners(self, candidates)
+        everyone_resolved.wait()
+        return owners
+
+    monkeypatch.setattr(contact_writer.ContactWriter, "_owners", resolve_then_wait)
     # moto deep-copies its tables inside transact_write_items without a lock, so concurrent calls
     # break moto itself; real DynamoDB applies each call atomically. Serialising single API calls
     # restores that, while the read-then-write races between the importers stay free.
@@ -305,10 +336,11 @@ def test_concurrent_imports_keep_email_and_phone_unique(env, monkeypatch):
 
 
 def test_losing_writer_keeps_keys_a_racing_fallback_gave_its_contact(env, monkeypatch):
-    """Writer B claims the keys for its new contact id; before B saves the contact, another
-    importer's fallback writes that very contact (the keys name it). B's save then loses, and B
-    must not release keys that now belong to a written contact: a third importer would take them
-    and the person would exist twice (seen once in CI)."""
+    """Writer B plans a new contact (its id derived from B's job and row) with the person's keys;
+    before B's transaction commits, another importer's fallback writes that very contact with the
+    keys. B's transaction is cancelled (the contact exists now): B must not leave the person twice
+    or give away keys; it falls back, finds the keys naming the contact and updates it, and a third
+    importer then matches the same contact (seen once in CI with the earlier claim-then-save path)."""
     from audience.imports.collapse import Candidate
     from audience.imports.contact_writer import ContactWriter
 
@@ -316,29 +348,26 @@ def test_losing_writer_keeps_keys_a_racing_fallback_gave_its_contact(env, monkey
     writer_b, writer_c = ContactWriter(TENANT, "job-b"), ContactWriter(TENANT, "job-c")
     candidate = Candidate(rows=[2], fields=dict(person))
     target = writer_b.new_contact_id(candidate)
-    real_save = ContactWriter._save_contact
-    third_writer_ran = []
+    real_commit = ContactWriter._commit_batch
+    raced = []
 
-    def fallback_of_another_importer_first(self, contact_id, fields, current, live):
-        if self is writer_b and not third_writer_ran:
-            contacts_repo.upsert(TENANT, contact_id, dict(person))
-        return real_save(self, contact_id, fields, current, live)
+    def another_importer_first(self, batch, writes):
+        if self is writer_b and not raced:
+            raced.append(contacts_repo.upsert(TENANT, target, dict(person)))
+        return real_commit(self, batch, writes)
 
+    fallbacks = []
     real_write = ContactWriter.write
-
-    def third_importer_then_fallback(self, cand):
-        if self is writer_b and not third_writer_ran:
-            third_writer_ran.append(writer_c.write_all([Candidate(rows=[2], fields=dict(person))])[0])
-        return real_write(self, cand)
-
-    monkeypatch.setattr(ContactWriter, "_save_contact", fallback_of_another_importer_first)
-    monkeypatch.setattr(ContactWriter, "write", third_importer_then_fallback)
+    monkeypatch.setattr(ContactWriter, "_commit_batch", another_importer_first)
+    monkeypatch.setattr(ContactWriter, "write", lambda self, c: fallbacks.append(c) or real_write(self, c))
     outcome = writer_b.write_all([candidate])[0]
+    third = writer_c.write_all([Candidate(rows=[2], fields={**person, "city": "Oslo"})])[0]
 
-    assert third_writer_ran and third_writer_ran[0].contact_id == target
+    assert raced and fallbacks == [candidate]  # B's transaction lost and only B's contact fell back
     assert outcome.contact_id == target and outcome.reject is None
+    assert third.contact_id == target and third.reject is None
     people = contacts(env)
-    assert list(people) == [target]
+    assert list(people) == [target] and people[target]["city"] == "Oslo"
     assert contacts_repo.owner_of(TENANT, "email", person["email"]) == target
     assert contacts_repo.owner_of(TENANT, "phone", person["phone"]) == target
 
@@ -397,9 +426,14 @@ def test_xls_import_reads_the_named_sheet(env):
     job = new_job(env, "old.xls", sheet="Leads")
     run_importer(upload(env, job, buf.getvalue()))
     done = job_of(env, job)
-    assert (done.status, done.rows_imported, done.rows_rejected) == ("succeeded", 1, 1)
-    assert [f["age"] for f in contacts(env).values()] == [33]
-    assert report_lines(env, done)[1][:3] == ["3", "Age", "n/a"]
+    # y's bad age is dropped, y imports (values, not rows)
+    assert (done.status, done.rows_imported, done.rows_rejected, done.values_dropped) == ("succeeded", 2, 0, 1)
+    assert sorted((f["email"], f.get("age")) for f in contacts(env).values()) == [
+        ("x@example.com", 33),
+        ("y@example.com", None),
+    ]
+    line = report_lines(env, done)[1]
+    assert line[:3] == ["3", "Age", "n/a"] and line[4] == "value dropped"
 
 
 def test_missing_sheet_fails_the_job_with_the_sheet_names(env):

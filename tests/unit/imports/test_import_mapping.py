@@ -46,12 +46,23 @@ def test_zip_without_a_declared_field_is_reported_not_imported():
 
 
 def test_unknown_blank_and_system_columns_are_reported():
-    mapping = map_columns(["Email", "Favourite colour", "", "Created At"], CATALOG)
+    mapping = map_columns(["Email", "Favourite colour", "", "Updated At"], CATALOG)
     assert mapping.columns == {0: "email"}
     reasons = {c.header: c.reason for c in mapping.ignored}
     assert "not a known field" in reasons["Favourite colour"]
     assert "no header" in reasons[""]
-    assert "set by the service" in reasons["Created At"]
+    assert "set by the service" in reasons["Updated At"]
+
+
+@pytest.mark.parametrize("header", ["created_at", "Created", "Created at", "Date added", "Create date", "DATE ADDED"])
+def test_a_creation_time_column_feeds_created_at(header):
+    assert map_columns(["Email", header], CATALOG).columns == {0: "email", 1: "created_at"}
+
+
+def test_created_at_can_be_mapped_explicitly_but_updated_at_cannot():
+    assert map_columns(["Email", "Signed up"], CATALOG, {"Signed up": "created_at"}).columns[1] == "created_at"
+    with pytest.raises(MappingError):
+        map_columns(["Email", "Seen"], CATALOG, {"Seen": "updated_at"})
 
 
 def test_second_column_for_the_same_field_is_reported():

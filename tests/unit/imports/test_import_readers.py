@@ -219,6 +219,30 @@ def test_parquet_is_typed_and_streamed_across_row_groups(tmp_path):
     ]
 
 
+def test_parquet_is_read_one_row_group_at_a_time_never_whole(tmp_path, monkeypatch):
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"email": [f"p{i}@x.com" for i in range(30)]}), path, row_group_size=10)
+    reads: list[list[int] | None] = []
+    real_iter = pq.ParquetFile.iter_batches
+
+    def recording(self, *args, **kwargs):
+        reads.append(kwargs.get("row_groups"))
+        return real_iter(self, *args, **kwargs)
+
+    def whole_file(*args, **kwargs):
+        raise AssertionError("the whole file was read at once")
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", recording)
+    monkeypatch.setattr(pq.ParquetFile, "read", whole_file)
+    monkeypatch.setattr(pq, "read_table", whole_file)
+    raw = read_table(path, "big.parquet")
+    assert reads == []  # lazy: nothing read until rows are taken
+    first = next(raw.rows)
+    assert first == (2, ["p0@x.com"]) and reads == [[0]]
+    rest = list(raw.rows)
+    assert len(rest) == 29 and reads == [[0], [1], [2]]
+
+
 def test_parquet_struct_columns_are_refused(tmp_path):
     path = tmp_path / "l.parquet"
     pq.write_table(pa.table({"email": ["a@x.com"], "meta": [{"k": 1}]}), path)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
-from infra.demo import demo_segments, generate, typed_fields
+from infra.demo import contacts_csv, demo_segments, generate
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -21,6 +21,7 @@ def test_contacts_look_like_a_marketing_base():
     stages = Counter(c["stage"] for c in contacts)
     assert stages["lead"] > stages["mql"] > stages["customer"] > 0
     assert len({c["email"] for c in contacts}) == len(contacts)
+    assert len({c["phone"] for c in contacts if c["phone"]}) == len([c for c in contacts if c["phone"]])
     phones = [c["phone"] for c in contacts if c["phone"]]
     assert 0.5 < len(phones) / len(contacts) < 0.85
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(p)) for p in phones)
@@ -28,12 +29,27 @@ def test_contacts_look_like_a_marketing_base():
     assert all(c["expected_purchase_date"] == "" for c in contacts if c["stage"] != "opportunity")
 
 
-def test_typed_fields_follow_the_field_catalog_types():
-    row = generate(1, seed=3, now=NOW)[0][0] | {"tags": "ebook;webinar", "subscribed": "false", "company": ""}
-    fields = typed_fields(row)
-    assert isinstance(fields["score"], int) and fields["subscribed"] is False
-    assert fields["tags"] == ["ebook", "webinar"]
-    assert "company" not in fields and "contact_id" not in fields
+def test_the_importer_reads_every_demo_row_typed_and_dated(tmp_path):
+    from audience.fields import FieldCatalog
+    from audience.imports.coercion import CoercionOptions
+    from audience.imports.csv_reader import read_csv
+    from audience.imports.mapping import map_columns
+    from audience.imports.rows import validate_rows
+
+    rows, _ = generate(300, seed=3, now=NOW)
+    path = tmp_path / "demo-contacts.csv"
+    path.write_bytes(contacts_csv(rows))
+    table = read_csv(path)
+    catalog = FieldCatalog()
+    mapping = map_columns(table.header, catalog)
+    assert mapping.ignored == [] and set(mapping.columns.values()) == set(rows[0])
+    outcomes = list(validate_rows(table, mapping, catalog, CoercionOptions(), now=NOW))
+    assert [r for o in outcomes for r in o.rejects] == []
+    first = outcomes[0].contact
+    assert isinstance(first.fields["score"], int) and isinstance(first.fields["subscribed"], bool)
+    assert first.created_at == rows[0]["created_at"]
+    arrivals = sorted(o.contact.created_at for o in outcomes)
+    assert arrivals[0] < "2025-06-01" < arrivals[-1] < NOW.isoformat()  # spread over many months
 
 
 def test_demo_segments_cover_the_practices_the_issue_lists():

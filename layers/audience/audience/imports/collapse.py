@@ -1,7 +1,8 @@
 """Rows of one batch that name the same person (same contact_id, email or phone) become one
-candidate; later rows' values win. A row that would tie two different people together (its email
-is one candidate's, its phone another's, or it gives a known person a second email) is rejected:
-importing it would break the one-email/one-phone-per-contact rule."""
+candidate; later rows' values win (the creation time: the earliest). A row that would tie two
+different people together (its email is one candidate's, its phone another's, or it gives a known
+person a second email) is rejected: importing it would break the one-email/one-phone-per-contact
+rule."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ IDENTITY_FIELDS = ("contact_id", "email", "phone")
 class Candidate:
     rows: list[int] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None  # the earliest the rows give: when the person first arrived
 
     def key(self, name: str) -> str | None:
         return self.fields.get(name)
@@ -59,6 +61,8 @@ def collapse(rows: Iterable[ContactRow]) -> tuple[list[Candidate], list[RejectRe
             candidates.append(target)
         target.rows.append(row.row)
         target.fields.update(row.fields)
+        if row.created_at and (target.created_at is None or row.created_at < target.created_at):
+            target.created_at = row.created_at
         for name in IDENTITY_FIELDS:
             if name in row.fields:
                 index[(name, row.fields[name])] = target

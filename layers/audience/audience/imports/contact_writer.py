@@ -1,28 +1,32 @@
-"""Identity resolution and contact writes for imports.
+"""Identity resolution and contact writes for imports, in bulk.
 
 Match order: contact_id, else normalised email, else E.164 phone, else create. Email and phone are
 unique per tenant through MainTable key items (``T#{tenant}#EMAIL#{email}`` / ``...#PHONE#{e164}``,
 the same items ``storage.contacts_repo`` keeps).
 
-Bulk path, per chunk: owners and current contacts are read with consistent BatchGets (100 keys a
-call); each contact then claims its new keys with a conditional put (free, or already its own),
-is saved with its version condition, and releases keys it no longer uses. When any condition fails
-(another writer got there first) that contact falls back to ``contacts_repo.upsert`` — one
-transaction — after re-resolving, so the loser of a race updates the winner's contact. A crash
-between a claim and the contact write leaves a key naming a contact id that the resumed import
-writes (new contacts get ids derived from the job and row, so a re-run never duplicates).
+Per chunk: owners of every email/phone and the current contacts are read with consistent
+BatchGets (100 keys a call). Each contact then becomes one group of transaction items — the contact
+(conditioned on the version read, or on absence), each new key claimed only if free or already its
+own, each old key released only if still its own — and groups are packed into TransactWriteItems
+calls of up to 100 items, several calls in parallel (they touch disjoint items). A contact's writes
+are atomic: a key is never claimed for a contact that is not written, so a crash or a lost race
+leaves nothing to give back. When a call is cancelled, the cancellation reasons name the groups
+whose condition failed (another writer got there first); only those fall back to
+``contacts_repo.upsert`` — one transaction each — after re-resolving, so the loser of a race updates
+the winner's contact; the other groups are committed again. Unconditional BatchWriteItem is never
+used: it would overwrite a racing writer's key (and ignores versions).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from audience.errors import Conflict
@@ -39,14 +43,12 @@ UNIQUE_SK = "UNIQUE"
 MAX_ATTEMPTS = 4
 DEFAULT_WRITER_THREADS = 8
 BATCH_GET = 100
+TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems call
 
 
 def writer_threads() -> int:
-    """Parallel contact writes: ``IMPORT_WRITER_THREADS``, else 8 on AWS and 1 on the local stack.
-
-    moto applies transactions by deep-copying its tables without a lock, so concurrent writes can
-    break it; DynamoDB itself has no such limit and the writes are I/O-bound there.
-    """
+    """Parallel transaction calls: ``IMPORT_WRITER_THREADS``, else 8 on AWS and 1 on the local stack
+    (moto serialises its requests, so threads there only add contention)."""
     raw = os.environ.get("IMPORT_WRITER_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
@@ -61,8 +63,19 @@ class WriteOutcome:
     reject: RejectRecord | None = None
 
 
-class _Lost(Exception):
-    """A condition failed: someone else wrote a key or the contact between our read and write."""
+@dataclass
+class ContactWrite:
+    """One contact's planned writes: committed together or not at all."""
+
+    candidate: Candidate
+    target: str
+    item: ContactItem
+    old_keys: dict[str, str]
+    new_keys: dict[str, str]
+    creates: bool
+    keys_seen_free: bool = False  # every key it claims was read as free: claims need no owner check
+    touched: set[str] = field(default_factory=set)
+    size: int = 1
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -84,26 +97,45 @@ class ContactWriter:
         self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"audience-import:{tenant_id}:{id_seed}")
 
     def new_contact_id(self, candidate: Candidate) -> str:
+        """Derived from the job and the row, so a re-delivered chunk or a resumed job never
+        creates the person a second time."""
         return str(uuid.uuid5(self.namespace, str(candidate.rows[0])))
 
     # ---- bulk path ---------------------------------------------------------------------------
 
     def write_all(self, candidates: list[Candidate]) -> list[WriteOutcome]:
+        outcomes: list[WriteOutcome | None] = [None] * len(candidates)
         owners = self._owners(candidates)
-        plans: list[tuple[Candidate, str, bool] | WriteOutcome] = []
-        for candidate in candidates:
-            plans.append(self._plan(candidate, owners))
-        targets = [p[1] for p in plans if isinstance(p, tuple)]
-        current = self._contacts(targets)
-        work = [(p, current.get(p[1])) for p in plans if isinstance(p, tuple)]
-        threads = writer_threads()
-        if threads == 1 or len(work) <= 1:
-            written = [self._write_planned(*w) for w in work]
-        else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                written = list(pool.map(lambda w: self._write_planned(*w), work))
-        results = iter(written)
-        return [p if isinstance(p, WriteOutcome) else next(results) for p in plans]
+        planned: list[tuple[int, str]] = []
+        for index, candidate in enumerate(candidates):
+            plan = self._plan(candidate, owners)
+            if isinstance(plan, WriteOutcome):
+                outcomes[index] = plan
+            else:
+                planned.append((index, plan))
+        current = self._contacts([target for _, target in planned])
+        writes: dict[int, ContactWrite] = {}
+        for index, target in planned:
+            write = self._prepare(candidates[index], target, current.get(target), owners)
+            if write is None:
+                # The row changes nothing (a list imported again): no write, no new version, no
+                # stream record for the real-time path. Its keys are the contact's already. (Created
+                # by this job when a re-delivered chunk finds it already written.)
+                created = target == self.new_contact_id(candidates[index])
+                outcomes[index] = WriteOutcome(candidates[index], contact_id=target, created=created)
+            else:
+                writes[index] = write
+        lost = set(self._commit(writes))
+        for index, write in writes.items():
+            if index in lost:
+                continue
+            # An id derived from this job's row was created by this job, also when a re-delivered
+            # chunk finds it already written.
+            created = write.creates or write.target == self.new_contact_id(write.candidate)
+            outcomes[index] = WriteOutcome(write.candidate, contact_id=write.target, created=created)
+        for index in sorted(lost):
+            outcomes[index] = self.write(candidates[index])
+        return [o for o in outcomes if o is not None]
 
     def _owners(self, candidates: list[Candidate]) -> dict[tuple[str, str], str]:
         keys = {(field, c.fields[field]) for c in candidates for field in UNIQUE_KINDS if c.fields.get(field)}
@@ -121,9 +153,7 @@ class ContactWriter:
                 found[item.sk] = item
         return found
 
-    def _plan(
-        self, candidate: Candidate, owners: dict[tuple[str, str], str]
-    ) -> tuple[Candidate, str, bool] | WriteOutcome:
+    def _plan(self, candidate: Candidate, owners: dict[tuple[str, str], str]) -> str | WriteOutcome:
         fields = candidate.fields
         found = {f: owners.get((f, fields[f])) for f in UNIQUE_KINDS if fields.get(f)}
         matched = fields.get("contact_id") or found.get("email") or found.get("phone")
@@ -132,80 +162,23 @@ class ContactWriter:
         if taken:
             reason = f"this {taken} already belongs to contact {found[taken]}"
             return WriteOutcome(candidate, reject=RejectRecord(candidate.rows[0], taken, str(fields[taken]), reason))
-        return candidate, target, matched is not None
+        return target
 
-    def _write_planned(self, plan: tuple[Candidate, str, bool], current: ContactItem | None) -> WriteOutcome:
-        candidate, target, _matched = plan
-        try:
-            created = self._save(candidate, target, current)
-        except _Lost:
-            return self.write(candidate)
-        # An id derived from this job's row was created by this job, also when a resumed run finds
-        # it already written.
-        return WriteOutcome(candidate, contact_id=target, created=created or target == self.new_contact_id(candidate))
-
-    def _save(self, candidate: Candidate, target: str, current: ContactItem | None) -> bool:
+    def _prepare(
+        self, candidate: Candidate, target: str, current: ContactItem | None, owners: dict[tuple[str, str], str]
+    ) -> ContactWrite | None:
         live = current is not None and not current.erased
         old = dict(current.fields or {}) if live else {}
         fields = {**old, **{k: v for k, v in candidate.fields.items() if k != "contact_id"}}
         if live and same_value(fields, old):
-            # The row changes nothing (a list imported again): no write, no new version, no stream
-            # record for the real-time path to evaluate. Its keys are the contact's already.
-            return False
-        claimed: list[UniqueKeyItem] = []
-        try:
-            # Always email before phone: two writers racing for the same person collide on the
-            # first key, never each holding one.
-            for field, kind in UNIQUE_KINDS.items():
-                new_value = contacts_repo.unique_value(field, fields.get(field))
-                if new_value and new_value != contacts_repo.unique_value(field, old.get(field)):
-                    key = UniqueKeyItem(unique_pk(self.tenant_id, kind, new_value), UNIQUE_SK, contact_id=target)
-                    self._claim(key, target)
-                    claimed.append(key)
-            self._save_contact(target, fields, current, live)
-        except _Lost:
-            # Give back what we took, so no key names a contact never written; but a racing writer's
-            # fallback may have created ``target`` itself with these keys, and then they are its own.
-            for key in claimed:
-                self._release_unless_written(key, target)
-            raise
-        for field, kind in UNIQUE_KINDS.items():
-            old_value = contacts_repo.unique_value(field, old.get(field))
-            if old_value and old_value != contacts_repo.unique_value(field, fields.get(field)):
-                self._release(UniqueKeyItem(unique_pk(self.tenant_id, kind, old_value), UNIQUE_SK), target)
-        return not live
-
-    @staticmethod
-    def _claim(key: UniqueKeyItem, target: str) -> None:
-        try:
-            key.save(condition=UniqueKeyItem.pk.does_not_exist() | (UniqueKeyItem.contact_id == target))
-        except PutError as exc:
-            raise _Lost from exc
-
-    @staticmethod
-    def _release(key: UniqueKeyItem, target: str) -> None:
-        # Already someone else's, or gone: nothing of ours to release.
-        with contextlib.suppress(DeleteError):
-            key.delete(condition=UniqueKeyItem.contact_id == target)
-
-    def _release_unless_written(self, key: UniqueKeyItem, target: str) -> None:
-        """Delete our claim only while the contact it names does not exist, atomically."""
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                transaction.condition_check(
-                    ContactItem, self.tenant_id, target, condition=ContactItem.pk.does_not_exist()
-                )
-                transaction.delete(key, condition=UniqueKeyItem.contact_id == target)
-        except TransactWriteError:
-            pass  # the contact exists (the key is rightly its own), or the key is no longer ours
-
-    def _save_contact(self, target: str, fields: dict[str, Any], current: ContactItem | None, live: bool) -> None:
+            return None
         stamp = now_iso()
         item = ContactItem(
             self.tenant_id,
             target,
             fields=fields,
-            created_at=current.created_at if live and current is not None else stamp,
+            # Existing contacts keep their creation time; a new one takes the file's, if any.
+            created_at=current.created_at if live and current is not None else (candidate.created_at or stamp),
             updated_at=stamp,
             erased=False,
             ttl=None,
@@ -213,10 +186,82 @@ class ContactWriter:
             gsi1sk=f"{stamp}#{target}",
             **versioned(current.version if current is not None else None),
         )
-        try:
-            item.save()  # VersionAttribute: conditional on the version read (or on absence)
-        except PutError as exc:
-            raise _Lost from exc
+        old_keys, new_keys = contacts_repo.unique_keys(old), contacts_repo.unique_keys(fields)
+        claims, releases = contacts_repo.contact_key_writes(self.tenant_id, target, old_keys, new_keys)
+        claimed = {k.pk for k in claims}
+        seen_free = not any(
+            unique_pk(self.tenant_id, kind, contacts_repo.unique_value(f, candidate.fields[f]) or "") in claimed
+            for f, kind in UNIQUE_KINDS.items()
+            if candidate.fields.get(f) and owners.get((f, candidate.fields[f])) is not None
+        )
+        return ContactWrite(
+            candidate=candidate,
+            target=target,
+            item=item,
+            old_keys=old_keys,
+            new_keys=new_keys,
+            creates=not live,
+            keys_seen_free=seen_free,
+            touched={f"C#{target}", *(k.pk for k in claims), *(k.pk for k in releases)},
+            size=1 + len(claims) + len(releases),
+        )
+
+    def _commit(self, writes: dict[int, ContactWrite]) -> list[int]:
+        """Commit every write in packed transactions; returns the indexes whose conditions failed
+        (plus any that touch an item an earlier write of this chunk touches: they are re-resolved
+        after it)."""
+        seen: set[str] = set()
+        deferred: list[int] = []
+        ready: list[int] = []
+        for index, write in writes.items():
+            if write.touched & seen:
+                deferred.append(index)
+            else:
+                seen |= write.touched
+                ready.append(index)
+        batches = list(_packed(ready, writes))
+        threads = writer_threads()
+        if threads == 1 or len(batches) <= 1:
+            lost = [i for batch in batches for i in self._commit_batch(batch, writes)]
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                lost = [i for part in pool.map(lambda b: self._commit_batch(b, writes), batches) for i in part]
+        return lost + deferred
+
+    def _commit_batch(self, batch: list[int], writes: dict[int, ContactWrite]) -> list[int]:
+        """One TransactWriteItems call; on cancellation, the groups that failed are set aside and
+        the rest committed again (a cancelled call wrote nothing)."""
+        lost: list[int] = []
+        while batch:
+            try:
+                with TransactWrite(connection=connection()) as transaction:
+                    for index in batch:
+                        write = writes[index]
+                        contacts_repo.add_contact_with_keys(
+                            transaction,
+                            self.tenant_id,
+                            write.target,
+                            write.item,
+                            write.old_keys,
+                            write.new_keys,
+                            keys_seen_free=write.keys_seen_free,
+                        )
+                return lost
+            except TransactWriteError as exc:
+                reasons = exc.cancellation_reasons
+                if not reasons:
+                    raise
+                failed, position = [], 0
+                for index in batch:
+                    size = writes[index].size
+                    if any(r is not None for r in reasons[position : position + size]):
+                        failed.append(index)
+                    position += size
+                if not failed:
+                    raise
+                lost += failed
+                batch = [i for i in batch if i not in failed]
+        return lost
 
     # ---- one contact, transactional (fallback after a lost race) ------------------------------
 
@@ -232,13 +277,30 @@ class ContactWriter:
                 reason = f"this {taken} already belongs to contact {owners[taken]}"
                 return WriteOutcome(candidate, reject=RejectRecord(first_row, taken, str(fields[taken]), reason))
             try:
-                contact = contacts_repo.upsert(self.tenant_id, target, fields)
+                _, created = contacts_repo.upsert_reporting_creation(
+                    self.tenant_id, target, fields, created_at=candidate.created_at
+                )
             except Conflict as exc:
                 # Another writer claimed one of our keys between the look-up and the write: resolve
                 # again (the key now names its owner) unless we were already updating that owner.
                 if matched is None:
                     continue
                 return WriteOutcome(candidate, reject=RejectRecord(first_row, "", "", exc.message))
-            return WriteOutcome(candidate, contact_id=target, created=contact.created_at == contact.updated_at)
+            created = created or target == self.new_contact_id(candidate)
+            return WriteOutcome(candidate, contact_id=target, created=created)
         reason = "the contact kept changing concurrently; import the row again"
         return WriteOutcome(candidate, reject=RejectRecord(first_row, "", "", reason))
+
+
+def _packed(indexes: list[int], writes: dict[int, ContactWrite]) -> Iterator[list[int]]:
+    """Groups packed in order into calls of at most TRANSACTION_ITEMS items."""
+    batch: list[int] = []
+    size = 0
+    for index in indexes:
+        if batch and size + writes[index].size > TRANSACTION_ITEMS:
+            yield batch
+            batch, size = [], 0
+        batch.append(index)
+        size += writes[index].size
+    if batch:
+        yield batch

@@ -40,13 +40,19 @@ class ImportJob(BaseModel):
     date_order: Literal["DMY", "MDY"] | None = None
     default_region: str | None = None
     rows_read: int = 0
+    rows_processed: int = 0
     rows_imported: int = 0
     rows_rejected: int = 0
+    values_dropped: int = 0
     contacts_created: int = 0
     contacts_updated: int = 0
     ignored_columns: list[dict[str, Any]] = Field(default_factory=list)
     report_key: str | None = None
     source_etag: str | None = None
+    chunks_total: int | None = None
+    chunks_done: int = 0
+    chunks_failed: int = 0
+    chunks_counted: list[str] = Field(default_factory=list)
     error: str | None = None
     error_code: str | None = None
     created_at: str
@@ -54,7 +60,9 @@ class ImportJob(BaseModel):
 
     def public(self, report_url: str | None = None) -> dict[str, Any]:
         """The job as SPEC §3 shows it (``report_url`` presigned by the caller)."""
-        body = self.model_dump(exclude={"tenant_id", "upload_key", "report_key", "source_etag", "kind"})
+        body = self.model_dump(
+            exclude={"tenant_id", "upload_key", "report_key", "source_etag", "kind", "chunks_counted", "chunks_failed"}
+        )
         body["report_url"] = report_url
         if self.error is None:
             body.pop("error")
@@ -108,7 +116,7 @@ class JobStore:
         )
         self.ddb.put_item(
             TableName=self.table,
-            Item={**key(f"T#{tenant_id}", f"JOB#{job_id}"), **item(job.model_dump())},
+            Item={**key(f"T#{tenant_id}", f"JOB#{job_id}"), **item(job.model_dump(exclude={"chunks_counted"}))},
             ConditionExpression="attribute_not_exists(pk)",
         )
         return job
@@ -118,7 +126,7 @@ class JobStore:
         data = plain(raw.get("Item"))
         if not data or data.get("kind") != "import":
             return None
-        return ImportJob.model_validate({k: v for k, v in data.items() if k not in ("pk", "sk")})
+        return job_from_item(data)
 
     def start(self, job: ImportJob, etag: str) -> bool:
         """pending -> running, or resume a crashed run of the same object; False if already done."""
@@ -150,6 +158,45 @@ class JobStore:
         job.status, job.source_etag = "running", etag
         return True
 
+    def set_chunks(self, job: ImportJob, chunks_total: int, rows_read: int, **fields: Any) -> ImportJob:
+        """The split is done: how many chunks and rows the job has (the chunks may be running)."""
+        changes = {"chunks_total": chunks_total, "rows_read": rows_read, "updated_at": now_iso(), **fields}
+        raw = self.ddb.update_item(
+            TableName=self.table,
+            Key=key(f"T#{job.tenant_id}", f"JOB#{job.job_id}"),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(changes))),
+            ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(changes)},
+            ExpressionAttributeValues=item({f":f{i}": value for i, value in enumerate(changes.values())}),
+            ReturnValues="ALL_NEW",
+        )
+        return job_from_item(plain(raw["Attributes"]) or {})
+
+    def count_chunk(self, job: ImportJob, chunk: int, counts: dict[str, int], failed: bool = False) -> ImportJob | None:
+        """Add one chunk's figures to the job, once per chunk (a re-delivered chunk adds nothing):
+        the new job, or None when this chunk was already counted."""
+        counts = {**counts, "chunks_done": 1, "chunks_failed": int(failed)}
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values = {f":c{i}": value for i, value in enumerate(counts.values())}
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
+        try:
+            raw = self.ddb.update_item(
+                TableName=self.table,
+                Key=key(f"T#{job.tenant_id}", f"JOB#{job.job_id}"),
+                UpdateExpression=f"ADD {adds}, chunks_counted :chunk_set SET updated_at = :now",
+                ConditionExpression="attribute_exists(pk) AND NOT contains(chunks_counted, :chunk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    **item({**values, ":chunk": str(chunk), ":now": now_iso()}),
+                    ":chunk_set": {"SS": [str(chunk)]},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return job_from_item(plain(raw["Attributes"]) or {})
+
     def finish(self, job: ImportJob, status: JobStatus, **changes: Any) -> ImportJob:
         """Record the outcome of a started job."""
         changes = {**changes, "status": status, "updated_at": now_iso()}
@@ -173,6 +220,13 @@ class JobStore:
             ),
         )
         return job.model_copy(update=changes)
+
+
+def job_from_item(data: dict[str, Any]) -> ImportJob:
+    values = {k: v for k, v in data.items() if k not in ("pk", "sk")}
+    if isinstance(values.get("chunks_counted"), (set, list)):
+        values["chunks_counted"] = sorted(values["chunks_counted"])
+    return ImportJob.model_validate(values)
 
 
 def presigned_upload(s3, bucket: str, job: ImportJob) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Headers match field names case- and punctuation-insensitively ("First Name" = first_name), then
 through aliases other tools use ("E-mail", "Mobile", "Surname", "Zip"...), unless the job's explicit
 mapping says otherwise. Columns that name no field of the tenant's catalog are not imported and are
-reported, so nothing is dropped silently. Pure: no pyarrow (the API validates mappings with it).
+reported, so nothing is dropped silently. ``contact_id`` and ``created_at`` are the only system
+fields a file may feed (``created_at``: the creation time of contacts the import creates).
+Pure: no pyarrow (the API validates mappings with it).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ _ALIAS_GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("subscribed", "opt in", "optin", "opted in", "subscription", "marketing consent", "consent"): ("subscribed",),
     ("tags", "tag", "labels", "label"): ("tags",),
     ("contact id", "contact_id", "contactid"): ("contact_id",),
+    ("created at", "created_at", "created", "date added", "create date"): ("created_at",),
     ("lifecycle stage", "lead stage", "stage"): ("stage",),
     ("lead status", "status"): ("status",),
     ("mobile carrier", "carrier", "operator"): ("carrier",),
@@ -70,6 +73,9 @@ _ALIAS_GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {
         "postcode",
     ),
 }
+
+
+IMPORTABLE_SYSTEM_FIELDS = frozenset({"contact_id", "created_at"})
 
 
 def normalise_header(name: object) -> str:
@@ -122,7 +128,7 @@ def check_mapping(mapping: Mapping[str, str | None] | None, catalog: FieldCatalo
             continue
         if not isinstance(target, str) or target not in catalog:
             problems.append((path, f"unknown field {target!r}; declare custom fields through /fields first"))
-        elif target in SYSTEM_FIELDS and target != "contact_id":
+        elif target in SYSTEM_FIELDS and target not in IMPORTABLE_SYSTEM_FIELDS:
             problems.append((path, f"{target!r} is set by the service and cannot be imported"))
     return problems
 
@@ -162,7 +168,7 @@ def map_columns(
         target, raw = targets[index], header[index]
         if target is None:
             result.ignored.append(IgnoredColumn(index, raw, reasons[index]))
-        elif target in SYSTEM_FIELDS and target != "contact_id":
+        elif target in SYSTEM_FIELDS and target not in IMPORTABLE_SYSTEM_FIELDS:
             result.ignored.append(IgnoredColumn(index, raw, f"{target!r} is set by the service"))
         elif target in used:
             result.ignored.append(

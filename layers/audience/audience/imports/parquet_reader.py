@@ -52,12 +52,14 @@ def read_parquet(path: Path) -> RawTable:
 
 
 def _rows(parquet: pq.ParquetFile, width: int) -> Iterator[Row]:
+    """One row group at a time, in batches of BATCH_ROWS: memory follows a batch, not the file."""
     row_number = 1
     try:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
-            columns = [batch.column(i).to_pylist() for i in range(width)]
-            for values in zip(*columns, strict=True):
-                row_number += 1
-                yield row_number, list(values)
+        for group in range(parquet.metadata.num_row_groups):
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], use_threads=False):
+                columns = [batch.column(i).to_pylist() for i in range(width)]
+                for values in zip(*columns, strict=True):
+                    row_number += 1
+                    yield row_number, list(values)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ImportFileError("unreadable", f"Parquet data is damaged after row {row_number}: {exc}") from exc

@@ -1,31 +1,44 @@
-"""Raw rows -> typed contact rows or reject records. A row with any bad value is rejected whole
-(with every problem listed) rather than imported half-right; blank rows are skipped."""
+"""Raw rows -> typed contact rows and report records: values, not rows.
+
+A row that identifies a contact (a valid contact_id, email or phone, or no identity column filled at
+all: a new contact) imports even when an optional value in it is bad: that value is dropped and
+reported (``value dropped``). The row is rejected (``row rejected``) only when nothing identifies the
+contact — its contact_id is invalid, or it gave an email/phone and none of them is valid — or its
+structure is broken (values beyond the header), or nothing valid is left. Blank rows are skipped.
+``created_at`` (the file's creation time of the contact) is kept apart from the fields; a time in
+the future is a dropped value."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from audience.fields import FieldCatalog
-from audience.imports.coercion import CoercionError, CoercionOptions, coerce, is_empty
+from audience.imports.coercion import CoercionError, CoercionOptions, coerce, format_datetime, is_empty, to_datetime
 from audience.imports.mapping import ColumnMapping
 from audience.imports.table import RawTable
 
 CONTACT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 BEYOND_HEADER = "(beyond the header)"
 MAX_REPORTED_VALUE_CHARS = 200
+IDENTITY_FIELDS = ("contact_id", "email", "phone")
+ROW_REJECTED = "row rejected"
+VALUE_DROPPED = "value dropped"
+COLUMN_IGNORED = "column ignored"
 
 
 @dataclass(frozen=True)
 class RejectRecord:
-    """One line of the reject report."""
+    """One line of the report: a rejected row's problem, or a dropped value of an imported row."""
 
     row: int
     column: str
     value: str
     reason: str
+    action: str = ROW_REJECTED
 
 
 @dataclass
@@ -34,6 +47,7 @@ class ContactRow:
 
     row: int
     fields: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
 
     @property
     def contact_id(self) -> str | None:
@@ -61,15 +75,22 @@ def shown(value: Any) -> str:
 
 
 def validate_rows(
-    table: RawTable, mapping: ColumnMapping, catalog: FieldCatalog, options: CoercionOptions
+    table: RawTable,
+    mapping: ColumnMapping,
+    catalog: FieldCatalog,
+    options: CoercionOptions,
+    now: datetime | None = None,
 ) -> Iterator[RowOutcome]:
     width = len(table.header)
     typed = [(i, name, catalog.type_of(name), table.header[i]) for i, name in sorted(mapping.columns.items())]
+    latest = now or datetime.now(UTC)
     for row_number, values in table.rows:
         if all(is_empty(v) for v in values):
             continue
-        rejects: list[RejectRecord] = []
+        problems: list[RejectRecord] = []
+        bad_fields: set[str] = set()
         fields: dict[str, Any] = {}
+        created_at: str | None = None
         for index, name, field_type, header in typed:
             value = values[index]
             if is_empty(value):
@@ -77,13 +98,16 @@ def validate_rows(
             try:
                 if name == "contact_id":
                     fields[name] = _contact_id(value)
+                elif name == "created_at":
+                    created_at = _created_at(value, options, latest)
                 else:
                     fields[name] = coerce(value, name, field_type, options)
             except CoercionError as exc:
-                rejects.append(RejectRecord(row_number, header, shown(value), str(exc)))
+                problems.append(RejectRecord(row_number, header, shown(value), str(exc)))
+                bad_fields.add(name)
         extra = [v for v in values[width:] if not is_empty(v)]
         if extra:
-            rejects.append(
+            problems.append(
                 RejectRecord(
                     row_number,
                     BEYOND_HEADER,
@@ -91,9 +115,33 @@ def validate_rows(
                     f"{len(extra)} value(s) beyond the last header column",
                 )
             )
-        if not rejects and not fields:
-            rejects.append(RejectRecord(row_number, "", "", "no value in any imported column"))
-        yield RowOutcome(row_number, None if rejects else ContactRow(row_number, fields), rejects)
+        why = _why_rejected(fields, bad_fields, bool(extra), bool(problems))
+        if why is not None:
+            rejects = problems or [RejectRecord(row_number, "", "", why)]
+            yield RowOutcome(row_number, None, rejects)
+            continue
+        dropped = [RejectRecord(p.row, p.column, p.value, p.reason, VALUE_DROPPED) for p in problems]
+        yield RowOutcome(row_number, ContactRow(row_number, fields, created_at), dropped)
+
+
+def _why_rejected(fields: dict[str, Any], bad: set[str], broken: bool, problems: bool) -> str | None:
+    """Why the row cannot import at all (its problems are then reported as rejections), or None."""
+    if broken:
+        return "values beyond the header"
+    if "contact_id" in bad:
+        return "the contact id is not valid"
+    if bad & set(IDENTITY_FIELDS) and not any(f in fields for f in IDENTITY_FIELDS):
+        return "nothing valid identifies the contact"
+    if not fields:
+        return "no valid value in any imported column" if problems else "no value in any imported column"
+    return None
+
+
+def _created_at(value: Any, options: CoercionOptions, latest: datetime) -> str:
+    stamp = to_datetime(value, options.date_order)
+    if stamp > latest:
+        raise CoercionError("a creation time in the future")
+    return format_datetime(stamp)
 
 
 def _contact_id(value: Any) -> str:

@@ -7,18 +7,26 @@ of that tenant recorded for exactly that key. Nothing is ever written under the 
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from audience.eventlog import append_events
+from audience.imports import chunks
+from audience.imports.chunk_runner import (
+    MAX_CHUNK_RECEIVES,
+    finish_if_done,
+    give_up_chunk,
+    stored_chunk,
+    write_chunk,
+)
+from audience.imports.chunks import CHUNK_ROWS, Chunk, chunk_key, chunk_message
 from audience.imports.coercion import CoercionOptions
-from audience.imports.collapse import collapse
-from audience.imports.contact_writer import ContactWriter
 from audience.imports.errors import ImportFileError
 from audience.imports.event_batches import batch_name, record_outcome
 from audience.imports.event_files import read_event_file
@@ -26,14 +34,13 @@ from audience.imports.jobs import ImportJob, JobStore, max_upload_bytes, parse_u
 from audience.imports.mapping import MappingError, map_columns
 from audience.imports.readers import read_table
 from audience.imports.report import RejectReport
-from audience.imports.rows import RejectRecord, validate_rows
-from audience.imports.segment_membership import add_to_static_segment, load_static_segment
+from audience.imports.rows import COLUMN_IGNORED, RejectRecord, validate_rows
+from audience.imports.segment_membership import load_static_segment
 from audience.settings import Settings
 from audience.storage import fields_repo, tenants_repo
 
 logger = logging.getLogger(__name__)
 
-CHUNK_ROWS = 2_000
 EVENT_BATCH_NAMESPACE = uuid.UUID("6f1c2f0e-3d7b-4a8e-9a55-0c3f7f1d2b10")
 
 
@@ -42,25 +49,11 @@ class ImportServices:
     ddb: Any
     s3: Any
     settings: Settings
-
-
-@dataclass
-class ImportResult:
-    rows_read: int = 0
-    rows_imported: int = 0
-    rows_rejected: int = 0
-    contacts_created: int = 0
-    contacts_updated: int = 0
-    ignored_columns: list[dict[str, Any]] = field(default_factory=list)
-    report_key: str | None = None
+    sqs: Any = None  # needed to queue the chunks of a file larger than one chunk
 
 
 class UnexpectedImportFailure(RuntimeError):
     """Raised after the job is marked failed so the message is retried and ends in the DLQ."""
-
-
-def report_key(tenant_id: str, job_id: str) -> str:
-    return f"tenants/{tenant_id}/reports/{job_id}/rejected.csv"
 
 
 def tenant_options(job: ImportJob) -> CoercionOptions:
@@ -109,7 +102,7 @@ def handle_upload(services: ImportServices, bucket: str, object_key: str, etag: 
         with tempfile.TemporaryDirectory(prefix="import-") as workdir:
             path = Path(workdir) / "upload"
             services.s3.download_file(bucket, object_key, str(path))
-            result = import_contacts(services, job, path)
+            return split_contacts(services, job, path)
     except ImportFileError as exc:
         logger.info("import failed", extra={"job_id": job_id, "code": exc.code})
         return jobs.finish(job, "failed", error=exc.message, error_code=exc.code)
@@ -117,26 +110,15 @@ def handle_upload(services: ImportServices, bucket: str, object_key: str, etag: 
         logger.exception("import crashed", extra={"job_id": job_id})
         jobs.finish(job, "failed", error=f"internal error: {type(exc).__name__}", error_code="internal")
         raise UnexpectedImportFailure(f"import job {job_id} failed unexpectedly") from exc
-    return jobs.finish(
-        job,
-        "succeeded",
-        rows_read=result.rows_read,
-        rows_imported=result.rows_imported,
-        rows_rejected=result.rows_rejected,
-        contacts_created=result.contacts_created,
-        contacts_updated=result.contacts_updated,
-        ignored_columns=result.ignored_columns,
-        report_key=result.report_key,
-        error=None,
-        error_code=None,
-    )
 
 
-def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> ImportResult:
-    settings = services.settings
+def split_contacts(services: ImportServices, job: ImportJob, path: Path) -> ImportJob:
+    """Read and validate the file once, in order, cut into chunks; one chunk is written here,
+    more are queued for parallel invocations (``handle_chunk``)."""
     catalog = fields_repo.catalog(job.tenant_id)
     options = tenant_options(job)
-    segment = load_static_segment(job.tenant_id, job.segment_id) if job.segment_id else None
+    if job.segment_id:
+        load_static_segment(job.tenant_id, job.segment_id)
     table = read_table(path, job.file_name, job.sheet)
     try:
         mapping = map_columns(table.header, catalog, job.mapping)
@@ -144,46 +126,76 @@ def import_contacts(services: ImportServices, job: ImportJob, path: Path) -> Imp
         raise ImportFileError("invalid_mapping", str(exc)) from exc
     if not mapping.columns:
         raise ImportFileError("invalid_mapping", "no column matches a contact field; see the ignored columns")
-
-    result = ImportResult(
-        ignored_columns=[{"column": c.header, "position": c.index + 1, "reason": c.reason} for c in mapping.ignored]
-    )
-    report = RejectReport()
-    report.add(RejectRecord(1, c.header, "", f"column not imported: {c.reason}") for c in mapping.ignored)
-    writer = ContactWriter(job.tenant_id, job.job_id)
+    ignored = [{"column": c.header, "position": c.index + 1, "reason": c.reason} for c in mapping.ignored]
+    header_lines = [
+        RejectRecord(1, c.header, "", f"column not imported: {c.reason}", COLUMN_IGNORED) for c in mapping.ignored
+    ]
     outcomes = validate_rows(table, mapping, catalog, options)
-    while chunk := list(islice(outcomes, CHUNK_ROWS)):
-        result.rows_read += len(chunk)
-        for outcome in chunk:
-            report.add(outcome.rejects)
-        candidates, duplicates = collapse(o.contact for o in chunk if o.contact is not None)
-        report.add(duplicates)
-        imported_ids = []
-        for written in writer.write_all(candidates):
-            if written.reject is not None:
-                first = written.candidate.rows[0]
-                report.add([written.reject])
-                report.add(RejectRecord(r, "", "", f"same contact as row {first}") for r in written.candidate.rows[1:])
-                continue
-            imported_ids.append(written.contact_id)
-            if written.created:
-                result.contacts_created += 1
-            else:
-                result.contacts_updated += 1
-        if segment is not None and imported_ids:
-            add_to_static_segment(job.tenant_id, segment, imported_ids)
-    result.rows_rejected = len(report.rows)
-    result.rows_imported = result.rows_read - result.rows_rejected
-    if report.lines:
-        result.report_key = report_key(job.tenant_id, job.job_id)
-        services.s3.put_object(
-            Bucket=settings.data_bucket,
-            Key=result.report_key,
-            Body=report.to_bytes(),
-            ContentType="text/csv; charset=utf-8",
-            ContentDisposition=f'attachment; filename="rejected-{job.job_id}.csv"',
+    jobs = JobStore(services.ddb, services.settings.main_table)
+    queued: Chunk | None = None
+    rows_read = index = 0
+    while True:
+        batch = list(islice(outcomes, CHUNK_ROWS))
+        if not batch and index > 0:
+            break
+        chunk = Chunk(
+            index=index,
+            rows_read=len(batch),
+            rows=[o.contact for o in batch if o.contact is not None],
+            report=(header_lines if index == 0 else []) + [r for o in batch for r in o.rejects],
         )
-    return result
+        rows_read += len(batch)
+        if queued is not None:
+            _queue_chunk(services, job, queued)
+        queued, index = chunk, index + 1
+        if not batch:
+            break
+    assert queued is not None
+    if index == 1:
+        # One chunk: no queue round trip.
+        started = jobs.set_chunks(job, 1, rows_read, ignored_columns=ignored)
+        return write_chunk(services, started, queued)
+    _queue_chunk(services, job, queued)
+    return finish_if_done(services, jobs.set_chunks(job, index, rows_read, ignored_columns=ignored))
+
+
+def _queue_chunk(services: ImportServices, job: ImportJob, chunk: Chunk) -> None:
+    services.s3.put_object(
+        Bucket=services.settings.data_bucket,
+        Key=chunk_key(job.tenant_id, job.job_id, chunk.index),
+        Body=chunks.dump(chunk),
+    )
+    services.sqs.send_message(
+        QueueUrl=services.settings.import_chunks_queue_url,
+        MessageBody=json.dumps(chunk_message(job.tenant_id, job.job_id, chunk.index)),
+    )
+
+
+def handle_chunk(services: ImportServices, message: dict[str, Any], receive_count: int) -> str:
+    """One queued chunk of a running job. Raises on an unexpected failure (SQS retries it); on its
+    last delivery the chunk is first counted as failed, so the job still ends."""
+    jobs = JobStore(services.ddb, services.settings.main_table)
+    index = int(message["chunk"])
+    job = jobs.get(str(message["tenant_id"]), str(message["job_id"]))
+    if job is None or job.status != "running":
+        return "ignored: the job is not running"
+    if str(index) in job.chunks_counted:
+        finish_if_done(services, job)
+        return f"chunk {index} of job {job.job_id} already written"
+    data = stored_chunk(services, job, index)
+    if data is None:
+        raise UnexpectedImportFailure(f"chunk {index} of import job {job.job_id} is missing")
+    try:
+        done = write_chunk(services, job, chunks.load(data))
+    except Exception:
+        if receive_count >= MAX_CHUNK_RECEIVES:
+            logger.exception("import chunk failed for the last time", extra={"job_id": job.job_id, "chunk": index})
+            give_up_chunk(services, job, index)
+        raise
+    services.s3.delete_object(
+        Bucket=services.settings.data_bucket, Key=chunk_key(job.tenant_id, job.job_id, index)
+    )
+    return f"chunk {index} of job {job.job_id}: {done.rows_processed} rows processed, job {done.status}"
 
 
 def handle_event_file(services: ImportServices, bucket: str, object_key: str, etag: str, size: int) -> str:

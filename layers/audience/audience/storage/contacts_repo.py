@@ -103,6 +103,19 @@ def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, repla
     given (PUT semantics); otherwise fields are merged and a None value removes that field.
     Raises Conflict when the email or phone belongs to another contact.
     """
+    return upsert_reporting_creation(tenant, contact_id, fields, replace=replace)[0]
+
+
+def upsert_reporting_creation(
+    tenant: str,
+    contact_id: str | None,
+    fields: dict[str, Any],
+    *,
+    replace: bool = False,
+    created_at: str | None = None,
+) -> tuple[Contact, bool]:
+    """``upsert``, also saying whether the contact was created; ``created_at`` (an import's file
+    value) is the creation time of a contact this call creates, and ignored for an existing one."""
     if contact_id is not None and not 0 < len(contact_id) <= MAX_ID_LENGTH:
         raise ValidationFailed(
             "invalid contact id", [{"path": "/contact_id", "message": f"1-{MAX_ID_LENGTH} characters"}]
@@ -121,7 +134,7 @@ def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, repla
             tenant,
             contact_id,
             fields=merged,
-            created_at=current.created_at if live else stamp,
+            created_at=current.created_at if live else (created_at or stamp),
             updated_at=stamp,
             erased=False,
             ttl=None,
@@ -129,13 +142,13 @@ def upsert(tenant: str, contact_id: str | None, fields: dict[str, Any], *, repla
             gsi1sk=f"{stamp}#{contact_id}",
             **versioned(current.version if current is not None else None),
         )
-        old_keys = _unique_keys(current.fields if live else {})
+        old_keys = unique_keys(current.fields if live else {})
         try:
-            _write_with_keys(tenant, contact_id, item, old_keys, _unique_keys(merged))
+            _write_with_keys(tenant, contact_id, item, old_keys, unique_keys(merged))
         except TransactWriteError:
             _raise_if_key_taken(tenant, contact_id, merged)
             continue  # the contact changed under us: read again and retry
-        return _to_record(item)
+        return _to_record(item), not live
     raise Conflict(f"contact {contact_id!r} is being changed concurrently; try again")
 
 
@@ -163,7 +176,7 @@ def erase(tenant: str, contact_id: str) -> bool:
             version=current.version,
         )
         try:
-            _write_with_keys(tenant, contact_id, tombstone, _unique_keys(current.fields or {}), {})
+            _write_with_keys(tenant, contact_id, tombstone, unique_keys(current.fields or {}), {})
         except TransactWriteError:
             continue
         break
@@ -203,7 +216,7 @@ def list_page(tenant: str, limit: int = 50, start_key: dict[str, Any] | None = N
     )
 
 
-def _unique_keys(fields: dict[str, Any]) -> dict[str, str]:
+def unique_keys(fields: dict[str, Any]) -> dict[str, str]:
     """``{"EMAIL": value, "PHONE": value}`` for the non-empty ones."""
     keys = {}
     for field, kind in UNIQUE_FIELDS.items():
@@ -215,19 +228,53 @@ def _unique_keys(fields: dict[str, Any]) -> dict[str, str]:
 
 def _write_with_keys(tenant: str, contact_id: str, item: ContactItem, old: dict[str, str], new: dict[str, str]) -> None:
     """One transaction: the contact (version-checked), claimed new keys, released old keys."""
-    mine = UniqueKeyItem.contact_id == contact_id
     with TransactWrite(connection=connection()) as transaction:
-        transaction.save(item)
-        for kind, value in new.items():
-            if old.get(kind) == value:
-                continue
-            key = UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK, contact_id=contact_id)
-            transaction.save(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
-        for kind, value in old.items():
-            if new.get(kind) == value:
-                continue
-            key = UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK)
-            transaction.delete(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
+        add_contact_with_keys(transaction, tenant, contact_id, item, old, new)
+
+
+def contact_key_writes(
+    tenant: str, contact_id: str, old: dict[str, str], new: dict[str, str]
+) -> tuple[list[UniqueKeyItem], list[UniqueKeyItem]]:
+    """The key items a contact whose keys go from ``old`` to ``new`` claims, and those it releases."""
+    claims = [
+        UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK, contact_id=contact_id)
+        for kind, value in new.items()
+        if old.get(kind) != value
+    ]
+    releases = [
+        UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK)
+        for kind, value in old.items()
+        if new.get(kind) != value
+    ]
+    return claims, releases
+
+
+def add_contact_with_keys(
+    transaction: TransactWrite,
+    tenant: str,
+    contact_id: str,
+    item: ContactItem,
+    old: dict[str, str],
+    new: dict[str, str],
+    *,
+    keys_seen_free: bool = False,
+) -> int:
+    """Add one contact's writes to ``transaction`` (the contact version-checked, each new key claimed
+    only if free or already its own, each old key released only if still its own); returns how many
+    transaction items were added, in this order: contact, claims, releases.
+
+    ``keys_seen_free``: the caller read the new keys as free, so a claim is conditioned on absence
+    alone (the same condition for every contact); a key that turns out to be the contact's own fails
+    the call, which the caller then retries through ``upsert``."""
+    mine = UniqueKeyItem.contact_id == contact_id
+    claims, releases = contact_key_writes(tenant, contact_id, old, new)
+    transaction.save(item)
+    for key in claims:
+        free = UniqueKeyItem.pk.does_not_exist()
+        transaction.save(key, condition=free if keys_seen_free else free | mine)
+    for key in releases:
+        transaction.delete(key, condition=UniqueKeyItem.pk.does_not_exist() | mine)
+    return 1 + len(claims) + len(releases)
 
 
 def _raise_if_key_taken(tenant: str, contact_id: str, fields: dict[str, Any]) -> None:
