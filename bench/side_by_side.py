@@ -1,5 +1,11 @@
 """One-pass evaluation side by side: our engine vs the floor (merely reading the needed columns)
-vs DuckDB running the same rules compiled to SQL, on the same Parquet files.
+vs DuckDB and Polars running the same rules, on the same Parquet files.
+
+The fair peers produce what the engine produces, every segment's member ids: ``duckdb_ids`` is one
+DuckDB query listing each segment's ids (rules compiled by `bench/sql.py`) fetched as Arrow, and
+``polars`` one lazy Polars query (streaming engine; rules compiled by `bench/polars_rules.py`)
+doing the same. ``duckdb`` (one query *counting* every segment) is kept as the lower bound of
+DuckDB's work. Unit tests hold both compilers to the engine's exact members.
 
 The engine runs the scheduled run's own pass, `audience.evaluation.engine.evaluate` (every segment
 an uncategorised slot, no suppression, so its members are the rules' matches DuckDB counts), on the
@@ -11,7 +17,8 @@ resident memory (`ru_maxrss`) is its own and no run warms another's caches in-pr
 one size are interleaved (floor, engine, DuckDB, floor, ...) so drift in the machine's load hits
 all three alike. The timed region is the work only: reading the event log, streaming the contacts'
 record batches and evaluating every segment (engine), reading the same columns and doing nothing
-(floor), or one DuckDB query counting every segment over both files (DuckDB).
+(floor), one DuckDB query counting every segment over both files (DuckDB), or listing every
+segment's ids (DuckDB with ids), or one Polars query listing them (Polars).
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 131_072
-KINDS = ("floor", "engine", "engine_1t", "duckdb")
+KINDS = ("floor", "engine", "engine_1t", "duckdb", "duckdb_ids", "polars")
+PEERS_WITH_IDS = ("duckdb_ids", "polars")
 
 
 def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str = "jemalloc",
@@ -57,7 +65,30 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
     rules = ruleset.segments(count)
     result: dict[str, Any] = {}
     started = time.perf_counter()
-    if spec["kind"] == "duckdb":
+    if spec["kind"] == "duckdb_ids":
+        from bench import sql
+
+        query, ids = sql.compile_member_lists(
+            rules, contacts_relation=f"read_parquet({sql.quote(spec['contacts'])})",
+            events_relation=f"read_parquet({sql.quote(spec['events'])})", catalog=DEFAULT_CATALOG,
+            as_of=datagen.AS_OF)
+        con = sql.connect()
+        started = time.perf_counter()
+        members = sql.member_lists_to_arrow(con.sql(query).to_arrow_table())
+        result["counts"] = {sid: len(members[sid]) for sid in ids}
+        result["threads"] = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    elif spec["kind"] == "polars":
+        import polars as pl
+
+        from bench import polars_rules
+
+        started = time.perf_counter()
+        members = polars_rules.members(rules, pl.scan_parquet(spec["contacts"]).select(columns),
+                                       pl.scan_parquet(spec["events"]), catalog=DEFAULT_CATALOG,
+                                       as_of=datagen.AS_OF)
+        result["counts"] = {sid: len(ids) for sid, ids in members.items()}
+        result["threads"] = pl.thread_pool_size()
+    elif spec["kind"] == "duckdb":
         from bench import sql
 
         query, ids = sql.compile_counts(
@@ -117,13 +148,13 @@ def _peak_rss_mb() -> float:
 
 def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *,
             log=print) -> dict[str, Any]:
-    """Floor, engine and DuckDB `repeat` times each, interleaved; medians, spreads, ratios, count check."""
+    """Floor, engine and the peers `repeat` times each, interleaved; medians, spreads, ratios, count check."""
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for round_ in range(repeat):
         for kind in KINDS:
             outcome = run_once(kind, contacts, events, segments)
             runs[kind].append(outcome)
-            log(f"  {rows:>12,} x {segments} {kind:<7} run {round_ + 1}/{repeat}: {outcome['seconds']:.2f}s "
+            log(f"  {rows:>12,} x {segments} {kind:<10} run {round_ + 1}/{repeat}: {outcome['seconds']:.2f}s "
                 f"peak {outcome['peak_rss_mb']:.0f} MB")
     summary: dict[str, Any] = {"rows": rows, "segments": segments, "repeat": repeat}
     for kind, outcomes in runs.items():
@@ -139,14 +170,18 @@ def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *
     engine_counts = runs["engine"][0]["counts"]
     duck_counts = runs["duckdb"][0]["counts"]
     summary["counts_agree"] = engine_counts == duck_counts and all(
-        o["counts"] == engine_counts for o in runs["engine"] + runs["engine_1t"] + runs["duckdb"])
-    summary["disagreeing"] = sorted(s for s in engine_counts if engine_counts[s] != duck_counts.get(s))
+        o["counts"] == engine_counts for kind in KINDS if kind != "floor" for o in runs[kind])
+    summary["disagreeing"] = sorted(s for s in engine_counts if any(
+        o["counts"].get(s) != engine_counts[s] for kind in KINDS if kind != "floor" for o in runs[kind]))
     summary["members_total"] = sum(engine_counts.values())
     summary["duckdb_threads"] = runs["duckdb"][0].get("threads")
     summary["engine_threads"] = runs["engine"][0].get("threads")
     summary["threads_speedup"] = summary["engine_1t"]["seconds"] / summary["engine"]["seconds"]
     summary["engine_vs_floor"] = summary["engine"]["seconds"] / summary["floor"]["seconds"]
     summary["engine_vs_duckdb"] = summary["engine"]["seconds"] / summary["duckdb"]["seconds"]
+    summary["engine_vs_duckdb_ids"] = summary["engine"]["seconds"] / summary["duckdb_ids"]["seconds"]
+    summary["engine_vs_polars"] = summary["engine"]["seconds"] / summary["polars"]["seconds"]
+    summary["polars_threads"] = runs["polars"][0].get("threads")
     return summary
 
 

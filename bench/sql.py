@@ -134,6 +134,32 @@ def compile_counts(
     return _assemble(compiler, contacts_relation, ", ".join(columns)), [sid for sid, _ in segments]
 
 
+def compile_member_lists(
+    segments: Sequence[tuple[str, Rule]],
+    *,
+    contacts_relation: str,
+    events_relation: str,
+    catalog: FieldCatalog,
+    as_of: datetime,
+) -> tuple[str, list[str]]:
+    """One query producing every segment's member ids in one scan: one row, a list of ids per segment
+    (NULL for a segment without members), fetched as Arrow: (sql, segment ids in column order)."""
+    compiler = SqlCompiler(catalog, as_of, events_relation=events_relation, rules=dict(segments))
+    columns = [f"list(c.contact_id) FILTER (WHERE {compiler.rule(rule)}) AS {ident(sid)}" for sid, rule in segments]
+    return _assemble(compiler, contacts_relation, ", ".join(columns)), [sid for sid, _ in segments]
+
+
+def member_lists_to_arrow(table) -> dict:
+    """{segment id: pyarrow array of member ids} from `compile_member_lists`' one-row Arrow result."""
+    import pyarrow as pa
+
+    found = {}
+    for sid in table.column_names:
+        chunks = [chunk.flatten() for chunk in table.column(sid).chunks]
+        found[sid] = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+    return found
+
+
 def compile_members(
     rule: Rule,
     *,
