@@ -112,14 +112,19 @@ def add(tenant: str, segment_id: str, contact_id: str, category: str | None, cha
     return True
 
 
-def remove(tenant: str, segment_id: str, contact_id: str, changed_at: str | None) -> bool:
-    """Delete a membership unless the stream stamped it after ``changed_at`` (None: whatever its
-    stamp, as erasure does); True when this call deleted it."""
+def removal_condition(changed_at: str | None):
+    """A membership goes only while present and not stamped by the stream after ``changed_at``."""
     condition = StampedMembership.pk.exists()
     if changed_at is not None:
         condition &= StampedMembership.evaluated_at.does_not_exist() | (StampedMembership.evaluated_at <= changed_at)
+    return condition
+
+
+def remove(tenant: str, segment_id: str, contact_id: str, changed_at: str | None) -> bool:
+    """Delete a membership unless the stream stamped it after ``changed_at`` (None: whatever its
+    stamp, as erasure does); True when this call deleted it."""
     try:
-        StampedMembership(membership_pk(tenant, segment_id), contact_id).delete(condition=condition)
+        StampedMembership(membership_pk(tenant, segment_id), contact_id).delete(condition=removal_condition(changed_at))
     except DeleteError as exc:
         if condition_failed(exc):
             return False
