@@ -250,6 +250,25 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
         growth_factor = large["engine"]["seconds"] / small["engine"]["seconds"]
         verdicts.append((f"growth {min(sized):,} → {max(sized):,} within 11x", growth_factor <= 11,
                          f"{growth_factor:.1f}x"))
+    stage_rows = []
+    for run in runs:
+        for kind in ("engine", "engine_1t"):
+            stages = run.get(kind, {}).get("stages")
+            if stages:
+                busy = stages.get("pass_cpu_s", 0.0) / stages["pass_s"] if stages.get("pass_s") else 0.0
+                stage_rows.append([f"{run['rows']:,} x {run['segments']}", kind, *(
+                    _fmt_s(stages.get(name, 0.0)) for name in (
+                        "read_events_s", "prepare_s", "read_batches_s", "masks_s", "masks_cpu_s", "select_members_s",
+                        "pass_s", "pass_cpu_s")), f"{busy:.2f}"])
+    if stage_rows:
+        out += ["Where the engine's time goes (medians, `bench/side_by_side._staged_evaluate`): reading the event "
+                "log, the run-wide preparation (activity index and every activity condition's answer per contact), "
+                "the caller's thread waiting on Parquet for the contacts' batches, every batch's masks (all "
+                "segments' leaves, each distinct condition once per batch, then placement; wall and calling-thread "
+                "CPU seconds summed over the evaluation threads), the final selection of each segment's ids, and "
+                "the whole streaming pass (wall, process CPU, and their ratio: cores busy).", "",
+                _md_table(["size", "run", "read events", "prepare", "read batches", "masks", "masks CPU",
+                           "select ids", "pass", "pass CPU", "cores busy"], stage_rows), ""]
     out += [f"Targets of issue 18 at {largest['rows']:,} x {largest['segments']}:", ""]
     out += [f"- {name}: {'met' if ok else '**not met**'} ({value})" for name, ok, value in verdicts]
     out.append("")

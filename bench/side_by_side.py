@@ -55,8 +55,13 @@ def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str 
 
 def _work(spec: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
-    from audience.evaluation import snapshots  # noqa: F401 - imported before the clock starts (dictionary_columns)
+    from audience.evaluation import (
+        engine,
+        snapshots,  # noqa: F401 - imported before the clock starts (dictionary_columns)
+    )
+    from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
+    from audience.rules.vectorised import evaluation_threads
 
     from bench import datagen, ruleset
 
@@ -110,18 +115,79 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
             result["rows"] = rows
             result["events_rows"] = events.num_rows
         else:
-            from audience.evaluation import engine
-            from audience.evaluation.placement import Slot
-            from audience.rules.vectorised import evaluation_threads
-
             plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
                                slots=[Slot(sid) for sid, _ in rules], events=events, columns=columns)
-            members = engine.evaluate(plan, batches)
+            result["stages"] = stages = {"read_events_s": time.perf_counter() - started}  # and its dictionary probe
+            members = _staged_evaluate(engine, plan, batches, stages)
             result["counts"] = {sid: len(ids) for sid, ids in members.items()}
             result["threads"] = evaluation_threads()
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
+
+
+def _staged_evaluate(engine, plan, batches, stages: dict[str, float]) -> dict:
+    """`engine.evaluate`, noting where the time goes: wall seconds of the run-wide preparation (the
+    activity index and aggregates), of reading the contacts' batches (the caller's thread waits on
+    Parquet while the pool evaluates) and of the final id selection; every batch's masks as wall and
+    CPU seconds summed over the evaluation threads (CPU seconds of the calling thread only: Arrow's
+    own pool is not counted there); and the whole pass's wall and process CPU seconds (their ratio
+    says how many cores were busy)."""
+    from audience.rules.vectorised import evaluation_threads
+
+    evaluator = plan.evaluator()
+    began = time.perf_counter()
+    evaluator.prepare(threads=evaluation_threads())
+    stages["prepare_s"] = time.perf_counter() - began
+    stages["read_batches_s"] = stages["masks_cpu_s"] = 0.0
+    real_masks = evaluator.masks
+
+    stages["masks_s"] = 0.0
+
+    def masks(batch):
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return real_masks(batch)
+        finally:  # float += under the GIL: no update lost
+            stages["masks_cpu_s"] += time.thread_time() - cpu
+            stages["masks_s"] += time.perf_counter() - wall
+
+    evaluator.masks = masks
+
+    def timed(iterator):
+        iterator = iter(iterator)
+        while True:
+            began = time.perf_counter()
+            batch = next(iterator, None)
+            stages["read_batches_s"] += time.perf_counter() - began
+            if batch is None:
+                return
+            yield batch
+
+    real_select = engine.select_members
+
+    def select(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return real_select(*args, **kwargs)
+        finally:
+            stages["select_members_s"] = time.perf_counter() - began
+
+    engine.select_members = select
+    began, cpu = time.perf_counter(), _process_cpu()
+    try:
+        return engine.evaluate(plan, timed(batches), evaluator)
+    finally:
+        engine.select_members = real_select
+        stages["pass_s"] = time.perf_counter() - began
+        stages["pass_cpu_s"] = _process_cpu() - cpu
+
+
+def _process_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def dictionary_columns(path: str, columns: list[str], share: float | None = None) -> list[str]:
@@ -176,6 +242,10 @@ def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *
     summary["members_total"] = sum(engine_counts.values())
     summary["duckdb_threads"] = runs["duckdb"][0].get("threads")
     summary["engine_threads"] = runs["engine"][0].get("threads")
+    for kind in ("engine", "engine_1t"):
+        staged = [o["stages"] for o in runs[kind] if "stages" in o]
+        if staged:
+            summary[kind]["stages"] = {name: _median(sorted(s[name] for s in staged)) for name in staged[0]}
     summary["threads_speedup"] = summary["engine_1t"]["seconds"] / summary["engine"]["seconds"]
     summary["engine_vs_floor"] = summary["engine"]["seconds"] / summary["floor"]["seconds"]
     summary["engine_vs_duckdb"] = summary["engine"]["seconds"] / summary["duckdb"]["seconds"]
