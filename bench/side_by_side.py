@@ -70,17 +70,21 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
     rules = ruleset.segments(count)
     result: dict[str, Any] = {}
     started = time.perf_counter()
-    if spec["kind"] == "duckdb_ids":
+    if spec["kind"] in ("duckdb", "duckdb_ids"):
         from bench import sql
 
-        query, ids = sql.compile_member_lists(
+        compile_query = sql.compile_counts if spec["kind"] == "duckdb" else sql.compile_member_lists
+        query, ids = compile_query(
             rules, contacts_relation=f"read_parquet({sql.quote(spec['contacts'])})",
             events_relation=f"read_parquet({sql.quote(spec['events'])})", catalog=DEFAULT_CATALOG,
             as_of=datagen.AS_OF)
         con = sql.connect()
         started = time.perf_counter()
-        members = sql.member_lists_to_arrow(con.sql(query).to_arrow_table())
-        result["counts"] = {sid: len(members[sid]) for sid in ids}
+        if spec["kind"] == "duckdb":
+            result["counts"] = dict(zip(ids, con.execute(query).fetchone(), strict=True))
+        else:
+            members = sql.member_lists_to_arrow(con.sql(query).to_arrow_table())
+            result["counts"] = {sid: len(members[sid]) for sid in ids}
         result["threads"] = con.execute("SELECT current_setting('threads')").fetchone()[0]
     elif spec["kind"] == "polars":
         import polars as pl
@@ -93,17 +97,6 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
                                        as_of=datagen.AS_OF)
         result["counts"] = {sid: len(ids) for sid, ids in members.items()}
         result["threads"] = pl.thread_pool_size()
-    elif spec["kind"] == "duckdb":
-        from bench import sql
-
-        query, ids = sql.compile_counts(
-            rules, contacts_relation=f"read_parquet({sql.quote(spec['contacts'])})",
-            events_relation=f"read_parquet({sql.quote(spec['events'])})", catalog=DEFAULT_CATALOG,
-            as_of=datagen.AS_OF)
-        con = sql.connect()
-        started = time.perf_counter()
-        result["counts"] = dict(zip(ids, con.execute(query).fetchone(), strict=True))
-        result["threads"] = con.execute("SELECT current_setting('threads')").fetchone()[0]
     else:
         events = pq.read_table(spec["events"])
         dictionary = dictionary_columns(spec["contacts"], columns) if spec.get("dictionary", True) else []

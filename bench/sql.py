@@ -129,9 +129,8 @@ def compile_counts(
     as_of: datetime,
 ) -> tuple[str, list[str]]:
     """One query answering every segment's member count in one scan: (sql, segment ids in column order)."""
-    compiler = SqlCompiler(catalog, as_of, events_relation=events_relation, rules=dict(segments))
-    columns = [f"count_if({compiler.rule(rule)}) AS {ident(sid)}" for sid, rule in segments]
-    return _assemble(compiler, contacts_relation, ", ".join(columns)), [sid for sid, _ in segments]
+    return _per_segment(segments, "count_if({})", contacts_relation=contacts_relation,
+                        events_relation=events_relation, catalog=catalog, as_of=as_of)
 
 
 def compile_member_lists(
@@ -144,8 +143,15 @@ def compile_member_lists(
 ) -> tuple[str, list[str]]:
     """One query producing every segment's member ids in one scan: one row, a list of ids per segment
     (NULL for a segment without members), fetched as Arrow: (sql, segment ids in column order)."""
+    return _per_segment(segments, "list(c.contact_id) FILTER (WHERE {})", contacts_relation=contacts_relation,
+                        events_relation=events_relation, catalog=catalog, as_of=as_of)
+
+
+def _per_segment(segments: Sequence[tuple[str, Rule]], aggregate: str, *, contacts_relation: str,
+                 events_relation: str, catalog: FieldCatalog, as_of: datetime) -> tuple[str, list[str]]:
+    """One aggregate column per segment (`aggregate` formatted with its predicate) over one scan."""
     compiler = SqlCompiler(catalog, as_of, events_relation=events_relation, rules=dict(segments))
-    columns = [f"list(c.contact_id) FILTER (WHERE {compiler.rule(rule)}) AS {ident(sid)}" for sid, rule in segments]
+    columns = [f"{aggregate.format(compiler.rule(rule))} AS {ident(sid)}" for sid, rule in segments]
     return _assemble(compiler, contacts_relation, ", ".join(columns)), [sid for sid, _ in segments]
 
 
