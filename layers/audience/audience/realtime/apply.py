@@ -2,10 +2,10 @@
 
 For each change: claim the contact's watermark (a stale or out-of-order record stops here), decide
 the dynamic segments the contact joins now, compare with the memberships stored (one consistent
-BatchGet), and add/remove only the differences with conditional writes, all of a contact's in one
-transaction (``realtime.batched``); every membership that really appeared or went moves the
-segment's ``member_count`` and today's history by one, summed over the batch and written at its end. Segments
-the contact neither is nor should be in cost nothing. An erased contact loses every membership.
+BatchGet), and add/remove only the differences, 25 per BatchWriteItem (``realtime.batched``); each
+membership added or removed moves the segment's ``member_count`` and today's history by one, summed
+over the batch and written at its end. Segments the contact neither is nor should be in cost
+nothing. An erased contact loses every membership.
 """
 
 from __future__ import annotations

@@ -37,10 +37,11 @@ def write_memberships(tenant: str, contact_id: str, changed_at: str | None, join
                       leaves: Sequence[str]) -> tuple[list[str], list[str]]:
     """Put `joins` and delete `leaves` for one contact, 25 per BatchWriteItem; (joined, left).
 
-    The caller has claimed the contact's watermark (no other record of the contact is applied
-    concurrently: a stream shard orders a key's records) and read its memberships consistently
-    after the claim, so `joins` are absent and `leaves` present as of that read: no per-item
-    condition is needed to move the counts by exactly these. `changed_at` None (erasure) only deletes."""
+    The caller has claimed the contact's watermark (no older record of the contact writes after a
+    newer one: a stream shard orders a key's records) and read its memberships consistently after the
+    claim, so `joins` are absent and `leaves` present as of that read, and the counts move by these.
+    A scheduled run writing the same membership in between leaves its count off by one until a run
+    sets the counts outright. `changed_at` None (erasure) only deletes."""
     stamp = changed_at or now_iso()
     added_at = now_iso()
     puts = [stamps.StampedMembership(membership_pk(tenant, join.segment_id), contact_id,

@@ -7,9 +7,9 @@ Two kinds of item in MembershipsTable, both keyed by tenant:
   if it is at least as new (conditional update), so an older record arriving late, or replayed after
   a newer one, writes nothing. Segment ids are hex, so the partition can never be a segment's. The
   item has no ``gsi1pk``: it stays out of the ``by_contact`` index.
-- ``evaluated_at`` on memberships the stream writes: a delete only succeeds while the membership is
-  not newer than the change (scheduled-run memberships carry none), and a put only when absent, so
-  the count moves by exactly the memberships that really appeared or went.
+- ``evaluated_at`` on memberships the stream writes. The one-item ``add``/``remove`` here are
+  conditional (a delete only while the membership is not newer than the change, a put only when
+  absent); a change's usual writes go in batches (``realtime.batched``), ordered by the watermark.
 """
 
 from __future__ import annotations
