@@ -1,5 +1,11 @@
 """One-pass evaluation side by side: our engine vs the floor (merely reading the needed columns)
-vs DuckDB running the same rules compiled to SQL, on the same Parquet files.
+vs DuckDB and Polars running the same rules, on the same Parquet files.
+
+The fair peers produce what the engine produces, every segment's member ids: ``duckdb_ids`` is one
+DuckDB query listing each segment's ids (rules compiled by `bench/sql.py`) fetched as Arrow, and
+``polars`` one lazy Polars query (streaming engine; rules compiled by `bench/polars_rules.py`)
+doing the same. ``duckdb`` (one query *counting* every segment) is kept as the lower bound of
+DuckDB's work. Unit tests hold both compilers to the engine's exact members.
 
 The engine runs the scheduled run's own pass, `audience.evaluation.engine.evaluate` (every segment
 an uncategorised slot, no suppression, so its members are the rules' matches DuckDB counts), on the
@@ -11,7 +17,8 @@ resident memory (`ru_maxrss`) is its own and no run warms another's caches in-pr
 one size are interleaved (floor, engine, DuckDB, floor, ...) so drift in the machine's load hits
 all three alike. The timed region is the work only: reading the event log, streaming the contacts'
 record batches and evaluating every segment (engine), reading the same columns and doing nothing
-(floor), or one DuckDB query counting every segment over both files (DuckDB).
+(floor), one DuckDB query counting every segment over both files (DuckDB), or listing every
+segment's ids (DuckDB with ids), or one Polars query listing them (Polars).
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 131_072
-KINDS = ("floor", "engine", "engine_1t", "duckdb")
+KINDS = ("floor", "engine", "engine_1t", "duckdb", "duckdb_ids", "polars")
+PEERS_WITH_IDS = ("duckdb_ids", "polars")
 
 
 def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str = "jemalloc",
@@ -47,8 +55,13 @@ def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str 
 
 def _work(spec: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
-    from audience.evaluation import snapshots  # noqa: F401 - imported before the clock starts (dictionary_columns)
+    from audience.evaluation import (
+        engine,
+        snapshots,  # noqa: F401 - imported before the clock starts (dictionary_columns)
+    )
+    from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
+    from audience.rules.vectorised import evaluation_threads
 
     from bench import datagen, ruleset
 
@@ -57,17 +70,33 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
     rules = ruleset.segments(count)
     result: dict[str, Any] = {}
     started = time.perf_counter()
-    if spec["kind"] == "duckdb":
+    if spec["kind"] in ("duckdb", "duckdb_ids"):
         from bench import sql
 
-        query, ids = sql.compile_counts(
+        compile_query = sql.compile_counts if spec["kind"] == "duckdb" else sql.compile_member_lists
+        query, ids = compile_query(
             rules, contacts_relation=f"read_parquet({sql.quote(spec['contacts'])})",
             events_relation=f"read_parquet({sql.quote(spec['events'])})", catalog=DEFAULT_CATALOG,
             as_of=datagen.AS_OF)
         con = sql.connect()
         started = time.perf_counter()
-        result["counts"] = dict(zip(ids, con.execute(query).fetchone(), strict=True))
+        if spec["kind"] == "duckdb":
+            result["counts"] = dict(zip(ids, con.execute(query).fetchone(), strict=True))
+        else:
+            members = sql.member_lists_to_arrow(con.sql(query).to_arrow_table())
+            result["counts"] = {sid: len(members[sid]) for sid in ids}
         result["threads"] = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    elif spec["kind"] == "polars":
+        import polars as pl
+
+        from bench import polars_rules
+
+        started = time.perf_counter()
+        members = polars_rules.members(rules, pl.scan_parquet(spec["contacts"]).select(columns),
+                                       pl.scan_parquet(spec["events"]), catalog=DEFAULT_CATALOG,
+                                       as_of=datagen.AS_OF)
+        result["counts"] = {sid: len(ids) for sid, ids in members.items()}
+        result["threads"] = pl.thread_pool_size()
     else:
         events = pq.read_table(spec["events"])
         dictionary = dictionary_columns(spec["contacts"], columns) if spec.get("dictionary", True) else []
@@ -79,18 +108,79 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
             result["rows"] = rows
             result["events_rows"] = events.num_rows
         else:
-            from audience.evaluation import engine
-            from audience.evaluation.placement import Slot
-            from audience.rules.vectorised import evaluation_threads
-
             plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
                                slots=[Slot(sid) for sid, _ in rules], events=events, columns=columns)
-            members = engine.evaluate(plan, batches)
+            result["stages"] = stages = {"read_events_s": time.perf_counter() - started}  # and its dictionary probe
+            members = _staged_evaluate(engine, plan, batches, stages)
             result["counts"] = {sid: len(ids) for sid, ids in members.items()}
             result["threads"] = evaluation_threads()
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
+
+
+def _staged_evaluate(engine, plan, batches, stages: dict[str, float]) -> dict:
+    """`engine.evaluate`, noting where the time goes: wall seconds of the run-wide preparation (the
+    activity index and aggregates), of reading the contacts' batches (the caller's thread waits on
+    Parquet while the pool evaluates) and of the final id selection; every batch's masks as wall and
+    CPU seconds summed over the evaluation threads (CPU seconds of the calling thread only: Arrow's
+    own pool is not counted there); and the whole pass's wall and process CPU seconds (their ratio
+    says how many cores were busy)."""
+    from audience.rules.vectorised import evaluation_threads
+
+    evaluator = plan.evaluator()
+    began = time.perf_counter()
+    evaluator.prepare(threads=evaluation_threads())
+    stages["prepare_s"] = time.perf_counter() - began
+    stages["read_batches_s"] = stages["masks_cpu_s"] = 0.0
+    real_masks = evaluator.masks
+
+    stages["masks_s"] = 0.0
+
+    def masks(batch):
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return real_masks(batch)
+        finally:  # float += under the GIL: no update lost
+            stages["masks_cpu_s"] += time.thread_time() - cpu
+            stages["masks_s"] += time.perf_counter() - wall
+
+    evaluator.masks = masks
+
+    def timed(iterator):
+        iterator = iter(iterator)
+        while True:
+            began = time.perf_counter()
+            batch = next(iterator, None)
+            stages["read_batches_s"] += time.perf_counter() - began
+            if batch is None:
+                return
+            yield batch
+
+    real_select = engine.select_members
+
+    def select(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return real_select(*args, **kwargs)
+        finally:
+            stages["select_members_s"] = time.perf_counter() - began
+
+    engine.select_members = select
+    began, cpu = time.perf_counter(), _process_cpu()
+    try:
+        return engine.evaluate(plan, timed(batches), evaluator)
+    finally:
+        engine.select_members = real_select
+        stages["pass_s"] = time.perf_counter() - began
+        stages["pass_cpu_s"] = _process_cpu() - cpu
+
+
+def _process_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def dictionary_columns(path: str, columns: list[str], share: float | None = None) -> list[str]:
@@ -117,13 +207,13 @@ def _peak_rss_mb() -> float:
 
 def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *,
             log=print) -> dict[str, Any]:
-    """Floor, engine and DuckDB `repeat` times each, interleaved; medians, spreads, ratios, count check."""
+    """Floor, engine and the peers `repeat` times each, interleaved; medians, spreads, ratios, count check."""
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for round_ in range(repeat):
         for kind in KINDS:
             outcome = run_once(kind, contacts, events, segments)
             runs[kind].append(outcome)
-            log(f"  {rows:>12,} x {segments} {kind:<7} run {round_ + 1}/{repeat}: {outcome['seconds']:.2f}s "
+            log(f"  {rows:>12,} x {segments} {kind:<10} run {round_ + 1}/{repeat}: {outcome['seconds']:.2f}s "
                 f"peak {outcome['peak_rss_mb']:.0f} MB")
     summary: dict[str, Any] = {"rows": rows, "segments": segments, "repeat": repeat}
     for kind, outcomes in runs.items():
@@ -139,14 +229,22 @@ def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *
     engine_counts = runs["engine"][0]["counts"]
     duck_counts = runs["duckdb"][0]["counts"]
     summary["counts_agree"] = engine_counts == duck_counts and all(
-        o["counts"] == engine_counts for o in runs["engine"] + runs["engine_1t"] + runs["duckdb"])
-    summary["disagreeing"] = sorted(s for s in engine_counts if engine_counts[s] != duck_counts.get(s))
+        o["counts"] == engine_counts for kind in KINDS if kind != "floor" for o in runs[kind])
+    summary["disagreeing"] = sorted(s for s in engine_counts if any(
+        o["counts"].get(s) != engine_counts[s] for kind in KINDS if kind != "floor" for o in runs[kind]))
     summary["members_total"] = sum(engine_counts.values())
     summary["duckdb_threads"] = runs["duckdb"][0].get("threads")
     summary["engine_threads"] = runs["engine"][0].get("threads")
+    for kind in ("engine", "engine_1t"):
+        staged = [o["stages"] for o in runs[kind] if "stages" in o]
+        if staged:
+            summary[kind]["stages"] = {name: _median(sorted(s[name] for s in staged)) for name in staged[0]}
     summary["threads_speedup"] = summary["engine_1t"]["seconds"] / summary["engine"]["seconds"]
     summary["engine_vs_floor"] = summary["engine"]["seconds"] / summary["floor"]["seconds"]
     summary["engine_vs_duckdb"] = summary["engine"]["seconds"] / summary["duckdb"]["seconds"]
+    summary["engine_vs_duckdb_ids"] = summary["engine"]["seconds"] / summary["duckdb_ids"]["seconds"]
+    summary["engine_vs_polars"] = summary["engine"]["seconds"] / summary["polars"]["seconds"]
+    summary["polars_threads"] = runs["polars"][0].get("threads")
     return summary
 
 

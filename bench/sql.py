@@ -129,9 +129,41 @@ def compile_counts(
     as_of: datetime,
 ) -> tuple[str, list[str]]:
     """One query answering every segment's member count in one scan: (sql, segment ids in column order)."""
+    return _per_segment(segments, "count_if({})", contacts_relation=contacts_relation,
+                        events_relation=events_relation, catalog=catalog, as_of=as_of)
+
+
+def compile_member_lists(
+    segments: Sequence[tuple[str, Rule]],
+    *,
+    contacts_relation: str,
+    events_relation: str,
+    catalog: FieldCatalog,
+    as_of: datetime,
+) -> tuple[str, list[str]]:
+    """One query producing every segment's member ids in one scan: one row, a list of ids per segment
+    (NULL for a segment without members), fetched as Arrow: (sql, segment ids in column order)."""
+    return _per_segment(segments, "list(c.contact_id) FILTER (WHERE {})", contacts_relation=contacts_relation,
+                        events_relation=events_relation, catalog=catalog, as_of=as_of)
+
+
+def _per_segment(segments: Sequence[tuple[str, Rule]], aggregate: str, *, contacts_relation: str,
+                 events_relation: str, catalog: FieldCatalog, as_of: datetime) -> tuple[str, list[str]]:
+    """One aggregate column per segment (`aggregate` formatted with its predicate) over one scan."""
     compiler = SqlCompiler(catalog, as_of, events_relation=events_relation, rules=dict(segments))
-    columns = [f"count_if({compiler.rule(rule)}) AS {ident(sid)}" for sid, rule in segments]
+    columns = [f"{aggregate.format(compiler.rule(rule))} AS {ident(sid)}" for sid, rule in segments]
     return _assemble(compiler, contacts_relation, ", ".join(columns)), [sid for sid, _ in segments]
+
+
+def member_lists_to_arrow(table) -> dict:
+    """{segment id: pyarrow array of member ids} from `compile_member_lists`' one-row Arrow result."""
+    import pyarrow as pa
+
+    found = {}
+    for sid in table.column_names:
+        chunks = [chunk.flatten() for chunk in table.column(sid).chunks]
+        found[sid] = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+    return found
 
 
 def compile_members(

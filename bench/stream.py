@@ -5,8 +5,10 @@ benchmark's realistic 50 — fields, activity aggregates, references — plus 50
 in one category) and an event log. ContactsTable stream records (NEW_AND_OLD_IMAGES, 100 per batch,
 as the template's event source mapping sends them) go to the real ``contact_stream`` handler twice:
 ``first_pass`` (every contact new: mostly adds) and ``update_pass`` (every contact changed: adds and
-removes). Reported per pass: contacts, seconds, contacts/s, memberships added/removed, and the
-DynamoDB requests per contact by operation. The seconds are bound by in-process moto (every call is
+removes); then ``lone_changes``: 20 changes each alone in its invocation (a quiet tenant), which
+pay the tenant's rules and the counters' flush themselves. Reported per pass: contacts, seconds,
+contacts/s, memberships added/removed, and the AWS requests per contact by operation (DynamoDB's
+apart: the event log's S3 reads are not DynamoDB requests). The seconds are bound by in-process moto (every call is
 serialised, and moto answers a GSI query by sorting the whole table); the request counts are what
 each contact change costs on DynamoDB itself, whatever the machine.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 TENANT = "bench-stream"
 BATCH = 100
+LONE_CHANGES = 20  # changes delivered one per invocation: each pays the tenant's rules and the counters
 COUNTRIES = ["us", "de", "fr", "gb", "es"]
 STAGES = ["lead", "mql", "sql", "customer", "churned"]
 TAGS = ["vip", "high-intent", "b2b", "newsletter", "webinar"]
@@ -84,20 +87,24 @@ def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int) 
     }
 
 
-class _RequestCounter:
-    """Counts AWS requests by operation (pynamodb and boto3 both end in ``BaseClient._make_api_call``)."""
+class RequestCounter:
+    """Counts AWS requests by operation (pynamodb and boto3 both end in ``BaseClient._make_api_call``),
+    and DynamoDB's apart."""
 
     def __init__(self) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
+        self.dynamodb = 0
 
-    def __enter__(self) -> _RequestCounter:
+    def __enter__(self) -> RequestCounter:
         from botocore.client import BaseClient
 
         self._real = real = BaseClient._make_api_call
-        counts = self.counts
+        counts, counter = self.counts, self
 
         def counted(client, operation_name, api_params):
             counts[operation_name] += 1
+            if client.meta.service_model.service_name == "dynamodb":
+                counter.dynamodb += 1
             return real(client, operation_name, api_params)
 
         BaseClient._make_api_call = counted
@@ -109,14 +116,14 @@ class _RequestCounter:
         BaseClient._make_api_call = self._real
 
 
-def _pass(name: str, handler, records: list[dict[str, Any]], context) -> dict[str, Any]:
+def _pass(name: str, handler, records: list[dict[str, Any]], context, batch: int = BATCH) -> dict[str, Any]:
     from audience.storage import segments_repo
 
     before = sum(s.member_count for s in segments_repo.all_segments(TENANT))
     started = time.perf_counter()
-    with _RequestCounter() as requests:
-        for start in range(0, len(records), BATCH):
-            answer = handler({"Records": records[start:start + BATCH]}, context)
+    with RequestCounter() as requests:
+        for start in range(0, len(records), batch):
+            answer = handler({"Records": records[start:start + batch]}, context)
             if answer["batchItemFailures"]:
                 raise RuntimeError(f"{name}: {len(answer['batchItemFailures'])} records failed")
     seconds = time.perf_counter() - started
@@ -124,7 +131,8 @@ def _pass(name: str, handler, records: list[dict[str, Any]], context) -> dict[st
     per_contact = {op: round(n / len(records), 2) for op, n in requests.counts.most_common()}
     return {"pass": name, "contacts": len(records), "seconds": round(seconds, 3),
             "contacts_per_s": round(len(records) / seconds, 1), "net_membership_change": after - before,
-            "requests_per_contact": round(sum(requests.counts.values()) / len(records), 2),
+            "batch": batch, "requests_per_contact": round(sum(requests.counts.values()) / len(records), 2),
+            "dynamodb_requests_per_contact": round(requests.dynamodb / len(records), 2),
             "requests_per_contact_by_operation": per_contact}
 
 
@@ -174,9 +182,12 @@ def stream_throughput(segments: int = 100, quick: bool = False) -> dict[str, Any
         stamp2 = (now + timedelta(seconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         first = [_record(c, _contact(rng, now), stamp1, i) for i, c in enumerate(ids)]
         second = [_record(c, _contact(rng, now), stamp2, contacts + i) for i, c in enumerate(ids)]
+        stamp3 = (now + timedelta(seconds=2)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        lone = [_record(c, _contact(rng, now), stamp3, 2 * contacts + i) for i, c in enumerate(ids[:LONE_CHANGES])]
         results = {"segments": segments, "batch_size": BATCH,
                    "passes": [_pass("first_pass", lambda_handler, first, context),
-                              _pass("update_pass", lambda_handler, second, context)]}
+                              _pass("update_pass", lambda_handler, second, context),
+                              _pass("lone_changes", lambda_handler, lone, context, batch=1)]}
     get_settings.cache_clear()
     return results
 

@@ -32,7 +32,8 @@ from typing import Any  # noqa: E402
 
 from audience.errors import DomainError  # noqa: E402
 from audience.tenants import may_call  # noqa: E402
-from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
+from audience.tracing import traced  # noqa: E402
+from aws_lambda_powertools import Logger, Metrics  # noqa: E402
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response  # noqa: E402
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError  # noqa: E402
 from aws_lambda_powertools.event_handler.openapi.exceptions import (  # noqa: E402
@@ -73,7 +74,6 @@ from functions.api.routers.request_context import (  # noqa: E402
 )
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
@@ -198,7 +198,7 @@ def unexpected(exc: Exception) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refused = rejection(event)

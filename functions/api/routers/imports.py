@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import boto3
-import phonenumbers
 from audience.errors import NotFound, ValidationFailed
+from audience.imports.identity import is_phone_region
 from audience.imports.jobs import JobStore, check_file_name, presigned_upload, report_url
 from audience.imports.mapping import check_mapping
 from audience.settings import get_settings
@@ -37,7 +37,7 @@ class ImportRequest(BaseModel):
     @field_validator("default_region")
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:
-        if value is not None and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        if value is not None and not is_phone_region(value):
             raise ValueError("an ISO 3166 two-letter region that phonenumbers supports, e.g. US or DE")
         return value.upper() if value else value
 

@@ -9,13 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _modules_after_import(module: str) -> set[str]:
+def _modules_after_import(module: str, **extra_env: str) -> set[str]:
     code = f"import sys, {module}; print('\\n'.join(sys.modules))"
     env = {
         "PYTHONPATH": f"{ROOT}:{ROOT / 'layers/audience'}",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "1",
         "PATH": "/usr/bin:/bin",
+        **extra_env,
     }
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=ROOT
@@ -25,6 +26,15 @@ def _modules_after_import(module: str) -> set[str]:
 
 def test_the_api_function_does_not_import_pyarrow():
     assert "pyarrow" not in _modules_after_import("functions.api.app")
+
+
+def test_importing_the_api_loads_neither_the_xray_sdk_nor_phonenumbers_even_with_tracing_configured():
+    """Cold start: X-Ray is set up on the first invocation, and only when tracing is switched on;
+    phone parsing is loaded by the first phone number, not by every request."""
+    modules = _modules_after_import("functions.api.app", POWERTOOLS_TRACE_DISABLED="false",
+                                    LAMBDA_TASK_ROOT=str(ROOT / "functions/api"))
+    assert "aws_xray_sdk" not in modules
+    assert "phonenumbers" not in modules
 
 
 def test_the_authorizer_imports_neither_pyarrow_nor_the_api():

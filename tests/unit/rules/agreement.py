@@ -1,8 +1,11 @@
-"""Run rules (one, or a set of segments) through BOTH evaluators and insist they agree.
+"""The one harness that runs rules (one, or a set of segments) through BOTH evaluators and insists
+they agree; the table tests and both property tests build their inputs here.
 
 Contacts are plain dicts (typed Python values; `MISSING` leaves the key out); the vectorised side
 gets them as an Arrow batch of `contacts_schema(catalog)` and the events as an `EVENTS_SCHEMA` table
-(property values in the event log's string form), the per-record side gets the dicts as they are.
+(property values in the event log's string form, where an empty value is stored as null; or, with
+`verbatim=True`, as given, so an empty string reaches the vectorised reader as ""), the per-record
+side gets the dicts as they are.
 Every helper returns the per-record answers only after checking that the vectorised evaluator
 selected exactly the same contacts.
 """
@@ -10,7 +13,7 @@ selected exactly the same contacts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -23,14 +26,17 @@ from audience.rules.vectorised import evaluate_segments
 
 AS_OF = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 
-# Built-in fields plus one custom field of every type, so custom columns are exercised too.
+# Built-in fields plus custom fields of every type (two of most), so custom columns are exercised too.
 CATALOG = FieldCatalog(
     {
         "nickname": "string",
+        "plan": "string",
         "ltv": "number",
         "vip": "boolean",
         "birthday": "date",
+        "renewal_on": "date",
         "seen_at": "datetime",
+        "last_seen": "datetime",
         "interests": "list",
     }
 )
@@ -51,18 +57,31 @@ def parse(rule: Any, catalog: FieldCatalog = CATALOG):
     return parse_rule(rule, catalog)
 
 
-def contacts_batch(contacts: Sequence[Mapping[str, Any]], catalog: FieldCatalog = CATALOG) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist(list(contacts), schema=contacts_schema(catalog))
+def contacts_batch(contacts: Sequence[Mapping[str, Any]], catalog: FieldCatalog = CATALOG, *,
+                   only_present_columns: bool = False) -> pa.RecordBatch:
+    """Contacts as one batch of the snapshot layout (a missing key is a null); `only_present_columns`
+    leaves out the columns no contact has, as an older snapshot without a new field would."""
+    schema = contacts_schema(catalog)
+    if only_present_columns:
+        present = {key for contact in contacts for key in contact}
+        schema = pa.schema([f for f in schema if f.name in present or f.name == "contact_id"])
+    return pa.RecordBatch.from_pylist([{k: v for k, v in c.items() if k in schema.names} for c in contacts],
+                                      schema=schema)
 
 
-def events_table(events: Sequence[Mapping[str, Any]], chunks: int = 1) -> pa.Table:
-    """EVENTS_SCHEMA rows; property values stored as the event log stores them (strings)."""
+def events_table(events: Sequence[Mapping[str, Any]], chunks: int = 1, *, verbatim: bool = False) -> pa.Table:
+    """EVENTS_SCHEMA rows. Property values as the event log's writer stores them (strings; an empty
+    or missing value becomes null), or with `verbatim` exactly as given ("" stays "", None is null):
+    the reader must treat both forms of empty alike."""
+    def stored(value: Any) -> Any:
+        return value if verbatim else property_text(value)
+
     rows = [
         {
             "contact_id": e["contact_id"],
             "event": e["event"],
             "occurred_at": e["occurred_at"],
-            "properties": [(k, property_text(v)) for k, v in (e.get("properties") or {}).items()],
+            "properties": [(k, stored(v)) for k, v in (e.get("properties") or {}).items()],
         }
         for e in events
     ]
@@ -196,6 +215,14 @@ def both(
     answers = agree(segments, contacts, events, as_of=as_of, catalog=catalog, memberships=memberships)
     assert answers["negated"] == [not a for a in answers["rule"]], "`not` is not the exact complement"
     return answers["rule"]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def example_rules() -> list[Any]:

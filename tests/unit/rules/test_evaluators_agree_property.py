@@ -18,6 +18,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+from agreement import contacts_batch, events_table
 from audience.fields import FieldCatalog, FieldType
 from audience.rules import evaluate_record, parse_rule
 from audience.rules.operators import AGGREGATE_FUNCTIONS, AGGREGATES_NEEDING_FIELD, OPERATORS, PROPERTY_OPERATORS
@@ -25,7 +26,6 @@ from audience.rules.operators import ValueKind as K
 from audience.rules.vectorised import evaluate_segments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rules_harness import contacts_batch, events_table
 
 AS_OF = datetime(2024, 3, 10, 18, 30, tzinfo=UTC)
 TODAY = AS_OF.date()
@@ -195,11 +195,13 @@ def events_for(draw, people):
     moments = [AS_OF - o for o in OFFSETS] + [AS_OF + US, AS_OF + timedelta(days=2)]
     amounts = PROPERTY_TEXTS + [str(q / 4) for q in range(-8, 400, 7)]
     count = draw(st.integers(min_value=0, max_value=3 * len(ids)))
+    # A property is absent (MISSING), stored as null (None: how the writer stores an empty value) or
+    # stored verbatim, "" included (`events_table(..., verbatim=True)`): all empty forms must agree.
     columns = [_picks(draw, pool, count) for pool in (
-        ids, [*EVENT_NAMES, "Purchase"], moments, [None, *amounts], [None, *PROPERTY_TEXTS])]
+        ids, [*EVENT_NAMES, "Purchase"], moments, [MISSING, None, *amounts], [MISSING, None, *PROPERTY_TEXTS])]
     events = []
     for cid, name, when, amount, code in zip(*columns, strict=True):
-        properties = {k: v for k, v in (("amount", amount), ("code", code)) if v is not None}
+        properties = {k: v for k, v in (("amount", amount), ("code", code)) if v is not MISSING}
         events.append({"contact_id": cid, "event": name, "occurred_at": when, "properties": properties})
     return events
 
@@ -243,7 +245,7 @@ def test_per_record_and_vectorised_evaluators_agree(world):
     batches = [contacts_batch(people[:half], CATALOG), contacts_batch(people[half:], CATALOG)]
     found = evaluate_segments(
         list(parsed.items()), batches, as_of=AS_OF, catalog=CATALOG,
-        events=events_table(events) if events else None,
+        events=events_table(events, verbatim=True) if events else None,
         memberships={"stored": pa.array(sorted(stored), pa.string())},
     )
     assert {sid: set(ids.to_pylist()) for sid, ids in found.items()} == expected, raw_rules

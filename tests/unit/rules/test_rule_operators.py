@@ -11,8 +11,10 @@ import math
 from datetime import timedelta
 
 import pytest
-from rules_harness import AS_OF, MISSING, both, day, utc
+from agreement import CATALOG, MISSING, day, utc
+from agreement import both as agreeing
 
+AS_OF = utc(2024, 6, 15, 12, 0)  # the table's dates are written around this instant
 US = timedelta(microseconds=1)
 EMPTY_STRINGS = [(None, False), (MISSING, False), ("", False)]
 EMPTY_STRINGS_NEG = [(None, True), (MISSING, True), ("", True)]
@@ -24,6 +26,11 @@ EMPTY_LISTS_NEG = [(None, True), (MISSING, True), ([], True)]
 
 WEEK_AGO = AS_OF - timedelta(days=7)
 IN_A_WEEK = AS_OF + timedelta(days=7)
+
+
+def both(rule, values=None, *, as_of=AS_OF, **kwargs):
+    """The harness' `both`, at this table's instant unless told."""
+    return agreeing(rule, values, as_of=as_of, **kwargs)
 
 TABLE = [
     # ---- string ------------------------------------------------------------------------------
@@ -162,7 +169,6 @@ def test_not_is_the_exact_complement(row):
 
 def test_every_operator_of_every_type_is_in_the_table():
     from audience.rules.operators import OPERATORS
-    from rules_harness import CATALOG
 
     covered = {(CATALOG.type_of(field), op) for field, op, _, _ in TABLE}
     wanted = {(field_type, op) for field_type, ops in OPERATORS.items() for op in ops}
@@ -180,9 +186,9 @@ def test_date_operators_use_the_utc_date_of_as_of():
 
 
 def test_a_column_missing_from_the_batch_reads_as_empty():
+    from agreement import contacts_batch
     from audience.rules import evaluate_record, parse_rule
     from audience.rules.vectorised import evaluate_segments
-    from rules_harness import CATALOG, contacts_batch
 
     contacts = [{"contact_id": "a", "email": "a@x.io"}, {"contact_id": "b"}]
     batch = contacts_batch(contacts, only_present_columns=True)
@@ -205,7 +211,6 @@ def test_a_column_missing_from_the_batch_reads_as_empty():
 
 def test_iso_strings_in_a_contact_are_read_as_instants_by_the_per_record_evaluator():
     from audience.rules import evaluate_record, parse_rule
-    from rules_harness import CATALOG
 
     rule = parse_rule({"field": "last_clicked_at", "op": "within_last_days", "value": 7}, CATALOG)
     assert evaluate_record(rule, {"last_clicked_at": "2024-06-10T00:00:00Z"}, as_of=AS_OF, catalog=CATALOG)
@@ -216,9 +221,9 @@ def test_iso_strings_in_a_contact_are_read_as_instants_by_the_per_record_evaluat
 def test_list_operators_on_null_lists_that_own_child_values_and_on_sliced_batches():
     # Arrow lets a null list own child values (Parquet readers produce such arrays); they are still empty.
     import pyarrow as pa
+    from agreement import contacts_batch
     from audience.rules import parse_rule
     from audience.rules.vectorised import evaluate_segments
-    from rules_harness import CATALOG, contacts_batch
 
     tags = pa.ListArray.from_arrays(pa.array([0, 1, 2, 4, 4], pa.int32()), pa.array(["vip", "vip", "b2b", "VIP"]),
                                     mask=pa.array([False, True, False, False]))
@@ -242,7 +247,6 @@ def test_the_per_record_evaluator_reads_dynamodb_decimals_as_numbers():
     from decimal import Decimal
 
     from audience.rules import evaluate_record, parse_rule
-    from rules_harness import CATALOG
 
     rule = parse_rule({"field": "score", "op": "gte", "value": 10}, CATALOG)
     empty = parse_rule({"field": "score", "op": "is_empty"}, CATALOG)

@@ -59,8 +59,8 @@ def test_dependency_order_refuses_a_cycle():
 
 def test_segments_in_one_call_reuse_each_others_masks_and_others_come_from_memberships():
     import pyarrow as pa
+    from agreement import AS_OF, CATALOG, contacts_batch
     from audience.rules.vectorised import evaluate_segments
-    from rules_harness import AS_OF, CATALOG, contacts_batch
 
     contacts = [{"contact_id": cid, "country": country} for cid, country in
                 [("c1", "US"), ("c2", "FR"), ("c3", "US"), ("c4", None)]]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
+from agreement import AS_OF, CATALOG, contacts_batch, events_table
 from audience.rules import evaluate_record, parse_rule
 from audience.rules.vectorised import compile_segments, evaluate_segments
-from rules_harness import AS_OF, CATALOG, contacts_batch, events_table
 
 CONTACTS = [
     {"contact_id": "a", "city": "Paris", "score": 10, "last_clicked_at": AS_OF - timedelta(days=1)},

@@ -2,9 +2,10 @@
 
 For each change: claim the contact's watermark (a stale or out-of-order record stops here), decide
 the dynamic segments the contact joins now, compare with the memberships stored (one consistent
-BatchGet), and add/remove only the differences with conditional writes; every membership that
-really appeared or went moves the segment's ``member_count`` and today's history by one. Segments
-the contact neither is nor should be in cost nothing. An erased contact loses every membership.
+BatchGet), and add/remove only the differences, 25 per BatchWriteItem (``realtime.batched``); each
+membership added or removed moves the segment's ``member_count`` and today's history by one, summed
+over the batch and written at its end. Segments the contact neither is nor should be in cost
+nothing. An erased contact loses every membership.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 
 from audience.realtime import stamps
 from audience.realtime.activity import ActivityWindow
+from audience.realtime.batched import Join, flush_counts, write_memberships
 from audience.realtime.changes import ContactChange
 from audience.realtime.decide import decide
 from audience.realtime.tenant_rules import TenantRules, load_tenant_rules
 from audience.rules.record import as_utc
-from audience.segments.placement import record_change
-from audience.storage import history_repo, membership_history_repo, memberships_repo, segments_repo
+from audience.storage import membership_history_repo, memberships_repo
 from audience.storage.membership_history_repo import Cause
 
 
@@ -61,23 +62,17 @@ class TenantCache:
         delta[1] += removed
 
     def flush(self) -> None:
-        """One count update and one history update per segment per batch, not per membership
-        (a crash before this leaves counts short until the next run sets them outright)."""
+        """Counts and history moved per batch, not per membership: one transaction of counters, one
+        read of their totals and one transaction of history days per 100 segments (a crash before
+        this leaves counts short until the next run sets them outright)."""
         deltas, self._deltas = self._deltas, {}
         noted, self._changes = self._changes, {}
         erased, self._erased = self._erased, []
-        for tenant, triples in noted.items():
+        for tenant, triples in noted.items():  # one batch of history entries per tenant
             membership_history_repo.record_many(tenant, triples, Cause("stream"))  # type: ignore[arg-type]
         for tenant, contact_id in erased:
             membership_history_repo.erase_contact(tenant, contact_id)
-        for (tenant, segment_id), (added, removed) in sorted(deltas.items()):
-            if added != removed:
-                record_change(tenant, segment_id, added=added, removed=removed)
-                continue
-            # As many in as out: the count stands (an ADD of 0 returns no new value); history still moves.
-            segment = segments_repo.find(tenant, segment_id)
-            if segment is not None:
-                history_repo.add_day(tenant, segment_id, _today(), added, removed, segment.member_count)
+        flush_counts({key: (added, removed) for key, (added, removed) in deltas.items()}, _today())
 
     def rules(self, tenant: str) -> TenantRules:
         if tenant not in self._rules:
@@ -109,7 +104,8 @@ def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
     rules = cache.rules(tenant)
     if change.erased:
         return _erase(change, rules, cache)
-    stored = [m.segment_id for m in memberships_repo.segments_of(tenant, contact_id)]
+    # Static memberships matter only to a tenant with static segments: no index query otherwise.
+    stored = [m.segment_id for m in memberships_repo.segments_of(tenant, contact_id)] if rules.static else []
     events = cache.window(tenant).events_of(contact_id) if rules.needs_events else ()
     decision = decide(
         rules,
@@ -121,34 +117,39 @@ def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
     )
     current = stamps.current_members(tenant, contact_id, rules.dynamic)
     outcome = Outcome(contact_id, "applied")
+    joins: list[Join] = []
+    leaves: list[str] = []
     for segment_id in sorted(decision.joined ^ current):
         segment = rules.dynamic[segment_id]
         if _evaluated_after(segment.last_evaluated_at, change.changed_at):
             outcome.kept_by_run.append(segment_id)  # the run saw this change (or a newer one) already
-            continue
-        if segment_id in decision.joined:
-            if stamps.add(tenant, segment_id, contact_id, segment.category, change.changed_at):
-                cache.count(tenant, segment_id, added=1)
-                cache.note(tenant, segment_id, contact_id, "joined")
-                outcome.added.append(segment_id)
-        elif stamps.remove(tenant, segment_id, contact_id, change.changed_at):
-            cache.count(tenant, segment_id, removed=1)
-            cache.note(tenant, segment_id, contact_id, "left")
-            outcome.removed.append(segment_id)
+        elif segment_id in decision.joined:
+            joins.append(Join(segment_id, segment.category))
+        else:
+            leaves.append(segment_id)
+    outcome.added, outcome.removed = write_memberships(tenant, contact_id, change.changed_at, joins, leaves)
+    for segment_id in outcome.added:
+        cache.count(tenant, segment_id, added=1)
+        cache.note(tenant, segment_id, contact_id, "joined")
+    for segment_id in outcome.removed:
+        cache.count(tenant, segment_id, removed=1)
+        cache.note(tenant, segment_id, contact_id, "left")
     return outcome
 
 
 def _erase(change: ContactChange, rules: TenantRules, cache: TenantCache) -> Outcome:
     """Every membership goes, static ones too (erasure), whatever the index or a run says. The
-    by_contact index may lag, so the tenant's segments are also checked with a consistent read."""
-    outcome = Outcome(change.contact_id, "applied")
-    segment_ids = {m.segment_id for m in memberships_repo.segments_of(change.tenant, change.contact_id)}
-    segment_ids |= stamps.current_members(change.tenant, change.contact_id, [*rules.dynamic, *rules.static])
-    for segment_id in sorted(segment_ids):
-        if stamps.remove(change.tenant, segment_id, change.contact_id, None):
-            cache.count(change.tenant, segment_id, removed=1)
-            outcome.removed.append(segment_id)
-    cache.note_erased(change.tenant, change.contact_id)  # erasure takes the history with it
+    tenant's segments are read consistently and their memberships deleted in batches; the by_contact
+    index may also name segments the rules no longer list (or lag), each deleted only if present."""
+    tenant, contact_id = change.tenant, change.contact_id
+    outcome = Outcome(contact_id, "applied")
+    present = stamps.current_members(tenant, contact_id, [*rules.dynamic, *rules.static])
+    indexed = {m.segment_id for m in memberships_repo.segments_of(tenant, contact_id)} - present
+    _, outcome.removed = write_memberships(tenant, contact_id, None, [], sorted(present))
+    outcome.removed += [sid for sid in sorted(indexed) if stamps.remove(tenant, sid, contact_id, None)]
+    for segment_id in outcome.removed:
+        cache.count(tenant, segment_id, removed=1)
+    cache.note_erased(tenant, contact_id)  # erasure takes the history with it
     return outcome
 
 

@@ -7,9 +7,9 @@ Two kinds of item in MembershipsTable, both keyed by tenant:
   if it is at least as new (conditional update), so an older record arriving late, or replayed after
   a newer one, writes nothing. Segment ids are hex, so the partition can never be a segment's. The
   item has no ``gsi1pk``: it stays out of the ``by_contact`` index.
-- ``evaluated_at`` on memberships the stream writes: a delete only succeeds while the membership is
-  not newer than the change (scheduled-run memberships carry none), and a put only when absent, so
-  the count moves by exactly the memberships that really appeared or went.
+- ``evaluated_at`` on memberships the stream writes. The one-item ``add``/``remove`` here are
+  conditional (a delete only while the membership is not newer than the change, a put only when
+  absent); a change's usual writes go in batches (``realtime.batched``), ordered by the watermark.
 """
 
 from __future__ import annotations
@@ -112,14 +112,19 @@ def add(tenant: str, segment_id: str, contact_id: str, category: str | None, cha
     return True
 
 
-def remove(tenant: str, segment_id: str, contact_id: str, changed_at: str | None) -> bool:
-    """Delete a membership unless the stream stamped it after ``changed_at`` (None: whatever its
-    stamp, as erasure does); True when this call deleted it."""
+def removal_condition(changed_at: str | None):
+    """A membership goes only while present and not stamped by the stream after ``changed_at``."""
     condition = StampedMembership.pk.exists()
     if changed_at is not None:
         condition &= StampedMembership.evaluated_at.does_not_exist() | (StampedMembership.evaluated_at <= changed_at)
+    return condition
+
+
+def remove(tenant: str, segment_id: str, contact_id: str, changed_at: str | None) -> bool:
+    """Delete a membership unless the stream stamped it after ``changed_at`` (None: whatever its
+    stamp, as erasure does); True when this call deleted it."""
     try:
-        StampedMembership(membership_pk(tenant, segment_id), contact_id).delete(condition=condition)
+        StampedMembership(membership_pk(tenant, segment_id), contact_id).delete(condition=removal_condition(changed_at))
     except DeleteError as exc:
         if condition_failed(exc):
             return False

@@ -1,0 +1,123 @@
+"""Few DynamoDB requests per stream batch: a contact's membership writes batched (25 per
+BatchWriteItem), the batch's segment counters and history days in one transaction each (per 100).
+
+The counters' transaction keeps their condition (the segment still exists): one that fails writes
+nothing, and its chunk then goes one request per segment, which skips the missing ones. The totals
+the history days record are read back with one consistent BatchGet after the counters moved.
+Membership writes are not transactions: moto copies every touched table per transaction item, which
+made the local stack quadratic in the memberships table, and the writes need no condition (see
+``write_memberships``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pynamodb.exceptions import TransactWriteError
+
+from audience.realtime import stamps
+from audience.segments.placement import record_change
+from audience.storage import batch, history_repo, segments_repo
+from audience.storage.base import now_iso
+from audience.storage.models import HistoryDayItem, SegmentItem, by_contact_pk, history_pk, membership_pk, tenant_pk
+from audience.storage.paging import chunks
+
+TRANSACTION_ITEMS = 100  # DynamoDB's limit of actions per TransactWriteItems
+BATCH_GET_ITEMS = 100
+
+
+@dataclass(frozen=True)
+class Join:
+    segment_id: str
+    category: str | None
+
+
+def write_memberships(tenant: str, contact_id: str, changed_at: str | None, joins: Sequence[Join],
+                      leaves: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Put `joins` and delete `leaves` for one contact, 25 per BatchWriteItem; (joined, left).
+
+    The caller has claimed the contact's watermark (no older record of the contact writes after a
+    newer one: a stream shard orders a key's records) and read its memberships consistently after the
+    claim, so `joins` are absent and `leaves` present as of that read, and the counts move by these.
+    A scheduled run writing the same membership in between leaves its count off by one until a run
+    sets the counts outright. `changed_at` None (erasure) only deletes."""
+    stamp = changed_at or now_iso()
+    added_at = now_iso()
+    puts = [stamps.StampedMembership(membership_pk(tenant, join.segment_id), contact_id,
+                                     gsi1pk=by_contact_pk(tenant, contact_id), gsi1sk=join.segment_id,
+                                     source="dynamic", category=join.category, added_at=added_at,
+                                     evaluated_at=stamp) for join in joins]
+    deletes = [{"pk": membership_pk(tenant, segment_id), "sk": contact_id} for segment_id in leaves]
+    if puts or deletes:
+        batch.write(stamps.StampedMembership, puts=puts, delete_keys=deletes)
+    return [join.segment_id for join in joins], list(leaves)
+
+
+def _condition_failed(exc: TransactWriteError) -> bool:
+    reasons = [r for r in (exc.cancellation_reasons or []) if r is not None]
+    return exc.cause_response_code == "TransactionCanceledException" and any(
+        r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+def flush_counts(deltas: Mapping[tuple[str, str], tuple[int, int]], today: str) -> None:
+    """Move each segment's count by (added - removed) and today's history by both, per 100 segments:
+    one transaction of counters, one consistent BatchGet of the new totals, one transaction of days.
+    A segment deleted meanwhile cancels its chunk's counter transaction; the chunk then goes the
+    one-request-per-segment way, which skips missing segments."""
+    for chunk in chunks(sorted(deltas.items()), TRANSACTION_ITEMS):
+        moving = [(key, delta) for key, delta in chunk if delta[0] != delta[1]]
+        if moving and not _transact_counters(moving):
+            _flush_one_by_one(chunk, today)
+            continue
+        totals = _totals([key for key, _ in chunk])
+        _transact_history([(key, delta, totals[key]) for key, delta in chunk if key in totals], today)
+
+
+def _transact_counters(moving: Iterable[tuple[tuple[str, str], tuple[int, int]]]) -> bool:
+    connection = SegmentItem._get_connection()
+    updates = [connection.get_operation_kwargs(
+        tenant_pk(tenant), range_key=segments_repo.PREFIX + segment_id,
+        actions=[SegmentItem.member_count.add(int(added - removed))], condition=SegmentItem.pk.exists())
+        for (tenant, segment_id), (added, removed) in moving]
+    try:
+        connection.connection.transact_write_items(condition_check_items=[], delete_items=[], put_items=[],
+                                                   update_items=updates)
+    except TransactWriteError as exc:
+        if _condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def _totals(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Member counts now (consistent), of the segments that still exist."""
+    found: dict[tuple[str, str], int] = {}
+    by_item = {(tenant_pk(tenant), segments_repo.PREFIX + sid): (tenant, sid) for tenant, sid in keys}
+    for part in chunks(list(by_item), BATCH_GET_ITEMS):
+        for item in SegmentItem.batch_get(part, consistent_read=True, attributes_to_get=["pk", "sk", "member_count"]):
+            found[by_item[(item.pk, item.sk)]] = int(item.member_count or 0)
+    return found
+
+
+def _transact_history(days: Sequence[tuple[tuple[str, str], tuple[int, int], int]], today: str) -> None:
+    if not days:
+        return
+    connection = HistoryDayItem._get_connection()
+    updates = [connection.get_operation_kwargs(
+        history_pk(tenant, segment_id), range_key=history_repo.PREFIX + today,
+        actions=[HistoryDayItem.added.add(int(added)), HistoryDayItem.removed.add(int(removed)),
+                 HistoryDayItem.total.set(int(total))])
+        for (tenant, segment_id), (added, removed), total in days]
+    connection.connection.transact_write_items(condition_check_items=[], delete_items=[], put_items=[],
+                                               update_items=updates)
+
+
+def _flush_one_by_one(chunk: Sequence[tuple[tuple[str, str], tuple[int, int]]], today: str) -> None:
+    for (tenant, segment_id), (added, removed) in chunk:
+        if added != removed:
+            record_change(tenant, segment_id, added=added, removed=removed)
+            continue
+        segment = segments_repo.find(tenant, segment_id)
+        if segment is not None:
+            history_repo.add_day(tenant, segment_id, today, added, removed, segment.member_count)

@@ -1,0 +1,71 @@
+"""The real-time path's cost on DynamoDB: with 100 dynamic segments a contact change costs at most
+5 requests in a stream batch (claim, one consistent read, its membership writes 25 per request, and
+the batch's rules, counters and history shared by its records), and batching loses no exactness."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from audience.realtime import stamps
+from audience.realtime.batched import Join, write_memberships
+from audience.storage import memberships_repo, segments_repo
+from audience.storage.models import ContactItem
+
+from bench.stream import RequestCounter
+from tests.integration.api.conftest import FakeLambdaContext
+
+STAMP = "2025-06-01T12:00:00.000Z"
+
+
+def _record(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
+    image = ContactItem(tenant, contact_id, fields=fields, created_at=STAMP, updated_at=STAMP, erased=False,
+                        gsi1pk=tenant, gsi1sk=f"{STAMP}#{contact_id}", version=1).serialize()
+    return {"eventID": str(sequence), "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+            "dynamodb": {"ApproximateCreationDateTime": datetime(2025, 6, 1, 12, tzinfo=UTC).timestamp(),
+                         "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}}, "NewImage": image,
+                         "SequenceNumber": f"{sequence:021d}", "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+
+
+@pytest.fixture
+def hundred_segments(aws):
+    tenant = "t-requests"
+    for i in range(100):
+        segments_repo.create(tenant, name=f"score {i}", type="dynamic", segment_id=f"s{i:03d}",
+                             rules={"field": "score", "op": "gte", "value": i})
+    return tenant
+
+
+def test_a_contact_change_costs_at_most_five_requests_with_a_hundred_segments(hundred_segments):
+    from functions.contact_stream.app import lambda_handler
+
+    tenant, changes = hundred_segments, 20
+    score = {f"c{i}": 10 + i for i in range(changes)}  # c{i} joins s000..s{10+i}: 11 to 30 memberships
+    records = [_record(tenant, cid, {"score": value}, i) for i, (cid, value) in enumerate(score.items())]
+    started = time.perf_counter()
+    with RequestCounter() as requests:
+        answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
+    assert answer == {"batchItemFailures": []}
+    assert requests.dynamodb <= 5 * changes, requests.counts
+    assert requests.counts["PutItem"] == 0 and requests.counts["UpdateItem"] == changes  # one claim each
+    # 25 membership writes per request: a change moving 26 to 30 memberships takes two.
+    assert requests.counts["BatchWriteItem"] == changes + sum(1 for value in score.values() if value >= 25)
+    # Every membership written and every count exact.
+    for sid in ("s000", "s010", "s015", "s029", "s030", "s099"):
+        expected = {cid for cid, value in score.items() if value >= int(sid[1:])}
+        assert set(memberships_repo.iter_members(tenant, sid)) == expected
+        assert segments_repo.get(tenant, sid).member_count == len(expected)
+    assert time.perf_counter() - started < 60
+
+
+def test_membership_writes_of_a_contact_go_in_batches_and_report_what_moved(aws):
+    tenant = "t-batch"
+    stamps.add(tenant, "s99", "c1", None, STAMP)
+    with RequestCounter() as requests:
+        added, removed = write_memberships(tenant, "c1", STAMP, [Join(f"s{i}", "tier") for i in range(30)], ["s99"])
+    assert requests.counts == {"BatchWriteItem": 2}  # 31 writes, 25 per request
+    assert (sorted(added), removed) == (sorted(f"s{i}" for i in range(30)), ["s99"])
+    stored = {m.segment_id: m for m in memberships_repo.segments_of(tenant, "c1")}
+    assert set(stored) == {f"s{i}" for i in range(30)}
+    assert stored["s0"].category == "tier" and stored["s0"].source == "dynamic"
