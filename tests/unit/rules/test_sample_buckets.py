@@ -12,7 +12,7 @@ from audience.rules import RuleValidationError, evaluate_record, parse_rule, rul
 from audience.rules.sample import bucket, bucket_codes
 from audience.rules.vectorised import evaluate_segments
 
-from tests.unit.rules.rules_harness import AS_OF, both
+from tests.unit.rules.agreement import AS_OF, both
 
 CATALOG = FieldCatalog({})
 IDS = [f"c{n:06d}" for n in range(100_000)]

@@ -7,7 +7,7 @@ from audience.rules import evaluate_record, parse_rule, trace_record
 from audience.rules.model import AllOf, AnyOf, Not
 from hypothesis import HealthCheck, given, settings
 
-from tests.unit.rules.rules_harness import AS_OF, CATALOG
+from tests.unit.rules.agreement import AS_OF, CATALOG
 from tests.unit.rules.test_evaluators_agree_property import worlds
 
 
