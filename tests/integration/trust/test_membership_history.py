@@ -155,3 +155,16 @@ def test_bad_since_is_422(tenant, api_call):
     answer = api_call("GET", f"/segments/{static.id}/history", tenant=tenant, query={"since": "yesterday"})
     assert answer.status == 422
     assert answer.paths() == ["?since"]
+
+
+def test_entries_expire_after_the_tenants_event_retention(tenant, api_call):
+    answer = api_call("PUT", "/settings/events", tenant=tenant, body={"retention_days": 30})
+    assert answer.status == 200, answer.text
+    membership_history_repo._RETENTION.pop(tenant, None)  # a new setting reaches entries within a minute
+    static = segments_repo.create(tenant, name="List", type="static")
+    contacts_repo.upsert(tenant, "ada", {"email": "ada@example.com"})
+    add_members(tenant, static.id, ["ada"])
+
+    [entry] = membership_history_repo.HistoryEntryItem.query(membership_history_repo.history_pk(tenant, static.id))
+    written = datetime.fromisoformat(entry.at.replace("Z", "+00:00"))
+    assert timedelta(days=30) - timedelta(seconds=1) <= entry.ttl - written <= timedelta(days=30)

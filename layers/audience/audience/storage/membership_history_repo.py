@@ -17,23 +17,24 @@ Unlike ``history_repo`` (per-day counters for ``/stats``) this holds one item pe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from audience.storage import batch
+from audience.storage import batch, eventlog_repo
 from audience.storage.base import SettingsBoundModel, now_iso
-from audience.storage.models import MembershipsMeta
+from audience.storage.models import MembershipsByContact, MembershipsMeta
 from audience.storage.paging import check_start_key, collect
 from audience.storage.records import Page
 
 Change = Literal["joined", "left"]
 Source = Literal["run", "api", "import", "transfer", "stream"]
-DEFAULT_RETENTION_DAYS = 400
+RETENTION_CACHE_SECONDS = 60.0
+_RETENTION: dict[str, tuple[float, int]] = {}  # tenant -> (read at, days)
 # membership ``source`` (how a member got in) -> history ``source`` (what changed it)
 SOURCE_OF_MEMBERSHIP = {"static": "api", "import": "import", "transfer": "transfer", "dynamic": "run"}
 
@@ -44,15 +45,6 @@ def history_pk(tenant: str, segment_id: str) -> str:
 
 def contact_history_pk(tenant: str, contact_id: str) -> str:
     return f"{tenant}#/history/{contact_id}"
-
-
-class _ByContact(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_contact"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class HistoryEntryItem(SettingsBoundModel):
@@ -69,7 +61,7 @@ class HistoryEntryItem(SettingsBoundModel):
     run_id = UnicodeAttribute(null=True)
     rules_version = NumberAttribute(null=True)
     ttl = TTLAttribute(null=True)
-    by_contact = _ByContact()
+    by_contact = MembershipsByContact()
 
 
 @dataclass(frozen=True)
@@ -84,9 +76,13 @@ class Cause:
 
 
 def retention_days(tenant: str) -> int:
-    """How long the tenant's entries are kept: its event retention. This tree has no per-tenant
-    setting yet (``/settings/events`` arrives separately), so every tenant has SPEC's default."""
-    return DEFAULT_RETENTION_DAYS
+    """How long the tenant's entries are kept: its event retention (``/settings/events``), read at
+    most once a minute per process, not once per entry (a new setting reaches entries within a minute)."""
+    now = time.monotonic()
+    cached = _RETENTION.get(tenant)
+    if cached is None or now - cached[0] > RETENTION_CACHE_SECONDS:
+        cached = _RETENTION[tenant] = (now, eventlog_repo.retention_days(tenant))
+    return cached[1]
 
 
 def stamp(moment: str | datetime) -> str:
