@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -379,10 +380,27 @@ class _Handler(BaseHTTPRequestHandler):
     server: FrontDoor
     protocol_version = "HTTP/1.1"
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a request line over 64 KiB, a malformed one) in the
+        service's JSON error shape instead of an HTML page."""
+        status = HTTPStatus(code)
+        payload = _error(_ERROR_CODES.get(code, "bad_request"), message or status.phrase)
+        self.close_connection = True
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(payload)
+
     def _serve(self) -> None:
         started = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(self.path) > MAX_URL_CHARS:  # API Gateway refuses such a URL before any function runs
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, f"the URL is over {MAX_URL_CHARS:,} characters")
+            return
         path = urlsplit(self.path).path
         local = self.server.local_routes.get((self.command, path))
         if local is not None or path.startswith("/_local/"):
@@ -434,6 +452,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return  # requests are logged once, with status and timing, in _serve
+
+
+MAX_URL_CHARS = 8192  # API Gateway's limit on a request's URL (414 beyond it)
+_ERROR_CODES = {414: "uri_too_long", 501: "not_implemented", 505: "bad_request"}
 
 
 def _error(code: str, message: str) -> bytes:

@@ -1,8 +1,8 @@
 """The OpenAPI document as served (``GET /openapi.json``) and written to ``shared/openapi.json``:
 Powertools' generated document, finished in this one place with what Powertools cannot say.
 
-- Every error an operation can answer, in SPEC's one shape (``Error``): 400, 401, 403, 404 and 422
-  everywhere; 413 and 415 where there is a body; 409 and 412 on writes. Powertools' own 422 shape
+- Every error an operation can answer, in SPEC's one shape (``Error``): 400, 401, 403, 404, 414 and
+  422 everywhere; 413 and 415 where there is a body; 409 and 412 on writes. Powertools' own 422 shape
   (``HTTPValidationError``) is never sent, so it is replaced.
 - A 204 has no body, so it documents no content.
 - OpenAPI ``links`` from each operation that creates something to every operation that takes its
@@ -48,10 +48,11 @@ ERRORS = {
     "409": "conflict: duplicate, still in use, or a final state",
     "412": "precondition_failed: If-Match names an older version",
     "413": "too_large: body over 1 MiB",
+    "414": "uri_too_long: a URL over 8,192 characters, refused by API Gateway before the function",
     "415": "unsupported_media_type: a body that is not application/json",
     "422": "validation_failed: details name every bad field by its path",
 }
-ALWAYS = ("400", "401", "403", "404", "422")
+ALWAYS = ("400", "401", "403", "404", "414", "422")
 WITH_BODY = ("413", "415")
 ON_WRITES = ("409", "412")
 

@@ -167,3 +167,11 @@ def test_an_api_event_batch_is_ingested_within_five_seconds(local_stack, api_key
     assert final["status"] == "ingested", final
     assert (final["accepted"], final["ingested"], final["rejected"]) == (500, 500, 0)
     assert time.monotonic() - posted < 5.0
+
+
+@pytest.mark.parametrize("length", [9_000, 70_000])  # past API Gateway's limit; past http.server's own
+def test_a_url_over_the_gateways_limit_is_414_in_the_error_shape(local_stack, api_key, length):
+    answer = requests.get(f"{local_stack.url}/segments", params={"q": "x" * length},
+                          headers={"X-Api-Key": api_key}, timeout=10)
+    assert answer.status_code == 414
+    assert answer.json()["error"]["code"] == "uri_too_long"
