@@ -214,6 +214,7 @@ def test_nested_rule_live_count_save_evaluate_and_member_count_in_the_list(page:
     page.get_by_role("button", name="Open").click()
     expect(page.get_by_role("heading", name="Contact c03")).to_be_visible()
     expect(page.get_by_role("table", name="Segments of this contact")).to_contain_text("Germans to win back")
+    expect(page.get_by_role("table", name="Contact history")).to_contain_text("Germans to win back")
     shot(page, "contact")
 
 

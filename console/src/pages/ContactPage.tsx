@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { api, ApiError } from "../api";
+import { api, ApiError, listAll } from "../api";
 import ErrorMessage from "../components/ErrorMessage";
 import { useApi } from "../hooks";
 import { when } from "./SegmentsList";
@@ -15,6 +15,9 @@ export default function ContactPage() {
   const contact = useApi(() => api<Record<string, unknown>>("GET", path), [id]);
   const segments = useApi(() => api<{ items: Membership[] }>("GET", `${path}/segments`), [id]);
   const history = useApi(() => api<{ items: Change[] }>("GET", `${path}/history`, { query: { limit: 50 } }), [id]);
+  // History names segments by id, including ones the contact has left: their names come from the list.
+  const names = useApi(() => listAll<{ id: string; name: string }>("/segments"), []);
+  const nameOf = (segmentId: string) => names.data?.find((s) => s.id === segmentId)?.name ?? segmentId;
   const [explanations, setExplanations] = useState<Record<string, Explanation | string>>({});
   const [explainMissing, setExplainMissing] = useState(false);
 
@@ -60,7 +63,7 @@ export default function ContactPage() {
           <table className="list" aria-label="Contact history">
             <thead><tr><th>Segment</th><th>Change</th><th>When</th><th>Source</th></tr></thead>
             <tbody>{history.data.items.map((h, i) => (
-              <tr key={i}><td><Link to={`/segments/${h.segment_id}`}>{h.segment_id}</Link></td><td>{h.change}</td><td>{when(h.at)}</td><td>{h.source}</td></tr>
+              <tr key={i}><td><Link to={`/segments/${h.segment_id}`}>{nameOf(h.segment_id)}</Link></td><td>{h.change}</td><td>{when(h.at)}</td><td>{h.source}</td></tr>
             ))}</tbody>
           </table>
         </>
