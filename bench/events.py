@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import resource
 import shutil
 import time
@@ -256,25 +255,12 @@ def api_batches(batches: int) -> dict[str, Any]:
     import random
 
     import boto3
-    from moto import mock_aws
 
-    from infra.template_resources import create_resources, load_template, plan_resources
+    from bench.template_moto import template_moto
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    planned = plan_resources(load_template())
-    os.environ.update(planned.env())
-    from audience.settings import get_settings
-
-    get_settings.cache_clear()
-    with mock_aws():
-        resources = create_resources(boto3.Session(region_name=planned.region))
-        os.environ.update(resources.env())
-        get_settings.cache_clear()
+    with template_moto() as resources:
         from audience.eventlog import compact
+        from audience.settings import get_settings
         from audience.storage import eventlog_repo, tenants_repo
 
         from functions.api.app import lambda_handler as api
@@ -283,8 +269,8 @@ def api_batches(batches: int) -> dict[str, Any]:
         from tests.integration.imports.helpers import LambdaContext
 
         tenants_repo.create_tenant(TENANT, "Bench")
-        sqs = boto3.client("sqs", region_name=planned.region)
-        s3 = boto3.client("s3", region_name=planned.region)
+        sqs = boto3.client("sqs", region_name=resources.region)
+        s3 = boto3.client("s3", region_name=resources.region)
         url = resources.queue_url("ImportQueue")
         rng = random.Random(3)
         now = datetime.now(UTC)
@@ -305,7 +291,7 @@ def api_batches(batches: int) -> dict[str, Any]:
                                            "body": m["Body"], "attributes": {}, "messageAttributes": {},
                                            "md5OfBody": "", "eventSource": "aws:sqs",
                                            "eventSourceARN": resources.arn("ImportQueue"),
-                                           "awsRegion": planned.region} for m in messages]}, LambdaContext())
+                                           "awsRegion": resources.region} for m in messages]}, LambdaContext())
                     for m in messages:
                         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
                 status = eventlog_repo.find(TENANT, batch_id)

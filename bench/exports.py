@@ -50,26 +50,10 @@ SNAPSHOT_AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 def export_benchmark(members: int = 200_000, formats: tuple[str, ...] = ("csv",), *, table: str = "all",
                      with_static: bool = True, changed_share: float = CHANGED_SHARE) -> list[dict[str, Any]]:
     """Lay out a tenant of ``members`` contacts on a fresh moto and export its segments."""
-    import boto3
-    from moto import mock_aws
-
-    from infra.template_resources import create_resources, load_template, plan_resources
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    planned = plan_resources(load_template())
-    os.environ.update(planned.env())
-    from audience.settings import get_settings
+    from bench.template_moto import template_moto
 
     results = []
-    with mock_aws():
-        get_settings.cache_clear()
-        resources = create_resources(boto3.Session(region_name=planned.region))
-        os.environ.update(resources.env())
-        get_settings.cache_clear()
+    with template_moto() as resources:
         started = time.perf_counter()
         world = _seed(resources, members, table=table, with_static=with_static, changed_share=changed_share)
         seed_s = time.perf_counter() - started
@@ -93,7 +77,6 @@ def export_benchmark(members: int = 200_000, formats: tuple[str, ...] = ("csv",)
                 result["vs_floor_csv"] = round(result["seconds"] / floors["floor_csv_s"], 2)
                 result["vs_batch_get"] = round(result["rows_per_s"] / batch_get, 1) if batch_get else None
                 results.append(result)
-    get_settings.cache_clear()
     return results
 
 

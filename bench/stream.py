@@ -16,7 +16,6 @@ each contact change costs on DynamoDB itself, whatever the machine.
 from __future__ import annotations
 
 import collections
-import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -139,27 +138,13 @@ def _pass(name: str, handler, records: list[dict[str, Any]], context, batch: int
 def stream_throughput(segments: int = 100, quick: bool = False) -> dict[str, Any]:
     """Deliver stream batches for ``200`` (quick) or ``500`` contacts to the real handler, twice."""
     import boto3
-    from moto import mock_aws
 
-    from infra.template_resources import create_resources, load_template, plan_resources
-
-    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1"), ("POWERTOOLS_TRACE_DISABLED", "1"),
-                       ("POWERTOOLS_LOG_LEVEL", "WARNING")):
-        os.environ.setdefault(key, value)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    planned = plan_resources(load_template())
-    os.environ.update(planned.env())
-    from audience.settings import get_settings
+    from bench.template_moto import template_moto
 
     contacts = 200 if quick else 500
     rng = random.Random(9)
     now = datetime.now(UTC)
-    with mock_aws():
-        get_settings.cache_clear()
-        resources = create_resources(boto3.Session(region_name=planned.region))
-        os.environ.update(resources.env())
-        get_settings.cache_clear()
+    with template_moto(POWERTOOLS_LOG_LEVEL="WARNING") as resources:
         from audience.eventlog import append_events, events_table
         from audience.storage import categories_repo, segments_repo
 
@@ -176,7 +161,7 @@ def stream_throughput(segments: int = 100, quick: bool = False) -> dict[str, Any
         events = [(rng.choice(ids), rng.choice(["purchase", "email_open", "page_view"]),
                    now - timedelta(days=rng.randrange(60)), {"amount": str(rng.randrange(1, 300))})
                   for _ in range(contacts * 3)]
-        append_events(TENANT, events_table(events), boto3.client("s3", region_name=planned.region), "bench")
+        append_events(TENANT, events_table(events), boto3.client("s3", region_name=resources.region), "bench")
         context = FakeLambdaContext(function_name="contact_stream")
         stamp1 = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         stamp2 = (now + timedelta(seconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -188,7 +173,6 @@ def stream_throughput(segments: int = 100, quick: bool = False) -> dict[str, Any
                    "passes": [_pass("first_pass", lambda_handler, first, context),
                               _pass("update_pass", lambda_handler, second, context),
                               _pass("lone_changes", lambda_handler, lone, context, batch=1)]}
-    get_settings.cache_clear()
     return results
 
 
