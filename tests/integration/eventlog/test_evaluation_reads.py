@@ -10,6 +10,7 @@ import pyarrow as pa
 from audience.eventlog import LogEvents, append_events, compact, events_table
 from audience.eventlog import append as append_module
 from audience.eventlog import reading as scan_module
+from audience.eventlog.layout import load_manifest
 from audience.fields import DEFAULT_CATALOG
 from audience.rules import evaluate_record, parse_rule, vectorised
 from audience.rules.vectorised import SegmentEvaluator
@@ -80,27 +81,29 @@ def test_answers_are_the_per_record_ones_before_and_after_compaction(s3, drawn, 
     assert vectorised_answer(LogEvents(tenant, s3, BUCKET)) == expected
 
 
-def test_a_run_reads_the_log_in_bounded_chunks_never_the_whole_history(s3, monkeypatch):
+def test_a_run_reads_the_log_in_bounded_slices_never_the_whole_history(s3, monkeypatch):
     monkeypatch.setattr(append_module, "ROW_GROUP_ROWS", 64)  # small row groups: many streamed batches
-    monkeypatch.setattr(vectorised, "EVENT_CHUNK_ROWS", 100)
+    monkeypatch.setattr(vectorised, "SLICE_ROWS", 100)
     monkeypatch.setattr(scan_module, "BATCH_ROWS", 64)
     rows = as_rows([(CONTACTS[n % 12], ["open", "click", "purchase"][n % 3], n % 150, n % 10, "web")
                     for n in range(3000)])
     for start in range(0, len(rows), 500):
         append_events("big", events_table(rows[start:start + 500]), s3, f"b{start}", BUCKET)
     compact("big", s3, bucket=BUCKET, now=AS_OF)
-    chunks: list[int] = []
-    original = vectorised._EventLog.__init__
+    slices: list[int] = []
+    original = vectorised._SliceAggregates.__init__
 
-    def spy(self, events, as_of):
-        chunks.append(events.num_rows)
-        original(self, events, as_of)
+    def spy(self, plan, pieces):
+        slices.append(sum(piece.num_rows for piece in pieces))
+        original(self, plan, pieces)
 
-    monkeypatch.setattr(vectorised._EventLog, "__init__", spy)
+    monkeypatch.setattr(vectorised._SliceAggregates, "__init__", spy)
     source = LogEvents("big", s3, BUCKET)
     assert vectorised_answer(source) == record_answer(rows)
     assert source.largest_batch <= 64 and source.batches_read > 20
-    assert len(chunks) > 10 and max(chunks) < 100 + 64  # a chunk, never the log
+    parts = len(load_manifest("big", s3, BUCKET).parts)
+    # a slice holds about SLICE_ROWS events (each part's stream adds at most one batch more), never the log
+    assert len(slices) > 5 and max(slices) <= 100 + parts * 64
 
 
 def test_a_shard_reads_only_its_contacts_row_groups(s3, monkeypatch):

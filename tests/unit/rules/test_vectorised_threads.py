@@ -57,8 +57,8 @@ def answer(threads: int, encoded: bool = False):
 @pytest.mark.parametrize("encoded", [False, True])
 @pytest.mark.parametrize("events_in_chunks", [False, True])
 def test_any_number_of_threads_gives_the_one_thread_answer_in_the_same_order(encoded, events_in_chunks, monkeypatch):
-    if events_in_chunks:  # this small event log too is aggregated chunk by chunk, partials merged
-        monkeypatch.setattr(vectorised, "EVENT_CHUNK_ROWS", 7)
+    if events_in_chunks:  # this small event log too is aggregated slice by slice (disjoint contacts)
+        monkeypatch.setattr(vectorised, "SLICE_ROWS", 7)
     one = answer(1, encoded)
     assert all(0 < len(ids) < len(CONTACTS) for ids in one.values())  # every case selects some, not all
     for threads in (2, 3, 8):

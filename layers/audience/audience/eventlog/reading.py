@@ -80,6 +80,69 @@ def scan(tenant_id: str, s3, query: EventQuery = EventQuery(), *, bucket: str | 
          manifest: LogManifest | None = None) -> Iterator[pa.RecordBatch]:
     """The log's events matching ``query`` as record batches (``query.columns`` of EVENTS_SCHEMA)."""
     bucket = bucket or get_settings().data_bucket
+    plan = _plan(tenant_id, s3, bucket, query, manifest)
+    try:
+        for parquet in _opened(s3, bucket, plan.objects):
+            yield from plan.batches(parquet)
+    except Exception as exc:
+        if _gone(exc, s3):
+            raise LogChanged(f"an object of the log was compacted away during the scan: {exc}") from exc
+        raise
+
+
+def sorted_streams(tenant_id: str, s3, query: EventQuery = EventQuery(), *, bucket: str | None = None,
+                   manifest: LogManifest | None = None) -> list[Iterator[pa.RecordBatch]]:
+    """The log's events matching ``query`` as one stream of record batches per object, each sorted by
+    contact (every object is written sorted: appends and parts alike), for a reader that merges
+    them by contact (``rules.activity_slices``). The objects are opened at once (footers; small
+    objects whole, on a few threads); their row groups are read as each stream is pulled."""
+    bucket = bucket or get_settings().data_bucket
+    plan = _plan(tenant_id, s3, bucket, query, manifest)
+    if not plan.objects:
+        return []
+    try:
+        with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="eventlog") as pool:
+            opened = list(pool.map(lambda item: _open(s3, bucket, item), plan.objects))
+    except Exception as exc:
+        if _gone(exc, s3):
+            raise LogChanged(f"an object of the log was compacted away before the scan: {exc}") from exc
+        raise
+    return [_guarded(plan.batches(parquet), s3) for parquet in opened]
+
+
+def _guarded(batches: Iterator[pa.RecordBatch], s3) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from batches
+    except Exception as exc:
+        if _gone(exc, s3):
+            raise LogChanged(f"an object of the log was compacted away during the scan: {exc}") from exc
+        raise
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The objects a query reads and how each one's batches are read and filtered."""
+
+    objects: list[_Object]
+    query: EventQuery
+    columns: list[str]
+    schema: pa.Schema
+    output: list[str]
+
+    def batches(self, parquet: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+        groups = [g for g in range(parquet.metadata.num_row_groups) if _group_wanted(parquet, g, self.query)]
+        if not groups:
+            return
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=self.columns,
+                                          use_threads=True):
+            table = pa.Table.from_batches([batch])
+            table = table if _same_types(table.schema, self.schema) else table.cast(self.schema)
+            kept = _filtered(table, self.query)
+            if kept.num_rows:
+                yield from kept.select(self.output).to_batches()
+
+
+def _plan(tenant_id: str, s3, bucket: str, query: EventQuery, manifest: LogManifest | None) -> _Plan:
     manifest = manifest or load_manifest(tenant_id, s3, bucket)
     query = _with_contact_bounds(query)
     objects = [_Object(p.key, p.bytes, p.min_contact, p.max_contact) for p in manifest.parts
@@ -89,21 +152,7 @@ def scan(tenant_id: str, s3, query: EventQuery = EventQuery(), *, bucket: str | 
     columns = list(dict.fromkeys(["contact_id", "occurred_at", *query.columns, *(["event"] if query.names else [])]))
     schema = pa.schema([EVENTS_SCHEMA.field(name) for name in columns])
     output = [name for name in EVENTS_SCHEMA.names if name in query.columns]
-    try:
-        for parquet in _opened(s3, bucket, objects):
-            groups = [g for g in range(parquet.metadata.num_row_groups) if _group_wanted(parquet, g, query)]
-            if not groups:
-                continue
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns,
-                                                  use_threads=True):
-                table = pa.Table.from_batches([batch])
-                kept = _filtered(table if _same_types(table.schema, schema) else table.cast(schema), query)
-                if kept.num_rows:
-                    yield from kept.select(output).to_batches()
-    except Exception as exc:
-        if _gone(exc, s3):
-            raise LogChanged(f"an object of the log was compacted away during the scan: {exc}") from exc
-        raise
+    return _Plan(objects, query, columns, schema, output)
 
 
 def read_events(tenant_id: str, s3, since: datetime | None = None, bucket: str | None = None,
@@ -224,7 +273,10 @@ def _filtered(table: pa.Table, query: EventQuery) -> pa.Table:
     mask = keep[0]
     for more in keep[1:]:
         mask = pc.and_(mask, more)
-    return table.filter(pc.fill_null(mask, False))
+    mask = pc.fill_null(mask, False)
+    if pc.sum(mask).as_py() == table.num_rows:
+        return table  # every row kept (the usual case for a run): no copy of the columns
+    return table.filter(mask)
 
 
 def _gone(exc: BaseException, s3) -> bool:
@@ -244,9 +296,7 @@ def _opened(s3, bucket: str, objects: list[_Object]) -> Iterator[pq.ParquetFile]
     """Each object as a ParquetFile, in order: small ones fetched whole, a few ahead on threads;
     large ones through ranged GETs."""
     def open_one(item: _Object) -> pq.ParquetFile:
-        if item.size >= RANGED_MIN_BYTES:
-            return pq.ParquetFile(RangedObject(s3, bucket, item.key, item.size))
-        return pq.ParquetFile(pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read()))
+        return _open(s3, bucket, item)
 
     if not objects:
         return
@@ -263,3 +313,10 @@ def _opened(s3, bucket: str, objects: list[_Object]) -> Iterator[pq.ParquetFile]
             if following is not None:
                 pending.append(pool.submit(open_one, following))
             yield opened
+
+
+def _open(s3, bucket: str, item: _Object) -> pq.ParquetFile:
+    """An object as a ParquetFile: small ones fetched whole, large ones through ranged GETs."""
+    if item.size >= RANGED_MIN_BYTES:
+        return pq.ParquetFile(RangedObject(s3, bucket, item.key, item.size))
+    return pq.ParquetFile(pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read()))

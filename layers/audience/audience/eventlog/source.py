@@ -1,8 +1,9 @@
 """The event log as an evaluation's event source: what the rules want (names, window, columns,
 from ``rules.vectorised.EventsWanted``) pushed down into a `scan`, restricted to a shard's contacts.
 
-The evaluator folds the stream into per-contact aggregates (`SegmentEvaluator`); when compaction
-swaps the log under the read (``LogChanged``), the fold starts over on the new manifest.
+The evaluator folds the streams (one per object, each sorted by contact) into per-contact aggregates
+(`SegmentEvaluator`); when compaction swaps the log under the read (``LogChanged``), the fold starts
+over on the new manifest.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from audience.eventlog.reading import RESTARTS, EventQuery, LogChanged, scan
+from audience.eventlog.reading import RESTARTS, EventQuery, LogChanged, sorted_streams
 
 T = TypeVar("T")
 
@@ -37,13 +38,17 @@ class LogEvents:
         return LogEvents(self.tenant_id, self.s3, self.bucket, low, high, also, contacts)
 
     def query(self, wanted) -> EventQuery:
-        return EventQuery(names=wanted.names, since=wanted.since, until=wanted.until, low=self.low, high=self.high,
+        # names select no row groups (no statistics): the fold skips other names itself, cheaper than a filter
+        return EventQuery(names=None, since=wanted.since, until=wanted.until, low=self.low, high=self.high,
                           also=self.also, contacts=self.contacts, columns=tuple(wanted.columns))
 
-    def fold(self, wanted, consume: Callable[[Iterable[pa.RecordBatch]], T]) -> T:
+    def fold(self, wanted, consume: Callable[[list[Iterable[pa.RecordBatch]]], T]) -> T:
+        """``consume(streams)``: the wanted events as one stream of batches per object, each sorted by
+        contact (`reading.sorted_streams`); started over when compaction changed the log meanwhile."""
         for attempt in range(RESTARTS):
             try:
-                return consume(self._counted(scan(self.tenant_id, self.s3, self.query(wanted), bucket=self.bucket)))
+                streams = sorted_streams(self.tenant_id, self.s3, self.query(wanted), bucket=self.bucket)
+                return consume([self._counted(stream) for stream in streams])
             except LogChanged:
                 if attempt == RESTARTS - 1:
                     raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,11 +22,13 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import chain
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from audience.columnar import arrow_type
 from audience.fields import FieldCatalog, FieldType
+from audience.rules.activity_slices import SLICE_ROWS, sorted_slices
 from audience.rules.model import (
     AllOf,
     AnyOf,
@@ -50,7 +53,6 @@ Mask = pa.BooleanArray
 T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
 MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
-EVENT_CHUNK_ROWS = 1_048_576  # events aggregated at once: a chunk's partial aggregates are then merged
 
 
 def evaluation_threads() -> int:
@@ -383,25 +385,26 @@ class EventsWanted:
 
 
 class EventSource:
-    """Where a run's events come from: ``fold(wanted, consume)`` hands ``consume`` an iterable of
-    record batches (the ``wanted`` columns, at least the wanted rows) and returns its result. A
-    source may call ``consume`` again from the start (the log changed under a read): it must not
-    keep state between calls."""
+    """Where a run's events come from: ``fold(wanted, consume)`` hands ``consume`` a list of streams of
+    record batches (the ``wanted`` columns, at least the wanted rows), each stream sorted by
+    ``contact_id``, and returns its result. A source may call ``consume`` again from the start (the
+    log changed under a read): it must not keep state between calls."""
 
-    def fold(self, wanted: EventsWanted, consume: Callable[[Iterable[pa.RecordBatch]], T]) -> T:
+    def fold(self, wanted: EventsWanted, consume: Callable[[list[Iterable[pa.RecordBatch]]], T]) -> T:
         raise TypeError(f"{type(self).__name__} does not implement fold")
 
 
 class TableEvents(EventSource):
-    """Events already in memory (tests, the per-contact paths): streamed in `EVENT_CHUNK_ROWS` slices."""
+    """Events already in memory (tests, the per-contact paths): one stream, sorted by contact here."""
 
     def __init__(self, table: pa.Table):
         self.table = table
 
-    def fold(self, wanted: EventsWanted, consume: Callable[[Iterable[pa.RecordBatch]], T]) -> T:
+    def fold(self, wanted: EventsWanted, consume: Callable[[list[Iterable[pa.RecordBatch]]], T]) -> T:
         table = self.table.select(list(wanted.columns)) if set(wanted.columns) <= set(self.table.column_names) \
             else self.table
-        return consume(table.to_batches(max_chunksize=EVENT_CHUNK_ROWS))
+        table = table.sort_by([("contact_id", "ascending")])
+        return consume([table.to_batches(max_chunksize=SLICE_ROWS)])
 
 
 def as_event_source(events: pa.Table | EventSource | None) -> EventSource | None:
@@ -411,25 +414,21 @@ def as_event_source(events: pa.Table | EventSource | None) -> EventSource | None
     return TableEvents(events) if events.num_rows else None
 
 
-_COMBINE = {"count": "sum", "sum": "sum", "min": "min", "max": "max", "first_at": "min", "last_at": "max",
-            "avg": "sum"}
-
-
 class _Activity:
-    """Every activity condition's per-contact aggregate, folded chunk by chunk.
+    """Every activity condition's per-contact aggregate, over the run's sorted event streams.
 
-    Each chunk of about `EVENT_CHUNK_ROWS` events is aggregated on its own (`_EventLog`: one index of
-    its contacts shared by every condition), leaving per condition a small table of partial
-    aggregates by contact (``v``, and ``n`` for averages); partials are merged (count and sum add,
-    min/first take the least, max/last the greatest, averages add sums and counts) whenever they
-    outgrow the merged table. Memory holds a few chunks and one partial row per contact with
-    selected events — never the whole history. Chunks are aggregated on the pool, a few ahead."""
+    The streams are cut into slices of disjoint contact ranges (`activity_slices.sorted_slices`), so
+    each slice is aggregated completely on its own (`_SliceAggregates`) and the slices' answers are
+    concatenated: nothing is merged across slices. Slices are aggregated on the pool, a few ahead of
+    the reading (Arrow's decoding and numpy's kernels release the GIL). Memory holds a few slices and
+    the run's answer (one value per contact with events and condition) — never the whole history."""
 
     def __init__(self, conditions: Mapping[str, EventCondition], as_of: datetime, pool, threads: int):
         self.conditions = dict(conditions)
         self.as_of = as_of
         self.pool = pool
         self.threads = max(1, threads)
+        self.seconds: dict[str, float] = {"aggregate": 0.0}  # time spent aggregating (all slices, all threads)
 
     def wanted(self) -> EventsWanted:
         conds = list(self.conditions.values())
@@ -442,216 +441,195 @@ class _Activity:
             until=self.as_of,
         )
 
-    def run(self, batches: Iterable[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
+    def run(self, streams: list[Iterable[pa.RecordBatch]]) -> tuple[pa.Array, dict[str, pa.Array]]:
         """(sorted distinct ids of contacts with selected events, each condition's aggregate on them)."""
-        contacts = _Contacts()
-        merged: dict[str, pa.Table | None] = dict.fromkeys(self.conditions)
-        pending: dict[str, list[pa.Table]] = {key: [] for key in self.conditions}
+        plan = _SlicePlan(self.conditions, self.as_of)
+        keys: list[pa.Array] = []
+        answers: dict[str, list[pa.Array]] = {key: [] for key in self.conditions}
         in_flight: deque[Future] = deque()
 
-        def absorb(found: tuple[pa.Array, dict[str, pa.Table]]) -> None:
-            distinct, partials = found
-            rows = contacts.rows(distinct)  # the chunk's contacts numbered run-wide, once for every condition
-            for key, partial in partials.items():
-                pending[key].append(partial.set_column(0, "row", rows.take(partial.column("row"))))
-                base = merged[key].num_rows if merged[key] is not None else 0
-                if sum(t.num_rows for t in pending[key]) > max(base, EVENT_CHUNK_ROWS):
-                    merged[key] = self._merge(key, [merged[key], *pending[key]])
-                    pending[key] = []
+        def absorb(found: tuple[pa.Array, dict[str, pa.Array]]) -> None:
+            ids, values = found
+            keys.append(ids)
+            for key, array in values.items():
+                answers[key].append(array)
 
-        for chunk in _chunks(batches, EVENT_CHUNK_ROWS):
-            in_flight.append(self.pool.submit(self._partials, chunk))
+        for pieces in sorted_slices(streams, SLICE_ROWS):
+            in_flight.append(self.pool.submit(self._aggregate, plan, pieces))
             if len(in_flight) > self.threads:
                 absorb(in_flight.popleft().result())
         while in_flight:
             absorb(in_flight.popleft().result())
-        final = {key: self._merge(key, [merged[key], *pending[key]]) for key in self.conditions}
-        ids = contacts.ids()
-        order = pc.sort_indices(ids)
-        aligned = {}
-        for key, table in final.items():
-            cond = self.conditions[key]
-            values = table.column("v")
-            if cond.aggregate.fn == "avg":
-                values = pc.divide(values, table.column("n").cast(pa.float64()))
-            spread_out = (pc.scatter(_flat(values).cast(_value_type(cond)), _flat(table.column("row")),
-                                     max_index=len(ids) - 1)
-                          if table.num_rows else pa.nulls(len(ids), _value_type(cond)))
-            aligned[key] = spread_out.take(order)
-        return ids.take(order), aligned
+        if not keys:
+            return pa.array([], pa.string()), {key: pa.array([], _value_type(cond))
+                                               for key, cond in self.conditions.items()}
+        return pa.concat_arrays(keys), {key: pa.concat_arrays(arrays) for key, arrays in answers.items()}
 
-    def _partials(self, chunk: pa.Table) -> tuple[pa.Array, dict[str, pa.Table]]:
-        log = _EventLog(chunk, self.as_of)
-        return log.index()[0], {key: log.partial(cond) for key, cond in self.conditions.items()}
-
-    def _merge(self, key: str, tables: list[pa.Table | None]) -> pa.Table:
-        cond = self.conditions[key]
-        parts = [t for t in tables if t is not None]
-        if not parts:
-            return _partial_schema(cond).empty_table()
-        if len(parts) == 1:
-            return parts[0]
-        table = pa.concat_tables(parts)
-        how = [("v", _COMBINE[cond.aggregate.fn])] + ([("n", "sum")] if cond.aggregate.fn == "avg" else [])
-        grouped = table.group_by("row", use_threads=False).aggregate(how)
-        columns = {"row": grouped.column("row"), "v": grouped.column(f"v_{how[0][1]}")}
-        if cond.aggregate.fn == "avg":
-            columns["n"] = grouped.column("n_sum")
-        return pa.table(columns).cast(_partial_schema(cond))
+    def _aggregate(self, plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
+        started = time.perf_counter()
+        try:
+            return _SliceAggregates(plan, pieces).answers()
+        finally:
+            self.seconds["aggregate"] += time.perf_counter() - started
 
 
-class _Contacts:
-    """The run's contacts with events, numbered in the order first met: partial aggregates are merged
-    by that integer (one string lookup per chunk for every condition, not one group-by on strings each)."""
+class _SlicePlan:
+    """The run's conditions grouped by event name, with their windows as integer microseconds."""
 
-    def __init__(self) -> None:
-        self._known: pa.Array = pa.array([], pa.string())
-
-    def rows(self, distinct: pa.Array) -> pa.Array:
-        """Each of a chunk's distinct ids' run-wide number (int64), numbering the new ones."""
-        found = (pc.index_in(distinct, value_set=self._known) if len(self._known)
-                 else pa.nulls(len(distinct), pa.int32()))
-        new = distinct.filter(pc.is_null(found))
-        if len(new):
-            start = len(self._known)
-            numbers = pc.add(pc.cumulative_sum(pc.is_null(found).cast(pa.int64())), start - 1)
-            found = pc.if_else(pc.is_null(found), numbers, found.cast(pa.int64()))
-            self._known = pa.concat_arrays([self._known, new])
-        return found.cast(pa.int64())
-
-    def ids(self) -> pa.Array:
-        return self._known
+    def __init__(self, conditions: Mapping[str, EventCondition], as_of: datetime):
+        self.conditions = dict(conditions)
+        self.names = sorted({c.event for c in conditions.values()})
+        self.name_set = pa.array(self.names, pa.string())
+        self.by_name: dict[int, list[str]] = {}
+        for key, cond in self.conditions.items():
+            self.by_name.setdefault(self.names.index(cond.event), []).append(key)
+        self.as_of_us = _micros(as_of)
+        self.starts = {key: None if cond.within_last_days is None
+                       else _micros(as_of - timedelta(days=cond.within_last_days))
+                       for key, cond in self.conditions.items()}
 
 
-def _partial_schema(cond: EventCondition) -> pa.Schema:
-    fn = cond.aggregate.fn
-    value = pa.int64() if fn == "count" else _value_type(cond)
-    fields = [pa.field("row", pa.int64()), pa.field("v", value)]
-    return pa.schema(fields + ([pa.field("n", pa.int64())] if fn == "avg" else []))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _chunks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """The batches regrouped into tables of about ``rows`` rows (per-chunk work is amortised)."""
-    gathered: list[pa.RecordBatch] = []
-    size = 0
-    for batch in batches:
-        if not batch.num_rows:
-            continue
-        gathered.append(batch)
-        size += batch.num_rows
-        if size >= rows:
-            yield pa.Table.from_batches(gathered)
-            gathered, size = [], 0
-    if gathered:
-        yield pa.Table.from_batches(gathered)
+def _micros(instant: datetime) -> int:
+    """An instant as integer microseconds since the epoch (exactly, as Arrow's us timestamps count)."""
+    return (instant - _EPOCH) // timedelta(microseconds=1)
 
 
-class _EventLog:
-    """One chunk of the event log, for aggregating activity conditions per contact.
+class _SliceAggregates:
+    """One slice of events (pieces sorted by contact; its contacts in no other slice), aggregated.
 
-    Each event gets its contact's row in the chunk's index once (one dictionary encoding of the
-    ids), so a condition's aggregate groups by that integer row: no string hashing per condition."""
+    Each contact gets its position among the slice's sorted distinct ids once: a piece's runs of one
+    contact are found by comparing neighbours, only the runs' ids are hashed, and every event takes
+    its run's position (``np.repeat``). Then per event name: its events' positions, times and (when a
+    condition reads them) properties, once; per condition: a numpy mask for its window and ``where``,
+    and one ``bincount`` / ``minimum.at`` / ``maximum.at`` into arrays over the slice's contacts."""
 
-    def __init__(self, events: pa.Table, as_of: datetime):
-        self.events = events
-        self.as_of = as_of
-        self._cache: dict[tuple[str, str], pa.Array] = {}  # flat columns, event-name positions, properties
+    def __init__(self, plan: _SlicePlan, pieces: list[pa.RecordBatch]):
+        self.plan = plan
+        self.pieces = pieces
+        run_ids, lengths = [], []
+        for piece in pieces:
+            ids = piece.column(piece.schema.get_field_index("contact_id"))
+            starts = _run_starts(ids)
+            run_ids.append(ids.take(pa.array(starts)))
+            lengths.append(np.diff(np.append(starts, len(ids))))
+        encoded = pc.dictionary_encode(pa.concat_arrays(run_ids).cast(pa.string()))
+        order = pc.sort_indices(encoded.dictionary).to_numpy()
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        self.keys = encoded.dictionary.take(pa.array(order))
+        self.size = len(order)
+        self.position = np.repeat(rank[encoded.indices.to_numpy()], np.concatenate(lengths))
+        self.occurred = np.concatenate([_micros_of(piece) for piece in pieces])
+        codes = np.concatenate([_name_codes(piece, plan.name_set) for piece in pieces])
+        codes[self.occurred > plan.as_of_us] = -1  # no event after as_of counts
+        self.codes = codes
+        self.offsets = np.cumsum([0, *(piece.num_rows for piece in pieces)])
+        self._maps: dict[int, pa.Array] = {}
+        self._lookups: dict[tuple[int, str], pa.Array] = {}
 
-    def _column(self, name: str, kind: pa.DataType | None = None) -> pa.Array:
-        """One column of the chunk as a single array (of ``kind``), once for every condition."""
-        def compute() -> pa.Array:
-            values = _flat(self.events.column(name))
-            if kind is None or values.type == kind:
-                return values
-            return values.cast(kind, safe=not pa.types.is_timestamp(kind))
+    def answers(self) -> tuple[pa.Array, dict[str, pa.Array]]:
+        found: dict[str, pa.Array] = {}
+        for code, keys in self.plan.by_name.items():
+            rows = np.flatnonzero(self.codes == code)
+            named = _Named(self, code, rows)
+            for key in keys:
+                found[key] = named.aggregate(self.plan.conditions[key], self.plan.starts[key])
+        return self.keys, found
 
-        return self._once(("column", name), compute)
+    def property(self, code: int, rows: np.ndarray, key: str) -> pa.Array:
+        """Property ``key`` of the events at ``rows`` (one event name's), looked up once per name and key."""
+        found = self._lookups.get((code, key))
+        if found is None:
+            found = self._lookups[(code, key)] = lookup_first(self._properties_at(code, rows), key)
+        return found
 
-    def index(self) -> tuple[pa.Array, pa.Array]:
-        """(distinct contact ids of the chunk, each event's row in them: int32, null without an id)."""
-        def compute():
-            encoded = pc.dictionary_encode(self._column("contact_id", pa.string()))
-            return encoded.dictionary, encoded.indices
+    def _properties_at(self, code: int, rows: np.ndarray) -> pa.Array:
+        """The property maps of the events at ``rows`` (ascending), taken piece by piece (a take on the
+        chunked column would first copy every piece's maps into one array)."""
+        found = self._maps.get(code)
+        if found is None:
+            bounds = np.searchsorted(rows, self.offsets)
+            taken = []
+            for number, piece in enumerate(self.pieces):
+                inside = rows[bounds[number]:bounds[number + 1]] - self.offsets[number]
+                if len(inside):
+                    taken.append(piece.column(piece.schema.get_field_index("properties")).take(pa.array(inside)))
+            found = self._maps[code] = (pa.concat_arrays(taken) if taken else
+                                        pa.array([], self.pieces[0].schema.field("properties").type))
+        return found
 
-        return self._once(("index", ""), compute)
 
-    def occurred(self) -> pa.Array:
-        return self._column("occurred_at", _TS)
+class _Named:
+    """The events of one name in a slice: their contacts' positions and times, shared by its conditions."""
 
-    def _once(self, what: tuple[str, str], compute: Callable[[], T]) -> T:
-        if what not in self._cache:
-            self._cache[what] = compute()
-        return self._cache[what]
+    def __init__(self, slice_: _SliceAggregates, code: int, rows: np.ndarray):
+        self.slice = slice_
+        self.code = code
+        self.rows = rows
+        self.position = slice_.position[rows]
+        self.occurred = slice_.occurred[rows]
 
-    def _named(self, name: str) -> pa.Array:
-        """Positions in the chunk of the events of this name that happened by `as_of` (int64, ascending)."""
-        def compute() -> pa.Array:
-            found = pc.and_(pc.equal(self._column("event"), name),
-                            pc.less_equal(self.occurred(), pa.scalar(self.as_of, _TS)))
-            return pc.indices_nonzero(pc.fill_null(found, False))
-
-        return self._once(("event", name), compute)
-
-    def _named_occurred(self, name: str) -> pa.Array:
-        """When each event of `_named` happened."""
-        return self._once(("occurred", name), lambda: self.occurred().take(self._named(name)))
-
-    def _named_property(self, name: str, key: str) -> pa.Array:
-        """Property ``key`` of each event of `_named` (null where absent), shared by every condition on
-        this event reading it: the named events' maps are searched once (`lookup_first`)."""
-        def compute() -> pa.Array:
-            return lookup_first(self._column("properties").take(self._named(name)), key)
-
-        return self._once(("property", f"{name}\x00{key}"), compute)
-
-    def select(self, cond: EventCondition) -> tuple[pa.Array, pa.Array | None]:
-        """The positions in the chunk of the events a condition selects and, unless it counts, each one's
-        value. Windows and ``where`` filters are decided on the events of the condition's name only."""
-        name = cond.event
-        keep: Mask | None = None
-        if cond.within_last_days is not None:
-            start = pa.scalar(self.as_of - timedelta(days=cond.within_last_days), _TS)
-            keep = pc.fill_null(pc.greater_equal(self._named_occurred(name), start), False)
+    def aggregate(self, cond: EventCondition, start: int | None) -> pa.Array:
+        """The condition's aggregate per slice contact (`_value_type`; null where it has none)."""
+        keep = None if start is None else self.occurred >= start
         for where in cond.where:
-            matched = property_mask(where, self._named_property(name, where.field))
-            keep = matched if keep is None else pc.and_(keep, matched)
-
-        def chosen(values: pa.Array) -> pa.Array:
-            return values if keep is None else values.filter(keep)
-
-        positions = chosen(self._named(name))
+            matched = _numpy_mask(property_mask(where, self.slice.property(self.code, self.rows, where.field)))
+            keep = matched if keep is None else keep & matched
         fn = cond.aggregate.fn
+        size = self.slice.size
+        position = self.position if keep is None else self.position[keep]
         if fn == "count":
-            return positions, None
+            return pa.array(np.bincount(position, minlength=size), pa.float64())
         if fn in ("first_at", "last_at"):
-            return positions, chosen(self._named_occurred(name))
-        return positions, parse_numbers(chosen(self._named_property(name, cond.aggregate.field)))
+            times = self.occurred if keep is None else self.occurred[keep]
+            found = np.full(size, np.iinfo(np.int64).max if fn == "first_at" else np.iinfo(np.int64).min, np.int64)
+            (np.minimum if fn == "first_at" else np.maximum).at(found, position, times)
+            present = np.bincount(position, minlength=size) > 0
+            return pa.array(found, pa.int64(), mask=~present).cast(_TS)
+        numbers = parse_numbers(self.slice.property(self.code, self.rows, cond.aggregate.field))
+        values = numbers.to_numpy(zero_copy_only=False)  # nulls become NaN (parsed numbers are finite)
+        if keep is not None:
+            values = values[keep]
+        valid = ~np.isnan(values)
+        position, values = position[valid], values[valid]
+        if fn == "sum":
+            return pa.array(np.bincount(position, weights=values, minlength=size), pa.float64())
+        counted = np.bincount(position, minlength=size)
+        if fn == "avg":
+            total = np.bincount(position, weights=values, minlength=size).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return pa.array(total / counted, pa.float64(), mask=counted == 0)
+        found = np.full(size, np.inf if fn == "min" else -np.inf)
+        (np.minimum if fn == "min" else np.maximum).at(found, position, values)
+        return pa.array(found, pa.float64(), mask=counted == 0)
 
-    def partial(self, cond: EventCondition) -> pa.Table:
-        """A condition's aggregate over this chunk, per contact with selected events (`_partial_schema`;
-        ``row``: the contact's position in `index`)."""
-        positions, values = self.select(cond)
-        keys, rows = self.index()
-        fn = cond.aggregate.fn
-        columns = {"row": rows.take(positions)}
-        if values is not None:
-            columns["v"] = values
-        table = pa.table(columns)
-        if values is not None and fn not in ("first_at", "last_at"):
-            table = table.filter(pc.is_valid(values))
-        if table.column("row").null_count:
-            table = table.filter(pc.is_valid(table.column("row")))
-        if fn == "count":
-            grouped = table.group_by("row", use_threads=False).aggregate([("row", "count")])
-            result = {"v": grouped.column("row_count")}
-        elif fn == "avg":
-            grouped = table.group_by("row", use_threads=False).aggregate([("v", "sum"), ("v", "count")])
-            result = {"v": grouped.column("v_sum"), "n": grouped.column("v_count")}
-        else:
-            how = {"first_at": "min", "last_at": "max", "sum": "sum", "min": "min", "max": "max"}[fn]
-            grouped = table.group_by("row", use_threads=False).aggregate([("v", how)])
-            result = {"v": grouped.column(f"v_{how}")}
-        return pa.table({"row": _flat(grouped.column("row")).cast(pa.int64()), **result}).cast(_partial_schema(cond))
+
+def _run_starts(ids: pa.Array) -> np.ndarray:
+    """Where each run of one contact starts in sorted ``ids`` (int64 positions)."""
+    if len(ids) < 2:
+        return np.zeros(min(1, len(ids)), np.int64)
+    changes = _numpy_mask(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)))
+    return np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
+
+
+def _micros_of(piece: pa.RecordBatch) -> np.ndarray:
+    times = piece.column(piece.schema.get_field_index("occurred_at"))
+    if times.type != _TS:
+        times = times.cast(_TS, safe=False)  # finer than microseconds (ns from other writers): truncated
+    return times.cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _name_codes(piece: pa.RecordBatch, names: pa.Array) -> np.ndarray:
+    """Each event's name as its position in ``names`` (int8/16/32 as numpy), -1 for other names."""
+    found = pc.index_in(piece.column(piece.schema.get_field_index("event")), value_set=names)
+    return pc.fill_null(found, -1).to_numpy()
+
+
+def _numpy_mask(mask: pa.Array) -> np.ndarray:
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
 
 
 def _compile_sample(sample: SampleRange) -> Callable[[_Batch], Mask]:

@@ -1,0 +1,51 @@
+"""`sorted_slices`: sorted event streams cut into slices whose contacts no other slice has, in
+ascending order, every row exactly once — what lets each slice be aggregated completely on its own."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from audience.rules.activity_slices import UnsortedStream, sorted_slices
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ids = st.sampled_from(["a", "b", "bb", "c", "c1", "d", "é", "z"])
+stream = st.lists(st.tuples(ids, st.integers(0, 99)), max_size=40).map(sorted)
+
+
+def batches(rows: list[tuple[str, int]], size: int) -> list[pa.RecordBatch]:
+    table = pa.table({"contact_id": pa.array([r[0] for r in rows], pa.string()),
+                      "n": pa.array([r[1] for r in rows], pa.int64())})
+    return table.to_batches(max_chunksize=size)
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams=st.lists(stream, max_size=5), size=st.integers(1, 7), rows=st.integers(1, 30))
+def test_slices_hold_disjoint_ascending_contacts_and_every_row_once(streams, size, rows):
+    slices = list(sorted_slices([batches(s, size) for s in streams], rows))
+    seen = sorted((c, n) for piece in (p for s in slices for p in s) for c, n in
+                  zip(piece.column(0).to_pylist(), piece.column(1).to_pylist(), strict=True))
+    assert seen == sorted(row for s in streams for row in s)
+    contacts = [{c for piece in pieces for c in piece.column(0).to_pylist()} for pieces in slices]
+    assert all(pieces and all(p.num_rows for p in pieces) for pieces in slices)
+    for earlier, later in zip(contacts, contacts[1:], strict=False):
+        assert max(c.encode() for c in earlier) < min(c.encode() for c in later)
+
+
+def test_a_contact_longer_than_a_slice_stays_in_one_slice():
+    long = [("b", n) for n in range(50)]
+    slices = list(sorted_slices([batches([("a", 0), *long, ("c", 0)], 4), batches([("b", 99)], 4)], 3))
+    holding_b = [s for s in slices if any("b" in p.column(0).to_pylist() for p in s)]
+    assert len(holding_b) == 1
+    assert sum(p.num_rows for p in holding_b[0]) == 51
+
+
+def test_null_contact_ids_are_left_out():
+    table = pa.table({"contact_id": pa.array(["a", "b", None], pa.string()), "n": pa.array([1, 2, 3])})
+    slices = list(sorted_slices([table.to_batches()]))
+    assert [p.column(0).to_pylist() for s in slices for p in s] == [["a", "b"]]
+
+
+def test_an_unsorted_stream_is_refused():
+    with pytest.raises(UnsortedStream):
+        list(sorted_slices([batches([("b", 0), ("a", 0)], 1)]))
