@@ -40,6 +40,7 @@ from audience.ranged import RangedObject
 from audience.settings import get_settings
 
 _TS = EVENTS_SCHEMA.field("occurred_at").type
+_EVENT_CODES = pa.field("event", pa.dictionary(pa.int32(), pa.string()), nullable=False)
 RANGED_MIN_BYTES = 8 * 2**20  # larger objects are read by ranged GETs (footer, then the chunks needed)
 READ_AHEAD = 8  # small objects fetched ahead of the one being read
 ALL_COLUMNS = tuple(EVENTS_SCHEMA.names)
@@ -97,12 +98,12 @@ def sorted_streams(tenant_id: str, s3, query: EventQuery = EventQuery(), *, buck
     them by contact (``rules.activity_slices``). The objects are opened at once (footers; small
     objects whole, on a few threads); their row groups are read as each stream is pulled."""
     bucket = bucket or get_settings().data_bucket
-    plan = _plan(tenant_id, s3, bucket, query, manifest)
+    plan = _plan(tenant_id, s3, bucket, query, manifest, dictionary_events=True)
     if not plan.objects:
         return []
     try:
         with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="eventlog") as pool:
-            opened = list(pool.map(lambda item: _open(s3, bucket, item), plan.objects))
+            opened = list(pool.map(lambda item: _open(s3, bucket, item, ["event"]), plan.objects))
     except Exception as exc:
         if _gone(exc, s3):
             raise LogChanged(f"an object of the log was compacted away before the scan: {exc}") from exc
@@ -130,19 +131,25 @@ class _Plan:
     output: list[str]
 
     def batches(self, parquet: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
-        groups = [g for g in range(parquet.metadata.num_row_groups) if _group_wanted(parquet, g, self.query)]
-        if not groups:
-            return
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=self.columns,
-                                          use_threads=True):
-            table = pa.Table.from_batches([batch])
-            table = table if _same_types(table.schema, self.schema) else table.cast(self.schema)
-            kept = _filtered(table, self.query)
-            if kept.num_rows:
-                yield from kept.select(self.output).to_batches()
+        """The object's matching rows, row group by row group: rows are filtered only on the bounds a
+        group's statistics do not already guarantee (a run's window usually covers whole groups)."""
+        for group in range(parquet.metadata.num_row_groups):
+            if not _group_wanted(parquet, group, self.query):
+                continue
+            query = _left_to_filter(parquet, group, self.query)
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=self.columns,
+                                              use_threads=True):
+                table = pa.Table.from_batches([batch])
+                table = table if _same_types(table.schema, self.schema) else table.cast(self.schema)
+                kept = _filtered(table, query)
+                if kept.num_rows:
+                    yield from kept.select(self.output).to_batches()
 
 
-def _plan(tenant_id: str, s3, bucket: str, query: EventQuery, manifest: LogManifest | None) -> _Plan:
+def _plan(tenant_id: str, s3, bucket: str, query: EventQuery, manifest: LogManifest | None, *,
+          dictionary_events: bool = False) -> _Plan:
+    """What to read; with ``dictionary_events`` the event column stays dictionary-encoded as stored
+    (a handful of names: far cheaper to decode and to match than strings)."""
     manifest = manifest or load_manifest(tenant_id, s3, bucket)
     query = _with_contact_bounds(query)
     objects = [_Object(p.key, p.bytes, p.min_contact, p.max_contact) for p in manifest.parts
@@ -150,7 +157,8 @@ def _plan(tenant_id: str, s3, bucket: str, query: EventQuery, manifest: LogManif
     objects += [_Object(item["Key"], item["Size"]) for item in list_keys(s3, bucket, incoming_prefix(tenant_id))
                 if item["Key"].endswith(".parquet") and item["Key"] not in manifest.merged]
     columns = list(dict.fromkeys(["contact_id", "occurred_at", *query.columns, *(["event"] if query.names else [])]))
-    schema = pa.schema([EVENTS_SCHEMA.field(name) for name in columns])
+    schema = pa.schema([_EVENT_CODES if name == "event" and dictionary_events else EVENTS_SCHEMA.field(name)
+                        for name in columns])
     output = [name for name in EVENTS_SCHEMA.names if name in query.columns]
     return _Plan(objects, query, columns, schema, output)
 
@@ -234,6 +242,24 @@ def _group_wanted(parquet: pq.ParquetFile, group: int, query: EventQuery) -> boo
     return True
 
 
+def _left_to_filter(parquet: pq.ParquetFile, group: int, query: EventQuery) -> EventQuery:
+    """``query`` without the time and contact-range bounds the group's statistics show every row meets."""
+    meta = parquet.metadata.row_group(group)
+    names = parquet.schema_arrow.names
+    occurred = _stats(meta, names, "occurred_at")
+    if occurred:
+        low, high = (_utc(v) for v in occurred)
+        if query.since is not None and low >= query.since:
+            query = query.narrowed(since=None)
+        if query.until is not None and high <= query.until:
+            query = query.narrowed(until=None)
+    contact = _stats(meta, names, "contact_id")
+    if contact and query.contacts is None and (query.low is not None or query.high is not None) \
+            and (query.low is None or contact[0] >= query.low) and (query.high is None or contact[1] <= query.high):
+        query = query.narrowed(low=None, high=None, also=None)
+    return query
+
+
 def _stats(meta, names: Sequence[str], column: str):
     if column not in names:
         return None
@@ -315,8 +341,9 @@ def _opened(s3, bucket: str, objects: list[_Object]) -> Iterator[pq.ParquetFile]
             yield opened
 
 
-def _open(s3, bucket: str, item: _Object) -> pq.ParquetFile:
+def _open(s3, bucket: str, item: _Object, dictionary: list[str] | None = None) -> pq.ParquetFile:
     """An object as a ParquetFile: small ones fetched whole, large ones through ranged GETs."""
     if item.size >= RANGED_MIN_BYTES:
-        return pq.ParquetFile(RangedObject(s3, bucket, item.key, item.size))
-    return pq.ParquetFile(pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read()))
+        return pq.ParquetFile(RangedObject(s3, bucket, item.key, item.size), read_dictionary=dictionary)
+    return pq.ParquetFile(pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read()),
+                          read_dictionary=dictionary)

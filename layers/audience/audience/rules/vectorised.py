@@ -623,9 +623,15 @@ def _micros_of(piece: pa.RecordBatch) -> np.ndarray:
 
 
 def _name_codes(piece: pa.RecordBatch, names: pa.Array) -> np.ndarray:
-    """Each event's name as its position in ``names`` (int8/16/32 as numpy), -1 for other names."""
-    found = pc.index_in(piece.column(piece.schema.get_field_index("event")), value_set=names)
-    return pc.fill_null(found, -1).to_numpy()
+    """Each event's name as its position in ``names`` (int32), -1 for other names. A dictionary-encoded
+    column (as the log is read) matches its few distinct names only."""
+    events = piece.column(piece.schema.get_field_index("event"))
+    if pa.types.is_dictionary(events.type):
+        known = pc.fill_null(pc.index_in(events.dictionary.cast(pa.string()), value_set=names), -1).to_numpy()
+        codes = events.indices.to_numpy(zero_copy_only=False) if not events.null_count else \
+            pc.fill_null(events.indices, len(known)).to_numpy()
+        return np.append(known, -1).astype(np.int32)[codes]
+    return pc.fill_null(pc.index_in(events.cast(pa.string()), value_set=names), -1).to_numpy().astype(np.int32)
 
 
 def _numpy_mask(mask: pa.Array) -> np.ndarray:
