@@ -74,6 +74,34 @@ def test_a_hundred_batches_compact_into_few_month_parts_sorted_by_contact(s3):
     assert logged(s3) == expected(rows)
 
 
+def test_a_month_is_merged_slice_by_slice_into_parts_cut_between_contacts(s3, monkeypatch):
+    monkeypatch.setattr(compaction_module, "MERGE_ROWS", 40)  # a month never held whole: slices of ~40 events
+    written: list[int] = []
+    original = compaction_module._PartWriter.write
+
+    def spy(self, table):
+        written.append(table.num_rows)
+        original(self, table)
+
+    monkeypatch.setattr(compaction_module._PartWriter, "write", spy)
+    rows = [row for seed in range(20) for row in append(s3, seed, days=20)]
+    compact(TENANT, s3, bucket=BUCKET, now=NOW, part_bytes=2_000)  # tiny parts: a month cut into several
+    assert len(written) > 10 and max(written) <= 40 + 20 * 50  # a slice: ~40 rows plus one batch per input
+    parts = load_manifest(TENANT, s3, BUCKET).parts
+    assert len(parts) > len({p.month for p in parts})
+    for month in {p.month for p in parts}:
+        ranges = sorted((p.min_contact, p.max_contact) for p in parts if p.month == month)
+        assert all(high < low for (_, high), (low, _) in zip(ranges, ranges[1:], strict=False))  # disjoint
+    for part in parts:
+        table = pq.read_table(pa.BufferReader(s3.get_object(Bucket=BUCKET, Key=part.key)["Body"].read()))
+        order = list(zip(table["contact_id"].to_pylist(), table["occurred_at"].to_pylist(), strict=True))
+        assert order == sorted(order) and part.rows == len(order)
+    assert logged(s3) == expected(rows)
+    more = append(s3, 99, days=20)  # parts still small: merged again with the new batch, nothing lost
+    compact(TENANT, s3, bucket=BUCKET, now=NOW, part_bytes=2_000)
+    assert logged(s3) == expected(rows + more)
+
+
 def test_compaction_is_idempotent(s3):
     rows = append(s3, 1) + append(s3, 2)
     compact(TENANT, s3, bucket=BUCKET, now=NOW)

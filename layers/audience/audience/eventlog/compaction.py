@@ -22,8 +22,10 @@ Merged batch keys are remembered for MERGED_MEMORY, so a batch delivered again i
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from audience.columnar import EVENTS_SCHEMA
-from audience.eventlog.append import ROW_GROUP_ROWS, SORT_KEYS, parquet_bytes
+from audience.eventlog.append import ROW_GROUP_ROWS, SORT_KEYS
 from audience.eventlog.layout import (
     LogManifest,
     Part,
@@ -41,13 +43,16 @@ from audience.eventlog.layout import (
     load_manifest,
     manifest_key,
     month_end,
+    month_start,
     parts_prefix,
 )
+from audience.eventlog.reading import EventQuery, object_streams
+from audience.rules.activity_slices import sorted_slices
 from audience.settings import get_settings
 from audience.storage import eventlog_repo
 
 PART_BYTES = 128 * 2**20  # target size of a compacted part (64-256 MB: few objects, ranged reads)
-DEFAULT_BYTES_PER_ROW = 24  # compressed size of an event before any part tells better
+MERGE_ROWS = 524_288  # events merged, sorted and written at once: compaction's memory, whatever a month holds
 GRACE = timedelta(minutes=30)  # unnamed part objects younger than this may be a compaction's in progress
 MERGED_MEMORY = timedelta(days=14)  # SQS keeps a message at most 14 days: redeliveries come sooner
 DEFAULT_RETENTION_DAYS = eventlog_repo.DEFAULT_RETENTION_DAYS
@@ -84,16 +89,19 @@ def compact(tenant_id: str, s3, *, bucket: str | None = None, now: datetime | No
     expired = [p for p in manifest.parts if month_end(p.month) <= cutoff]
     result = CompactionResult(merged_batches=len(fresh))
 
-    incoming = _by_month(s3, bucket, fresh, cutoff)
-    result.events_merged = sum(t.num_rows for tables in incoming.values() for t in tables)
+    sizes = {item["Key"]: item["Size"] for item in listed}
+    months = _months_of(s3, bucket, fresh, cutoff)
+    result.events_merged = sum(months.values())
     generation = manifest.generation + 1
     kept = [p for p in manifest.parts if p not in expired]
     written: list[Part] = []
     replaced: list[Part] = []
-    for month, tables in sorted(incoming.items()):
+    for month in sorted(months):
         small = [p for p in kept if p.month == month and p.bytes < part_bytes // 2]
-        merged = pa.concat_tables([*(_read_part(s3, bucket, p) for p in small), *tables])
-        written += _write_month(tenant_id, s3, bucket, month, merged, generation, part_bytes, _bytes_per_row(kept))
+        inputs = [(p.key, p.bytes) for p in small] + [(key, sizes[key]) for key in fresh]
+        window = EventQuery(since=month_start(month), until=month_end(month) - timedelta(microseconds=1))
+        written += _write_month(tenant_id, s3, bucket, month, object_streams(s3, bucket, inputs, window),
+                                generation, part_bytes)
         replaced += small
     if fresh or expired or _forgettable(manifest, now):
         swapped = LogManifest(
@@ -117,50 +125,69 @@ def compact(tenant_id: str, s3, *, bucket: str | None = None, now: datetime | No
     return result
 
 
-def _by_month(s3, bucket: str, keys: list[str], cutoff: datetime) -> dict[str, list[pa.Table]]:
-    """The new batches' events split by month of ``occurred_at`` (months past retention left out)."""
-    found: dict[str, list[pa.Table]] = defaultdict(list)
+def _months_of(s3, bucket: str, keys: list[str], cutoff: datetime) -> dict[str, int]:
+    """Events per month of ``occurred_at`` in the new batches (months past retention left out): only
+    their time column is read."""
+    found: dict[str, int] = defaultdict(int)
     for key in keys:
-        table = pq.read_table(pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read()),
-                              schema=EVENTS_SCHEMA)
-        months = pc.strftime(table["occurred_at"], format="%Y-%m")
-        for month in pc.unique(months).to_pylist():
-            if month_end(month) <= cutoff:
-                continue
-            found[month].append(table.filter(pc.equal(months, month)))
+        times = pq.read_table(pa.BufferReader(s3.get_object(Bucket=bucket, Key=key)["Body"].read()),
+                              columns=["occurred_at"])["occurred_at"]
+        months = pc.value_counts(pc.strftime(times, format="%Y-%m"))
+        for month, count in zip(months.field("values").to_pylist(), months.field("counts").to_pylist(), strict=True):
+            if month_end(month) > cutoff:
+                found[month] += count
     return found
 
 
-def _read_part(s3, bucket: str, part: Part) -> pa.Table:
-    return pq.read_table(pa.BufferReader(s3.get_object(Bucket=bucket, Key=part.key)["Body"].read()),
-                         schema=EVENTS_SCHEMA)
-
-
-def _bytes_per_row(parts: list[Part]) -> float:
-    rows = sum(p.rows for p in parts)
-    return sum(p.bytes for p in parts) / rows if rows else DEFAULT_BYTES_PER_ROW
-
-
-def _write_month(tenant_id: str, s3, bucket: str, month: str, table: pa.Table, generation: int,
-                 part_bytes: int, bytes_per_row: float) -> list[Part]:
-    """The month's events sorted by contact then time, cut into parts of about ``part_bytes`` at
-    contact boundaries (a contact's events of a month live in one part)."""
-    table = table.sort_by(SORT_KEYS)
-    rows_per_part = max(ROW_GROUP_ROWS, int(part_bytes / bytes_per_row))
-    ids = table["contact_id"]
+def _write_month(tenant_id: str, s3, bucket: str, month: str, streams: list[Iterable[pa.RecordBatch]],
+                 generation: int, part_bytes: int) -> list[Part]:
+    """The month's events, merged from sorted streams slice by slice (`sorted_slices`: disjoint contact
+    ranges, each sorted by contact then time), written into parts cut at about ``part_bytes`` between
+    slices — so a contact's events of a month live in one part, and memory holds one slice plus the
+    part being written, whatever the month's size."""
     token = secrets.token_hex(4)
-    parts, start, number = [], 0, 0
-    while start < table.num_rows:
-        end = min(table.num_rows, start + rows_per_part)
-        while end < table.num_rows and ids[end].as_py() == ids[end - 1].as_py():
-            end += 1
-        piece = table.slice(start, end - start)
-        body = parquet_bytes(piece)
-        key = f"{parts_prefix(tenant_id)}{month}/{generation:08d}-{token}-{number:04d}.parquet"
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-        parts.append(Part(key, month, piece.num_rows, len(body), ids[start].as_py(), ids[end - 1].as_py()))
-        start, number = end, number + 1
+    parts: list[Part] = []
+    writer: _PartWriter | None = None
+    for pieces in sorted_slices(streams, MERGE_ROWS):
+        table = pa.Table.from_batches(pieces).cast(EVENTS_SCHEMA).sort_by(SORT_KEYS)
+        if writer is None:
+            key = f"{parts_prefix(tenant_id)}{month}/{generation:08d}-{token}-{len(parts):04d}.parquet"
+            writer = _PartWriter(key, month)
+        writer.write(table)
+        if writer.bytes() >= part_bytes:
+            parts.append(writer.finish(s3, bucket))
+            writer = None
+    if writer is not None:
+        parts.append(writer.finish(s3, bucket))
     return parts
+
+
+class _PartWriter:
+    """One part being written: sorted slices appended as row groups, put to S3 when finished."""
+
+    def __init__(self, key: str, month: str):
+        self.key, self.month = key, month
+        self.sink = io.BytesIO()
+        self.writer = pq.ParquetWriter(self.sink, EVENTS_SCHEMA, compression="zstd", write_statistics=True)
+        self.rows = 0
+        self.first: str | None = None
+        self.last: str | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        ids = table.column("contact_id")
+        self.first = self.first if self.first is not None else ids[0].as_py()
+        self.last = ids[len(ids) - 1].as_py()
+        self.rows += table.num_rows
+
+    def bytes(self) -> int:
+        return self.sink.tell()
+
+    def finish(self, s3, bucket: str) -> Part:
+        self.writer.close()
+        body = self.sink.getvalue()
+        s3.put_object(Bucket=bucket, Key=self.key, Body=body)
+        return Part(self.key, self.month, self.rows, len(body), self.first or "", self.last or "")
 
 
 def write_parts(tenant_id: str, s3, table: pa.Table, *, bucket: str | None = None,
@@ -172,8 +199,9 @@ def write_parts(tenant_id: str, s3, table: pa.Table, *, bucket: str | None = Non
     months = pc.strftime(table["occurred_at"], format="%Y-%m")
     written: list[Part] = []
     for month in sorted(pc.unique(months).to_pylist()):
-        written += _write_month(tenant_id, s3, bucket, month, table.filter(pc.equal(months, month)),
-                                manifest.generation + 1, part_bytes, DEFAULT_BYTES_PER_ROW)
+        rows = table.filter(pc.equal(months, month)).sort_by(SORT_KEYS)
+        written += _write_month(tenant_id, s3, bucket, month, [rows.to_batches(max_chunksize=ROW_GROUP_ROWS)],
+                                manifest.generation + 1, part_bytes)
     swapped = LogManifest(tenant_id, generation=manifest.generation + 1, updated_at=datetime.now(UTC).isoformat(),
                           parts=manifest.parts + written, merged=manifest.merged)
     _swap(s3, bucket, manifest, swapped)

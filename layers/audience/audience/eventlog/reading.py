@@ -98,12 +98,27 @@ def sorted_streams(tenant_id: str, s3, query: EventQuery = EventQuery(), *, buck
     them by contact (``rules.activity_slices``). The objects are opened at once (footers; small
     objects whole, on a few threads); their row groups are read as each stream is pulled."""
     bucket = bucket or get_settings().data_bucket
-    plan = _plan(tenant_id, s3, bucket, query, manifest, dictionary_events=True)
+    return _streams(s3, bucket, _plan(tenant_id, s3, bucket, query, manifest, dictionary_events=True))
+
+
+def object_streams(s3, bucket: str, objects: Sequence[tuple[str, int]],
+                   query: EventQuery = EventQuery()) -> list[Iterator[pa.RecordBatch]]:
+    """`sorted_streams` of the given objects (``(key, size)``: compaction's inputs), EVENTS_SCHEMA types."""
+    found = [_Object(key, size) for key, size in objects]
+    columns = list(dict.fromkeys(["contact_id", "occurred_at", *query.columns]))
+    plan = _Plan(found, _with_contact_bounds(query), columns,
+                 pa.schema([EVENTS_SCHEMA.field(name) for name in columns]),
+                 [name for name in EVENTS_SCHEMA.names if name in query.columns])
+    return _streams(s3, bucket, plan, dictionary=None)
+
+
+def _streams(s3, bucket: str, plan: _Plan, dictionary: list[str] | None = ("event",)) -> list[Iterator[pa.RecordBatch]]:
     if not plan.objects:
         return []
     try:
         with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="eventlog") as pool:
-            opened = list(pool.map(lambda item: _open(s3, bucket, item, ["event"]), plan.objects))
+            opened = list(pool.map(lambda item: _open(s3, bucket, item, list(dictionary or []) or None),
+                                   plan.objects))
     except Exception as exc:
         if _gone(exc, s3):
             raise LogChanged(f"an object of the log was compacted away before the scan: {exc}") from exc
