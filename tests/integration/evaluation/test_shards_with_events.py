@@ -10,6 +10,7 @@ from audience.evaluation import shards, snapshots
 from audience.evaluation.run import build_plan
 from audience.eventlog import LogEvents, append_events, compact, events_table
 from audience.fields import DEFAULT_CATALOG
+from audience.rules.vectorised import EventsWanted
 from audience.storage import contacts_repo, segments_repo
 
 AS_OF = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -42,6 +43,11 @@ def test_k_shards_with_events_give_exactly_the_one_shard_answer(tenant, s3, aws,
     first = shards.split(manifest, 3)[0]
     narrowed = shards.shard_events(plan, manifest, first, s3, bucket)
     assert narrowed.low == "c00" and narrowed.high < "c39" and narrowed.also is None
+    assert len(narrowed.ranges) == len(first.files) > 1  # the shard's own files' ranges, not what lies between
+    wanted = EventsWanted(frozenset({"open", "purchase"}), True, None, AS_OF)
+    read = {c for ids in narrowed.fold(wanted, lambda streams: [b.column(0).to_pylist() for s in streams for b in s])
+            for c in ids}
+    assert read and all(any(low <= c <= high for low, high in narrowed.ranges) for c in read)
 
     one = shards.evaluate_sharded(plan, manifest, s3, 1, bucket=bucket)
     assert all(len(ids) for ids in one.values())

@@ -51,9 +51,10 @@ def evaluate_shard(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard
 
 
 def shard_events(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard, s3, bucket: str | None):
-    """The plan's event source narrowed to the shard's contacts: the id range of its base files (from
+    """The plan's event source narrowed to the shard's contacts: the id ranges of its base files (from
     their Parquet statistics: base files are sorted by contact) plus, with the delta, the delta's ids.
-    The event log's parts are sorted by contact too, so a shard reads only its own row groups."""
+    The event log's parts are sorted by contact and cut between contacts, so a shard reads only the
+    parts and row groups overlapping its files' ranges."""
     events = plan.events
     if not isinstance(events, LogEvents):
         return events
@@ -67,7 +68,9 @@ def shard_events(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard, 
     bounds = [_id_range(s3, bucket, entry) for entry in entries]
     if any(b is None for b in bounds):
         return events
-    return events.for_contacts(min(b[0] for b in bounds), max(b[1] for b in bounds), also=extra)
+    # only the files' own ranges: files dealt round-robin leave other shards' ranges between them
+    return events.for_contacts(min(b[0] for b in bounds), max(b[1] for b in bounds), also=extra,
+                               ranges=tuple(sorted(bounds)))
 
 
 def _id_range(s3, bucket: str, entry: dict) -> tuple[str, str] | None:

@@ -5,7 +5,8 @@ folded into them. What it is asked for decides what it reads:
 
 - time (``since``/``until``): parts of months outside the window are never opened, row groups whose
   ``occurred_at`` statistics fall outside are skipped, and the remaining rows are filtered;
-- contacts (``low``..``high``, a shard's id range; ``contacts``, an exact set): parts and row groups
+- contacts (``low``..``high``, a shard's id range, optionally only its base files' ``ranges``;
+  ``contacts``, an exact set): parts and row groups
   are pruned by their sorted ``contact_id`` ranges;
 - ``names``: rows of other events are dropped as each row group is read;
 - ``columns``: only these column chunks are fetched (ranged GETs on large objects).
@@ -63,6 +64,8 @@ class EventQuery:
     high: str | None = None
     contacts: pa.Array | None = None
     also: pa.Array | None = None  # ids read besides the ``low``..``high`` range (a shard's delta contacts)
+    # within ``low``..``high``, only these inclusive id ranges (a shard's base files, each sorted by contact)
+    ranges: tuple[tuple[str, str], ...] | None = None
     columns: tuple[str, ...] = ALL_COLUMNS
 
     def narrowed(self, **changes) -> EventQuery:
@@ -237,7 +240,10 @@ def _overlaps(low: str | None, high: str | None, query: EventQuery) -> bool:
 def _in_range(low: str | None, high: str | None, query: EventQuery) -> bool:
     if query.low is not None and high is not None and high < query.low:
         return False
-    return not (query.high is not None and low is not None and low > query.high)
+    if query.high is not None and low is not None and low > query.high:
+        return False
+    return query.ranges is None or any(not ((high is not None and high < first) or (low is not None and low > last))
+                                       for first, last in query.ranges)
 
 
 def _group_wanted(parquet: pq.ParquetFile, group: int, query: EventQuery) -> bool:
@@ -270,8 +276,10 @@ def _left_to_filter(parquet: pq.ParquetFile, group: int, query: EventQuery) -> E
             query = query.narrowed(until=None)
     contact = _stats(meta, names, "contact_id")
     if contact and query.contacts is None and (query.low is not None or query.high is not None) \
-            and (query.low is None or contact[0] >= query.low) and (query.high is None or contact[1] <= query.high):
-        query = query.narrowed(low=None, high=None, also=None)
+            and (query.low is None or contact[0] >= query.low) and (query.high is None or contact[1] <= query.high) \
+            and (query.ranges is None or any(first <= contact[0] and contact[1] <= last
+                                             for first, last in query.ranges)):
+        query = query.narrowed(low=None, high=None, also=None, ranges=None)
     return query
 
 
@@ -298,7 +306,7 @@ def _filtered(table: pa.Table, query: EventQuery) -> pa.Table:
         keep.append(pc.less_equal(table["occurred_at"], pa.scalar(query.until, _TS)))
     if query.contacts is not None:
         keep.append(pc.is_in(table["contact_id"], value_set=query.contacts))
-    elif query.low is not None or query.high is not None:
+    elif query.low is not None or query.high is not None or query.ranges is not None:
         ids = table["contact_id"]
         inside = None
         if query.low is not None:
@@ -306,6 +314,14 @@ def _filtered(table: pa.Table, query: EventQuery) -> pa.Table:
         if query.high is not None:
             below = pc.less_equal(ids, pa.scalar(query.high, pa.string()))
             inside = below if inside is None else pc.and_(inside, below)
+        if query.ranges is not None:
+            within = None
+            for first, last in query.ranges:
+                one = pc.and_(pc.greater_equal(ids, pa.scalar(first, pa.string())),
+                              pc.less_equal(ids, pa.scalar(last, pa.string())))
+                within = one if within is None else pc.or_(within, one)
+            within = within if within is not None else pa.scalar(False)
+            inside = within if inside is None else pc.and_(inside, within)
         if query.also is not None and len(query.also):
             inside = pc.or_(pc.fill_null(inside, False), pc.is_in(ids, value_set=query.also))
         keep.append(inside)

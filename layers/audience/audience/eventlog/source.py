@@ -30,17 +30,18 @@ class LogEvents:
     high: str | None = None
     also: pa.Array | None = None
     contacts: pa.Array | None = None  # exactly these contacts (a shard of only the delta)
+    ranges: tuple[tuple[str, str], ...] | None = None  # within low..high, only these id ranges (base files')
     batches_read: int = field(default=0, compare=False)  # record batches handed to the fold (all attempts)
     largest_batch: int = field(default=0, compare=False)  # rows of the largest one
 
     def for_contacts(self, low: str | None, high: str | None, also: pa.Array | None = None,
-                     contacts: pa.Array | None = None) -> LogEvents:
-        return LogEvents(self.tenant_id, self.s3, self.bucket, low, high, also, contacts)
+                     contacts: pa.Array | None = None, ranges: tuple[tuple[str, str], ...] | None = None) -> LogEvents:
+        return LogEvents(self.tenant_id, self.s3, self.bucket, low, high, also, contacts, ranges)
 
     def query(self, wanted) -> EventQuery:
         # names select no row groups (no statistics): the fold skips other names itself, cheaper than a filter
         return EventQuery(names=None, since=wanted.since, until=wanted.until, low=self.low, high=self.high,
-                          also=self.also, contacts=self.contacts, columns=tuple(wanted.columns))
+                          also=self.also, contacts=self.contacts, ranges=self.ranges, columns=tuple(wanted.columns))
 
     def fold(self, wanted, consume: Callable[[list[Iterable[pa.RecordBatch]]], T]) -> T:
         """``consume(streams)``: the wanted events as one stream of batches per object, each sorted by
