@@ -5,12 +5,14 @@ tenants see none of it; the log's retention setting and the rules it refuses."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import boto3
 import pytest
 from audience.settings import get_settings
-from audience.storage import tenants_repo
+from audience.storage import eventlog_repo, tenants_repo
+from audience.storage.models import EventBatchItem, tenant_pk
 
 from tests.integration.imports.api_events import call_api
 from tests.integration.imports.test_import_api import deliver_import_queue
@@ -49,6 +51,20 @@ def test_an_api_batch_is_pending_until_the_importer_ingests_it(aws, tenant):
     assert deliver_import_queue(aws) == {"batchItemFailures": []}
     status, batch = call_api("GET", accepted["status_url"])
     assert (batch["status"], batch["accepted"], batch["ingested"], batch["rejected"]) == ("ingested", 2, 2, 0)
+
+
+def test_a_batch_record_expires_through_the_main_table_ttl(aws, tenant, monkeypatch):
+    _, accepted = call_api("POST", "/events", {"events": [EVENT]})
+    deliver_import_queue(aws)
+    item = EventBatchItem.get(tenant_pk(TENANT), eventlog_repo.BATCH_PREFIX + accepted["batch_id"])
+    days = (item.ttl - datetime.now(UTC)) / timedelta(days=1)
+    assert eventlog_repo.BATCH_RECORD_DAYS - 1 < days <= eventlog_repo.BATCH_RECORD_DAYS
+    ttl = boto3.client("dynamodb", region_name=aws.region).describe_time_to_live(
+        TableName=get_settings().main_table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")  # as template.yaml declares
+    monkeypatch.setattr(eventlog_repo, "BATCH_RECORD_DAYS", -1)  # written already expired
+    _, stale = call_api("POST", "/events", {"events": [EVENT]})
+    assert call_api("GET", stale["status_url"])[0] == 404  # expired, before DynamoDB gets to delete it
 
 
 def test_another_tenant_or_an_unknown_id_is_not_found(aws, tenant):

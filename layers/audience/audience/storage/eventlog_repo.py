@@ -2,13 +2,16 @@
 
 ``EVBATCH#{batch_id}``: created ``pending`` by POST /events before the batch is staged, finished by
 the importer (``ingested`` or ``failed``, with counts and the first MAX_ERRORS errors); an event
-file's record is created by the importer under the file's object key. ``SETTINGS#events``: the
-retention in days (DEFAULT_RETENTION_DAYS when never set).
+file's record is created by the importer under the file's object key. A batch record expires
+BATCH_RECORD_DAYS after it was last written (MainTable's TTL; until DynamoDB removes it, `find`
+already answers None). ``SETTINGS#events``: the retention in days (DEFAULT_RETENTION_DAYS when never
+set).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -20,6 +23,7 @@ BATCH_PREFIX = "EVBATCH#"
 SETTINGS_SK = "SETTINGS#events"
 DEFAULT_RETENTION_DAYS = 400
 MAX_ERRORS = 100
+BATCH_RECORD_DAYS = 30  # a batch's status can be asked for this long (SQS redelivers within 14 days)
 
 
 @dataclass
@@ -46,7 +50,7 @@ def create_pending(tenant: str, batch_id: str, accepted: int, *, source: str = "
     stamp = now_iso()
     EventBatchItem(tenant_pk(tenant), BATCH_PREFIX + batch_id, batch_id=batch_id, source=source, status="pending",
                    accepted=accepted, ingested=0, rejected=0, errors={"errors": []},
-                   created_at=stamp, updated_at=stamp).save()
+                   created_at=stamp, updated_at=stamp, ttl=_expiry()).save()
     return EventBatch(batch_id, "pending", accepted, source=source)
 
 
@@ -62,15 +66,22 @@ def finish(tenant: str, batch_id: str, *, status: str, accepted: int, ingested: 
     EventBatchItem(tenant_pk(tenant), BATCH_PREFIX + batch_id, batch_id=batch_id, source=source, status=status,
                    accepted=accepted, ingested=ingested, rejected=rejected,
                    errors={"errors": kept, "truncated": len(errors) > len(kept)},
-                   created_at=created, updated_at=stamp).save()
+                   created_at=created, updated_at=stamp, ttl=_expiry()).save()
     return EventBatch(batch_id, status, accepted, ingested, rejected, kept, source)
 
 
 def find(tenant: str, batch_id: str) -> EventBatch | None:
     try:
-        return _record(EventBatchItem.get(tenant_pk(tenant), BATCH_PREFIX + batch_id, consistent_read=True))
+        item = EventBatchItem.get(tenant_pk(tenant), BATCH_PREFIX + batch_id, consistent_read=True)
     except DoesNotExist:
         return None
+    if item.ttl is not None and item.ttl <= datetime.now(UTC):
+        return None  # expired: DynamoDB deletes it within a day or two
+    return _record(item)
+
+
+def _expiry() -> datetime:
+    return datetime.now(UTC) + timedelta(days=BATCH_RECORD_DAYS)
 
 
 def retention_days(tenant: str) -> int:

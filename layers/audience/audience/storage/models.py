@@ -291,6 +291,7 @@ class EventBatchItem(_MainItem):
     errors = DocumentAttribute(null=True)  # {"errors": [{"index", "message"}], "truncated": bool}
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)  # MainTable's TTL: the record goes BATCH_RECORD_DAYS after it was written
 
 
 class EventSettingsItem(_MainItem):
