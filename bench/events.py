@@ -376,7 +376,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['contacts']:,} contacts, {result['events']:,} events over 12 months, written as compaction lays "
         f"them out: {log['objects']} month parts, {log['bytes'] / 2**20:.0f} MB of Parquet (local folder for S3). "
         f"{result['rules']} activity rules (count/sum/avg/max/first_at/last_at, windows 7 days to unbounded, two "
-        "with a `where`), each side in its own process, one after another:",
+        "with a `where`), each side in its own process, one after another"
+        + (" (the log generated beforehand by the same `generate()`, then `compare()` and `api_batches()`):"
+           if log.get("seconds") is None else ":"),
         "",
         "| | seconds | CPU seconds | peak RSS MB | vs floor |",
         "|---|---|---|---|---|",
