@@ -532,8 +532,13 @@ class _SliceAggregates:
 
     def answers(self) -> tuple[pa.Array, dict[str, pa.Array]]:
         found: dict[str, pa.Array] = {}
+        # each name's events together, in slice order: one stable sort of the codes (a radix sort on
+        # int16) instead of one comparison over every event per name
+        narrow = np.int16 if len(self.plan.names) < np.iinfo(np.int16).max else np.int32
+        by_name = np.argsort(self.codes.astype(narrow), kind="stable")
+        bounds = np.cumsum(np.bincount(self.codes + 1, minlength=len(self.plan.names) + 1))
         for code, keys in self.plan.by_name.items():
-            rows = np.flatnonzero(self.codes == code)
+            rows = by_name[bounds[code]:bounds[code + 1]]  # code -1 (other names, after as_of) sorts first
             named = _Named(self, code, rows)
             for key in keys:
                 found[key] = named.aggregate(self.plan.conditions[key], self.plan.starts[key])
