@@ -4,9 +4,10 @@ that still own entries, as Parquet readers produce them), sliced and chunked log
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from audience.rules.vectorised import lookup_first
+from audience.rules.vectorised import lookup_first, lookup_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,3 +45,13 @@ def test_a_null_map_owning_entries_has_no_value():
                                   mask=pa.array([True, False]))
     assert log.to_pylist() == [None, [("a", "3")]]
     assert lookup_first(log, "a").to_pylist() == [None, "3"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(log=maps(), key=st.sampled_from(KEYS + ["absent"]), chosen=st.lists(st.booleans(), max_size=12))
+def test_lookup_rows_is_lookup_first_of_the_maps_taken(log, key, chosen):
+    """What the activity slices use: only some events' maps, looked up without copying them first."""
+    log = log.combine_chunks() if isinstance(log, pa.ChunkedArray) else log
+    rows = np.array([n for n, pick in zip(range(len(log)), chosen, strict=False) if pick], np.int64)
+    expected = lookup_first(log.take(pa.array(rows, pa.int64())), key)
+    assert lookup_rows(log, rows, key).to_pylist() == expected.to_pylist()

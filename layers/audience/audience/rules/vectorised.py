@@ -527,7 +527,6 @@ class _SliceAggregates:
         codes[self.occurred > plan.as_of_us] = -1  # no event after as_of counts
         self.codes = codes
         self.offsets = np.cumsum([0, *(piece.num_rows for piece in pieces)])
-        self._maps: dict[int, pa.Array] = {}
         self._lookups: dict[tuple[int, str], pa.Array] = {}
 
     def answers(self) -> tuple[pa.Array, dict[str, pa.Array]]:
@@ -548,22 +547,11 @@ class _SliceAggregates:
         """Property ``key`` of the events at ``rows`` (one event name's), looked up once per name and key."""
         found = self._lookups.get((code, key))
         if found is None:
-            found = self._lookups[(code, key)] = lookup_first(self._properties_at(code, rows), key)
-        return found
-
-    def _properties_at(self, code: int, rows: np.ndarray) -> pa.Array:
-        """The property maps of the events at ``rows`` (ascending), taken piece by piece (a take on the
-        chunked column would first copy every piece's maps into one array)."""
-        found = self._maps.get(code)
-        if found is None:
             bounds = np.searchsorted(rows, self.offsets)
-            taken = []
-            for number, piece in enumerate(self.pieces):
-                inside = rows[bounds[number]:bounds[number + 1]] - self.offsets[number]
-                if len(inside):
-                    taken.append(piece.column(piece.schema.get_field_index("properties")).take(pa.array(inside)))
-            found = self._maps[code] = (pa.concat_arrays(taken) if taken else
-                                        pa.array([], self.pieces[0].schema.field("properties").type))
+            found = self._lookups[(code, key)] = pa.concat_arrays([
+                lookup_rows(piece.column(piece.schema.get_field_index("properties")),
+                            rows[bounds[number]:bounds[number + 1]] - self.offsets[number], key)
+                for number, piece in enumerate(self.pieces)])
         return found
 
 
@@ -681,6 +669,31 @@ def lookup_first(maps: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
     if not len(rows):
         return pa.nulls(size, items.type)
     return pc.scatter(items.take(hits), rows, max_index=size - 1)
+
+
+def lookup_rows(maps: pa.Array, rows: np.ndarray, key: str) -> pa.Array:
+    """`lookup_first` of the maps at ``rows`` (ascending positions), without copying those maps first:
+    only the selected maps' keys are compared and only the matching items taken."""
+    first, count, relative = _owned_children(maps)
+    value_type = maps.type.item_type
+    offsets = relative.to_numpy()
+    starts = offsets[rows]
+    lengths = (offsets[rows + 1] - starts).astype(np.int64)
+    total = int(lengths.sum())
+    if not total:
+        return pa.nulls(len(rows), value_type)
+    owner = np.repeat(np.arange(len(rows)), lengths)  # each selected entry's row in ``rows``
+    entry = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    hits = _numpy_mask(pc.equal(maps.keys.slice(first, count).take(pa.array(entry)), key))
+    owner, entry = owner[hits], entry[hits]
+    if maps.null_count and len(owner):  # entries of a null map are not its values
+        live = maps.is_valid().to_numpy(zero_copy_only=False)[rows][owner]
+        owner, entry = owner[live], entry[live]
+    if not len(owner):
+        return pa.nulls(len(rows), value_type)
+    first_hit = np.concatenate([[True], owner[1:] != owner[:-1]])  # each map's first matching entry
+    return pc.scatter(maps.items.slice(first, count).take(pa.array(entry[first_hit])), pa.array(owner[first_hit]),
+                      max_index=len(rows) - 1)
 
 
 def _value_type(cond: EventCondition) -> pa.DataType:
