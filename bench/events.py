@@ -364,8 +364,8 @@ def markdown(result: dict[str, Any]) -> str:
     def cpu(side: dict[str, Any]) -> str:
         return f"{side['cpu_seconds']:.1f}" if "cpu_seconds" in side else "-"
 
-    cpu_ratio = (f"; CPU {ours_['cpu_seconds'] / floor_['cpu_seconds']:.1f}x the floor's, DuckDB "
-                 f"{duck['cpu_seconds'] / floor_['cpu_seconds']:.1f}x" if "cpu_seconds" in ours_ else "")
+    cpu_ratio = (f"; CPU {ours_['cpu_seconds'] / floor_['cpu_seconds']:.2f}x the floor's, DuckDB "
+                 f"{duck['cpu_seconds'] / floor_['cpu_seconds']:.2f}x" if "cpu_seconds" in ours_ else "")
     return "\n".join([
         "## Event log: streamed activity aggregation, API batches, compaction",
         "",
@@ -391,9 +391,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"| DuckDB 2 threads: the same 20 aggregates in one GROUP BY | {duck['seconds']:.1f} | {cpu(duck)} | "
         f"{duck['peak_rss_mb']:.0f} | {duck['seconds'] / floor_['seconds']:.2f}x |",
         "",
+        *[f"Another run of the same three the same hour{other.get('note', '')} (load {other['load'][0]}–"
+          f"{other['load'][1]}): floor "
+          f"{other['floor_seconds']:.1f} s ({other['floor_cpu']:.1f} CPU s), ours {other['ours_seconds']:.1f} s "
+          f"({other['ours_cpu']:.1f} CPU s), DuckDB {other['duckdb_seconds']:.1f} s ({other['duckdb_cpu']:.1f} CPU s): "
+          f"the wall-time ratios swing with the other jobs, the CPU ratios hardly.\n"
+          for other in result.get("other_runs", [])],
         f"Members per rule: ours and DuckDB's {'agree' if result['counts_agree'] else 'DIFFER'}. Issue 15's targets: "
-        f"within 2x of the floor — {'met' if result['ours_vs_floor'] <= 2 else 'NOT met'} "
-        f"({result['ours_vs_floor']:.1f}x; DuckDB {duck['seconds'] / floor_['seconds']:.1f}x{cpu_ratio}); peak RSS "
+        f"within 2x of the floor — {'met' if _within(result, 2) else 'NOT met'} "
+        f"(wall {result['ours_vs_floor']:.2f}x; DuckDB {duck['seconds'] / floor_['seconds']:.2f}x{cpu_ratio}; "
+        "met only when both wall and CPU ratios are); peak RSS "
         f"under 2 GB — {'met' if ours_['peak_rss_mb'] < 2048 else 'NOT met'}. Every object of the log is sorted by "
         "contact, so the run merges the parts' streams into slices whose contacts no other slice has "
         "(`rules/activity_slices.py`) and aggregates each slice completely: runs of one contact found by comparing "
@@ -408,6 +415,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"{api['compaction_seconds']:.1f} s for {api['events_merged']:,} events).",
         "",
     ])
+
+
+def _within(result: dict[str, Any], times: float) -> bool:
+    """Ours within ``times`` the floor by wall time and, when measured, by CPU time (on a loaded machine
+    the wall time alone can flatter either side)."""
+    ours_, floor_ = result["ours"], result["floor"]
+    cpu_ok = "cpu_seconds" not in ours_ or ours_["cpu_seconds"] <= times * floor_["cpu_seconds"]
+    return result["ours_vs_floor"] <= times and cpu_ok
 
 
 def write(result: dict[str, Any], doc: Path) -> None:
