@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -403,6 +402,9 @@ class TableEvents(EventSource):
     def fold(self, wanted: EventsWanted, consume: Callable[[list[Iterable[pa.RecordBatch]]], T]) -> T:
         table = self.table.select(list(wanted.columns)) if set(wanted.columns) <= set(self.table.column_names) \
             else self.table
+        ids = table.column("contact_id")
+        if pa.types.is_dictionary(ids.type):
+            table = table.set_column(table.schema.get_field_index("contact_id"), "contact_id", ids.cast(pa.string()))
         table = table.sort_by([("contact_id", "ascending")])
         return consume([table.to_batches(max_chunksize=SLICE_ROWS)])
 
@@ -428,7 +430,6 @@ class _Activity:
         self.as_of = as_of
         self.pool = pool
         self.threads = max(1, threads)
-        self.seconds: dict[str, float] = {"aggregate": 0.0}  # time spent aggregating (all slices, all threads)
 
     def wanted(self) -> EventsWanted:
         conds = list(self.conditions.values())
@@ -455,7 +456,7 @@ class _Activity:
                 answers[key].append(array)
 
         for pieces in sorted_slices(streams, SLICE_ROWS):
-            in_flight.append(self.pool.submit(self._aggregate, plan, pieces))
+            in_flight.append(self.pool.submit(_aggregate, plan, pieces))
             if len(in_flight) > self.threads:
                 absorb(in_flight.popleft().result())
         while in_flight:
@@ -465,12 +466,9 @@ class _Activity:
                                                for key, cond in self.conditions.items()}
         return pa.concat_arrays(keys), {key: pa.concat_arrays(arrays) for key, arrays in answers.items()}
 
-    def _aggregate(self, plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
-        started = time.perf_counter()
-        try:
-            return _SliceAggregates(plan, pieces).answers()
-        finally:
-            self.seconds["aggregate"] += time.perf_counter() - started
+
+def _aggregate(plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
+    return _SliceAggregates(plan, pieces).answers()
 
 
 class _SlicePlan:
