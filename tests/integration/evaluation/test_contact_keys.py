@@ -25,7 +25,7 @@ steps = st.lists(
 )
 
 
-def keyed(manifest, s3, catalog=DEFAULT_CATALOG) -> dict[str, int]:
+def keyed_snapshot(manifest, s3, catalog=DEFAULT_CATALOG) -> dict[str, int]:
     found: dict[str, int] = {}
     for batch in snapshots.iter_batches(manifest, s3, catalog, columns=["contact_id"], keys=True):
         found.update(zip(batch.column("contact_id").to_pylist(), batch.column(snapshots.KEY).to_pylist(),
@@ -63,7 +63,7 @@ def test_contact_keys_survive_snapshots_compaction_and_erasure(drawn, aws, s3, m
                 patched.setattr(snapshots, "COMPACT_MIN_ROWS", 0)
                 patched.setattr(snapshots, "COMPACT_SHARE", 0.0)
             manifest = snapshots.build_snapshot(tenant, s3, full=kind == "rebuild", catalog=catalog)
-        found = keyed(manifest, s3, catalog)
+        found = keyed_snapshot(manifest, s3, catalog)
         assert set(found) == live
         assert len(set(found.values())) == len(found), "a key is held by one contact"
         assert all(key is not None and key < manifest.next_key for key in found.values())
@@ -84,3 +84,51 @@ def test_keys_are_only_read_when_asked(aws, s3):
     assert snapshots.KEY not in plain.schema.names
     with_keys = next(snapshots.iter_batches(manifest, s3, DEFAULT_CATALOG, keys=True))
     assert with_keys.schema.names[-1] == snapshots.KEY and with_keys.column(snapshots.KEY).to_pylist() == [0]
+
+
+def test_runs_diff_on_contact_keys_and_fall_back_to_ids_in_a_new_key_space(tenant, s3, aws, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from audience.evaluation import changes, keyed, state
+    from audience.evaluation.run import run_tenant
+    from audience.storage import memberships_repo, segments_repo
+
+    bucket = aws.env()["DATA_BUCKET"]
+    calls = {"keys": 0, "ids": 0}
+    for name, module in (("keys", keyed), ("ids", changes)):
+        original = module.segment_change
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, "segment_change", counted)
+    for n in range(10):
+        contacts_repo.upsert(tenant, f"c{n}", {"score": n})
+    high = segments_repo.create(tenant, name="High", type="dynamic", rules={"field": "score", "op": "gte", "value": 5})
+    moment = datetime.now(UTC)
+    run_tenant(tenant, as_of=moment, s3=s3)
+    assert set(memberships_repo.iter_members(tenant, high.id)) == {"c5", "c6", "c7", "c8", "c9"}
+    assert calls == {"keys": 0, "ids": 1}  # no kept keys yet: the string diff, and the keys are kept
+
+    contacts_repo.upsert(tenant, "c5", {"score": 0})
+    contacts_repo.upsert(tenant, "c2", {"score": 9})
+    contacts_repo.upsert(tenant, "late", {"score": 6})
+    contacts_repo.erase(tenant, "c9")
+    result = run_tenant(tenant, as_of=moment + timedelta(seconds=1), s3=s3)
+    assert set(memberships_repo.iter_members(tenant, high.id)) == {"c2", "c6", "c7", "c8", "late"}
+    assert calls == {"keys": 1, "ids": 1} and result.segments[high.id] == 5
+    manifest = snapshots.latest_manifest(tenant, s3)
+    kept = state.read_state(tenant, high.id, s3, bucket, keys=True)
+    assert kept.key_space == manifest.key_space
+    by_id = keyed_snapshot(manifest, s3)
+    assert dict(zip(kept.members.to_pylist(), kept.keys.to_pylist(), strict=True)) == {
+        c: by_id[c] for c in kept.members.to_pylist()}
+
+    snapshots.build_snapshot(tenant, s3, full=True)  # a new key space: kept keys are not comparable
+    contacts_repo.upsert(tenant, "c6", {"score": 1})
+    run_tenant(tenant, as_of=moment + timedelta(seconds=2), s3=s3)
+    assert set(memberships_repo.iter_members(tenant, high.id)) == {"c2", "c7", "c8", "late"}
+    assert calls == {"keys": 1, "ids": 2}
+    assert state.read_state(tenant, high.id, s3, bucket, keys=True).key_space == \
+        snapshots.latest_manifest(tenant, s3).key_space
