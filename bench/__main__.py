@@ -88,7 +88,7 @@ def run_diff(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     evaluation_bench = PROJECT_ROOT / "bench" / "evaluation.py"
     outcomes = [_child(f"from bench.membership_diff import membership_diff\n"
                        f"print(json.dumps(membership_diff({members})))", 600) for _ in range(repeat)]
-    keys = ("read_previous_s", "string_diff_s", "write_next_s", "bitmap_diff_s")
+    keys = ("read_previous_s", "string_diff_s", "keyed_diff_s", "write_next_s", "bitmap_diff_s")
     found = dict(outcomes[0])
     for key in keys:
         values = sorted(o[key] for o in outcomes)

@@ -4,8 +4,10 @@ must write, and what computing them costs.
 The previous run's membership is read back from Parquet (as the evaluator keeps it in S3), the new
 membership is diffed against it with the run's own diff (`audience.evaluation.changes.diff`: both
 sides sorted, one looked up in the other slice by slice) and, for comparison, with two whole-set Arrow `is_in`, and the
-new membership is written back. For comparison, the same diff over a stable integer index per contact
-(a boolean mask per segment, PITFALLS) shows what an index would save. Writing the delta items to
+new membership is written back. The run's keyed diff (`audience.evaluation.keyed.diff`: the members'
+contact keys, as a run over a keyed snapshot keeps them, with only the changed members' ids taken) is
+timed beside it, and for comparison the same diff as a boolean mask per segment over every contact
+(PITFALLS). Writing the delta items to
 DynamoDB is measured by the evaluator's own benchmark (`bench/evaluation.py`) when it exists.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from audience.evaluation import keyed
 from audience.evaluation.changes import diff as run_diff
 
 from bench.datagen import _arange, _ids
@@ -58,6 +61,11 @@ def membership_diff(members: int = 3_000_000, churn: float = 0.01, *, seed: int 
         if not (added.equals(plain_added) and removed.equals(plain_removed)):
             raise AssertionError("the run's diff and the plain is_in diff disagree")
         _, write_s = _timed(lambda: pq.write_table(pa.table({"contact_id": new_ids}), Path(folder) / "next.parquet"))
+        before = keyed.KeyedMembers(old, index.cast(pa.uint32()))
+        after = keyed.KeyedMembers(new_ids, new_index.cast(pa.uint32()))
+        (key_added, key_removed), keyed_s = _timed(lambda: keyed.diff(before, after))
+        if not (key_added.equals(added) and key_removed.equals(removed)):
+            raise AssertionError("the keyed diff and the run's string diff disagree")
 
     # The same diff over a stable integer index: one boolean per contact of the tenant.
     universe = members + joining
@@ -79,6 +87,7 @@ def membership_diff(members: int = 3_000_000, churn: float = 0.01, *, seed: int 
         "delta_items": len(added) + len(removed),
         "read_previous_s": read_s,
         "string_diff_s": diff_s,
+        "keyed_diff_s": keyed_s,
         "hashed_diff_s": hashed_s,
         "write_next_s": write_s,
         "bitmap_diff_s": bitmap_s,

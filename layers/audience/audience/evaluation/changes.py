@@ -116,6 +116,13 @@ def segment_change(
         return Change(added, removed, len(current))
     touched = _ids([*recent, *newer])
     added, removed = diff(_minus(previous, touched), _minus(current, touched))
+    return with_touches(added, removed, current, recent=recent, newer=newer, stored=stored)
+
+
+def with_touches(added: pa.Array, removed: pa.Array, current: pa.Array, *, recent: list[str], newer: list[str],
+                 stored: Callable[[list[str]], set[str]]) -> Change:
+    """The change once the diff of the untouched contacts is known (``added``/``removed``): recent
+    touches re-asserted against what the table holds, newer ones left alone (module docstring)."""
     held = stored([*recent, *newer])
     recent_ids = _ids(recent)
     in_current = _within(recent_ids, current)

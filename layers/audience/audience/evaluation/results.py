@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from audience.evaluation import changes, engine, snapshots, state
+from audience.evaluation import changes, engine, keyed, snapshots, state
 from audience.storage import history_repo, memberships_repo, runs_repo, segments_repo
 from audience.storage.membership_history_repo import Cause
 from audience.storage.membership_history_repo import stamp as _stamp
@@ -50,7 +50,7 @@ def finish(
     as_of: datetime,
     manifest: snapshots.Manifest,
     plan: engine.Plan,
-    members: dict[str, pa.Array],
+    members: dict[str, pa.Array] | dict[str, keyed.KeyedMembers],
     failed: dict[str, str],
     *,
     s3,
@@ -71,7 +71,8 @@ def finish(
         began = time.monotonic()
         try:
             change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
-                            snapshot_cut=manifest.watermark, touches=touches, run_id=run_id)
+                            snapshot_cut=manifest.watermark, touches=touches, run_id=run_id,
+                            key_space=manifest.key_space)
             result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
             result.segments[slot.id] = change.member_count
         except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
@@ -120,23 +121,33 @@ class StreamTouches:
         return self._cache[key]
 
 
-def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3, bucket: str, *,
-           snapshot_cut: str | None, touches: StreamTouches, run_id: str | None = None) -> changes.Change:
+def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers, as_of: datetime, s3, bucket: str,
+           *, snapshot_cut: str | None, touches: StreamTouches, run_id: str | None = None,
+           key_space: str | None = None) -> changes.Change:
     """Write one segment's result: only the changed memberships (``changes``), each with its history
     entry in the same batched requests, then the state and the day's counters (``finish`` then sets
-    the count). Memberships first: a run dying after them is repaired by the next run."""
-    found = state.read_state(tenant, segment.id, s3, bucket)
+    the count). Memberships first: a run dying after them is repaired by the next run. Members with
+    contact keys are diffed on the keys (``keyed``) when the state holds keys of the same key space."""
+    found = state.read_state(tenant, segment.id, s3, bucket, keys=True)
     base_is_table = found is None
     previous = found or state.previous_state(tenant, segment.id, s3, bucket)
     since = snapshot_cut if base_is_table else previous.cut
     if since and snapshot_cut and snapshot_cut < since:
         since = snapshot_cut
     recent, newer = changes.touched_groups(touches.since(since), previous.cut, snapshot_cut, base_is_table)
-    members = changes.in_order(members)  # and so the state: the next run's diff is the sorted one
-    change = changes.segment_change(
-        previous.members, members, recent=recent, newer=newer,
-        stored=lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True),
-    )
+    stored = lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True)  # noqa: E731
+    keys = None
+    if isinstance(members, keyed.KeyedMembers):
+        members = members.in_order()  # and so the state: a string diff of it (trust's what-if) is the sorted one
+        if key_space and previous.keys is not None and previous.key_space == key_space:
+            change = keyed.segment_change(keyed.KeyedMembers(previous.members, previous.keys), members,
+                                          recent=recent, newer=newer, stored=stored)
+        else:
+            change = changes.segment_change(previous.members, members.ids, recent=recent, newer=newer, stored=stored)
+        members, keys = members.ids, members.keys
+    else:
+        members = changes.in_order(members)
+        change = changes.segment_change(previous.members, members, recent=recent, newer=newer, stored=stored)
     cause = Cause("run", run_id=run_id, rules_version=segment.version, at=_stamp(as_of))
     for first in range(0, len(change.added), WRITE_SLICE):
         ids = change.added.slice(first, WRITE_SLICE).to_pylist()
@@ -144,7 +155,7 @@ def _apply(tenant: str, segment: Segment, members: pa.Array, as_of: datetime, s3
     for first in range(0, len(change.removed), WRITE_SLICE):
         memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist(),
                                      history=cause)
-    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut)
+    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut, keys=keys, key_space=key_space)
     history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(change.added), len(change.removed),
                          change.member_count)
     return change

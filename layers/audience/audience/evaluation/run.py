@@ -216,7 +216,7 @@ def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed
         plan.rules = {sid: r for sid, r in plan.rules.items() if sid not in failed}
         plan.slots = [s for s in plan.slots if s.id not in failed]
         try:
-            return shards.evaluate_sharded(plan, manifest, s3, shard_count, bucket=bucket)
+            return shards.evaluate_sharded(plan, manifest, s3, shard_count, bucket=bucket, keys=True)
         except Exception:  # noqa: BLE001 - find the culprit below
             first = next(snapshots.iter_batches(manifest, s3, plan.catalog, bucket=bucket, columns=plan.columns,
                                                 dictionary=True), None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from audience.evaluation import engine, snapshots
+from audience.evaluation import engine, keyed, snapshots
 from audience.eventlog import LogEvents
 from audience.ranged import RangedObject
 from audience.settings import get_settings
@@ -38,15 +38,18 @@ def split(manifest: snapshots.Manifest, count: int) -> list[Shard]:
 
 
 def evaluate_shard(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard, s3, *, bucket: str | None = None,
-                   evaluator=None) -> dict[str, pa.Array]:
+                   evaluator=None, keys: bool = False) -> dict[str, pa.Array] | dict[str, keyed.KeyedMembers]:
     """The shard's members; without a shared ``evaluator`` the shard aggregates activity of its own
-    contacts only (`shard_events`)."""
+    contacts only (`shard_events`). ``keys``: with their contact keys (``keyed.KeyedMembers``) when the
+    snapshot has them."""
     batches = snapshots.iter_batches(
         manifest, s3, plan.catalog, bucket=bucket, files=shard.files, include_delta=shard.include_delta,
-        columns=plan.columns, dictionary=True,
+        columns=plan.columns, dictionary=True, keys=keys,
     )
     if evaluator is None:
         evaluator = replace(plan, events=shard_events(plan, manifest, shard, s3, bucket)).evaluator()
+    if keys:
+        return keyed.evaluate(plan, batches, evaluator)
     return engine.evaluate(plan, batches, evaluator)
 
 
@@ -87,20 +90,26 @@ def _id_range(s3, bucket: str, entry: dict) -> tuple[str, str] | None:
     return (min(lows), max(highs)) if lows else None
 
 
-def merge(results: list[dict[str, pa.Array]]) -> dict[str, pa.Array]:
-    """The shards' member ids per segment, concatenated (shards hold disjoint contacts)."""
+def merge(results: list[dict[str, pa.Array]] | list[dict[str, keyed.KeyedMembers]]):
+    """The shards' member ids (or keyed members) per segment, concatenated (shards hold disjoint
+    contacts)."""
+    segments = {sid for result in results for sid in result}
+    if any(isinstance(members, keyed.KeyedMembers) for result in results for members in result.values()):
+        if all(isinstance(members, keyed.KeyedMembers) for result in results for members in result.values()):
+            return {sid: keyed.concat(r[sid] for r in results if sid in r) for sid in segments}
+        results = [{sid: m.ids if isinstance(m, keyed.KeyedMembers) else m for sid, m in r.items()} for r in results]
     merged: dict[str, pa.Array] = {}
-    for sid in {sid for result in results for sid in result}:
+    for sid in segments:
         parts = [r[sid] for r in results if sid in r and len(r[sid])]
         merged[sid] = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
     return merged
 
 
 def evaluate_sharded(plan: engine.Plan, manifest: snapshots.Manifest, s3, count: int, *,
-                     bucket: str | None = None) -> dict[str, pa.Array]:
+                     bucket: str | None = None, keys: bool = False):
     """Every shard in this process, one after another, as the deployed fan-out runs them in separate
     Lambdas (``evaluate_shard``): each reads and aggregates only its own contacts' events. Without
     the event log (no activity, or events in memory) the shards share one compiled evaluator."""
     evaluator = None if isinstance(plan.events, LogEvents) else plan.evaluator()
-    return merge([evaluate_shard(plan, manifest, shard, s3, bucket=bucket, evaluator=evaluator)
+    return merge([evaluate_shard(plan, manifest, shard, s3, bucket=bucket, evaluator=evaluator, keys=keys)
                   for shard in split(manifest, count)])

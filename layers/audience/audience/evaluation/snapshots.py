@@ -15,6 +15,13 @@ wins, erased contacts kept as tombstone rows), and compacts into fresh base file
 grows past a share of the base. ``build_snapshot(full=True)`` rebuilds from the contacts partition
 for repair. Readers stream record batches: memory holds one base file and the delta, never the
 whole snapshot.
+
+Contact keys: every contact gets a dense integer (``contact_key``, uint32) when it first enters the
+tenant's snapshots, stored beside ``contact_id`` in base files and the delta and kept by every
+incremental snapshot and compaction, so a run's memberships can be integer sets. Erased contacts
+leave holes: a key is never given to another contact within a key space (``Manifest.key_space``).
+Only ``build_snapshot(full=True)`` numbers the contacts afresh (a new key space, holes closed); a
+rewrite forced by a catalog change keeps the key space and every key.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ ERASED = "_erased"
 DICTIONARY_SHARE = 0.05  # string columns with at most this share of distinct values are read dictionary-encoded
 RANGED_MIN_BYTES = 4 * 2**20  # smaller files are fetched whole: one GET beats a footer GET plus column GETs
 KEEP_SNAPSHOTS = 3  # newest snapshots kept whole; older ones keep only the files these still list
+KEY = "contact_key"  # the contact's integer key (module docstring)
+KEY_TYPE = pa.uint32()
 
 
 @dataclass
@@ -62,6 +71,8 @@ class Manifest:
     delta: dict[str, Any] | None = None  # {"key", "rows"}
     events: list[str] = field(default_factory=list)  # unused: activity is read from the event log's own manifest
     contact_count: int = 0
+    key_space: str | None = None  # id of the build that numbered the keys (None: written before keys)
+    next_key: int = 0  # the key the next new contact gets
 
     @property
     def base_rows(self) -> int:
@@ -121,10 +132,18 @@ def build_snapshot(
         watermark=None,
         fields={name: FieldType(t).value for name, t in catalog.fields.items()},
     )
+    if previous is not None and previous.key_space is None:
+        previous = None  # written before contact keys: number them once
+    carried = None
     if previous is not None and previous.fields != manifest.fields:
-        previous = None  # the catalog changed: base files lack (or mistype) a field stored values may use
+        # the catalog changed: base files lack (or mistype) a field stored values may use; rewritten
+        # whole, but every contact keeps its key
+        carried = _live_keys(previous, s3, bucket)
+        manifest.key_space, manifest.next_key = previous.key_space, previous.next_key
+        previous = None
     if previous is None:
-        manifest.watermark = _full_build(tenant, s3, bucket, folder, schema, catalog, manifest)
+        manifest.key_space = manifest.key_space or snapshot_id
+        manifest.watermark = _full_build(tenant, s3, bucket, folder, schema, catalog, manifest, carried)
     else:
         _incremental(tenant, s3, bucket, folder, schema, catalog, previous, manifest)
     manifest.contact_count = _count(manifest, s3, bucket)
@@ -181,16 +200,20 @@ def iter_batches(
     include_delta: bool = True,
     columns: Sequence[str] | None = None,
     dictionary: bool = False,
+    keys: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """The snapshot's live contacts as record batches of ``contacts_schema(catalog)`` (or the named
     ``columns``, ``contact_id`` always first). ``files``/``include_delta`` select a shard: base files
-    yield only contacts the delta does not replace; the delta yields its live contacts.
+    yield only contacts the delta does not replace; the delta yields its live contacts. ``keys``:
+    each batch ends with the ``contact_key`` column.
 
     ``dictionary``: the string columns a base file lists as low-cardinality (``_write_base``) come
     dictionary-encoded (``dictionary<int32, string>`` in place of ``string``), as Parquet stores them:
     no decoding of repeated values, and the rule engine decides each distinct value once."""
     bucket = bucket or get_settings().data_bucket
     schema = _projected(contacts_schema(catalog), columns)
+    if keys:
+        schema = schema.append(pa.field(KEY, KEY_TYPE))
     delta = _read_delta(manifest, s3, bucket)
     replaced = delta.column("contact_id") if delta is not None else None
     entries = [entry for entry in manifest.files if files is None or entry["key"] in files]
@@ -270,9 +293,11 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema, *, keep_dictionary: bool =
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
 
 
-def contacts_batch(contacts: Iterable[Contact], catalog: FieldCatalog, *, with_erased: bool = False) -> pa.RecordBatch:
+def contacts_batch(contacts: Iterable[Contact], catalog: FieldCatalog, *, with_erased: bool = False,
+                   keys: Sequence[int | None] | pa.Array | None = None) -> pa.RecordBatch:
     """Stored contacts as one typed record batch; values read exactly as the per-record evaluator
-    reads them (``rules.record.normalise``), so both evaluators see the same contact."""
+    reads them (``rules.record.normalise``), so both evaluators see the same contact. ``keys``: their
+    contact keys, appended as the ``contact_key`` column."""
     schema = contacts_schema(catalog)
     rows = list(contacts)
     columns: dict[str, list[Any]] = {"contact_id": [c.contact_id for c in rows]}
@@ -283,6 +308,9 @@ def contacts_batch(contacts: Iterable[Contact], catalog: FieldCatalog, *, with_e
         kind = catalog.type_of(target.name)
         columns[target.name] = [_cell(kind, shape.get(target.name)) for shape in shapes]
     arrays = [pa.array(columns[f.name], type=f.type) for f in schema]
+    if keys is not None:
+        schema = schema.append(pa.field(KEY, KEY_TYPE))
+        arrays.append(keys.cast(KEY_TYPE) if isinstance(keys, pa.Array) else pa.array(keys, KEY_TYPE))
     if with_erased:
         schema = schema.append(pa.field(ERASED, pa.bool_()))
         arrays.append(pa.array([c.erased for c in rows], pa.bool_()))
@@ -312,14 +340,17 @@ def _cell(kind: FieldType, raw: Any) -> Any:
 # -- writing -----------------------------------------------------------------------------------------
 
 
-def _full_build(tenant, s3, bucket, folder, schema, catalog, manifest: Manifest) -> str | None:
-    """Every contact of the tenant's partition (repair and first snapshot) into sorted base files."""
+def _full_build(tenant, s3, bucket, folder, schema, catalog, manifest: Manifest,
+                carried: tuple[pa.Array, pa.Array] | None = None) -> str | None:
+    """Every contact of the tenant's partition (repair and first snapshot) into sorted base files.
+    Keys: ``carried`` (sorted ids, their keys) are kept, every other contact gets the next key."""
     watermark: str | None = None
     chunk: list[Contact] = []
 
     def flush() -> None:
         if chunk:
-            batch = contacts_batch(chunk, catalog)
+            known = None if carried is None else _lookup_keys(*carried, pa.array([c.contact_id for c in chunk]))
+            batch = contacts_batch(chunk, catalog, keys=_fill_new_keys(known, len(chunk), manifest))
             _write_base(s3, bucket, folder, pa.Table.from_batches([batch]), manifest)
             chunk.clear()
 
@@ -343,16 +374,21 @@ def _incremental(tenant, s3, bucket, folder, schema, catalog, previous: Manifest
         changed[contact.contact_id] = contact  # update order: the newest version wins
         watermark = max(watermark or "", contact.updated_at)
     manifest.watermark = watermark
+    manifest.key_space, manifest.next_key = previous.key_space, previous.next_key
     old_delta = _read_delta(previous, s3, bucket)
     parts = []
+    changed_ids = pa.array(list(changed), pa.string())
+    known = _known_keys(previous, old_delta, changed_ids, s3, bucket) if changed else None
     if old_delta is not None and len(old_delta):
-        old_delta = conform_table(old_delta, schema.append(pa.field(ERASED, pa.bool_())))
+        stored = schema.append(pa.field(KEY, KEY_TYPE)).append(pa.field(ERASED, pa.bool_()))
+        old_delta = conform_table(old_delta, stored)
         if changed:
-            keep = pc.invert(pc.is_in(old_delta.column("contact_id"), value_set=pa.array(list(changed), pa.string())))
-            old_delta = old_delta.filter(keep)
+            old_delta = old_delta.filter(pc.invert(pc.is_in(old_delta.column("contact_id"), value_set=changed_ids)))
         parts.append(old_delta)
     if changed:
-        parts.append(pa.Table.from_batches([contacts_batch(changed.values(), catalog, with_erased=True)]))
+        live = pc.invert(pa.array([c.erased for c in changed.values()], pa.bool_()))
+        keys = _fill_new_keys(known, len(changed), manifest, only=live)  # an erased stranger gets none
+        parts.append(pa.Table.from_batches([contacts_batch(changed.values(), catalog, with_erased=True, keys=keys)]))
     delta = pa.concat_tables(parts) if parts else None
     manifest.files = list(previous.files)
     if delta is not None and len(delta) > max(COMPACT_MIN_ROWS, COMPACT_SHARE * previous.base_rows):
@@ -367,7 +403,7 @@ def _compact(s3, bucket, folder, catalog, manifest: Manifest) -> None:
     pending: list[pa.RecordBatch] = []
     rows = 0
     staged = Manifest(**{**asdict(manifest), "files": []})
-    for batch in iter_batches(manifest, s3, catalog, bucket=bucket):
+    for batch in iter_batches(manifest, s3, catalog, bucket=bucket, keys=True):
         pending.append(batch)
         rows += batch.num_rows
         if rows >= ROWS_PER_FILE:
@@ -376,6 +412,56 @@ def _compact(s3, bucket, folder, catalog, manifest: Manifest) -> None:
     if pending:
         _write_base(s3, bucket, folder, pa.Table.from_batches(pending), staged)
     manifest.files, manifest.delta = staged.files, None
+
+
+def _known_keys(previous: Manifest, old_delta: pa.Table | None, ids: pa.Array, s3, bucket: str) -> pa.Array:
+    """The keys ``ids`` already have in the ``previous`` snapshot (its delta first, tombstones included,
+    then its base files; null for contacts it never held). Only the two key columns are read."""
+    found = pa.nulls(len(ids), KEY_TYPE)
+    sources = [] if old_delta is None or KEY not in old_delta.column_names else [old_delta]
+    for source in [*sources, *(read_columns(s3, bucket, entry, ["contact_id", KEY]) for entry in previous.files)]:
+        if not pc.any(pc.is_null(found)).as_py():
+            break
+        hit = pc.is_in(source.column("contact_id"), value_set=ids)
+        if not pc.any(hit).as_py():
+            continue
+        here = source.filter(hit)
+        where = pc.index_in(ids, value_set=here.column("contact_id").combine_chunks())
+        keys = here.column(KEY).combine_chunks().cast(KEY_TYPE).take(where)
+        found = pc.coalesce(found, keys)
+    return found
+
+
+def _fill_new_keys(known: pa.Array | None, size: int, manifest: Manifest, only: pa.Array | None = None) -> pa.Array:
+    """``known`` keys with each gap (where ``only`` holds, default everywhere) given the manifest's
+    next key in order; advances ``manifest.next_key``."""
+    known = pa.nulls(size, KEY_TYPE) if known is None else known.cast(KEY_TYPE)
+    missing = pc.is_null(known)
+    if only is not None:
+        missing = pc.and_(missing, only)
+    fresh = int(pc.sum(missing).as_py() or 0)
+    if not fresh:
+        return known
+    numbered = pc.add(pc.cumulative_sum(missing.cast(pa.int64())), manifest.next_key - 1).cast(KEY_TYPE)
+    manifest.next_key += fresh
+    return pc.if_else(missing, numbered, known)
+
+
+def _live_keys(manifest: Manifest, s3, bucket: str) -> tuple[pa.Array, pa.Array] | None:
+    """Every live contact's (id, key) of ``manifest``, sorted by id (None: written before keys)."""
+    if manifest.key_space is None:
+        return None
+    table = pa.Table.from_batches(list(iter_batches(manifest, s3, manifest.catalog(), bucket=bucket,
+                                                    columns=["contact_id"], keys=True)),
+                                  schema=pa.schema([pa.field("contact_id", pa.string(), nullable=False),
+                                                    pa.field(KEY, KEY_TYPE)])).sort_by("contact_id")
+    return table.column("contact_id").combine_chunks(), table.column(KEY).combine_chunks()
+
+
+def _lookup_keys(ordered_ids: pa.Array, keys: pa.Array, ids: pa.Array) -> pa.Array:
+    from audience.rules.vectorised import sorted_positions
+
+    return keys.take(sorted_positions(ordered_ids, ids))
 
 
 def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:

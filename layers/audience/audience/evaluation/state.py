@@ -1,7 +1,9 @@
 """Last run's membership of each dynamic segment, kept as Parquet in S3: the base of the next diff.
 
 ``tenants/{t}/memberships/{segment_id}.parquet`` holds one column ``contact_id`` and, in the file's
-metadata, the ``cut`` of the snapshot it was computed from (the newest contact change that snapshot
+metadata, the ``cut`` of the snapshot it was computed from (and, from runs over keyed snapshots, a
+column ``contact_key`` with the members' integer keys and the ``key_space`` they belong to: the
+next diff is then an integer set operation, ``keyed``) (the newest contact change that snapshot
 saw). Diffing against it (Arrow ``is_in``) means a run writes to DynamoDB only the memberships that
 changed; the cut tells the next run which contacts the real-time path touched since (``changes``).
 When the object is missing (first run, lost state) the membership table itself is the base, so
@@ -19,28 +21,37 @@ import pyarrow.parquet as pq
 from audience.storage import memberships_repo
 
 CUT = b"audience.cut"
+KEY_SPACE = b"audience.key_space"
+KEY = "contact_key"  # as snapshots.KEY (not imported: exports read states without the evaluation stack)
 
 
 @dataclass(frozen=True)
 class State:
     members: pa.Array  # distinct contact ids
     cut: str | None  # snapshot cut of the run that wrote it (None: unknown, e.g. read from the table)
+    keys: pa.Array | None = None  # the members' contact keys (uint32), aligned (None: not kept)
+    key_space: str | None = None  # the snapshots' key space those keys belong to
 
 
 def state_key(tenant: str, segment_id: str) -> str:
     return f"tenants/{tenant}/memberships/{segment_id}.parquet"
 
 
-def read_state(tenant: str, segment_id: str, s3, bucket: str) -> State | None:
+def read_state(tenant: str, segment_id: str, s3, bucket: str, *, keys: bool = False) -> State | None:
+    """The kept state; ``keys``: with the members' contact keys when it has them."""
     try:
         body = s3.get_object(Bucket=bucket, Key=state_key(tenant, segment_id))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
-    table = pq.read_table(pa.BufferReader(body), columns=["contact_id"])
+    file = pq.ParquetFile(pa.BufferReader(body))
+    keyed = keys and KEY in file.schema_arrow.names
+    table = file.read(columns=["contact_id", KEY] if keyed else ["contact_id"])
     column = table.column(0)
     members = pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], pa.string())
-    cut = (table.schema.metadata or {}).get(CUT)
-    return State(members, cut.decode() if cut else None)
+    metadata = table.schema.metadata or {}
+    cut, space = metadata.get(CUT), metadata.get(KEY_SPACE)
+    found = table.column(KEY).combine_chunks().cast(pa.uint32()) if keyed else None
+    return State(members, cut.decode() if cut else None, found, space.decode() if keyed and space else None)
 
 
 def previous_members(tenant: str, segment_id: str, s3, bucket: str) -> pa.Array:
@@ -56,10 +67,16 @@ def previous_state(tenant: str, segment_id: str, s3, bucket: str) -> State:
     return State(pa.array(list(memberships_repo.iter_members(tenant, segment_id)), pa.string()), None)
 
 
-def write_state(tenant: str, segment_id: str, members: pa.Array, s3, bucket: str, *, cut: str | None = None) -> None:
-    table = pa.table({"contact_id": members.cast(pa.string())})
-    if cut:
-        table = table.replace_schema_metadata({CUT: cut.encode()})
+def write_state(tenant: str, segment_id: str, members: pa.Array, s3, bucket: str, *, cut: str | None = None,
+                keys: pa.Array | None = None, key_space: str | None = None) -> None:
+    columns = {"contact_id": members.cast(pa.string())}
+    metadata = {CUT: cut.encode()} if cut else {}
+    if keys is not None and key_space:
+        columns[KEY] = keys.cast(pa.uint32())
+        metadata[KEY_SPACE] = key_space.encode()
+    table = pa.table(columns)
+    if metadata:
+        table = table.replace_schema_metadata(metadata)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     s3.put_object(Bucket=bucket, Key=state_key(tenant, segment_id), Body=sink.getvalue())
