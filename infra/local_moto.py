@@ -27,27 +27,61 @@ class ObjectPutsKeepTheirBody:
 
 
 class LocalMotoServer:
-    """moto's threaded server (as ``moto.server.ThreadedMotoServer``) behind that middleware."""
+    """moto's threaded server (as ``moto.server.ThreadedMotoServer``) behind that middleware, in a
+    child process of its own.
+
+    In the stack's process moto shared one interpreter lock with the front door, the pollers and
+    every function it serves: a DynamoDB write waited for the importer's own parsing and the stream
+    function's work, and theirs for moto (BatchWriteItem ran at ~600 items/s there). In its own
+    process moto takes a core of its own, as DynamoDB is not in the caller's process either. The
+    child ends when the stack stops or its parent dies (its end of the pipe closes).
+    """
 
     def __init__(self, host: str, port: int = 0) -> None:
-        from moto.moto_server.threaded_moto_server import MotoRequestHandler
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
+        import multiprocessing
 
-        from infra.local_moto_transactions import install
-
-        install()  # transactions cost their own items, not the whole table (see that module)
-        app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+        self._conn, child_conn = context.Pipe()
+        self._process = context.Process(target=_serve, args=(host, port, child_conn), name="moto", daemon=True)
+        self._address: tuple[str, int] | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        self._process.start()
+        if not self._conn.poll(60):
+            self._process.terminate()
+            raise RuntimeError("moto's server did not start within 60 s")
+        host, port = self._conn.recv()
+        self._address = (str(host), int(port))
 
     def get_host_and_port(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        assert self._address is not None, "start() first"
+        return self._address
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        self._conn.close()
+        self._process.terminate()
+        self._process.join(timeout=5)
+
+
+def _serve(host: str, port: int, conn: Any) -> None:
+    """The child: moto's app with the local patches, serving until the parent goes away."""
+    import contextlib
+    import logging
+    import os
+
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from infra import local_moto_queries, local_moto_transactions
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    local_moto_transactions.install()  # transactions cost their own items, not the whole table
+    local_moto_queries.install()  # a Query reads its partition, not the whole table
+    app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    conn.send(server.server_address[:2])
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()  # nothing is ever sent: returns (EOFError) when the parent closes or dies
+    os._exit(0)  # in-memory state only: nothing to tear down
