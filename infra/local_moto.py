@@ -63,6 +63,24 @@ class LocalMotoServer:
         self._process.join(timeout=5)
 
 
+def install_patches() -> None:
+    """The local stack's changes to moto in this process: each keeps moto's answers and makes one
+    cost follow the request instead of the table (see each module)."""
+    from infra import (
+        local_moto_answers,
+        local_moto_items,
+        local_moto_queries,
+        local_moto_streams,
+        local_moto_transactions,
+    )
+
+    local_moto_transactions.install()  # transactions back up their own items, not whole tables
+    local_moto_queries.install()  # a Query reads its partition, not the whole table
+    local_moto_items.install()  # an item's size is checked once, not once per attribute
+    local_moto_streams.install()  # stream records dumped as JSON, not through the shape serializer
+    local_moto_answers.install()  # read answers dumped as JSON, likewise
+
+
 def _serve(host: str, port: int, conn: Any) -> None:
     """The child: moto's app with the local patches, serving until the parent goes away."""
     import contextlib
@@ -73,13 +91,8 @@ def _serve(host: str, port: int, conn: Any) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from infra import local_moto_items, local_moto_queries, local_moto_streams, local_moto_transactions
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    local_moto_transactions.install()  # transactions cost their own items, not the whole table
-    local_moto_queries.install()  # a Query reads its partition, not the whole table
-    local_moto_items.install()  # an item's size is checked once, not once per attribute
-    local_moto_streams.install()  # stream records dumped as JSON, not through the shape serializer
+    install_patches()
     app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
