@@ -8,7 +8,11 @@ it is. So object PUTs reach moto as ``application/octet-stream`` when they claim
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 FORM = "application/x-www-form-urlencoded"
@@ -28,39 +32,49 @@ class ObjectPutsKeepTheirBody:
 
 class LocalMotoServer:
     """moto's threaded server (as ``moto.server.ThreadedMotoServer``) behind that middleware, in a
-    child process of its own.
+    child process of its own (``python -m infra.local_moto``).
 
     In the stack's process moto shared one interpreter lock with the front door, the pollers and
     every function it serves: a DynamoDB write waited for the importer's own parsing and the stream
-    function's work, and theirs for moto (BatchWriteItem ran at ~600 items/s there). In its own
-    process moto takes a core of its own, as DynamoDB is not in the caller's process either. The
-    child ends when the stack stops or its parent dies (its end of the pipe closes).
+    function's work, and theirs for moto. In its own process moto takes a core of its own, as
+    DynamoDB is not in the caller's process either. A plain subprocess, not ``multiprocessing``:
+    spawning would re-run the caller's ``__main__`` script. The child ends when the stack stops or
+    its parent dies (its standard input closes).
     """
 
     def __init__(self, host: str, port: int = 0) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-        self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=_serve, args=(host, port, child_conn), name="moto", daemon=True)
+        self._command = [sys.executable, "-m", "infra.local_moto", host, str(port)]
+        self._process: subprocess.Popen[str] | None = None
         self._address: tuple[str, int] | None = None
 
     def start(self) -> None:
-        self._process.start()
-        if not self._conn.poll(60):
-            self._process.terminate()
-            raise RuntimeError("moto's server did not start within 60 s")
-        host, port = self._conn.recv()
-        self._address = (str(host), int(port))
+        root = str(Path(__file__).resolve().parent.parent)
+        paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        self._process = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        )
+        assert self._process.stdout is not None
+        ready = self._process.stdout.readline().split()
+        if len(ready) != 2:
+            self._process.kill()
+            raise RuntimeError(f"moto's server did not start (exit {self._process.wait()})")
+        self._address = (ready[0], int(ready[1]))
 
     def get_host_and_port(self) -> tuple[str, int]:
         assert self._address is not None, "start() first"
         return self._address
 
     def stop(self) -> None:
-        self._conn.close()
+        if self._process is None or self._process.poll() is not None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
         self._process.terminate()
-        self._process.join(timeout=5)
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
 
 
 def install_patches() -> None:
@@ -81,11 +95,10 @@ def install_patches() -> None:
     local_moto_answers.install()  # read answers dumped as JSON, likewise
 
 
-def _serve(host: str, port: int, conn: Any) -> None:
-    """The child: moto's app with the local patches, serving until the parent goes away."""
-    import contextlib
+def serve(host: str, port: int) -> None:
+    """The child: moto's app with the local patches; prints ``host port`` once it listens, serves
+    until its standard input closes (the stack stopped, or died)."""
     import logging
-    import os
 
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -96,7 +109,11 @@ def _serve(host: str, port: int, conn: Any) -> None:
     app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
-    conn.send(server.server_address[:2])
-    with contextlib.suppress(EOFError, OSError):
-        conn.recv()  # nothing is ever sent: returns (EOFError) when the parent closes or dies
+    bound_host, bound_port = server.server_address[:2]
+    print(bound_host, bound_port, flush=True)
+    sys.stdin.read()  # nothing is ever written: returns when the parent closes it or dies
     os._exit(0)  # in-memory state only: nothing to tear down
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]))
