@@ -376,7 +376,8 @@ def _exports_md(section: dict[str, Any]) -> list[str]:
         return [*out, f"Failed: `{section['error'][:500]}`", ""]
     out += ["`bench/exports.py`: CSV exports (nine columns) through the real exporter handler (SQS job, members "
             "from the run's membership Parquet or the projected Query, contacts from the snapshot patched with "
-            "the changes since, S3 multipart upload) on in-process moto. `floor` is a plain pyarrow read of "
+            "the changes since, S3 multipart upload) on in-process moto with the local stack's patches "
+            "(`infra.local_moto.install_patches`). `floor` is a plain pyarrow read of "
             "the same columns of the same snapshot files from moto S3 (`+csv`: plus `pyarrow.csv.write_csv`, no "
             "filtering, no formula guard, no upload), measured in the same process. `BatchGet` is the previous "
             "design's contact reads on the same moto (rows/s). `table=changed`: ContactsTable holds only the "
@@ -430,7 +431,8 @@ def _imports_md(section: dict[str, Any]) -> list[str]:
         return [*out, f"Failed: `{section['error'][:500]}`", ""]
     peer = section.get("peer", {})
     note = (
-        "`bench/imports.py`: the local stack started in-process; `POST /imports`, the file PUT to the presigned "
+        "`bench/imports.py`: the local stack started by the benchmark (moto in a process of its own, with the "
+        "local patches of `infra/local_moto.py`); `POST /imports`, the file PUT to the presigned "
         "URL, `GET /imports/{id}` polled until `succeeded` (S3 → ImportQueue → importer split → ImportChunksQueue → "
         "importer chunks, contacts in TransactWriteItems of up to 100 items). In the same run, on the same moto "
         f"server: BatchWriteItem of contact-sized items {peer.get('batch_write_items_per_s', 0):,} items/s, "
