@@ -18,8 +18,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from infra.moto_patches import Patches
+
 READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
-_originals: list[tuple[Any, str, Any]] = []
+_patches = Patches()
 
 
 class _WireEncoder(json.JSONEncoder):
@@ -44,7 +46,7 @@ def _present(value: Any) -> Any:
 
 def install() -> None:
     """Patch moto's DynamoDB answers in this process (idempotent)."""
-    if _originals:
+    if _patches.installed:
         return
     from moto.dynamodb.responses import DynamoResult
 
@@ -56,12 +58,9 @@ def install() -> None:
         body = json.dumps(_present(self.result), cls=_WireEncoder, separators=(",", ":"))
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
-    _originals.append((DynamoResult, "execute_result", original))
-    DynamoResult.execute_result = execute_result
+    _patches.replace(DynamoResult, "execute_result", execute_result)
 
 
 def uninstall() -> None:
     """Give moto its own code back."""
-    while _originals:
-        owner, name, value = _originals.pop()
-        setattr(owner, name, value)
+    _patches.restore()

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-_originals: list[tuple[Any, str, Any]] = []
+from infra.moto_patches import Patches
+
+_patches = Patches()
 ITEM_LIMIT = 405_000  # moto's own figure (DynamoDB's 400 KB, measured between 409 and 410 KB)
 
 
 def install() -> None:
     """Patch moto's DynamoDB ``Item`` in this process (idempotent)."""
-    if _originals:
+    if _patches.installed:
         return
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -34,12 +36,9 @@ def install() -> None:
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, typed)  # no per-key re-check: the total was checked above
 
-    _originals.append((Item, "__init__", Item.__init__))
-    Item.__init__ = __init__
+    _patches.replace(Item, "__init__", __init__)
 
 
 def uninstall() -> None:
     """Give moto its own code back."""
-    while _originals:
-        owner, name, value = _originals.pop()
-        setattr(owner, name, value)
+    _patches.restore()

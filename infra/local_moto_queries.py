@@ -15,13 +15,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from infra.moto_patches import Patches
+
 _STATE = threading.local()
-_originals: list[tuple[Any, str, Any]] = []
+_patches = Patches()
 
 
 def install() -> None:
     """Patch moto's DynamoDB ``Table`` in this process (idempotent)."""
-    if _originals:
+    if _patches.installed:
         return
     from moto.dynamodb.models.table import Table
 
@@ -48,13 +50,10 @@ def install() -> None:
             return [bucket]
         return sorted(bucket.values(), key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
-    for name, value in (("query", partition_query), ("all_items", partition_items)):
-        _originals.append((Table, name, getattr(Table, name)))
-        setattr(Table, name, value)
+    _patches.replace(Table, "query", partition_query)
+    _patches.replace(Table, "all_items", partition_items)
 
 
 def uninstall() -> None:
     """Give moto its own code back."""
-    while _originals:
-        owner, name, value = _originals.pop()
-        setattr(owner, name, value)
+    _patches.restore()

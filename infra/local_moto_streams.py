@@ -15,12 +15,14 @@ import math
 from datetime import datetime
 from typing import Any
 
-_originals: list[tuple[Any, str, Any]] = []
+from infra.moto_patches import Patches
+
+_patches = Patches()
 
 
 def install() -> None:
     """Patch moto's DynamoDB Streams handler in this process (idempotent)."""
-    if _originals:
+    if _patches.installed:
         return
     from moto.core.utils import unix_time
     from moto.dynamodb.models.utilities import DynamoJsonEncoder
@@ -37,12 +39,9 @@ def install() -> None:
         answer = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
         return json.dumps(answer, cls=Encoder)
 
-    _originals.append((DynamoDBStreamsHandler, "get_records", DynamoDBStreamsHandler.get_records))
-    DynamoDBStreamsHandler.get_records = get_records
+    _patches.replace(DynamoDBStreamsHandler, "get_records", get_records)
 
 
 def uninstall() -> None:
     """Give moto its own code back."""
-    while _originals:
-        owner, name, value = _originals.pop()
-        setattr(owner, name, value)
+    _patches.restore()
