@@ -119,7 +119,13 @@ def run_imports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     target = 256 * 1024 if quick else int(os.environ.get("BENCH_IMPORT_BYTES", str(5 * 2**20 - 4096)))
     measured = _child(f"from bench.imports import import_throughput\n"
                       f"print(json.dumps(import_throughput({target})))", 3600)
-    return {"target_bytes": target, **measured, "repeat": 1}  # one run, whatever --repeat says
+    # issue 14: a 1,000,000-row Parquet file, each invocation in its own process (bench/parquet_import.py);
+    # BENCH_PARQUET_CHUNKS caps the chunks written (the job then does not end; the whole is estimated)
+    rows = 20_000 if quick else int(os.environ.get("BENCH_PARQUET_ROWS", "1000000"))
+    cap = os.environ.get("BENCH_PARQUET_CHUNKS")
+    parquet = _child(f"from bench.parquet_import import parquet_import\n"
+                     f"print(json.dumps(parquet_import({rows}, max_chunks={int(cap) if cap else None})))", 4 * 3600)
+    return {"target_bytes": target, **measured, "parquet": parquet, "repeat": 1}  # one run, whatever --repeat says
 
 
 def run_exports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:

@@ -18,6 +18,9 @@ scans them all for each GSI query, where DynamoDB reads only the index range); `
 only the contacts changed since the snapshot — what the export's patch query reads (used at 1M, where
 a million moto items would take ~3 GB of memory on a shared machine).
 
+moto runs with the local stack's patches (``infra.local_moto.install_patches``): the target is the
+local stack's rate, and unpatched moto spends most of a changed-contacts Query serializing its answer.
+
 Figures per export: rows, seconds, rows/s, peak RSS above the process's resident size before it, and
 ratios to (a) ``floor_read_s``: a plain pyarrow read of the same columns of the same snapshot files
 from moto S3, (b) ``floor_csv_s``: that read plus ``pyarrow.csv.write_csv`` of it (no filtering,
@@ -51,7 +54,9 @@ def export_benchmark(members: int = 200_000, formats: tuple[str, ...] = ("csv",)
                      with_static: bool = True, changed_share: float = CHANGED_SHARE) -> list[dict[str, Any]]:
     """Lay out a tenant of ``members`` contacts on a fresh moto and export its segments."""
     from bench.template_moto import template_moto
+    from infra.local_moto import install_patches
 
+    install_patches()  # moto as the local stack runs it (infra/local_moto.py)
     results = []
     with template_moto() as resources:
         started = time.perf_counter()

@@ -376,7 +376,8 @@ def _exports_md(section: dict[str, Any]) -> list[str]:
         return [*out, f"Failed: `{section['error'][:500]}`", ""]
     out += ["`bench/exports.py`: CSV exports (nine columns) through the real exporter handler (SQS job, members "
             "from the run's membership Parquet or the projected Query, contacts from the snapshot patched with "
-            "the changes since, S3 multipart upload) on in-process moto. `floor` is a plain pyarrow read of "
+            "the changes since, S3 multipart upload) on in-process moto with the local stack's patches "
+            "(`infra.local_moto.install_patches`). `floor` is a plain pyarrow read of "
             "the same columns of the same snapshot files from moto S3 (`+csv`: plus `pyarrow.csv.write_csv`, no "
             "filtering, no formula guard, no upload), measured in the same process. `BatchGet` is the previous "
             "design's contact reads on the same moto (rows/s). `table=changed`: ContactsTable holds only the "
@@ -430,7 +431,8 @@ def _imports_md(section: dict[str, Any]) -> list[str]:
         return [*out, f"Failed: `{section['error'][:500]}`", ""]
     peer = section.get("peer", {})
     note = (
-        "`bench/imports.py`: the local stack started in-process; `POST /imports`, the file PUT to the presigned "
+        "`bench/imports.py`: the local stack started by the benchmark (moto in a process of its own, with the "
+        "local patches of `infra/local_moto.py`); `POST /imports`, the file PUT to the presigned "
         "URL, `GET /imports/{id}` polled until `succeeded` (S3 → ImportQueue → importer split → ImportChunksQueue → "
         "importer chunks, contacts in TransactWriteItems of up to 100 items). In the same run, on the same moto "
         f"server: BatchWriteItem of contact-sized items {peer.get('batch_write_items_per_s', 0):,} items/s, "
@@ -455,7 +457,33 @@ def _imports_md(section: dict[str, Any]) -> list[str]:
         for item in section.get("results", [])
     ]
     header = ["run", "rows", "time", "rows/s", "contacts/s", "items/contact", "moto items/s", "ratio", "chunks"]
-    return [*out, note, "", _md_table(header, rows), ""]
+    return [*out, note, "", _md_table(header, rows), "", *_parquet_import_md(section.get("parquet"))]
+
+
+def _parquet_import_md(run: dict[str, Any] | None) -> list[str]:
+    if not run:
+        return []
+    whole = run["chunks_written"] == run["chunks_total"] and run["ended"]
+    note = (
+        f"`bench/parquet_import.py`: {run['rows']:,} rows of Parquet ({run['file_bytes'] / 2**20:.0f} MB, "
+        f"{run['row_groups']} row groups) through the real importer on the local stack's moto (its own process), "
+        f"each invocation in a fresh process: the split (the upload's invocation), then {run['workers']} processes "
+        "playing ImportChunksQueue's concurrent invocations. Peak RSS is each process's own `ru_maxrss`; the "
+        f"ImporterFunction has {run['lambda_memory_mb']:,} MB and {run['lambda_timeout_s']} s. "
+        + ("The job ran to its end." if whole else
+           f"Capped at {run['chunks_written']} of {run['chunks_total']} chunks (BENCH_PARQUET_CHUNKS): the job did "
+           "not end; the whole job's time is estimated from the measured chunks.")
+    )
+    rows = [[
+        f"{run['rows']:,}", run["status"], _fmt_s(run["seconds"]), f"{run['rows_per_s']:,.0f}",
+        f"{_fmt_s(run['split_s'])}, {run['split_peak_rss_mb']:,} MB",
+        f"{run['chunks_written']}/{run['chunks_total']}",
+        f"{_fmt_s(run['chunk_s_median'])} (max {_fmt_s(run['chunk_s_max'] or 0)}), {run['chunk_peak_rss_mb']:,} MB",
+        _fmt_s(run["estimated_s_at_lambda_concurrency"]),
+    ]]
+    header = ["rows", "job", "time", "rows/s", "split: time, peak RSS", "chunks written",
+              "one chunk: median time, peak RSS", "estimate at Lambda concurrency 10"]
+    return [note, "", _md_table(header, rows), ""]
 
 
 def _coldstart_md(section: dict[str, Any]) -> list[str]:

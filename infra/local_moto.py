@@ -8,7 +8,11 @@ it is. So object PUTs reach moto as ``application/octet-stream`` when they claim
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 FORM = "application/x-www-form-urlencoded"
@@ -27,27 +31,89 @@ class ObjectPutsKeepTheirBody:
 
 
 class LocalMotoServer:
-    """moto's threaded server (as ``moto.server.ThreadedMotoServer``) behind that middleware."""
+    """moto's threaded server (as ``moto.server.ThreadedMotoServer``) behind that middleware, in a
+    child process of its own (``python -m infra.local_moto``).
+
+    In the stack's process moto shared one interpreter lock with the front door, the pollers and
+    every function it serves: a DynamoDB write waited for the importer's own parsing and the stream
+    function's work, and theirs for moto. In its own process moto takes a core of its own, as
+    DynamoDB is not in the caller's process either. A plain subprocess, not ``multiprocessing``:
+    spawning would re-run the caller's ``__main__`` script. The child ends when the stack stops or
+    its parent dies (its standard input closes).
+    """
 
     def __init__(self, host: str, port: int = 0) -> None:
-        from moto.moto_server.threaded_moto_server import MotoRequestHandler
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
-
-        from infra.local_moto_transactions import install
-
-        install()  # transactions cost their own items, not the whole table (see that module)
-        app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._command = [sys.executable, "-m", "infra.local_moto", host, str(port)]
+        self._process: subprocess.Popen[str] | None = None
+        self._address: tuple[str, int] | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        root = str(Path(__file__).resolve().parent.parent)
+        paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        self._process = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        )
+        assert self._process.stdout is not None
+        ready = self._process.stdout.readline().split()
+        if len(ready) != 2:
+            self._process.kill()
+            raise RuntimeError(f"moto's server did not start (exit {self._process.wait()})")
+        self._address = (ready[0], int(ready[1]))
 
     def get_host_and_port(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        assert self._address is not None, "start() first"
+        return self._address
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        if self._process is None or self._process.poll() is not None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def install_patches() -> None:
+    """The local stack's changes to moto in this process: each keeps moto's answers and makes one
+    cost follow the request instead of the table (see each module)."""
+    from infra import (
+        local_moto_answers,
+        local_moto_items,
+        local_moto_queries,
+        local_moto_streams,
+        local_moto_transactions,
+    )
+
+    local_moto_transactions.install()  # transactions back up their own items, not whole tables
+    local_moto_queries.install()  # a Query reads its partition, not the whole table
+    local_moto_items.install()  # an item's size is checked once, not once per attribute
+    local_moto_streams.install()  # stream records dumped as JSON, not through the shape serializer
+    local_moto_answers.install()  # read answers dumped as JSON, likewise
+
+
+def serve(host: str, port: int) -> None:
+    """The child: moto's app with the local patches; prints ``host port`` once it listens, serves
+    until its standard input closes (the stack stopped, or died)."""
+    import logging
+
+    from moto.moto_server.threaded_moto_server import MotoRequestHandler
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    install_patches()
+    app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    bound_host, bound_port = server.server_address[:2]
+    print(bound_host, bound_port, flush=True)
+    sys.stdin.read()  # nothing is ever written: returns when the parent closes it or dies
+    os._exit(0)  # in-memory state only: nothing to tear down
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]))

@@ -2,7 +2,8 @@
 
     python -m infra.localstack [--port 3000] [--any-port] [--demo] [--verbose]
 
-One process: moto in server mode on a free port; every table, bucket and queue created from
+One process, and moto in server mode on a free port in a child process of its own (infra.local_moto:
+it does not share an interpreter lock with the pollers and functions); every table, bucket and queue created from
 template.yaml (infra.template_resources); the real functions loaded from functions/*/app.py; an HTTP
 front door on 127.0.0.1:PORT playing API Gateway (REST proxy events through the real authorizer);
 pollers playing Lambda's SQS and DynamoDB-stream event sources; the evaluator on the template's

@@ -42,17 +42,20 @@ UNIQUE_KINDS = {"email": "EMAIL", "phone": "PHONE"}
 UNIQUE_SK = "UNIQUE"
 MAX_ATTEMPTS = 4
 DEFAULT_WRITER_THREADS = 8
+LOCAL_WRITER_THREADS = 4
 BATCH_GET = 100
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems call
 
 
 def writer_threads() -> int:
-    """Parallel transaction calls: ``IMPORT_WRITER_THREADS``, else 8 on AWS and 1 on the local stack
-    (moto serialises its requests, so threads there only add contention)."""
+    """Parallel transaction calls: ``IMPORT_WRITER_THREADS``, else 8 on AWS and 4 on the local stack.
+    The local stack's moto runs in its own process and takes one transaction at a time (under a
+    lock), but while it applies one, the next calls are built and sent: 3 threads imported ~35%
+    faster than 1 there."""
     raw = os.environ.get("IMPORT_WRITER_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
-    return 1 if get_settings().aws_endpoint_url else DEFAULT_WRITER_THREADS
+    return LOCAL_WRITER_THREADS if get_settings().aws_endpoint_url else DEFAULT_WRITER_THREADS
 
 
 @dataclass

@@ -1,0 +1,84 @@
+"""The local stack's moto read answers: what botocore parses is what moto's own serializer gives."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import local_moto_answers
+
+
+@pytest.fixture
+def ddb(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "u", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_u",
+                    "KeySchema": [
+                        {"AttributeName": "pk", "KeyType": "HASH"},
+                        {"AttributeName": "u", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["f"]},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for i in range(12):
+            client.put_item(TableName="t", Item={
+                "pk": {"S": "t1"}, "sk": {"S": f"c{i:02d}"}, "u": {"S": f"2026-01-{i + 1:02d}"},
+                "f": {"M": {"email": {"S": f"a{i}@b.co"}, "score": {"N": str(i * 1.5)}, "tags": {"L": [{"S": "vip"}]},
+                            "ok": {"BOOL": i % 2 == 0}, "none": {"NULL": True}}},
+                "b": {"B": bytes([i, 0, 255])}, "bs": {"BS": [b"\x01", b"\x02"]}, "ns": {"NS": ["1", "2.5"]},
+                "ss": {"SS": ["x", "y"]},
+            })
+        yield client
+    local_moto_answers.uninstall()
+
+
+def reads(ddb):
+    key = {"pk": {"S": "t1"}, "sk": {"S": "c03"}}
+    calls = [
+        ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "t1"}},
+                  Limit=5, ReturnConsumedCapacity="TOTAL"),
+        ddb.query(TableName="t", IndexName="by_u", KeyConditionExpression="pk = :p AND u > :u",
+                  ExpressionAttributeValues={":p": {"S": "t1"}, ":u": {"S": "2026-01-05"}}),
+        ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "t1"}},
+                  Select="COUNT"),
+        ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "none"}}),
+        ddb.scan(TableName="t", ProjectionExpression="sk, f.email, b", Limit=7),
+        ddb.get_item(TableName="t", Key=key, ConsistentRead=True),
+        ddb.get_item(TableName="t", Key={"pk": {"S": "t1"}, "sk": {"S": "nobody"}}),
+        ddb.batch_get_item(RequestItems={"t": {"Keys": [key, {"pk": {"S": "t1"}, "sk": {"S": "c07"}}]}}),
+    ]
+    for answer in calls:
+        answer.pop("ResponseMetadata")
+    return calls
+
+
+def test_read_answers_parse_exactly_as_through_motos_serializer(ddb):
+    unpatched = reads(ddb)
+    local_moto_answers.install()
+    patched = reads(ddb)
+    assert patched == unpatched
+    assert patched[0]["Items"][1]["b"] == {"B": bytes([1, 0, 255])} and "LastEvaluatedKey" in patched[0]
+    assert "Item" not in patched[6]
+
+
+def test_writes_and_errors_keep_motos_serializer(ddb):
+    local_moto_answers.install()
+    answer = ddb.put_item(TableName="t", Item={"pk": {"S": "t1"}, "sk": {"S": "c01"}}, ReturnValues="ALL_OLD")
+    assert answer["Attributes"]["b"] == {"B": bytes([1, 0, 255])}
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.query(TableName="missing", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "x"}})

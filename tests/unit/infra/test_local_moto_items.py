@@ -1,0 +1,44 @@
+"""The local stack's moto items: built with one size check, refused at the same size as moto's own."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra import local_moto_items
+
+
+@pytest.fixture
+def ddb(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+    local_moto_items.uninstall()
+
+
+def attempt(ddb, pk: str, filler: int) -> str:
+    item = {"pk": {"S": pk}, "m": {"M": {"a": {"N": "1"}, "l": {"L": [{"S": "x"}]}}}, "big": {"S": "x" * filler}}
+    try:
+        ddb.put_item(TableName="t", Item=item)
+    except ClientError as exc:
+        return exc.response["Error"]["Message"]
+    return "stored"
+
+
+@pytest.mark.parametrize("filler", [10, 404_900, 404_980, 405_000, 410_000])
+def test_items_are_stored_or_refused_exactly_as_moto_does(ddb, filler):
+    unpatched = attempt(ddb, "a", filler)
+    local_moto_items.install()
+    assert attempt(ddb, "b", filler) == unpatched
+    if unpatched == "stored":
+        assert ddb.get_item(TableName="t", Key={"pk": {"S": "b"}})["Item"]["m"]["M"]["l"] == {"L": [{"S": "x"}]}

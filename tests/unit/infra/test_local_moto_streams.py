@@ -1,0 +1,54 @@
+"""The local stack's moto stream reads: the same records as moto's own serializer gives."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import local_moto_streams
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        arn = ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        endpoint = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto's streams endpoint
+        yield ddb, boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint), arn
+    local_moto_streams.uninstall()
+
+
+def read_all(streams, arn):
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=100)
+    times = [r["dynamodb"].pop("ApproximateCreationDateTime") for r in answer["Records"]]
+    return answer["Records"], "NextShardIterator" in answer, [t.timestamp() for t in times]
+
+
+def test_records_read_the_same_as_through_motos_serializer(clients):
+    ddb, streams, arn = clients
+    item = {
+        "pk": {"S": "c1"}, "n": {"N": "1.5"}, "ok": {"BOOL": True}, "none": {"NULL": True},
+        "tags": {"L": [{"S": "vip"}, {"N": "2"}]}, "fields": {"M": {"email": {"S": "a@b.co"}}},
+        "set": {"SS": ["x", "y"]}, "blob": {"B": b"\x00\x01"},
+    }
+    ddb.put_item(TableName="t", Item=item)
+    ddb.put_item(TableName="t", Item={**item, "n": {"N": "2"}})
+    ddb.delete_item(TableName="t", Key={"pk": {"S": "c1"}})
+    unpatched = read_all(streams, arn)
+    local_moto_streams.install()
+    patched = read_all(streams, arn)
+    assert patched[:2] == unpatched[:2]
+    assert all(abs(a - b) < 0.002 for a, b in zip(patched[2], unpatched[2], strict=True))
+    assert [r["eventName"] for r in patched[0]] == ["INSERT", "MODIFY", "REMOVE"]
+    assert patched[0][1]["dynamodb"]["OldImage"]["n"] == {"N": "1.5"}
