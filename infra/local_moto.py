@@ -34,9 +34,10 @@ class LocalMotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
-        from infra.local_moto_transactions import install
+        from infra import local_moto_query, local_moto_transactions
 
-        install()  # transactions cost their own items, not the whole table (see that module)
+        local_moto_transactions.install()  # transactions cost their own items, not the whole table
+        local_moto_query.install()  # a Query costs its partition, not a sort of the whole table
         app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
