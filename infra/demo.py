@@ -393,6 +393,12 @@ def wait_for_events(api: _Api, timeout: float = 300) -> dict[str, Any]:
     raise RuntimeError(f"the events file {EVENTS_FILE} was not ingested in time")
 
 
+def streams_caught_up(stack: Any, timeout: float = 300) -> bool:
+    """Wait until every local DynamoDB stream poller has delivered what was written so far."""
+    pollers = [t for t in stack.threads if hasattr(t, "wait_until_caught_up")]
+    return all(poller.wait_until_caught_up(timeout) for poller in pollers)
+
+
 def unevaluated(api: _Api, segment_ids: list[str]) -> list[str]:
     """Segments (of ``segment_ids``) without a successful evaluation, read back through the API."""
     status, page = api("GET", "/segments?limit=100")
@@ -449,6 +455,11 @@ def load_demo(stack: Any, contacts: int | None = None) -> str:
     if batch.get("status") != "ingested":
         raise RuntimeError(f"the demo events were not ingested: {batch}")
     mark = step("import", mark)
+    # The contact stream hands each imported contact to the real-time path: let it see them all
+    # before the segments exist, or it would decide and write their memberships one contact at a
+    # time, racing the first run that writes them in bulk.
+    streams_caught_up(stack)
+    mark = step("stream", mark)
     api("POST", "/categories", {"name": "lifecycle", "description": "Where a contact is in the funnel"})
     created: dict[str, str] = {}
     problems: list[str] = []
