@@ -15,7 +15,9 @@ Measures the figures of docs/benchmarks.md side by side in one run and prints a 
 - stream: stream-batch throughput, once a contact_stream implementation exists;
 - trust: bench/trust.py, preview-change's work at 1M beside the preview pass, and the sample node's hash;
 - events: bench/events.py, the event log: a run's 20 activity rules over 1M contacts x 50M events vs
-  the floor vs DuckDB, 100 API batches ingested on moto and the objects left after compaction.
+  the floor vs DuckDB, 100 API batches ingested on moto and the objects left after compaction;
+- demo: bench/demo.py, `make run ARGS=--demo` from the command to ready (every segment evaluated),
+  per step (quick: 2,000 contacts).
 
 A full run (no --quick) stores its results in docs/benchmarks.json and rewrites docs/benchmarks.md;
 with --only, the other sections keep their previous results. Quick runs print only (add --write to
@@ -39,7 +41,8 @@ from typing import Any
 
 from bench import report
 
-SECTIONS = ("evaluation", "engine", "diff", "run", "imports", "exports", "coldstart", "stream", "trust", "events")
+SECTIONS = ("evaluation", "engine", "diff", "run", "imports", "exports", "coldstart", "stream", "trust", "events",
+            "demo")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT_ROOT / "docs" / "benchmarks.json"
 
@@ -173,6 +176,14 @@ def run_events(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     return {"result": events.run(quick, workdir), "repeat": 1}  # one run, whatever --repeat says
 
 
+def run_demo(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
+    from bench import demo
+
+    result = demo.demo_ready(2_000 if quick else None)
+    _log("  " + demo.describe(result))
+    return {"result": result, "repeat": 1}  # one start, whatever --repeat says
+
+
 def _measure(name: str, quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     _log(f"== {name}")
     started = time.perf_counter()
@@ -191,7 +202,7 @@ def _measure(name: str, quick: bool, repeat: int, workdir: Path) -> dict[str, An
 
 RUNNERS = {"evaluation": run_evaluation, "engine": run_engine, "diff": run_diff, "run": run_scheduled,
            "imports": run_imports, "exports": run_exports, "coldstart": run_coldstart, "stream": run_stream,
-           "trust": run_trust, "events": run_events}
+           "trust": run_trust, "events": run_events, "demo": run_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

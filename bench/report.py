@@ -152,6 +152,10 @@ def table(results: dict[str, Any]) -> str:
     for p in (stream.get("results") or {}).get("passes", []):
         lines.append(f"stream {p['pass']:<27}{p['contacts']:>9,} contacts {p['seconds']:>7.1f}s "
                      f"{p['contacts_per_s']:>10,.0f} contacts/s")
+    if results.get("demo", {}).get("result"):
+        from bench.demo import describe
+
+        lines.append(describe(results["demo"]["result"]))
     for name, section in results.items():
         if "error" in section:
             lines.append(f"{name}: FAILED {section['error'][:300]}")

@@ -22,6 +22,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -368,13 +369,45 @@ def import_file(api: _Api, file_name: str, data: bytes, timeout: float = 600) ->
     raise RuntimeError(f"the import of {file_name} did not finish in time")
 
 
+EVENTS_FILE = "demo-activity.jsonl"
+
+
 def _upload_events(stack: Any, tenant_id: str, events: list[dict[str, Any]]) -> None:
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=stack.aws_endpoint, region_name=stack.resources.region)
     body = "\n".join(json.dumps(event) for event in events).encode()
     bucket = stack.resources.name("ImportBucket")
-    s3.put_object(Bucket=bucket, Key=f"tenants/{tenant_id}/events/demo-activity.jsonl", Body=body)
+    s3.put_object(Bucket=bucket, Key=f"tenants/{tenant_id}/events/{EVENTS_FILE}", Body=body)
+
+
+def wait_for_events(api: _Api, timeout: float = 300) -> dict[str, Any]:
+    """The events file's batch (named by its key below the tenant) polled until the importer ended it."""
+    path = "/events/batches/" + quote(f"events/{EVENTS_FILE}", safe="")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, batch = api("GET", path)
+        if status == 200 and isinstance(batch, dict) and batch.get("status") in ("ingested", "failed"):
+            return batch
+        time.sleep(IMPORT_POLL_SECONDS)
+    raise RuntimeError(f"the events file {EVENTS_FILE} was not ingested in time")
+
+
+def streams_caught_up(stack: Any, timeout: float = 300) -> bool:
+    """Wait until every local DynamoDB stream poller has delivered what was written so far."""
+    pollers = [t for t in stack.threads if hasattr(t, "wait_until_caught_up")]
+    return all(poller.wait_until_caught_up(timeout) for poller in pollers)
+
+
+def unevaluated(api: _Api, segment_ids: list[str]) -> list[str]:
+    """Segments (of ``segment_ids``) without a successful evaluation, read back through the API."""
+    status, page = api("GET", "/segments?limit=100")
+    if status != 200 or not isinstance(page, dict):
+        return list(segment_ids)
+    done = {
+        s["id"] for s in page.get("items", []) if s.get("last_evaluated_at") and s.get("evaluation_status") != "failed"
+    }
+    return [sid for sid in segment_ids if sid not in done]
 
 
 SAMPLE_FILE = Path(__file__).parent / "sample" / "leads.csv"
@@ -396,16 +429,37 @@ def load_sample(stack: Any) -> str:
 
 def load_demo(stack: Any, contacts: int | None = None) -> str:
     """Fill the first local tenant with demo data, evaluate, and return a printable summary
-    (``DEMO_CONTACTS`` in the environment sizes it, for tests)."""
+    (``DEMO_CONTACTS`` in the environment sizes it, for tests).
+
+    Ready means: every demo segment has its members from the first run (read back through the API).
+    The summary ends with the seconds of each step (``ready in ...``), which `make bench ARGS="--only
+    demo"` reads."""
     contacts = contacts or int(os.environ.get("DEMO_CONTACTS") or DEMO_CONTACTS)
     tenant = stack.tenants[0]
     api = _Api(stack, tenant.api_key)
     started = time.monotonic()
+    steps: dict[str, float] = {}
+
+    def step(name: str, since: float) -> float:
+        now = time.monotonic()
+        steps[name] = now - since
+        return now
+
     rows, events = generate(contacts)
-    _upload_events(stack, tenant.tenant_id, events)
+    mark = step("generate", started)
+    _upload_events(stack, tenant.tenant_id, events)  # queued first: the importer ingests it first
     imported = import_file(api, "demo-contacts.csv", contacts_csv(rows))
     if imported.get("status") != "succeeded":
         raise RuntimeError(f"the demo import failed: {imported.get('error')}")
+    batch = wait_for_events(api)  # the snapshot's run must see the activity
+    if batch.get("status") != "ingested":
+        raise RuntimeError(f"the demo events were not ingested: {batch}")
+    mark = step("import", mark)
+    # The contact stream hands each imported contact to the real-time path: let it see them all
+    # before the segments exist, or it would decide and write their memberships one contact at a
+    # time, racing the first run that writes them in bulk.
+    streams_caught_up(stack)
+    mark = step("stream", mark)
     api("POST", "/categories", {"name": "lifecycle", "description": "Where a contact is in the funnel"})
     created: dict[str, str] = {}
     problems: list[str] = []
@@ -415,17 +469,21 @@ def load_demo(stack: Any, contacts: int | None = None) -> str:
             created[answer["id"]] = segment["name"]
         else:
             problems.append(f"{segment['name']}: HTTP {status} {answer}")
-    time.sleep(2)  # let the importer's event file land before the snapshot
+    mark = step("segments", mark)
     run = stack.run_schedule_now()
     counts: dict[str, Any] = {}
     for entry in (run or {}).get("runs", []) if isinstance(run, dict) else []:
         if entry.get("tenant_id") == tenant.tenant_id:
             counts.update(entry.get("segments") or {})
+    missing = unevaluated(api, list(created))
+    problems += [f"{created[sid]}: not evaluated by the first run" for sid in missing]
+    step("first run", mark)
+    total = time.monotonic() - started
     lines = [
         "",
         f"Demo tenant {tenant.tenant_id!r}: {imported.get('rows_imported')} contacts imported "
-        f"({imported.get('rows_rejected')} rejected), {len(events)} activity events, "
-        f"{len(created)} segments, in {time.monotonic() - started:.0f} s",
+        f"({imported.get('rows_rejected')} rejected), {batch.get('ingested', len(events))} activity events, "
+        f"{len(created)} segments, in {total:.0f} s",
         "",
         f"  {'segment':<46} {'members':>8}",
         f"  {'-' * 46} {'-' * 8}",
@@ -433,4 +491,6 @@ def load_demo(stack: Any, contacts: int | None = None) -> str:
     for segment_id, name in created.items():
         lines.append(f"  {name:<46} {counts.get(segment_id, '?')!s:>8}")
     lines.extend(f"  ! {problem}" for problem in problems)
+    breakdown = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
+    lines += ["", f"Demo ready in {total:.1f} s ({breakdown})"]
     return "\n".join(lines)

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,6 +304,18 @@ class StreamPoller(threading.Thread):
         self.retry_delay, self.poll_interval = retry_delay, poll_interval
         self._iterators: dict[str, str] = {}
         self.ready = threading.Event()
+        self.empty_polls = 0  # polls that found nothing new: the function has seen the whole stream
+
+    def wait_until_caught_up(self, timeout: float) -> bool:
+        """Block until the function has been handed every record written before this call (two
+        empty polls after it: the second began after the first ended); False on timeout or stop."""
+        wanted = self.empty_polls + 2
+        deadline = time.monotonic() + timeout
+        while self.empty_polls < wanted:
+            if self.stop.is_set() or time.monotonic() > deadline or not self.is_alive():
+                return False
+            time.sleep(0.05)
+        return True
 
     def run(self) -> None:
         try:
@@ -312,6 +325,7 @@ class StreamPoller(threading.Thread):
         while not self.stop.is_set():
             try:
                 if not self.poll_once():
+                    self.empty_polls += 1
                     self.stop.wait(self.poll_interval)
             except Exception:
                 if self.stop.is_set():

@@ -1,6 +1,6 @@
 """The real-time path's cost on DynamoDB: with 100 dynamic segments a contact change costs at most
-5 requests in a stream batch (claim, one consistent read, its membership writes 25 per request, and
-the batch's rules, counters and history shared by its records), and batching loses no exactness."""
+5 requests in a stream batch (one consistent read, its membership writes 25 per request, and the
+batch's claims, rules, counters and history shared by its records), and batching loses no exactness."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def test_a_contact_change_costs_at_most_five_requests_with_a_hundred_segments(hu
         answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
     assert answer == {"batchItemFailures": []}
     assert requests.dynamodb <= 5 * changes, requests.counts
-    assert requests.counts["PutItem"] == 0 and requests.counts["UpdateItem"] == changes  # one claim each
+    # the batch's watermark claims in one transaction, not one UpdateItem per contact
+    assert requests.counts["PutItem"] == 0 and requests.counts["UpdateItem"] == 0
+    assert all(stamps.watermark(tenant, cid) == STAMP for cid in score)
     # 25 membership writes per request: a change moving 26 to 30 memberships takes two; the batch's
     # history entries (one per membership moved) go at the flush, 25 per request, shared by the batch.
     moved = sum(value + 1 for value in score.values())
@@ -74,3 +76,28 @@ def test_membership_writes_of_a_contact_go_in_batches_and_report_what_moved(aws)
     stored = {m.segment_id: m for m in memberships_repo.segments_of(tenant, "c1")}
     assert set(stored) == {f"s{i}" for i in range(30)}
     assert stored["s0"].category == "tier" and stored["s0"].source == "dynamic"
+
+
+def test_a_batch_claims_its_contacts_together_and_a_stale_one_falls_back_alone(aws):
+    newer, older = "2025-06-02T00:00:00.000Z", "2025-06-01T00:00:00.000Z"
+    assert stamps.claim("t-claims", "c1", newer)
+    wanted = [("t-claims", f"c{i}", older) for i in range(2, 150)]
+    with RequestCounter() as requests:
+        made = stamps.claim_many(wanted)
+    assert made == set(wanted) and requests.counts == {"TransactWriteItems": 2}  # 100 per transaction
+    # c1 holds a newer change: its transaction claims nothing, and the caller claims one by one
+    stale_chunk = [("t-claims", "c1", older), ("t-claims", "c200", older)]
+    assert stamps.claim_many(stale_chunk) == set()
+    assert stamps.watermark("t-claims", "c1") == newer and stamps.watermark("t-claims", "c200") is None
+
+
+def test_a_stale_record_in_a_batch_is_skipped_and_the_others_apply(hundred_segments):
+    from functions.contact_stream.app import lambda_handler
+
+    tenant = hundred_segments
+    assert stamps.claim(tenant, "c0", "2025-06-02T00:00:00.000Z")  # c0 has a newer change applied
+    records = [_record(tenant, f"c{i}", {"score": 50}, i) for i in range(3)]
+    answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
+    assert answer == {"batchItemFailures": []}
+    assert set(memberships_repo.iter_members(tenant, "s050")) == {"c1", "c2"}
+    assert stamps.watermark(tenant, "c1") == STAMP and stamps.watermark(tenant, "c0") == "2025-06-02T00:00:00.000Z"

@@ -1,4 +1,4 @@
-"""The local stack's moto queries: same answers as moto's own, reading only the asked partition."""
+"""The local stack's moto Query page by page: the same answers as moto's own, table and index queries."""
 
 from __future__ import annotations
 
@@ -6,89 +6,116 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra import local_moto_queries
+from infra.local_moto_queries import install, uninstall
 
 
-@pytest.fixture
-def ddb(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "g", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by_g",
-                    "KeySchema": [
-                        {"AttributeName": "g", "KeyType": "HASH"},
-                        {"AttributeName": "sk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        for p in range(5):
-            for s in (9, 3, 11, 0, 7, 1):
-                client.put_item(
-                    TableName="t",
-                    Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s:02d}"}, "g": {"S": f"g{s % 2}"}, "n": {"N": str(s)}},
-                )
-        yield client
-    local_moto_queries.uninstall()
+def _create(ddb):
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = [
+        {"pk": {"S": f"p{p}"}, "sk": {"S": f"s{s:03d}"}, "v": {"N": str(s)}, "g": {"S": f"g{(p + s) % 3}"}}
+        for p in range(4)
+        for s in range(60)
+    ]
+    for first in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in items[first : first + 25]]})
 
 
 QUERIES = [
     {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p2"}}},
-    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "nobody"}}},
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p1"}}, "Limit": 7},
     {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p3"}}, "ScanIndexForward": False},
-    {"KeyConditionExpression": "pk = :p AND sk > :s",
-     "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"S": "s03"}}},
-    {"KeyConditionExpression": "pk = :p", "FilterExpression": "n > :n",
-     "ExpressionAttributeValues": {":p": {"S": "p4"}, ":n": {"N": "2"}}},
-    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p0"}}, "Limit": 2,
-     "ExclusiveStartKey": {"pk": {"S": "p0"}, "sk": {"S": "s01"}}},
+    {
+        "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":p": {"S": "p0"}, ":a": {"S": "s010"}, ":b": {"S": "s020"}},
+    },
+    {
+        "KeyConditionExpression": "pk = :p",
+        "FilterExpression": "v > :n",
+        "ExpressionAttributeValues": {":p": {"S": "p0"}, ":n": {"N": "50"}},
+    },
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "absent"}}},
     {"IndexName": "by_g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "g1"}}},
+    {
+        "IndexName": "by_g",
+        "KeyConditionExpression": "g = :g",
+        "ExpressionAttributeValues": {":g": {"S": "g2"}},
+        "Limit": 11,
+        "ScanIndexForward": False,
+    },
 ]
 
 
-def run_all(ddb):
-    return [ddb.query(TableName="t", **q) for q in QUERIES]
+def _all_pages(ddb, query):
+    pages, start = [], None
+    while True:
+        answer = ddb.query(TableName="t", **query, **({"ExclusiveStartKey": start} if start else {}))
+        pages.append(answer["Items"])
+        start = answer.get("LastEvaluatedKey")
+        if not start:
+            return pages
 
 
-def strip(answers):
-    return [{k: v for k, v in a.items() if k != "ResponseMetadata"} for a in answers]
+def _answers():
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        _create(ddb)
+        return [_all_pages(ddb, query) for query in QUERIES]
 
 
-def test_patched_queries_answer_exactly_as_moto_does(ddb):
-    unpatched = strip(run_all(ddb))
-    local_moto_queries.install()
-    assert strip(run_all(ddb)) == unpatched
-    assert [len(a["Items"]) for a in unpatched][:2] == [6, 0]
+@pytest.fixture
+def credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
-def test_a_base_table_query_never_lists_the_whole_table(ddb):
+def test_queries_answer_page_by_page_exactly_as_moto_does(credentials):
+    unpatched = _answers()
+    install()
+    try:
+        patched = _answers()
+    finally:
+        uninstall()
+    assert patched == unpatched
+    assert [len(pages[0]) for pages in patched][:2] == [60, 7]
+
+
+def test_a_table_query_never_lists_the_whole_table(credentials, monkeypatch):
     from moto.dynamodb.models.table import Table
 
-    local_moto_queries.install()
-    patched = Table.all_items
-    listed: list[int] = []
-
-    def counting(self):
-        items = patched(self)
-        listed.append(len(items))
-        return items
-
-    Table.all_items = counting
+    install()
     try:
-        ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p2"}})
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _create(ddb)
+            listed: list[int] = []
+            patched_all_items = Table.all_items
+
+            def counting(self):
+                found = patched_all_items(self)
+                listed.append(len(found))
+                return found
+
+            monkeypatch.setattr(Table, "all_items", counting)
+            answer = ddb.query(TableName="t", **QUERIES[0])
+            scanned = ddb.scan(TableName="t")  # a Scan still reads everything
     finally:
-        Table.all_items = patched
-    assert listed and max(listed) == 6  # one partition, not the table's 30 items
+        monkeypatch.undo()
+        uninstall()
+    assert len(answer["Items"]) == 60 and len(scanned["Items"]) == 240
+    assert listed[0] == 60  # the query's partition only

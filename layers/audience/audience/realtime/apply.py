@@ -1,6 +1,7 @@
 """Apply one contact change to its dynamic memberships: write only what changed.
 
-For each change: claim the contact's watermark (a stale or out-of-order record stops here), decide
+For each change: claim the contact's watermark (a stale or out-of-order record stops here; a batch's
+contacts are claimed together first, ``TenantCache.prefetch_claims``, 100 per transaction), decide
 the dynamic segments the contact joins now, compare with the memberships stored (one consistent
 BatchGet), and add/remove only the differences, 25 per BatchWriteItem (``realtime.batched``); each
 membership added or removed moves the segment's ``member_count`` and today's history by one, summed
@@ -47,6 +48,7 @@ class TenantCache:
         self._deltas: dict[tuple[str, str], list[int]] = {}  # (tenant, segment) -> [added, removed]
         self._changes: dict[str, list[tuple[str, str, str]]] = {}  # tenant -> (segment, contact, change)
         self._erased: list[tuple[str, str]] = []  # (tenant, contact): their history goes at flush
+        self._claimed: set[tuple[str, str, str]] = set()  # (tenant, contact, changed_at) claimed in bulk
 
     def note(self, tenant: str, segment_id: str, contact_id: str, change: str) -> None:
         """A membership the stream changed, for the history entries ``flush`` writes in one batch."""
@@ -85,6 +87,24 @@ class TenantCache:
             self._windows[tenant] = ActivityWindow(tenant, since, self._s3_client)
         return self._windows[tenant]
 
+    def prefetch_claims(self, changes: list[ContactChange]) -> None:
+        """Claim the watermarks of the batch's contacts in bulk (``stamps.claim_many``): those that
+        appear once in the batch (a contact changed twice is claimed record by record, in order)."""
+        seen: dict[tuple[str, str], int] = {}
+        for change in changes:
+            seen[(change.tenant, change.contact_id)] = seen.get((change.tenant, change.contact_id), 0) + 1
+        once = [(c.tenant, c.contact_id, c.changed_at) for c in changes if seen[(c.tenant, c.contact_id)] == 1]
+        if len(once) > 1:
+            self._claimed |= stamps.claim_many(once)
+
+    def claim(self, change: ContactChange) -> bool:
+        """The change's watermark claim: made in bulk already, or made now (``stamps.claim``)."""
+        key = (change.tenant, change.contact_id, change.changed_at)
+        if key in self._claimed:
+            self._claimed.discard(key)
+            return True
+        return stamps.claim(change.tenant, change.contact_id, change.changed_at)
+
     def prefetch_events(self, changes: list[ContactChange]) -> None:
         """One vectorised pick of the batch's contacts per tenant whose rules look at activity."""
         by_tenant: dict[str, list[str]] = {}
@@ -98,7 +118,7 @@ class TenantCache:
 
 def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
     """Write the change's membership differences; counts and history wait for ``cache.flush()``."""
-    if not stamps.claim(change.tenant, change.contact_id, change.changed_at):
+    if not cache.claim(change):
         return Outcome(change.contact_id, "stale")
     tenant, contact_id = change.tenant, change.contact_id
     rules = cache.rules(tenant)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 
 from audience.storage.base import SettingsBoundModel, now_iso
 from audience.storage.models import MembershipsMeta, by_contact_pk, membership_pk
@@ -25,6 +25,7 @@ from audience.storage.paging import chunks, condition_failed
 
 WATERMARK_PARTITION = "~stream"
 BATCH_GET_SIZE = 100
+TRANSACTION_ITEMS = 100  # DynamoDB's limit of actions per TransactWriteItems
 
 
 def watermark_pk(tenant: str) -> str:
@@ -65,6 +66,27 @@ def claim(tenant: str, contact_id: str, changed_at: str) -> bool:
             return False
         raise
     return True
+
+
+def claim_many(claims: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """``claim`` for many contacts at once: ``(tenant, contact_id, changed_at)`` of distinct contacts,
+    one transaction of conditional updates per 100 instead of a request each. A transaction is
+    all-or-nothing: when one claim in it is stale (or it conflicts), none of its claims is made and
+    they are left out of the answer, for the caller to claim one by one. Returns the claims made."""
+    made: set[tuple[str, str, str]] = set()
+    connection = StreamWatermark._get_connection()
+    for chunk in chunks(list(dict.fromkeys(claims)), TRANSACTION_ITEMS):
+        updates = [connection.get_operation_kwargs(
+            watermark_pk(tenant), range_key=contact_id, actions=[StreamWatermark.seen_at.set(changed_at)],
+            condition=StreamWatermark.seen_at.does_not_exist() | (StreamWatermark.seen_at <= changed_at))
+            for tenant, contact_id, changed_at in chunk]
+        try:
+            connection.connection.transact_write_items(condition_check_items=[], delete_items=[], put_items=[],
+                                                       update_items=updates)
+        except TransactWriteError:
+            continue
+        made.update(chunk)
+    return made
 
 
 def watermark(tenant: str, contact_id: str) -> str | None:

@@ -1,0 +1,104 @@
+"""`make run ARGS=--demo` timed as a newcomer meets it: seconds from the command to a stack that
+answers with every demo segment evaluated, and where they go (issue 14: ready in under 45 s).
+
+The stack runs as `python -m infra.localstack --demo` on a free port, exactly as `make run` starts
+it; the demo prints its own step times (``Demo ready in ... (generate, import, segments, first
+run)``), the rest of the wall time is the stack's start (moto, resources from template.yaml,
+functions loaded). Ready is checked from outside too: the front door answers and every segment of
+the demo tenant has a successful evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+READY_LINE = re.compile(r"Demo ready in ([\d.]+) s \((.*)\)")
+STEP = re.compile(r"([a-z ]+?) ([\d.]+) s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_local/info", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def demo_ready(contacts: int | None = None, timeout: float = 900) -> dict[str, Any]:
+    """Start the demo stack, wait until it is ready, stop it; seconds overall and per step."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.pop("PORT", None)
+    if contacts:
+        env["DEMO_CONTACTS"] = str(contacts)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryFile("w+") as log:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "infra.localstack", "--port", str(port), "--demo"],
+                                   cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while not _answers(url):
+                if process.poll() is not None or time.monotonic() - started > timeout:
+                    log.seek(0)
+                    raise RuntimeError(f"the demo stack did not come up:\n{log.read()[-3000:]}")
+                time.sleep(0.2)
+            ready_s = time.monotonic() - started
+            info = requests.get(f"{url}/_local/info", timeout=10).json()
+            key = info["tenants"][0]["api_key"]
+            segments = requests.get(f"{url}/segments?limit=100", headers={"X-Api-Key": key}, timeout=30).json()
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.seek(0)
+        output = log.read()
+    found = READY_LINE.search(output)
+    if not found:
+        raise RuntimeError(f"the demo printed no 'Demo ready' line:\n{output[-3000:]}")
+    steps = {name.strip(): float(seconds) for name, seconds in STEP.findall(found[2])}
+    items = segments.get("items", [])
+    evaluated = [s for s in items if s.get("last_evaluated_at") and s.get("evaluation_status") != "failed"]
+    imported = re.search(r"(\d+) contacts imported", output)
+    return {
+        "contacts": int(imported[1]) if imported else None,
+        "ready_s": ready_s,
+        "demo_s": float(found[1]),
+        "stack_start_s": ready_s - float(found[1]),
+        "steps": steps,
+        "segments": len(items),
+        "segments_evaluated": len(evaluated),
+        "members": sum(int(s.get("member_count") or 0) for s in items),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+
+
+def describe(result: dict[str, Any]) -> str:
+    steps = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result["steps"].items())
+    return (f"demo {result['contacts']:,} contacts: ready {result['ready_s']:.1f}s "
+            f"(stack {result['stack_start_s']:.1f}s, {steps}); "
+            f"{result['segments_evaluated']}/{result['segments']} segments evaluated; load "
+            f"{result['load_before'][0]:.1f} -> {result['load_after'][0]:.1f}")
+
+
+if __name__ == "__main__":
+    print(describe(demo_ready(int(sys.argv[1]) if len(sys.argv) > 1 else None)))
