@@ -13,8 +13,8 @@ ContactId = Annotated[str, Field(min_length=1, max_length=200)]
 ID_LIST = Field(min_length=1, max_length=1000)
 Topic = Annotated[str, Field(min_length=1, max_length=100)]
 Topics = Annotated[list[Topic], Field(max_length=50)]
-Priority = json_int(ge=-1_000_000, le=1_000_000)
 """A segment's topics: at most 50, each 1-100 characters (duplicates are dropped)."""
+Priority = json_int(ge=-1_000_000, le=1_000_000)
 
 
 def _strip_name(value: str) -> str:
