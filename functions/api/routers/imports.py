@@ -27,7 +27,9 @@ router = Router()
 class ImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    file_name: str = Field(min_length=1, max_length=200, pattern=UPLOADABLE_FILE_NAME)
+    # The pattern is documented, not validated here: check_file_name enforces it in the route, so
+    # a bad name is reported together with every other bad field.
+    file_name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": UPLOADABLE_FILE_NAME})
     segment_id: str | None = Field(default=None, min_length=1, max_length=100)
     mapping: dict[str, str | None] | None = Field(default=None, max_length=500)
     sheet: str | None = Field(default=None, min_length=1, max_length=100)
