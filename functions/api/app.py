@@ -72,6 +72,7 @@ from functions.api.routers.request_context import (  # noqa: E402
     scopes_of,
     tenant_of,
 )
+from functions.api.swagger_ui import swagger_page  # noqa: E402
 
 logger = Logger()
 metrics = Metrics()
@@ -157,8 +158,6 @@ for module in (segments, contacts, fields, categories, campaigns, settings, even
 app.include_router(evaluation.router)
 app.include_router(trust.router)  # explain, preview-change, membership history
 
-app.enable_swagger(path="/docs", **OPENAPI)
-
 
 @functools.cache
 def openapi_json() -> str:
@@ -169,6 +168,13 @@ def openapi_json() -> str:
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document():
     return Response(status_code=200, content_type="application/json", body=openapi_json())
+
+
+@app.get("/docs", include_in_schema=False)
+def swagger_ui():
+    """Swagger UI over the same finished document as ``/openapi.json``."""
+    query = app.current_event.query_string_parameters or {}
+    return swagger_page(openapi_json(), as_json=query.get("format") == "json")
 
 
 # ---- errors: every answer in SPEC's shape ------------------------------------------------------

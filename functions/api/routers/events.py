@@ -19,14 +19,15 @@ from urllib.parse import quote
 import boto3
 from audience.errors import NotFound, ValidationFailed
 from audience.event_retention import window_problems
-from audience.imports.events import ActivityEvent, EventBatch
+from audience.imports.events import BareEvents, EventBatch
+from audience.json_types import json_int
 from audience.settings import get_settings
 from audience.storage import eventlog_repo, segments_repo
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api.routers.request_context import pydantic_details, tenant_id
+from functions.api.routers.request_context import tenant_id
 
 router = Router()
 
@@ -56,8 +57,9 @@ class BatchStatus(BaseModel):
 class EventSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    retention_days: StrictInt = Field(ge=1, le=MAX_RETENTION_DAYS,
-                                      description="events older than this are dropped (whole months)")
+    retention_days: json_int(ge=1, le=MAX_RETENTION_DAYS) = Field(
+        description="events older than this are dropped (whole months)"
+    )
 
 
 def staging_key(tenant: str, batch_id: str, now: datetime) -> str:
@@ -77,14 +79,9 @@ def status_url(batch_id: str) -> str:
         202: {"description": "pending: follow status_url", "content": {"application/json": {"model": EventsAccepted}}}
     },
 )
-def post_events(body: Annotated[EventBatch | list[ActivityEvent], Body()]) -> tuple[dict[str, Any], int]:
+def post_events(body: Annotated[EventBatch | BareEvents, Body()]) -> tuple[dict[str, Any], int]:
     tenant = tenant_id(router)
-    if isinstance(body, list):  # a bare array is the same batch, with the same limits
-        try:
-            body = EventBatch(events=body)
-        except ValidationError as exc:
-            raise ValidationFailed("the events are invalid", pydantic_details(exc)) from exc
-    batch = body
+    batch = EventBatch(events=body.root) if isinstance(body, BareEvents) else body  # same limits
     batch_id = uuid.uuid4().hex
     lines = "\n".join(
         json.dumps(

@@ -23,6 +23,7 @@ class FieldIn(BaseModel):
         max_length=64,
         pattern=CUSTOM_FIELD_NAME.pattern,
         description="lower-case letters, digits and _, starting with a letter; not a built-in name",
+        json_schema_extra={"not": {"enum": sorted(BUILTIN_FIELDS)}},
         examples=["loyalty_tier"],
     )
     type: FieldType

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 
 import boto3
 from audience.errors import NotFound, ValidationFailed
-from audience.imports.identity import is_phone_region
-from audience.imports.jobs import JobStore, check_file_name, presigned_upload, report_url
+from audience.imports.identity import is_phone_region, phone_region_schema
+from audience.imports.jobs import UPLOADABLE_FILE_NAME, JobStore, check_file_name, presigned_upload, report_url
 from audience.imports.mapping import check_mapping
 from audience.settings import get_settings
 from audience.storage import fields_repo, segments_repo
@@ -27,12 +27,14 @@ router = Router()
 class ImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    file_name: str = Field(min_length=1, max_length=200)
+    # The pattern is documented, not validated here: check_file_name enforces it in the route, so
+    # a bad name is reported together with every other bad field.
+    file_name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": UPLOADABLE_FILE_NAME})
     segment_id: str | None = Field(default=None, min_length=1, max_length=100)
     mapping: dict[str, str | None] | None = Field(default=None, max_length=500)
     sheet: str | None = Field(default=None, min_length=1, max_length=100)
     date_order: Literal["DMY", "MDY"] | None = None
-    default_region: str | None = None
+    default_region: Annotated[str, Field(json_schema_extra=phone_region_schema)] | None = None
 
     @field_validator("default_region")
     @classmethod

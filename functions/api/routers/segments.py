@@ -41,6 +41,8 @@ TAGS = ["segments"]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size, 1-500")]
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+A_DATE: dict[str, Any] = {"description": "yyyy-mm-dd", "json_schema_extra": {"format": "date"}}
+"""A calendar date, not only its shape: 2024-02-30 is refused (422), so the document says ``format: date``."""
 NextToken = Annotated[str | None, Query(max_length=2048, description="from the previous page")]
 
 
@@ -243,7 +245,7 @@ def uses(segment_id: str) -> dict[str, Any]:
 @router.get("/segments/<segment_id>/stats", summary="Size, daily changes and campaigns", tags=TAGS)
 def stats(
     segment_id: str,
-    date_from: Annotated[str | None, Query(alias="from", max_length=10, pattern=DATE, description="yyyy-mm-dd")] = None,
-    date_to: Annotated[str | None, Query(alias="to", max_length=10, pattern=DATE, description="yyyy-mm-dd")] = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10, pattern=DATE, **A_DATE)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10, pattern=DATE, **A_DATE)] = None,
 ) -> dict[str, Any]:
     return segment_stats(tenant_id(router), segment_id, date_from=date_from, date_to=date_to)

@@ -16,11 +16,12 @@ from typing import Annotated, Any
 
 from audience.errors import ValidationFailed
 from audience.event_retention import check_windows
+from audience.json_types import json_int
 from audience.storage import fields_repo, segments_repo, suppression_repo
 from audience.storage.records import SuppressionSettings
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from functions.api.routers.request_context import if_match, tenant_id
 
@@ -31,7 +32,7 @@ class GlobalSuppression(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: StrictBool = False
-    min_received: StrictInt = Field(default=1, ge=1, le=1_000_000)
+    min_received: json_int(ge=1, le=1_000_000) = 1
 
 
 class SuppressionIn(BaseModel):

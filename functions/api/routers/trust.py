@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from audience.json_types import DateOrDateTime
 from audience.trust.explain import explain as explain_membership
 from audience.trust.history import contact_history, segment_history
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -115,7 +116,9 @@ def history_of_contact(contact_id: str, limit: Limit = 50, next_token: NextToken
 )
 def history_of_segment(
     segment_id: str,
-    since: Annotated[str | None, Query(max_length=64, description="ISO 8601 time; only changes at or after it")] = None,
+    since: Annotated[
+        DateOrDateTime | None, Query(max_length=64, description="ISO 8601 time; only changes at or after it")
+    ] = None,
     limit: Limit = 50,
     next_token: NextToken = None,
 ) -> dict[str, Any]:

@@ -113,6 +113,15 @@ def test_openapi_and_docs_need_no_key(api_call):
     assert "swagger" in docs.text.lower()
 
 
+def test_the_swagger_ui_shows_the_same_finished_document_as_openapi_json(api_call):
+    served = api_call("GET", "/openapi.json").json
+    embedded = api_call("GET", "/docs", query={"format": "json"}).json
+    assert embedded == served
+    assert "links" in served["paths"]["/segments"]["post"]["responses"]["201"]
+    page = api_call("GET", "/docs").text
+    assert "uri_too_long" in page and '"links"' in page
+
+
 def test_a_read_key_on_a_write_method_gets_an_explicit_deny_for_that_method(tenants):
     from functions.authorizer.app import lambda_handler
     from tests.integration.api.conftest import FakeLambdaContext, method_arn

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audience.errors import ValidationFailed
 from audience.exports.request import pydantic_details
 from audience.fields import SYSTEM_FIELDS, FieldCatalog, FieldType
+from audience.json_types import NOT_BLANK
 
 MAX_SET_FIELDS = 50
 MAX_STRING_CHARS = 2_000
@@ -27,7 +28,9 @@ class MassUpdateBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    set: dict[str, Any] = Field(description="field name -> new value (null removes the field)")
+    set: dict[str, Any] = Field(
+        min_length=1, max_length=MAX_SET_FIELDS, description="field name -> new value (null removes the field)"
+    )
 
 
 class ResetScoreRequest(BaseModel):
@@ -35,8 +38,8 @@ class ResetScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1_000, description="why; kept in the audit record")
-    confirm: StrictBool = Field(description="must be true: every member's score becomes 0")
+    reason: str = Field(min_length=1, max_length=1_000, pattern=NOT_BLANK, description="why; kept in the audit record")
+    confirm: Literal[True] = Field(description="must be true: every member's score becomes 0")
 
 
 def parse_mass_update(body: Any, catalog: FieldCatalog) -> dict[str, Any]:
@@ -120,12 +123,7 @@ def parse_reset_score(body: Any) -> ResetScoreRequest:
         request = ResetScoreRequest.model_validate(body)
     except ValidationError as exc:
         raise ValidationFailed("invalid score reset", pydantic_details(exc)) from None
-    if request.confirm is not True:
-        raise ValidationFailed(
-            "a score reset must be confirmed",
-            [{"path": "/confirm", "message": "must be true: every member's score becomes 0"}],
-        )
-    if not request.reason.strip():
+    if not request.reason.strip():  # the pattern's \S (Rust regex) lets U+001C-U+001F through; strip() does not
         raise ValidationFailed("a reason is required", [{"path": "/reason", "message": "must not be blank"}])
     return request
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from audience.errors import ValidationFailed
 from audience.fields import FieldCatalog
+from audience.json_types import DateOrDateTime
 
 ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl", "audience_sha256"]
 EXTENSIONS: dict[str, str] = {
@@ -57,14 +58,14 @@ class ExportBody(BaseModel):
         max_length=500,
         description="columns in order (catalog field names); default every field, or email+phone",
     )
-    added_since: str | None = Field(
+    added_since: DateOrDateTime | None = Field(
         default=None, description="ISO 8601 date or date-time: members placed in the segment since then"
     )
-    updated_since: str | None = Field(
+    updated_since: DateOrDateTime | None = Field(
         default=None, description="ISO 8601 date or date-time: contacts changed since then"
     )
     file_name: str | None = Field(default=None, min_length=1, max_length=255, description="download name (sanitised)")
-    changes_since: str | None = Field(
+    changes_since: DateOrDateTime | None = Field(
         default=None,
         description="audience_sha256 only - ISO 8601 date or date-time: only the members who joined (action=add) "
         "or left (action=remove) since then, from the membership history",

@@ -10,14 +10,16 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator
+
+from audience.json_types import NOT_BLANK, StorableNumber
 
 MAX_EVENTS_PER_REQUEST = 500
 MAX_PROPERTIES = 50
 
-EventName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+EventName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)]
 ContactId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
-PropertyValue = Annotated[str, StringConstraints(max_length=1000)] | bool | int | float | None
+PropertyValue = Annotated[str, StringConstraints(max_length=1000)] | bool | StorableNumber | None
 
 
 class ActivityEvent(BaseModel):
@@ -62,6 +64,13 @@ class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[ActivityEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+
+class BareEvents(RootModel[list[ActivityEvent]]):
+    """A bare array of events (POST /events accepts one too), with the same limits as
+    ``EventBatch.events``. A root model, so Powertools' body validation keeps the array whole."""
+
+    root: list[ActivityEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
 
 
 def property_text(value: str | bool | int | float) -> str:

@@ -8,7 +8,7 @@ and its metadata) is imported on the first phone, not by every API cold start.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -74,6 +74,16 @@ def is_phone_region(code: str) -> bool:
     import phonenumbers
 
     return code.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+def phone_region_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a region ``is_phone_region`` accepts: an enum of every supported code, upper
+    and lower case (mixed case is accepted too but not listed). Filled in only when the API document
+    is generated, so importing the API does not load phonenumbers."""
+    import phonenumbers
+
+    codes = sorted(phonenumbers.SUPPORTED_REGIONS)
+    schema["enum"] = codes + [code.lower() for code in codes]
 
 
 def _parse_reason(exc: phonenumbers.NumberParseException) -> str:

@@ -24,6 +24,9 @@ JobStatus = Literal["pending", "running", "succeeded", "failed"]
 UPLOAD_URL_SECONDS = 3600
 REPORT_URL_SECONDS = 7 * 24 * 3600
 FILE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}$")
+UPLOADABLE_FILE_NAME = r"^[^/\\\x00-\x1f\x7f]+[.]([cC][sS][vV]|[xX][lL][sS][xX]?|[pP][aA][rR][qQ][uU][eE][tT])$"
+"""What ``check_file_name`` accepts, as one pattern for the API document: no slashes or control
+characters, and a name before one of ``CONTACT_FORMATS`` (any case)."""
 KEY_PATTERN = re.compile(r"^tenants/(?P<tenant>[^/]+)/imports/(?P<job_id>[^/]+)/(?P<file_name>[^/]+)$")
 
 

@@ -6,12 +6,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-NAME = Field(min_length=1, max_length=200)
+from audience.json_types import NOT_BLANK, json_int, may_be_absent
+
+NAME = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 ContactId = Annotated[str, Field(min_length=1, max_length=200)]
 ID_LIST = Field(min_length=1, max_length=1000)
 Topic = Annotated[str, Field(min_length=1, max_length=100)]
 Topics = Annotated[list[Topic], Field(max_length=50)]
 """A segment's topics: at most 50, each 1-100 characters (duplicates are dropped)."""
+Priority = json_int(ge=-1_000_000, le=1_000_000)
 
 
 def _strip_name(value: str) -> str:
@@ -56,7 +59,7 @@ class SegmentDraft(_Strict):
     type: Literal["static", "dynamic"]
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    priority: Priority = 0
     public: StrictBool = False
     topics: Topics = Field(default_factory=list)
     ignore_suppression: StrictBool = False
@@ -70,17 +73,19 @@ class SegmentDraft(_Strict):
 
 
 class SegmentPatch(_Strict):
-    """Some fields of a segment (PATCH); a field that is absent is left as it is."""
+    """Some fields of a segment (PATCH); a field that is absent is left as it is. ``null`` clears
+    the optional ones (description, rules, category, topics); the others cannot be null, so their
+    types admit no null (the document says so) and their ``None`` default only means "absent"."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str = may_be_absent(min_length=1, max_length=200, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=2000)
-    type: Literal["static", "dynamic"] | None = None
+    type: Literal["static", "dynamic"] = may_be_absent()
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
-    public: StrictBool | None = None
+    priority: Priority = may_be_absent()
+    public: StrictBool = may_be_absent()
     topics: Topics | None = None
-    ignore_suppression: StrictBool | None = None
+    ignore_suppression: StrictBool = may_be_absent()
 
     @field_validator("name")
     @classmethod
@@ -100,7 +105,7 @@ class CloneRequest(_Strict):
     description: str | None = Field(default=None, max_length=2000)
     rules: dict[str, Any] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
-    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+    priority: Priority | None = None
     public: StrictBool | None = None
     topics: Topics | None = None
 

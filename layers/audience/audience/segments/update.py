@@ -28,9 +28,6 @@ def replace_segment(tenant: str, segment_id: str, draft: SegmentDraft, *, if_mat
 
 def patch_segment(tenant: str, segment_id: str, patch: SegmentPatch, *, if_match: int | None = None) -> Segment:
     changes = {name: getattr(patch, name) for name in patch.model_fields_set}
-    for required in ("name", "type", "priority", "public", "ignore_suppression"):
-        if required in changes and changes[required] is None:
-            raise ValidationFailed("invalid change", [{"path": f"/{required}", "message": "must not be null"}])
     if changes.get("topics") is None and "topics" in changes:
         changes["topics"] = []
     return _write(tenant, segment_id, changes, if_match)

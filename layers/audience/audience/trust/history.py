@@ -22,7 +22,7 @@ def contact_history(tenant: str, contact_id: str, *, limit: int = 50, start_key:
 def segment_history(tenant: str, segment_id: str, *, since: str | None = None, limit: int = 50,
                     start_key: dict[str, Any] | None = None) -> Page:
     segments_repo.get(tenant, segment_id)
-    moment = parse_since(since, "?since") if since else None
+    moment = parse_since(since, "?since") if since is not None else None
     return membership_history_repo.for_segment(tenant, segment_id, since=moment, limit=limit, start_key=start_key)
 
 

@@ -1,0 +1,66 @@
+"""Pydantic types that validate exactly what the JSON Schema they generate allows.
+
+JSON Schema's ``integer`` is any number with no fractional part, so ``3.0`` is an integer there:
+``json_int`` accepts it (as ``3``) while staying strict about everything else - ``true`` and ``"3"``
+are not integers. The others give the document what a plain type would leave out (non-null PATCH
+fields, not-blank text, date formats, DynamoDB's number range), so schemathesis' "schema-valid data
+is accepted" check holds (docs/api.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, Strict, WithJsonSchema
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_int(**bounds: Any) -> Any:
+    """A JSON Schema ``integer`` within ``bounds`` (``ge``, ``le``...): an int, or a float with no
+    fractional part; never a bool or a string. The bounds sit before the float conversion so that
+    pydantic still writes them as ``minimum``/``maximum``, also inside ``json_int(...) | None``."""
+    return Annotated[int, Strict(), Field(**bounds), BeforeValidator(_whole_float_as_int)]
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def may_be_absent(**constraints: Any) -> Any:
+    """A field that may be left out but never sent as ``null`` (a PATCH field that cannot be
+    cleared): ``None`` stands for "absent" only, so the schema shows no ``null`` default."""
+    return Field(default=None, json_schema_extra=_without_default, **constraints)
+
+
+NOT_BLANK = r"\S"
+"""The pattern of a text that is not all white space (what ``str.strip()`` would leave non-empty)."""
+
+
+DateOrDateTime = Annotated[
+    str, WithJsonSchema({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]})
+]
+"""Text read as an ISO 8601 date or date-time (``datetime.fromisoformat``): the document says so
+(RFC 3339 ``date`` or ``date-time``, which that reads), not just "a string"."""
+
+
+StorableNumber = Annotated[
+    int | float,
+    WithJsonSchema(
+        {
+            "type": "number",
+            "anyOf": [
+                {"const": 0},
+                {"minimum": 1e-130, "exclusiveMaximum": 1e126},
+                {"exclusiveMinimum": -1e126, "maximum": -1e-130},
+            ],
+        }
+    ),
+]
+"""A number DynamoDB can hold: zero or a magnitude in [1e-130, 1e126), as the body reader checks
+(``request_context._unstorable``). Its other limit, 38 significant digits, only an integer literal
+that long can break, and no JSON Schema keyword counts digits."""
