@@ -182,6 +182,15 @@ def test_two_importers_racing_chunk_by_chunk_on_the_same_people_create_each_once
 
     real_fallback = ContactWriter.write
     monkeypatch.setattr(ContactWriter, "write", lambda self, c: fallbacks.append(c) or real_fallback(self, c))
+    # Every chunk resolves its people before any chunk commits (a barrier between the two steps), so
+    # both importers always plan to create the same people and one of each pair must lose and fall back.
+    resolved, real_commit = threading.Barrier(len(messages), timeout=60), ContactWriter._commit
+
+    def commit_after_everyone_resolved(self, writes):
+        resolved.wait()
+        return real_commit(self, writes)
+
+    monkeypatch.setattr(ContactWriter, "_commit", commit_after_everyone_resolved)
     # chunk invocations of both jobs at once (each is its own Lambda invocation)
     threads = [threading.Thread(target=use_case.handle_chunk, args=(env, m, 1)) for m in messages]
     for t in threads:
