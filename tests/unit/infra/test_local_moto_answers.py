@@ -2,48 +2,43 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from infra import local_moto_answers
 
 
 @pytest.fixture
-def ddb(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "u", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by_u",
-                    "KeySchema": [
-                        {"AttributeName": "pk", "KeyType": "HASH"},
-                        {"AttributeName": "u", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["f"]},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        for i in range(12):
-            client.put_item(TableName="t", Item={
-                "pk": {"S": "t1"}, "sk": {"S": f"c{i:02d}"}, "u": {"S": f"2026-01-{i + 1:02d}"},
-                "f": {"M": {"email": {"S": f"a{i}@b.co"}, "score": {"N": str(i * 1.5)}, "tags": {"L": [{"S": "vip"}]},
-                            "ok": {"BOOL": i % 2 == 0}, "none": {"NULL": True}}},
-                "b": {"B": bytes([i, 0, 255])}, "bs": {"BS": [b"\x01", b"\x02"]}, "ns": {"NS": ["1", "2.5"]},
-                "ss": {"SS": ["x", "y"]},
-            })
-        yield client
+def ddb(moto_dynamodb):
+    client = moto_dynamodb
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "u", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_u",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "u", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["f"]},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(12):
+        client.put_item(TableName="t", Item={
+            "pk": {"S": "t1"}, "sk": {"S": f"c{i:02d}"}, "u": {"S": f"2026-01-{i + 1:02d}"},
+            "f": {"M": {"email": {"S": f"a{i}@b.co"}, "score": {"N": str(i * 1.5)}, "tags": {"L": [{"S": "vip"}]},
+                        "ok": {"BOOL": i % 2 == 0}, "none": {"NULL": True}}},
+            "b": {"B": bytes([i, 0, 255])}, "bs": {"BS": [b"\x01", b"\x02"]}, "ns": {"NS": ["1", "2.5"]},
+            "ss": {"SS": ["x", "y"]},
+        })
+    yield client
     local_moto_answers.uninstall()
 
 

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from infra import local_moto_streams
 
 
 @pytest.fixture
-def clients(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        arn = ddb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )["TableDescription"]["LatestStreamArn"]
-        endpoint = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto's streams endpoint
-        yield ddb, boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint), arn
+def clients(moto_dynamodb):
+    ddb = moto_dynamodb
+    arn = ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    endpoint = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto's streams endpoint
+    yield ddb, boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint), arn
     local_moto_streams.uninstall()
 
 
