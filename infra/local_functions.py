@@ -3,8 +3,11 @@
 Every function's entry module is `app.py`, so they cannot all be imported as `app`: each is loaded
 under a unique module name with its own directory first on `sys.path` only while it imports, and the
 helper modules it brought from that directory are taken out of `sys.modules` again so the next
-function's same-named helpers do not collide. One invocation per function at a time (a lock), like
-one Lambda execution environment: Powertools resolvers keep the current event on a module global.
+function's same-named helpers do not collide. An execution environment is one loaded copy of the
+module and runs one invocation at a time, like Lambda's: Powertools resolvers keep the current event on
+a module global. A function whose queue allows concurrent invocations (ScalingConfig
+MaximumConcurrency) gets up to ``concurrent_environments`` copies, loaded on demand, as Lambda runs
+concurrent invocations in separate environments.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from infra.template_resources import FunctionSpec, LocalResources
+from infra.template_resources import EventSpec, FunctionSpec, LocalResources
 
 log = logging.getLogger("localstack")
 
@@ -50,14 +53,18 @@ class LambdaContext:
 
 
 class LocalFunction:
-    """One template function: its module loaded on first use, invoked under a per-function lock."""
+    """One template function: its module loaded on first use, each loaded copy (an execution
+    environment) running one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, resources: LocalResources) -> None:
+    def __init__(self, spec: FunctionSpec, resources: LocalResources, environments: int = 1) -> None:
         self.spec = spec
         self.resources = resources
+        self.environments = max(1, environments)
         self._module: ModuleType | None = None
-        self._lock = threading.Lock()
         self._load_lock = threading.Lock()
+        self._slots = threading.Semaphore(self.environments)  # invocations running at once
+        self._idle: list[ModuleType] = []  # environments loaded and not running an invocation
+        self._loaded = 0
 
     @property
     def name(self) -> str:
@@ -68,15 +75,29 @@ class LocalFunction:
         return self.spec.module_file.is_file()
 
     def load(self) -> ModuleType:
+        """The first environment's module (loading it at start-up keeps the first request fast)."""
         with self._load_lock:
             if self._module is None:
-                with _environment(self.resources.env(self.name)):
-                    self._module = load_isolated(self.spec.module_file, f"localfn_{self.name}")
+                self._module = self._load_copy()
+                self._idle.append(self._module)
             return self._module
+
+    def _load_copy(self) -> ModuleType:
+        suffix = f"_{self._loaded}" if self._loaded else ""
+        with _environment(self.resources.env(self.name)):
+            module = load_isolated(self.spec.module_file, f"localfn_{self.name}{suffix}")
+        self._loaded += 1
+        return module
+
+    def _take_environment(self) -> ModuleType:
+        self.load()
+        with self._load_lock:
+            if self._idle:
+                return self._idle.pop()
+            return self._load_copy()  # all loaded ones are busy, and a slot is free: a new one
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call the handler with `event` and a fresh context; exceptions propagate (the caller decides)."""
-        handler = getattr(self.load(), self.spec.handler_name)
         context = LambdaContext(
             function_name=self.name,
             memory_limit_in_mb=self.spec.memory_size,
@@ -86,11 +107,14 @@ class LocalFunction:
             aws_request_id=str(uuid.uuid4()),
             timeout_seconds=self.spec.timeout,
         )
-        with self._lock:
+        with self._slots:
+            module = self._take_environment()
             started = time.monotonic()
             try:
-                return handler(event, context)
+                return getattr(module, self.spec.handler_name)(event, context)
             finally:
+                with self._load_lock:
+                    self._idle.append(module)
                 elapsed = time.monotonic() - started
                 if elapsed > self.spec.timeout:
                     log.warning(
@@ -141,5 +165,20 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def local_functions(resources: LocalResources) -> dict[str, LocalFunction]:
-    return {spec.logical_id: LocalFunction(spec, resources) for spec in resources.functions}
+def local_functions(resources: LocalResources, concurrent_environments: int = 2) -> dict[str, LocalFunction]:
+    """Every template function; one whose queues allow concurrent invocations gets up to
+    ``concurrent_environments`` environments (a small machine runs no more at once usefully)."""
+    return {
+        spec.logical_id: LocalFunction(spec, resources, min(queue_concurrency(spec), concurrent_environments))
+        for spec in resources.functions
+    }
+
+
+def queue_concurrency(spec: FunctionSpec) -> int:
+    """The most concurrent invocations any of the function's SQS event sources allows (1 without one)."""
+    return max((event_concurrency(event) for event in spec.events_of_type("SQS")), default=1)
+
+
+def event_concurrency(event: EventSpec) -> int:
+    """Concurrent invocations an SQS event source allows: its ScalingConfig, else one at a time here."""
+    return int((event.properties.get("ScalingConfig") or {}).get("MaximumConcurrency", 1))

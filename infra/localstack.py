@@ -252,6 +252,7 @@ def start(
 
 
 def _triggers(stack: LocalStack, session: Any, endpoint: str, retry_delay: int) -> list[threading.Thread]:
+    from infra.local_functions import event_concurrency
     from infra.local_triggers import Scheduler, SqsPoller, StreamPoller
 
     region = stack.resources.region
@@ -262,7 +263,10 @@ def _triggers(stack: LocalStack, session: Any, endpoint: str, retry_delay: int) 
         for event in function.spec.events:
             sqs = session.client("sqs", region_name=region, endpoint_url=endpoint)
             if event.type == "SQS":
-                threads.append(SqsPoller(function, event, stack.resources, sqs, stack.stop, retry_delay))
+                # one poller per invocation the queue may run at once, up to the function's environments
+                pollers = min(function.environments, event_concurrency(event))
+                for _ in range(pollers):  # boto3 clients are thread-safe: the pollers share one
+                    threads.append(SqsPoller(function, event, stack.resources, sqs, stack.stop, retry_delay))
             elif event.type == "DynamoDB":
                 streams = session.client("dynamodbstreams", region_name=region, endpoint_url=endpoint)
                 threads.append(StreamPoller(function, event, stack.resources, streams, sqs, stack.stop))
