@@ -442,9 +442,11 @@ def _fill_new_keys(known: pa.Array | None, size: int, manifest: Manifest, only: 
     fresh = int(pc.sum(missing).as_py() or 0)
     if not fresh:
         return known
-    numbered = pc.add(pc.cumulative_sum(missing.cast(pa.int64())), manifest.next_key - 1).cast(KEY_TYPE)
+    # in int64 until the gaps are chosen: before the first gap the running count is 0, next_key - 1
+    # there is -1 when the key space is new, and only the gaps' numbers must fit the key type
+    numbered = pc.add(pc.cumulative_sum(missing.cast(pa.int64())), manifest.next_key - 1)
     manifest.next_key += fresh
-    return pc.if_else(missing, numbered, known)
+    return pc.if_else(missing, numbered, known.cast(pa.int64())).cast(KEY_TYPE)
 
 
 def _live_keys(manifest: Manifest, s3, bucket: str) -> tuple[pa.Array, pa.Array] | None:
