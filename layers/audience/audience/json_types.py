@@ -37,8 +37,10 @@ def may_be_absent(**constraints: Any) -> Any:
     return Field(default=None, json_schema_extra=_without_default, **constraints)
 
 
-NOT_BLANK = r"\S"
-"""The pattern of a text that is not all white space (what ``str.strip()`` would leave non-empty)."""
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+"""The pattern of a text that is not all white space (what ``str.strip()`` would leave non-empty):
+``str.strip()`` also takes the separators U+001C-U+001F, which the regex ``\\s`` of pydantic and of
+ECMA-262 (the document's dialect) does not count as space."""
 
 
 DateOrDateTime = Annotated[
