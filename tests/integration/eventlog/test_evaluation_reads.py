@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from audience.eventlog import LogEvents, append_events, compact, events_table
 from audience.eventlog import append as append_module
 from audience.eventlog import reading as scan_module
@@ -44,7 +45,19 @@ events_strategy = st.lists(
 
 
 def as_rows(drawn) -> list[tuple]:
-    return [(c, e, AS_OF - timedelta(days=d, hours=h), {"amount": str(h), "channel": ch}) for c, e, d, h, ch in drawn]
+    return [(c, e, AS_OF - timedelta(days=d, hours=h), _properties(h, ch)) for c, e, d, h, ch in drawn]
+
+
+def _properties(h: int, channel: str) -> dict[str, str]:
+    """Mostly {amount, channel}; some events without an amount, with one that is not a number, or with
+    the keys in another order behind a third one (maps are looked up entry by entry)."""
+    if h == 8:
+        return {"channel": channel}
+    if h == 9:
+        return {"channel": channel, "amount": "n/a"}
+    if h == 7:
+        return {"note": "x", "channel": channel, "amount": str(h)}
+    return {"amount": str(h), "channel": channel}
 
 
 def vectorised_answer(source) -> dict[str, list[str]]:
@@ -68,8 +81,10 @@ def record_answer(rows) -> dict[str, list[str]]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(drawn=events_strategy, cut=st.integers(1, 4))
-def test_answers_are_the_per_record_ones_before_and_after_compaction(s3, drawn, cut):
+@given(drawn=events_strategy, cut=st.integers(1, 4), dictionary=st.booleans())
+def test_answers_are_the_per_record_ones_before_and_after_compaction(s3, monkeypatch, drawn, cut, dictionary):
+    """``dictionary``: property keys and values read dictionary-encoded (as from large parts) or plain."""
+    monkeypatch.setattr(scan_module, "DICTIONARY_SHARE", 1e9 if dictionary else 0.0)
     tenant = f"prop-{next(_tenants)}"
     rows = as_rows(drawn)
     size = max(1, len(rows) // cut)
@@ -79,6 +94,22 @@ def test_answers_are_the_per_record_ones_before_and_after_compaction(s3, drawn, 
     assert vectorised_answer(LogEvents(tenant, s3, BUCKET)) == expected
     compact(tenant, s3, bucket=BUCKET, now=AS_OF)
     assert vectorised_answer(LogEvents(tenant, s3, BUCKET)) == expected
+
+
+def test_property_columns_are_read_dictionary_encoded_only_where_stored_so(s3):
+    """A part whose property keys and values are a few distinct strings is read with them as
+    dictionaries; values nearly all different are read plain (as many dictionary entries as values)."""
+    def encoded(tenant: str, properties) -> list[str]:
+        rows = [(CONTACTS[n % 12], "purchase", AS_OF - timedelta(minutes=n), properties(n)) for n in range(5000)]
+        append_events(tenant, events_table(rows), s3, "b", BUCKET)
+        compact(tenant, s3, bucket=BUCKET, now=AS_OF)
+        [part] = load_manifest(tenant, s3, BUCKET).parts
+        metadata = pq.read_metadata(pa.BufferReader(s3.get_object(Bucket=BUCKET, Key=part.key)["Body"].read()))
+        return scan_module.dictionary_columns(metadata, ["properties"])
+
+    assert encoded("few", lambda n: {"amount": str(n % 5), "channel": "web"}) == [
+        "properties.key_value.key", "properties.key_value.value"]
+    assert encoded("many", lambda n: {"amount": str(n % 5), "url": f"/p/{n:06d}"}) == ["properties.key_value.key"]
 
 
 def test_a_run_reads_the_log_in_bounded_slices_never_the_whole_history(s3, monkeypatch):

@@ -47,6 +47,10 @@ READ_AHEAD = 8  # small objects fetched ahead of the one being read
 ALL_COLUMNS = tuple(EVENTS_SCHEMA.names)
 BATCH_ROWS = 131_072  # rows per streamed record batch (at most): memory per batch in flight
 RESTARTS = 3  # times a reader starts over when compaction swapped the log under it
+# A string column is read dictionary-encoded when its chunks take under this share of the bytes plain
+# encoding would (a 4-byte length and the value): then (nearly) all its pages are dictionary-encoded and
+# the reader hands over indices into a few distinct strings; otherwise it would hash every value.
+DICTIONARY_SHARE = 0.5
 
 
 class LogChanged(RuntimeError):
@@ -101,7 +105,8 @@ def sorted_streams(tenant_id: str, s3, query: EventQuery = EventQuery(), *, buck
     them by contact (``rules.activity_slices``). The objects are opened at once (footers; small
     objects whole, on a few threads); their row groups are read as each stream is pulled."""
     bucket = bucket or get_settings().data_bucket
-    return _streams(s3, bucket, _plan(tenant_id, s3, bucket, query, manifest, dictionary_events=True))
+    return _streams(s3, bucket, _plan(tenant_id, s3, bucket, query, manifest, dictionary_events=True),
+                    maybe=("properties",))
 
 
 def object_streams(s3, bucket: str, objects: Sequence[tuple[str, int]],
@@ -115,12 +120,15 @@ def object_streams(s3, bucket: str, objects: Sequence[tuple[str, int]],
     return _streams(s3, bucket, plan, dictionary=None)
 
 
-def _streams(s3, bucket: str, plan: _Plan, dictionary: list[str] | None = ("event",)) -> list[Iterator[pa.RecordBatch]]:
+def _streams(s3, bucket: str, plan: _Plan, dictionary: list[str] | None = ("event",),
+             maybe: Sequence[str] = ()) -> list[Iterator[pa.RecordBatch]]:
+    """One stream per object of the plan; ``dictionary`` columns read dictionary-encoded, and the
+    string columns under ``maybe`` too where an object stores them so (`dictionary_columns`)."""
     if not plan.objects:
         return []
     try:
         with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="eventlog") as pool:
-            opened = list(pool.map(lambda item: _open(s3, bucket, item, list(dictionary or []) or None),
+            opened = list(pool.map(lambda item: _open(s3, bucket, item, list(dictionary or []) or None, maybe),
                                    plan.objects))
     except Exception as exc:
         if _gone(exc, s3):
@@ -200,16 +208,21 @@ def read_events(tenant_id: str, s3, since: datetime | None = None, bucket: str |
 
 
 def _same_types(found: pa.Schema, wanted: pa.Schema) -> bool:
-    """Whether a batch needs no cast (nullability and a map's entry names aside)."""
+    """Whether a batch needs no cast (nullability, a map's entry names and dictionary-encoded map keys
+    or values — read so on purpose, `dictionary_columns` — aside)."""
     if found.names != wanted.names:
         return False
     for have, want in zip(found.types, wanted.types, strict=True):
         if pa.types.is_map(have) and pa.types.is_map(want):
-            if have.key_type != want.key_type or have.item_type != want.item_type:
+            if _decoded(have.key_type) != want.key_type or _decoded(have.item_type) != want.item_type:
                 return False
         elif have != want:
             return False
     return True
+
+
+def _decoded(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
 
 
 def _with_contact_bounds(query: EventQuery) -> EventQuery:
@@ -372,9 +385,43 @@ def _opened(s3, bucket: str, objects: list[_Object]) -> Iterator[pq.ParquetFile]
             yield opened
 
 
-def _open(s3, bucket: str, item: _Object, dictionary: list[str] | None = None) -> pq.ParquetFile:
-    """An object as a ParquetFile: small ones fetched whole, large ones through ranged GETs."""
+def _open(s3, bucket: str, item: _Object, dictionary: list[str] | None = None,
+          maybe: Sequence[str] = ()) -> pq.ParquetFile:
+    """An object as a ParquetFile: small ones fetched whole, large ones through ranged GETs. The
+    ``dictionary`` columns are read dictionary-encoded, and those under ``maybe`` that the object
+    stores dictionary-encoded (`dictionary_columns`: its footer decides, read once)."""
     if item.size >= RANGED_MIN_BYTES:
-        return pq.ParquetFile(RangedObject(s3, bucket, item.key, item.size), read_dictionary=dictionary)
-    return pq.ParquetFile(pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read()),
-                          read_dictionary=dictionary)
+        source = RangedObject(s3, bucket, item.key, item.size)
+    else:
+        source = pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read())
+    if not maybe:
+        return pq.ParquetFile(source, read_dictionary=dictionary)
+    metadata = pq.read_metadata(source)
+    return pq.ParquetFile(source, metadata=metadata,
+                          read_dictionary=[*(dictionary or []), *dictionary_columns(metadata, maybe)] or None)
+
+
+def dictionary_columns(metadata: pq.FileMetaData, under: Sequence[str]) -> list[str]:
+    """The string leaf columns below ``under`` (e.g. a map's keys and values) stored dictionary-encoded
+    in every row group — taking under `DICTIONARY_SHARE` of the bytes plain encoding would, the
+    shortest value (from the statistics) counted —, so reading them as dictionaries costs less than
+    as strings. A reader's choice only: both read the same values."""
+    found = []
+    schema = metadata.schema
+    for column in range(metadata.num_columns):
+        path = schema.column(column).path
+        if schema.column(column).physical_type != "BYTE_ARRAY" or not any(
+                path.startswith(prefix + ".") for prefix in under):
+            continue
+        chunks = [metadata.row_group(group).column(column) for group in range(metadata.num_row_groups)]
+        if chunks and all(_mostly_dictionary(chunk) for chunk in chunks):
+            found.append(path)
+    return found
+
+
+def _mostly_dictionary(chunk) -> bool:
+    if not chunk.has_dictionary_page or not chunk.num_values:
+        return False
+    stats = chunk.statistics
+    shortest = min(len(stats.min), len(stats.max)) if stats is not None and stats.has_min_max else 0
+    return chunk.total_uncompressed_size < DICTIONARY_SHARE * chunk.num_values * (4 + shortest)

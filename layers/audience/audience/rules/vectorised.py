@@ -525,7 +525,6 @@ class _SliceAggregates:
         codes[self.occurred > plan.as_of_us] = -1  # no event after as_of counts
         self.codes = codes
         self.offsets = np.cumsum([0, *(piece.num_rows for piece in pieces)])
-        self._lookups: dict[tuple[int, str], pa.Array] = {}
 
     def answers(self) -> tuple[pa.Array, dict[str, pa.Array]]:
         found: dict[str, pa.Array] = {}
@@ -536,38 +535,60 @@ class _SliceAggregates:
         bounds = np.cumsum(np.bincount(self.codes + 1, minlength=len(self.plan.names) + 1))
         for code, keys in self.plan.by_name.items():
             rows = by_name[bounds[code]:bounds[code + 1]]  # code -1 (other names, after as_of) sorts first
-            named = _Named(self, code, rows)
+            named = _Named(self, rows)
             for key in keys:
                 found[key] = named.aggregate(self.plan.conditions[key], self.plan.starts[key])
         return self.keys, found
 
-    def property(self, code: int, rows: np.ndarray, key: str) -> pa.Array:
-        """Property ``key`` of the events at ``rows`` (one event name's), looked up once per name and key."""
-        found = self._lookups.get((code, key))
-        if found is None:
-            bounds = np.searchsorted(rows, self.offsets)
-            found = self._lookups[(code, key)] = pa.concat_arrays([
-                lookup_rows(piece.column(piece.schema.get_field_index("properties")),
-                            rows[bounds[number]:bounds[number + 1]] - self.offsets[number], key)
-                for number, piece in enumerate(self.pieces)])
-        return found
-
-
 class _Named:
-    """The events of one name in a slice: their contacts' positions and times, shared by its conditions."""
+    """The events of one name in a slice: their contacts' positions and times, and the properties its
+    conditions read (looked up once per key, for these events only), shared by its conditions."""
 
-    def __init__(self, slice_: _SliceAggregates, code: int, rows: np.ndarray):
+    def __init__(self, slice_: _SliceAggregates, rows: np.ndarray):
         self.slice = slice_
-        self.code = code
         self.rows = rows
         self.position = slice_.position[rows]
         self.occurred = slice_.occurred[rows]
+        self._properties: dict[str, tuple[np.ndarray, pa.Array]] = {}
+        self._numbers: dict[str, np.ndarray] = {}
+
+    def property(self, key: str) -> tuple[np.ndarray, pa.Array]:
+        """Property ``key`` of these events: (each event's index into the values — the last one, a
+        null, for an event without it —, the values as strings). A piece read with dictionary-encoded
+        values contributes only its dictionary."""
+        found = self._properties.get(key)
+        if found is None:
+            pieces, offsets = self.slice.pieces, self.slice.offsets
+            bounds = np.searchsorted(self.rows, offsets)  # rows ascend within a name
+            indices, values, base = [], [], 0
+            for number, piece in enumerate(pieces):
+                if bounds[number] == bounds[number + 1]:
+                    continue
+                index, distinct = key_values(piece.column(piece.schema.get_field_index("properties")), key,
+                                             self.rows[bounds[number]:bounds[number + 1]] - offsets[number])
+                np.add(index, base, out=index, where=index >= 0)
+                indices.append(index)
+                values.append(distinct if distinct.type == pa.string() else distinct.cast(pa.string()))
+                base += len(distinct)
+            index = np.concatenate(indices) if indices else np.empty(0, np.int64)
+            index[index < 0] = base
+            found = self._properties[key] = (index, pa.concat_arrays([*values, pa.nulls(1, pa.string())]))
+        return found
+
+    def numbers(self, key: str) -> np.ndarray:
+        """Property ``key`` of these events as numbers (NaN where missing or not a number)."""
+        found = self._numbers.get(key)
+        if found is None:
+            index, values = self.property(key)
+            found = self._numbers[key] = parse_numbers(values).to_numpy(zero_copy_only=False)[index]
+        return found
 
     def aggregate(self, cond: EventCondition, start: int | None) -> pa.Array:
         """The condition's aggregate per slice contact (`_value_type`; null where it has none)."""
         keep = None if start is None else self.occurred >= start
         for where in cond.where:
-            matched = _numpy_mask(property_mask(where, self.slice.property(self.code, self.rows, where.field)))
+            index, values = self.property(where.field)
+            matched = _numpy_mask(property_mask(where, values))[index]  # decided once per distinct value
             keep = matched if keep is None else keep & matched
         fn = cond.aggregate.fn
         size = self.slice.size
@@ -580,11 +601,9 @@ class _Named:
             (np.minimum if fn == "first_at" else np.maximum).at(found, position, times)
             present = np.bincount(position, minlength=size) > 0
             return pa.array(found, pa.int64(), mask=~present).cast(_TS)
-        numbers = parse_numbers(self.slice.property(self.code, self.rows, cond.aggregate.field))
-        values = numbers.to_numpy(zero_copy_only=False)  # nulls become NaN (parsed numbers are finite)
-        if keep is not None:
-            values = values[keep]
-        valid = ~np.isnan(values)
+        values = self.numbers(cond.aggregate.field)
+        values = values if keep is None else values[keep]
+        valid = ~np.isnan(values)  # parsed numbers are finite: NaN is a missing or unparsable value
         position, values = position[valid], values[valid]
         if fn == "sum":
             return pa.array(np.bincount(position, weights=values, minlength=size), pa.float64())
@@ -669,29 +688,49 @@ def lookup_first(maps: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
     return pc.scatter(items.take(hits), rows, max_index=size - 1)
 
 
-def lookup_rows(maps: pa.Array, rows: np.ndarray, key: str) -> pa.Array:
-    """`lookup_first` of the maps at ``rows`` (ascending positions), without copying those maps first:
-    only the selected maps' keys are compared and only the matching items taken."""
+def key_values(maps: pa.Array, key: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
+    """`lookup_first(maps, key)` (of the maps at ascending ``rows``; None: all) as (each map's index into
+    ``values``, -1 where it has none; ``values``), without copying the maps: keys read
+    dictionary-encoded are matched as integer codes and values read so are handed over as their
+    dictionary (a few distinct strings); plain ones are compared and taken entry by entry. Maps are
+    walked slot by slot (event properties are a few entries each), each map until its first match.
+    Entries of a null map are not its values (Arrow allows them)."""
     first, count, relative = _owned_children(maps)
-    value_type = maps.type.item_type
+    keys, items = maps.keys.slice(first, count), maps.items.slice(first, count)
     offsets = relative.to_numpy()
-    starts = offsets[rows]
-    lengths = (offsets[rows + 1] - starts).astype(np.int64)
-    total = int(lengths.sum())
-    if not total:
-        return pa.nulls(len(rows), value_type)
-    owner = np.repeat(np.arange(len(rows)), lengths)  # each selected entry's row in ``rows``
-    entry = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-    hits = _numpy_mask(pc.equal(maps.keys.slice(first, count).take(pa.array(entry)), key))
-    owner, entry = owner[hits], entry[hits]
-    if maps.null_count and len(owner):  # entries of a null map are not its values
-        live = maps.is_valid().to_numpy(zero_copy_only=False)[rows][owner]
-        owner, entry = owner[live], entry[live]
-    if not len(owner):
-        return pa.nulls(len(rows), value_type)
-    first_hit = np.concatenate([[True], owner[1:] != owner[:-1]])  # each map's first matching entry
-    return pc.scatter(maps.items.slice(first, count).take(pa.array(entry[first_hit])), pa.array(owner[first_hit]),
-                      max_index=len(rows) - 1)
+    rows = np.arange(len(maps)) if rows is None else rows
+    start = offsets[rows]
+    length = offsets[rows + 1] - start
+    if maps.null_count:
+        length = np.where(maps.is_valid().to_numpy(zero_copy_only=False)[rows], length, 0)
+    if pa.types.is_dictionary(keys.type):
+        codes = keys.indices.to_numpy(zero_copy_only=False)
+        matching = np.flatnonzero(_numpy_mask(pc.equal(keys.dictionary, key)))
+
+        def is_key(entries: np.ndarray) -> np.ndarray:
+            return np.isin(codes[entries], matching) if len(matching) != 1 else codes[entries] == matching[0]
+    else:
+        def is_key(entries: np.ndarray) -> np.ndarray:
+            return _numpy_mask(pc.equal(keys.take(pa.array(entries)), key))
+
+    entry = np.full(len(rows), -1, np.int64)
+    live = np.flatnonzero(length > 0)
+    slot = 0
+    while len(live):  # slot by slot, only the maps still without a match and with more entries
+        candidates = start[live] + slot
+        found = is_key(candidates)
+        entry[live[found]] = candidates[found]
+        slot += 1
+        live = live[~found & (length[live] > slot)]
+    matched = np.flatnonzero(entry >= 0)
+    index = np.full(len(rows), -1, np.int64)
+    if pa.types.is_dictionary(items.type):
+        item_codes = items.indices
+        item_codes = pc.fill_null(item_codes, -1) if item_codes.null_count else item_codes
+        index[matched] = item_codes.to_numpy(zero_copy_only=False)[entry[matched]]
+        return index, items.dictionary
+    index[matched] = np.arange(len(matched))
+    return index, items.take(pa.array(entry[matched]))
 
 
 def _value_type(cond: EventCondition) -> pa.DataType:
