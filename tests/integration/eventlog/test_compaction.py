@@ -14,6 +14,7 @@ from audience.eventlog import compaction as compaction_module
 from audience.eventlog import reading as reading_module
 from audience.eventlog.compaction import CompactionConflict
 from audience.eventlog.layout import load_manifest
+from audience.rules.activity_slices import UnsortedStream
 from audience.rules.vectorised import EventsWanted
 
 from tests.integration.eventlog.conftest import BUCKET
@@ -238,3 +239,18 @@ def test_a_scan_pushes_down_names_window_and_contact_range(s3):
     assert table.column_names == ["contact_id", "event", "occurred_at"]
     want = sorted((c, e, t) for c, e, t, _ in rows if e == "open" and since <= t <= NOW and "c010" <= c <= "c020")
     assert sorted((r["contact_id"], r["event"], r["occurred_at"]) for r in table.to_pylist()) == want
+
+
+def test_an_unsorted_object_that_would_split_a_contact_between_slices_is_refused(s3, monkeypatch):
+    """Every object is written sorted; one that is not (a foreign writer) must not make a part whose
+    contacts are out of order: compaction sorts each slice, and refuses when a contact would straddle two."""
+    monkeypatch.setattr(compaction_module, "MERGE_ROWS", 2)
+    append_events(TENANT, events_table([("b", "open", NOW, {})]), s3, "sorted", BUCKET)
+    unsorted = events_table([(c, "open", NOW - timedelta(minutes=n), {}) for n, c in enumerate("bac")])
+    sink = pa.BufferOutputStream()
+    pq.write_table(unsorted, sink)
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{TENANT}/eventlog/incoming/foreign.parquet",
+                  Body=sink.getvalue().to_pybytes())
+    with pytest.raises(UnsortedStream):
+        compact(TENANT, s3, bucket=BUCKET, now=NOW)
+    assert load_manifest(TENANT, s3, BUCKET).parts == []

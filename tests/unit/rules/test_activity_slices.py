@@ -3,12 +3,19 @@ ascending order, every row exactly once — what lets each slice be aggregated c
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
+
 import pyarrow as pa
 import pytest
+from audience.fields import DEFAULT_CATALOG
+from audience.rules import parse_rule, vectorised
 from audience.rules.activity_slices import UnsortedStream, sorted_slices
+from audience.rules.vectorised import EventSource, SegmentEvaluator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 ids = st.sampled_from(["a", "b", "bb", "c", "c1", "d", "é", "z"])
 stream = st.lists(st.tuples(ids, st.integers(0, 99)), max_size=40).map(sorted)
 
@@ -49,3 +56,40 @@ def test_null_contact_ids_are_left_out():
 def test_an_unsorted_stream_is_refused():
     with pytest.raises(UnsortedStream):
         list(sorted_slices([batches([("b", 0), ("a", 0)], 1)]))
+
+
+class _Streams(EventSource):
+    def __init__(self, streams: list[list[pa.RecordBatch]]):
+        self.streams = streams
+
+    def fold(self, wanted, consume):
+        return consume(self.streams)
+
+
+def _event_batches(contacts: list[str], size: int) -> list[pa.RecordBatch]:
+    table = pa.table({"contact_id": pa.array(contacts, pa.string()), "event": pa.array(["open"] * len(contacts)),
+                      "occurred_at": pa.array([AS_OF - timedelta(days=1)] * len(contacts), pa.timestamp("us", "UTC"))})
+    return table.to_batches(max_chunksize=size)
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams=st.lists(st.lists(ids, max_size=12), min_size=1, max_size=4), size=st.integers(1, 8),
+       rows=st.integers(1, 10))
+def test_a_run_refuses_an_unsorted_stream_wherever_the_disorder_is(streams, size, rows):
+    """Seams (between batches, at cuts) are checked while slicing, the inside of every piece by the
+    aggregation: an unsorted stream is refused, within a batch, across batches or across a cut, and a
+    sorted one never is. Sorted streams count each contact's events."""
+    evaluator = SegmentEvaluator([("s", parse_rule({"event": "open", "aggregate": {"fn": "count", "op": "gte",
+                                                                                   "value": 2}}, DEFAULT_CATALOG))],
+                                 as_of=AS_OF, catalog=DEFAULT_CATALOG,
+                                 events=_Streams([_event_batches(s, size) for s in streams]))
+    unsorted = any([c.encode() for c in s] != sorted(c.encode() for c in s) for s in streams)
+    with patch.object(vectorised, "SLICE_ROWS", rows):
+        if unsorted:
+            with pytest.raises(UnsortedStream):
+                evaluator.prepare()
+            return
+        evaluator.prepare()
+    everyone = sorted({c for s in streams for c in s})
+    mask = evaluator.masks(pa.record_batch({"contact_id": pa.array(everyone, pa.string())}))["s"].to_pylist()
+    assert mask == [sum(s.count(c) for s in streams) >= 2 for c in everyone]

@@ -47,7 +47,7 @@ from audience.eventlog.layout import (
     parts_prefix,
 )
 from audience.eventlog.reading import EventQuery, object_streams
-from audience.rules.activity_slices import sorted_slices
+from audience.rules.activity_slices import UnsortedStream, sorted_slices
 from audience.settings import get_settings
 from audience.storage import eventlog_repo
 
@@ -144,12 +144,18 @@ def _write_month(tenant_id: str, s3, bucket: str, month: str, streams: list[Iter
     """The month's events, merged from sorted streams slice by slice (`sorted_slices`: disjoint contact
     ranges, each sorted by contact then time), written into parts cut at about ``part_bytes`` between
     slices — so a contact's events of a month live in one part, and memory holds one slice plus the
-    part being written, whatever the month's size."""
+    part being written, whatever the month's size. Each slice is sorted here, so an input out of
+    order is harmless unless it puts a contact in two slices: that is refused (`UnsortedStream`)."""
     token = secrets.token_hex(4)
     parts: list[Part] = []
     writer: _PartWriter | None = None
+    last: str | None = None
     for pieces in sorted_slices(streams, MERGE_ROWS):
         table = pa.Table.from_batches(pieces).cast(EVENTS_SCHEMA).sort_by(SORT_KEYS)
+        ids = table.column("contact_id")
+        if last is not None and ids[0].as_py() <= last:  # an unsorted input split a contact's events
+            raise UnsortedStream(f"an event object of {month} is not sorted by contact_id")
+        last = ids[len(ids) - 1].as_py()
         if writer is None:
             key = f"{parts_prefix(tenant_id)}{month}/{generation:08d}-{token}-{len(parts):04d}.parquet"
             writer = _PartWriter(key, month)

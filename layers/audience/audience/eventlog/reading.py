@@ -402,26 +402,28 @@ def _open(s3, bucket: str, item: _Object, dictionary: list[str] | None = None,
 
 
 def dictionary_columns(metadata: pq.FileMetaData, under: Sequence[str]) -> list[str]:
-    """The string leaf columns below ``under`` (e.g. a map's keys and values) stored dictionary-encoded
-    in every row group — taking under `DICTIONARY_SHARE` of the bytes plain encoding would, the
-    shortest value (from the statistics) counted —, so reading them as dictionaries costs less than
-    as strings. A reader's choice only: both read the same values."""
+    """The string leaf columns below ``under`` (e.g. a map's keys and values) stored dictionary-encoded:
+    with a dictionary page in every row group and, all row groups together, under `DICTIONARY_SHARE`
+    of the bytes plain encoding would take (each chunk's shortest value, from its statistics, counted)
+    — so reading them as dictionaries costs less than as strings. A reader's choice only: both read
+    the same values."""
     found = []
     schema = metadata.schema
+    groups = [metadata.row_group(group) for group in range(metadata.num_row_groups)]
     for column in range(metadata.num_columns):
         path = schema.column(column).path
         if schema.column(column).physical_type != "BYTE_ARRAY" or not any(
                 path.startswith(prefix + ".") for prefix in under):
             continue
-        chunks = [metadata.row_group(group).column(column) for group in range(metadata.num_row_groups)]
-        if chunks and all(_mostly_dictionary(chunk) for chunk in chunks):
+        chunks = [group.column(column) for group in groups]
+        if not chunks or not all(chunk.has_dictionary_page for chunk in chunks):
+            continue
+        stored = sum(chunk.total_uncompressed_size for chunk in chunks)
+        if stored < DICTIONARY_SHARE * sum(chunk.num_values * (4 + _shortest(chunk)) for chunk in chunks):
             found.append(path)
     return found
 
 
-def _mostly_dictionary(chunk) -> bool:
-    if not chunk.has_dictionary_page or not chunk.num_values:
-        return False
+def _shortest(chunk) -> int:
     stats = chunk.statistics
-    shortest = min(len(stats.min), len(stats.max)) if stats is not None and stats.has_min_max else 0
-    return chunk.total_uncompressed_size < DICTIONARY_SHARE * chunk.num_values * (4 + shortest)
+    return min(len(stats.min), len(stats.max)) if stats is not None and stats.has_min_max else 0

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from audience.columnar import arrow_type
 from audience.fields import FieldCatalog, FieldType
-from audience.rules.activity_slices import SLICE_ROWS, sorted_slices
+from audience.rules.activity_slices import SLICE_ROWS, UnsortedStream, sorted_slices
 from audience.rules.model import (
     AllOf,
     AnyOf,
@@ -519,7 +519,9 @@ class _SliceAggregates:
         rank[order] = np.arange(len(order))
         self.keys = encoded.dictionary.take(pa.array(order))
         self.size = len(order)
-        self.position = np.repeat(rank[encoded.indices.to_numpy()], np.concatenate(lengths))
+        runs = rank[encoded.indices.to_numpy()]
+        _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
+        self.position = np.repeat(runs, np.concatenate(lengths))
         self.occurred = np.concatenate([_micros_of(piece) for piece in pieces])
         codes = np.concatenate([_name_codes(piece, plan.name_set) for piece in pieces])
         codes[self.occurred > plan.as_of_us] = -1  # no event after as_of counts
@@ -615,6 +617,15 @@ class _Named:
         found = np.full(size, np.inf if fn == "min" else -np.inf)
         (np.minimum if fn == "min" else np.maximum).at(found, position, values)
         return pa.array(found, pa.float64(), mask=counted == 0)
+
+
+def _check_ascending(runs: np.ndarray, ends: np.ndarray) -> None:
+    """Each piece's runs of one contact (their contacts' ranks, the pieces' runs ending at ``ends``)
+    must ascend strictly — the piece is sorted by contact; `sorted_slices` checks only its seams."""
+    ascending = runs[1:] > runs[:-1]
+    ascending[ends[:-1] - 1] = True  # one piece's last run against the next piece's first: no order
+    if not ascending.all():
+        raise UnsortedStream("an event stream is not sorted by contact_id")
 
 
 def _run_starts(ids: pa.Array) -> np.ndarray:
