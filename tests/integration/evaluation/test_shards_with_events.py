@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from audience.evaluation import shards, snapshots
 from audience.evaluation.run import build_plan
-from audience.eventlog import LogEvents, append_events, compact, events_table
+from audience.eventlog import LogEvents, append_events, compact, events_table, reading
 from audience.fields import DEFAULT_CATALOG
 from audience.rules.vectorised import EventsWanted
 from audience.storage import contacts_repo, segments_repo
@@ -16,9 +17,13 @@ from audience.storage import contacts_repo, segments_repo
 AS_OF = datetime(2024, 6, 1, 12, tzinfo=UTC)
 
 
-def test_k_shards_with_events_give_exactly_the_one_shard_answer(tenant, s3, aws, monkeypatch):
+@pytest.mark.parametrize("dictionary", [False, True], ids=["plain", "dictionary-encoded"])
+def test_k_shards_with_events_give_exactly_the_one_shard_answer(tenant, s3, aws, monkeypatch, dictionary):
+    """``dictionary``: the log's contact ids and properties read dictionary-encoded (as from large
+    parts, `reading.dictionary_columns`) or plain; a shard's id ranges are filtered either way."""
     bucket = aws.env()["DATA_BUCKET"]
     monkeypatch.setattr(snapshots, "ROWS_PER_FILE", 7)  # several base files
+    monkeypatch.setattr(reading, "DICTIONARY_SHARE", 1e9 if dictionary else 0.0)
     rng = random.Random(5)
     ids = [f"c{n:02d}" for n in range(40)]
     for n, contact_id in enumerate(ids):

@@ -103,10 +103,12 @@ def sorted_streams(tenant_id: str, s3, query: EventQuery = EventQuery(), *, buck
     """The log's events matching ``query`` as one stream of record batches per object, each sorted by
     contact (every object is written sorted: appends and parts alike), for a reader that merges
     them by contact (``rules.activity_slices``). The objects are opened at once (footers; small
-    objects whole, on a few threads); their row groups are read as each stream is pulled."""
+    objects whole, on a few threads); their row groups are read as each stream is pulled. The event
+    name comes dictionary-encoded, and so do contact ids and property keys and values from an
+    object that stores them so (`dictionary_columns`): the reader must take either form."""
     bucket = bucket or get_settings().data_bucket
     return _streams(s3, bucket, _plan(tenant_id, s3, bucket, query, manifest, dictionary_events=True),
-                    maybe=("properties",))
+                    maybe=("contact_id", "properties"))
 
 
 def object_streams(s3, bucket: str, objects: Sequence[tuple[str, int]],
@@ -208,17 +210,17 @@ def read_events(tenant_id: str, s3, since: datetime | None = None, bucket: str |
 
 
 def _same_types(found: pa.Schema, wanted: pa.Schema) -> bool:
-    """Whether a batch needs no cast (nullability, a map's entry names and dictionary-encoded map keys
-    or values — read so on purpose, `dictionary_columns` — aside)."""
+    """Whether a batch needs no cast (nullability, a map's entry names and dictionary-encoded strings —
+    read so on purpose, `dictionary_columns` — aside)."""
     if found.names != wanted.names:
         return False
-    for have, want in zip(found.types, wanted.types, strict=True):
-        if pa.types.is_map(have) and pa.types.is_map(want):
-            if _decoded(have.key_type) != want.key_type or _decoded(have.item_type) != want.item_type:
-                return False
-        elif have != want:
-            return False
-    return True
+    return all(_loosely(have) == _loosely(want) for have, want in zip(found.types, wanted.types, strict=True))
+
+
+def _loosely(kind: pa.DataType) -> tuple:
+    if pa.types.is_map(kind):
+        return "map", _decoded(kind.key_type), _decoded(kind.item_type)
+    return (_decoded(kind),)
 
 
 def _decoded(kind: pa.DataType) -> pa.DataType:
@@ -318,26 +320,9 @@ def _filtered(table: pa.Table, query: EventQuery) -> pa.Table:
     if query.until is not None:
         keep.append(pc.less_equal(table["occurred_at"], pa.scalar(query.until, _TS)))
     if query.contacts is not None:
-        keep.append(pc.is_in(table["contact_id"], value_set=query.contacts))
+        keep.append(_per_id(table["contact_id"], lambda ids: pc.is_in(ids, value_set=query.contacts)))
     elif query.low is not None or query.high is not None or query.ranges is not None:
-        ids = table["contact_id"]
-        inside = None
-        if query.low is not None:
-            inside = pc.greater_equal(ids, pa.scalar(query.low, pa.string()))
-        if query.high is not None:
-            below = pc.less_equal(ids, pa.scalar(query.high, pa.string()))
-            inside = below if inside is None else pc.and_(inside, below)
-        if query.ranges is not None:
-            within = None
-            for first, last in query.ranges:
-                one = pc.and_(pc.greater_equal(ids, pa.scalar(first, pa.string())),
-                              pc.less_equal(ids, pa.scalar(last, pa.string())))
-                within = one if within is None else pc.or_(within, one)
-            within = within if within is not None else pa.scalar(False)
-            inside = within if inside is None else pc.and_(inside, within)
-        if query.also is not None and len(query.also):
-            inside = pc.or_(pc.fill_null(inside, False), pc.is_in(ids, value_set=query.also))
-        keep.append(inside)
+        keep.append(_per_id(table["contact_id"], lambda ids: _in_shard(ids, query)))
     if not keep:
         return table
     mask = keep[0]
@@ -347,6 +332,35 @@ def _filtered(table: pa.Table, query: EventQuery) -> pa.Table:
     if pc.sum(mask).as_py() == table.num_rows:
         return table  # every row kept (the usual case for a run): no copy of the columns
     return table.filter(mask)
+
+
+def _per_id(ids: pa.ChunkedArray, decide) -> pa.Array:
+    """``decide(ids)``; for dictionary-encoded ids decided once per distinct id and spread by index."""
+    ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    if pa.types.is_dictionary(ids.type):
+        return decide(ids.dictionary).take(ids.indices)
+    return decide(ids)
+
+
+def _in_shard(ids: pa.Array, query: EventQuery) -> pa.Array:
+    """Whether each id is in the query's ``low``..``high`` range (and one of its ``ranges``) or ``also``."""
+    inside = None
+    if query.low is not None:
+        inside = pc.greater_equal(ids, pa.scalar(query.low, pa.string()))
+    if query.high is not None:
+        below = pc.less_equal(ids, pa.scalar(query.high, pa.string()))
+        inside = below if inside is None else pc.and_(inside, below)
+    if query.ranges is not None:
+        within = None
+        for first, last in query.ranges:
+            one = pc.and_(pc.greater_equal(ids, pa.scalar(first, pa.string())),
+                          pc.less_equal(ids, pa.scalar(last, pa.string())))
+            within = one if within is None else pc.or_(within, one)
+        within = within if within is not None else pa.scalar(False)
+        inside = within if inside is None else pc.and_(inside, within)
+    if query.also is not None and len(query.also):
+        inside = pc.or_(pc.fill_null(inside, False), pc.is_in(ids, value_set=query.also))
+    return inside
 
 
 def _gone(exc: BaseException, s3) -> bool:
@@ -402,7 +416,7 @@ def _open(s3, bucket: str, item: _Object, dictionary: list[str] | None = None,
 
 
 def dictionary_columns(metadata: pq.FileMetaData, under: Sequence[str]) -> list[str]:
-    """The string leaf columns below ``under`` (e.g. a map's keys and values) stored dictionary-encoded:
+    """The string columns ``under`` (a column, or a map's keys and values) stored dictionary-encoded:
     with a dictionary page in every row group and, all row groups together, under `DICTIONARY_SHARE`
     of the bytes plain encoding would take (each chunk's shortest value, from its statistics, counted)
     — so reading them as dictionaries costs less than as strings. A reader's choice only: both read
@@ -413,7 +427,7 @@ def dictionary_columns(metadata: pq.FileMetaData, under: Sequence[str]) -> list[
     for column in range(metadata.num_columns):
         path = schema.column(column).path
         if schema.column(column).physical_type != "BYTE_ARRAY" or not any(
-                path.startswith(prefix + ".") for prefix in under):
+                path == prefix or path.startswith(prefix + ".") for prefix in under):
             continue
         chunks = [group.column(column) for group in groups]
         if not chunks or not all(chunk.has_dictionary_page for chunk in chunks):

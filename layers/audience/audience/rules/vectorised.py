@@ -478,6 +478,8 @@ class _SlicePlan:
         self.conditions = dict(conditions)
         self.names = sorted({c.event for c in conditions.values()})
         self.name_set = pa.array(self.names, pa.string())
+        # the narrowest integer holding every name's code and -1 (a radix sort's passes are its bytes)
+        self.narrow = next(kind for kind in (np.int8, np.int16, np.int32) if len(self.names) < np.iinfo(kind).max)
         self.by_name: dict[int, list[str]] = {}
         for key, cond in self.conditions.items():
             self.by_name.setdefault(self.names.index(cond.event), []).append(key)
@@ -511,7 +513,10 @@ class _SliceAggregates:
         for piece in pieces:
             ids = piece.column(piece.schema.get_field_index("contact_id"))
             starts = _run_starts(ids)
-            run_ids.append(ids.take(pa.array(starts)))
+            if pa.types.is_dictionary(ids.type):  # runs of one code; the codes' ids only are taken
+                run_ids.append(ids.dictionary.take(pa.array(ids.indices.to_numpy(zero_copy_only=False)[starts])))
+            else:
+                run_ids.append(ids.take(pa.array(starts)))
             lengths.append(np.diff(np.append(starts, len(ids))))
         encoded = pc.dictionary_encode(pa.concat_arrays(run_ids).cast(pa.string()))
         order = pc.sort_indices(encoded.dictionary).to_numpy()
@@ -523,17 +528,26 @@ class _SliceAggregates:
         _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
         self.position = np.repeat(runs, np.concatenate(lengths))
         self.occurred = np.concatenate([_micros_of(piece) for piece in pieces])
-        codes = np.concatenate([_name_codes(piece, plan.name_set) for piece in pieces])
+        codes = np.concatenate([_name_codes(piece, plan.name_set, plan.narrow) for piece in pieces])
         codes[self.occurred > plan.as_of_us] = -1  # no event after as_of counts
         self.codes = codes
         self.offsets = np.cumsum([0, *(piece.num_rows for piece in pieces)])
+        self._properties: dict[int, _PieceProperties] = {}
+
+    def properties(self, number: int) -> _PieceProperties:
+        """Piece ``number``'s property maps, laid out once for every name and key that reads them."""
+        found = self._properties.get(number)
+        if found is None:
+            piece = self.pieces[number]
+            maps = piece.column(piece.schema.get_field_index("properties"))
+            found = self._properties[number] = _PieceProperties(maps)
+        return found
 
     def answers(self) -> tuple[pa.Array, dict[str, pa.Array]]:
         found: dict[str, pa.Array] = {}
-        # each name's events together, in slice order: one stable sort of the codes (a radix sort on
-        # int16) instead of one comparison over every event per name
-        narrow = np.int16 if len(self.plan.names) < np.iinfo(np.int16).max else np.int32
-        by_name = np.argsort(self.codes.astype(narrow), kind="stable")
+        # each name's events together, in slice order: one stable sort of the codes (a radix sort, one
+        # pass on int8) instead of one comparison over every event per name
+        by_name = np.argsort(self.codes, kind="stable")
         bounds = np.cumsum(np.bincount(self.codes + 1, minlength=len(self.plan.names) + 1))
         for code, keys in self.plan.by_name.items():
             rows = by_name[bounds[code]:bounds[code + 1]]  # code -1 (other names, after as_of) sorts first
@@ -563,11 +577,11 @@ class _Named:
             pieces, offsets = self.slice.pieces, self.slice.offsets
             bounds = np.searchsorted(self.rows, offsets)  # rows ascend within a name
             indices, values, base = [], [], 0
-            for number, piece in enumerate(pieces):
+            for number in range(len(pieces)):
                 if bounds[number] == bounds[number + 1]:
                     continue
-                index, distinct = key_values(piece.column(piece.schema.get_field_index("properties")), key,
-                                             self.rows[bounds[number]:bounds[number + 1]] - offsets[number])
+                index, distinct = self.slice.properties(number).values(
+                    key, self.rows[bounds[number]:bounds[number + 1]] - offsets[number])
                 np.add(index, base, out=index, where=index >= 0)
                 indices.append(index)
                 values.append(distinct if distinct.type == pa.string() else distinct.cast(pa.string()))
@@ -620,19 +634,25 @@ class _Named:
 
 
 def _check_ascending(runs: np.ndarray, ends: np.ndarray) -> None:
-    """Each piece's runs of one contact (their contacts' ranks, the pieces' runs ending at ``ends``)
-    must ascend strictly — the piece is sorted by contact; `sorted_slices` checks only its seams."""
-    ascending = runs[1:] > runs[:-1]
+    """Each piece's runs (their contacts' ranks, the pieces' runs ending at ``ends``) must not descend
+    — the piece is sorted by contact; `sorted_slices` checks only its seams. (Runs of one dictionary
+    code may repeat a contact: a dictionary may hold an id twice.)"""
+    ascending = runs[1:] >= runs[:-1]
     ascending[ends[:-1] - 1] = True  # one piece's last run against the next piece's first: no order
     if not ascending.all():
         raise UnsortedStream("an event stream is not sorted by contact_id")
 
 
 def _run_starts(ids: pa.Array) -> np.ndarray:
-    """Where each run of one contact starts in sorted ``ids`` (int64 positions)."""
+    """Where each run of one contact (of one dictionary code, for dictionary-encoded ids) starts in
+    sorted ``ids`` (int64 positions)."""
     if len(ids) < 2:
         return np.zeros(min(1, len(ids)), np.int64)
-    changes = _numpy_mask(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)))
+    if pa.types.is_dictionary(ids.type):
+        codes = ids.indices.to_numpy(zero_copy_only=False)
+        changes = codes[1:] != codes[:-1]
+    else:
+        changes = _numpy_mask(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)))
     return np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
 
 
@@ -643,16 +663,16 @@ def _micros_of(piece: pa.RecordBatch) -> np.ndarray:
     return times.cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
-def _name_codes(piece: pa.RecordBatch, names: pa.Array) -> np.ndarray:
-    """Each event's name as its position in ``names`` (int32), -1 for other names. A dictionary-encoded
-    column (as the log is read) matches its few distinct names only."""
+def _name_codes(piece: pa.RecordBatch, names: pa.Array, kind: type = np.int32) -> np.ndarray:
+    """Each event's name as its position in ``names`` (as ``kind``), -1 for other names. A
+    dictionary-encoded column (as the log is read) matches its few distinct names only."""
     events = piece.column(piece.schema.get_field_index("event"))
     if pa.types.is_dictionary(events.type):
         known = pc.fill_null(pc.index_in(events.dictionary.cast(pa.string()), value_set=names), -1).to_numpy()
         codes = events.indices.to_numpy(zero_copy_only=False) if not events.null_count else \
             pc.fill_null(events.indices, len(known)).to_numpy()
-        return np.append(known, -1).astype(np.int32)[codes]
-    return pc.fill_null(pc.index_in(events.cast(pa.string()), value_set=names), -1).to_numpy().astype(np.int32)
+        return np.append(known, -1).astype(kind)[codes]
+    return pc.fill_null(pc.index_in(events.cast(pa.string()), value_set=names), -1).to_numpy().astype(kind)
 
 
 def _numpy_mask(mask: pa.Array) -> np.ndarray:
@@ -701,47 +721,61 @@ def lookup_first(maps: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
 
 def key_values(maps: pa.Array, key: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
     """`lookup_first(maps, key)` (of the maps at ascending ``rows``; None: all) as (each map's index into
-    ``values``, -1 where it has none; ``values``), without copying the maps: keys read
-    dictionary-encoded are matched as integer codes and values read so are handed over as their
-    dictionary (a few distinct strings); plain ones are compared and taken entry by entry. Maps are
-    walked slot by slot (event properties are a few entries each), each map until its first match.
+    ``values``, -1 where it has none; ``values``): `_PieceProperties.values` of one lookup."""
+    return _PieceProperties(maps).values(key, np.arange(len(maps)) if rows is None else rows)
+
+
+class _PieceProperties:
+    """A batch's property maps, laid out once for lookups by key (`values`) without copying the maps:
+    keys read dictionary-encoded are matched as integer codes and values read so are handed over as
+    their dictionary (a few distinct strings); plain ones are compared and taken entry by entry.
     Entries of a null map are not its values (Arrow allows them)."""
-    first, count, relative = _owned_children(maps)
-    keys, items = maps.keys.slice(first, count), maps.items.slice(first, count)
-    offsets = relative.to_numpy()
-    rows = np.arange(len(maps)) if rows is None else rows
-    start = offsets[rows]
-    length = offsets[rows + 1] - start
-    if maps.null_count:
-        length = np.where(maps.is_valid().to_numpy(zero_copy_only=False)[rows], length, 0)
-    if pa.types.is_dictionary(keys.type):
-        codes = keys.indices.to_numpy(zero_copy_only=False)
-        matching = np.flatnonzero(_numpy_mask(pc.equal(keys.dictionary, key)))
 
-        def is_key(entries: np.ndarray) -> np.ndarray:
-            return np.isin(codes[entries], matching) if len(matching) != 1 else codes[entries] == matching[0]
-    else:
-        def is_key(entries: np.ndarray) -> np.ndarray:
-            return _numpy_mask(pc.equal(keys.take(pa.array(entries)), key))
+    def __init__(self, maps: pa.Array):
+        first, count, relative = _owned_children(maps)
+        self.keys, self.items = maps.keys.slice(first, count), maps.items.slice(first, count)
+        self.offsets = relative.to_numpy()
+        self.valid = maps.is_valid().to_numpy(zero_copy_only=False) if maps.null_count else None
+        self.encoded_keys = pa.types.is_dictionary(self.keys.type)
+        self.key_codes = self.keys.indices.to_numpy(zero_copy_only=False) if self.encoded_keys else None
+        self.encoded_items = pa.types.is_dictionary(self.items.type)
+        if self.encoded_items:
+            codes = self.items.indices
+            self.item_codes = (pc.fill_null(codes, -1) if codes.null_count else codes).to_numpy(zero_copy_only=False)
 
-    entry = np.full(len(rows), -1, np.int64)
-    live = np.flatnonzero(length > 0)
-    slot = 0
-    while len(live):  # slot by slot, only the maps still without a match and with more entries
-        candidates = start[live] + slot
-        found = is_key(candidates)
-        entry[live[found]] = candidates[found]
-        slot += 1
-        live = live[~found & (length[live] > slot)]
-    matched = np.flatnonzero(entry >= 0)
-    index = np.full(len(rows), -1, np.int64)
-    if pa.types.is_dictionary(items.type):
-        item_codes = items.indices
-        item_codes = pc.fill_null(item_codes, -1) if item_codes.null_count else item_codes
-        index[matched] = item_codes.to_numpy(zero_copy_only=False)[entry[matched]]
-        return index, items.dictionary
-    index[matched] = np.arange(len(matched))
-    return index, items.take(pa.array(entry[matched]))
+    def _is_key(self, key: str) -> Callable[[np.ndarray], np.ndarray]:
+        if not self.encoded_keys:
+            return lambda entries: _numpy_mask(pc.equal(self.keys.take(pa.array(entries)), key))
+        matching = np.flatnonzero(_numpy_mask(pc.equal(self.keys.dictionary, key)))
+        if len(matching) == 1:
+            return lambda entries: self.key_codes[entries] == matching[0]
+        return lambda entries: np.isin(self.key_codes[entries], matching)
+
+    def values(self, key: str, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+        """`lookup_first` of the maps at ascending ``rows`` as (each one's index into ``values``, -1
+        where it has none; ``values``). Maps are walked slot by slot (event properties are a few
+        entries each), each map until its first match."""
+        start = self.offsets[rows]
+        length = self.offsets[rows + 1] - start
+        if self.valid is not None:
+            length = np.where(self.valid[rows], length, 0)
+        is_key = self._is_key(key)
+        entry = np.full(len(rows), -1, np.int64)
+        live = np.flatnonzero(length > 0)
+        slot = 0
+        while len(live):  # slot by slot, only the maps still without a match and with more entries
+            candidates = start[live] + slot
+            found = is_key(candidates)
+            entry[live[found]] = candidates[found]
+            slot += 1
+            live = live[~found & (length[live] > slot)]
+        matched = np.flatnonzero(entry >= 0)
+        index = np.full(len(rows), -1, np.int64)
+        if self.encoded_items:
+            index[matched] = self.item_codes[entry[matched]]
+            return index, self.items.dictionary
+        index[matched] = np.arange(len(matched))
+        return index, self.items.take(pa.array(entry[matched]))
 
 
 def _value_type(cond: EventCondition) -> pa.DataType:
