@@ -4,8 +4,10 @@
    compaction lays them out (month parts sorted by contact, ``compaction.write_parts``) in a local
    folder standing in for S3. Twenty activity rules evaluated the way a run does (`SegmentEvaluator`
    over ``LogEvents``: streamed scans with push-down, per-contact partial aggregates) vs the floor
-   (pyarrow reading the needed columns of every part once, nothing else) vs DuckDB computing the same
-   twenty aggregates and thresholds on the same files. Each in its own process: wall time and peak RSS.
+   (pyarrow reading the needed columns of every part once, nothing else; also read as a run reads, with
+   dictionaries) vs DuckDB computing the same twenty aggregates and thresholds on the same files. Each
+   in its own process: wall time, CPU time and peak RSS. ``BENCH_EVENTS_LOG`` keeps the generated log
+   in a folder for later runs of the same size.
 2. **API batches**: ``batches`` POST /events of 500 events through the API handler on in-process moto,
    each taken off the ImportQueue by the real importer; seconds from POST to ``ingested``; then one
    compaction as the scheduled run does it, and the objects left under the tenant's eventlog/.
@@ -225,6 +227,30 @@ def floor(folder: str) -> dict[str, Any]:
             "cpu_seconds": _cpu_seconds()}
 
 
+def floor_as_read(folder: str) -> dict[str, Any]:
+    """The floor read the way a run reads: row group by row group, the event name, and the contact ids
+    and property keys and values a part stores dictionary-encoded (`reading.dictionary_columns`), as
+    dictionaries — cheaper to decode than strings. The import of the service's reader (for its choice of
+    columns) is not counted: the plain floor imports only pyarrow."""
+    import pyarrow.parquet as pq
+
+    before = _cpu_seconds()
+    from audience.eventlog.reading import dictionary_columns
+
+    imported = _cpu_seconds() - before
+    started = time.perf_counter()
+    rows = 0
+    for path in sorted((Path(folder) / f"tenants/{TENANT}/eventlog/parts").rglob("*.parquet")):
+        metadata = pq.read_metadata(path)
+        parquet = pq.ParquetFile(path, metadata=metadata, read_dictionary=[
+            "event", *dictionary_columns(metadata, ["contact_id", "properties"])])
+        for group in range(metadata.num_row_groups):
+            for batch in parquet.iter_batches(batch_size=131_072, row_groups=[group], use_threads=True):
+                rows += batch.num_rows
+    return {"seconds": time.perf_counter() - started, "rows": rows, "peak_rss_mb": _peak_mb(),
+            "cpu_seconds": _cpu_seconds() - imported}
+
+
 def duckdb_run(folder: str) -> dict[str, Any]:
     """The same twenty aggregates and thresholds in one DuckDB GROUP BY over the same files."""
     import duckdb
@@ -324,20 +350,42 @@ def api_batches(batches: int) -> dict[str, Any]:
                 "compaction_seconds": time.perf_counter() - began, "events_merged": result.events_merged}
 
 
+LOG_FOLDER = "BENCH_EVENTS_LOG"  # environment: a folder keeping the generated log for later runs (minutes at 1M)
+GENERATED = "generated.json"  # in that folder: what generate() was asked and answered
+
+
 def run(quick: bool, workdir: Path) -> dict[str, Any]:
     from bench.evaluation import _child  # each measurement in a fresh interpreter: its own peak RSS
 
     contacts, events, batches = (100_000, 2_000_000, 20) if quick else (1_000_000, 50_000_000, 100)
-    folder = workdir / "eventlog"
-    folder.mkdir(parents=True, exist_ok=True)
+    kept = os.environ.get(LOG_FOLDER)
+    folder = Path(kept) if kept else workdir / "eventlog"
     try:
-        made = _child(f"from bench.events import generate\nprint(json.dumps(generate({str(folder)!r}, {contacts}, "
-                      f"{events})))")
+        made = _reused(folder, contacts, events) if kept else None
+        if made is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            made = _child(f"from bench.events import generate\nprint(json.dumps(generate({str(folder)!r}, "
+                          f"{contacts}, {events})))")
+            (folder / GENERATED).write_text(json.dumps({"contacts": contacts, "events": events, **made}))
         results = compare(folder, contacts)
         api = _child(f"from bench.events import api_batches\nprint(json.dumps(api_batches({batches})))")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
     return {"contacts": contacts, "events": events, "rules": len(RULES), "log": made, **results, "api": api}
+
+
+def _reused(folder: Path, contacts: int, events: int) -> dict[str, Any] | None:
+    """The log an earlier run generated in ``folder`` with the same sizes (read only, never changed by
+    a run), or None."""
+    try:
+        made = json.loads((folder / GENERATED).read_text())
+    except (OSError, ValueError):
+        return None
+    if made.pop("contacts", None) != contacts or made.pop("events", None) != events:
+        return None
+    return {**made, "reused": True}
 
 
 def compare(folder: Path, contacts: int) -> dict[str, Any]:
@@ -347,8 +395,8 @@ def compare(folder: Path, contacts: int) -> dict[str, Any]:
 
     load_before = os.getloadavg()[0]
     results = {}
-    for name, code in (("floor", f"floor({str(folder)!r})"), ("ours", f"ours({str(folder)!r}, {contacts})"),
-                       ("duckdb", f"duckdb_run({str(folder)!r})")):
+    for name, code in (("floor", f"floor({str(folder)!r})"), ("floor_as_read", f"floor_as_read({str(folder)!r})"),
+                       ("ours", f"ours({str(folder)!r}, {contacts})"), ("duckdb", f"duckdb_run({str(folder)!r})")):
         results[name] = _child(f"from bench.events import {code.split('(')[0]}\nprint(json.dumps({code}))")
     return {**results, "load": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "ours_vs_floor": results["ours"]["seconds"] / results["floor"]["seconds"],
@@ -358,6 +406,7 @@ def compare(folder: Path, contacts: int) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     ours_, floor_, duck = result["ours"], result["floor"], result["duckdb"]
+    as_read = result.get("floor_as_read")
     log, api = result["log"], result["api"]
     load = result.get("load", ["?", "?"])
 
@@ -370,7 +419,7 @@ def markdown(result: dict[str, Any]) -> str:
         "## Event log: streamed activity aggregation, API batches, compaction",
         "",
         f"`make bench ARGS='--only events'` (`bench/events.py`), measured {result.get('measured_at', '')} on the "
-        f"shared 2-core VM, load average {load[0]} before and {load[1]} after the three runs (other engineers' "
+        f"shared 2-core VM, load average {load[0]} before and {load[1]} after the runs (other engineers' "
         "jobs running: compare the ratios, not the seconds; CPU seconds are less disturbed by the load).",
         "",
         f"{result['contacts']:,} contacts, {result['events']:,} events over 12 months, written as compaction lays "
@@ -378,7 +427,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['rules']} activity rules (count/sum/avg/max/first_at/last_at, windows 7 days to unbounded, two "
         "with a `where`), each side in its own process, one after another"
         + (" (the log generated beforehand by the same `generate()`, then `compare()` and `api_batches()`):"
-           if log.get("seconds") is None else ":"),
+           if log.get("seconds") is None else
+           f" (the log generated once by the same `generate()`, in {log['seconds'] / 60:.0f} min, and kept for "
+           f"this run: `{LOG_FOLDER}`):" if log.get("reused") else ":"),
         "",
         "| | seconds | CPU seconds | peak RSS MB | vs floor |",
         "|---|---|---|---|---|",
@@ -390,7 +441,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['ours_vs_floor']:.2f}x |",
         f"| DuckDB 2 threads: the same 20 aggregates in one GROUP BY | {duck['seconds']:.1f} | {cpu(duck)} | "
         f"{duck['peak_rss_mb']:.0f} | {duck['seconds'] / floor_['seconds']:.2f}x |",
+        *([f"| floor as a run reads: row group by row group, event names and the contact ids and property keys "
+           f"and values a part stores dictionary-encoded read as dictionaries | {as_read['seconds']:.1f} | "
+           f"{cpu(as_read)} | {as_read['peak_rss_mb']:.0f} | {as_read['seconds'] / floor_['seconds']:.2f}x |"]
+          if as_read else []),
         "",
+        *([f"Against the floor read as a run reads (cheaper than the plain read: dictionaries instead of "
+           f"strings), ours is {ours_['seconds'] / as_read['seconds']:.2f}x by wall time and "
+           f"{ours_['cpu_seconds'] / as_read['cpu_seconds']:.2f}x by CPU; the target below is judged against "
+           "the plain read, the issue's \"reading the needed event columns once\" as measured since the first round.",
+           ""] if as_read else []),
         *[f"Another run of the same three the same hour{other.get('note', '')} (load {other['load'][0]}–"
           f"{other['load'][1]}): floor "
           f"{other['floor_seconds']:.1f} s ({other['floor_cpu']:.1f} CPU s), ours {other['ours_seconds']:.1f} s "
@@ -403,10 +463,13 @@ def markdown(result: dict[str, Any]) -> str:
         "met only when both wall and CPU ratios are); peak RSS "
         f"under 2 GB — {'met' if ours_['peak_rss_mb'] < 2048 else 'NOT met'}. Every object of the log is sorted by "
         "contact, so the run merges the parts' streams into slices whose contacts no other slice has "
-        "(`rules/activity_slices.py`) and aggregates each slice completely: runs of one contact found by comparing "
-        "neighbours, only the runs' ids hashed, one pass per event name, per condition a numpy mask and one "
-        "`bincount`/`minimum.at`/`maximum.at`; slices are aggregated on a second thread while the next is read. "
-        "Nothing is merged across slices; memory is a few slices plus the answer.",
+        "(`rules/activity_slices.py`) and aggregates each slice completely: contact ids, event names and property "
+        "keys and values read as dictionaries where a part stores them so, runs of one contact found by comparing "
+        "neighbouring codes (which also checks the order), only the runs' ids hashed, one stable radix sort by event "
+        "name, a name's properties looked up for its events only and its conditions decided once per distinct "
+        "value, per condition a numpy mask and one `bincount`/`minimum.at`/`maximum.at`; slices are aggregated on "
+        "a second thread while the next is read. Nothing is merged across slices; memory is a few slices plus the "
+        "answer.",
         "",
         f"API batches on in-process moto: {api['batches']} POST /events of {api['events_per_batch']} events (over "
         f"120 days) each taken by the real importer: POST to `ingested` median {api['ingest_p50_s']:.2f} s, "
