@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from audience.eventlog import LogEvents, append_events, compact, events_table
 from audience.eventlog import append as append_module
+from audience.eventlog import compaction as compaction_module
 from audience.eventlog import reading as scan_module
 from audience.eventlog.layout import load_manifest
 from audience.fields import DEFAULT_CATALOG
@@ -135,6 +136,28 @@ def test_a_run_reads_the_log_in_bounded_slices_never_the_whole_history(s3, monke
     parts = len(load_manifest("big", s3, BUCKET).parts)
     # a slice holds about SLICE_ROWS events (each part's stream adds at most one batch more), never the log
     assert len(slices) > 5 and max(slices) <= 100 + parts * 64
+
+
+def test_a_large_object_is_read_with_one_get_per_row_group_not_per_column(s3, monkeypatch):
+    monkeypatch.setattr(scan_module, "RANGED_MIN_BYTES", 0)  # every object read by ranged GETs
+    monkeypatch.setattr(compaction_module, "ROW_GROUP_ROWS", 64)
+    rows = as_rows([(CONTACTS[n % 12], ["open", "click", "purchase"][n % 3], n % 10, n % 10, "web")
+                    for n in range(640)])  # one month: one part
+    append_events("ranged", events_table(rows), s3, "all", BUCKET)
+    compact("ranged", s3, bucket=BUCKET, now=AS_OF)
+    [part] = load_manifest("ranged", s3, BUCKET).parts
+    groups = pq.read_metadata(pa.BufferReader(s3.get_object(Bucket=BUCKET, Key=part.key)["Body"].read())).num_row_groups
+    ranges = []
+    get = s3.get_object
+
+    def counted(**kwargs):
+        if "Range" in kwargs:
+            ranges.append(kwargs["Range"])
+        return get(**kwargs)
+
+    monkeypatch.setattr(s3, "get_object", counted)
+    assert vectorised_answer(LogEvents("ranged", s3, BUCKET)) == record_answer(rows)
+    assert groups >= 8 and len(ranges) <= groups + 3  # the footer, then one per row group (4 columns each)
 
 
 def test_a_shard_reads_only_its_contacts_row_groups(s3, monkeypatch):

@@ -401,17 +401,19 @@ def _opened(s3, bucket: str, objects: list[_Object]) -> Iterator[pq.ParquetFile]
 
 def _open(s3, bucket: str, item: _Object, dictionary: list[str] | None = None,
           maybe: Sequence[str] = ()) -> pq.ParquetFile:
-    """An object as a ParquetFile: small ones fetched whole, large ones through ranged GETs. The
+    """An object as a ParquetFile: small ones fetched whole, large ones through ranged GETs — a row
+    group's column chunks in one coalesced GET (``pre_buffer``), not one per column. The
     ``dictionary`` columns are read dictionary-encoded, and those under ``maybe`` that the object
     stores dictionary-encoded (`dictionary_columns`: its footer decides, read once)."""
-    if item.size >= RANGED_MIN_BYTES:
+    ranged = item.size >= RANGED_MIN_BYTES
+    if ranged:
         source = RangedObject(s3, bucket, item.key, item.size)
     else:
         source = pa.BufferReader(s3.get_object(Bucket=bucket, Key=item.key)["Body"].read())
     if not maybe:
-        return pq.ParquetFile(source, read_dictionary=dictionary)
+        return pq.ParquetFile(source, read_dictionary=dictionary, pre_buffer=ranged)
     metadata = pq.read_metadata(source)
-    return pq.ParquetFile(source, metadata=metadata,
+    return pq.ParquetFile(source, metadata=metadata, pre_buffer=ranged,
                           read_dictionary=[*(dictionary or []), *dictionary_columns(metadata, maybe)] or None)
 
 
