@@ -231,6 +231,40 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def floor_run(folder: str, segments: int = 50) -> dict[str, Any]:
+    """The floor under ``full_run``: the same reads and nothing else — every event the rules' activity
+    conditions ask for streamed as ``full_run`` streams them, and the snapshot's batches of the columns
+    the plan reads (with keys, dictionary-encoded) iterated and dropped."""
+    from datetime import datetime
+
+    from audience.evaluation import engine, snapshots
+    from audience.fields import DEFAULT_CATALOG
+    from audience.rules.vectorised import EventsWanted
+    from audience.suppression import SuppressionPolicy
+
+    from bench import ruleset
+
+    target = Path(folder)
+    manifest = snapshots.Manifest(**json.loads((target / "manifest.json").read_text()))
+    as_of = datetime.fromisoformat(manifest.created_at)
+    raw = ruleset.raw_segments(segments)
+    policy = SuppressionPolicy.from_document(SUPPRESSION, DEFAULT_CATALOG).as_rule_document()
+    documents = [rule for _, rule in raw] + [policy]
+    began = time.perf_counter()
+    columns = sorted(set().union(*(engine.contact_fields(d) for d in documents)))
+    events = 0
+    if engine.events_window(documents, as_of)[0]:  # every event column: the ruleset reads properties too
+        wanted = EventsWanted(names=frozenset(), properties=True, since=None, until=as_of)
+        events = LocalEventLog([target / key for key in manifest.events]).fold(
+            wanted, lambda streams: sum(batch.num_rows for stream in streams for batch in stream))
+    rows = sum(batch.num_rows for batch in snapshots.iter_batches(
+        manifest, LocalObjects(target), DEFAULT_CATALOG, bucket="local", columns=columns, dictionary=True,
+        keys=manifest.key_space is not None))
+    seconds = time.perf_counter() - began
+    return {"contacts": rows, "events": events, "seconds": seconds, "cpu_s": _cpu_seconds(),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 PREVIEW_RULE = {"all": [  # five conditions, as a marketer would type them into the preview
     {"field": "country", "op": "in", "value": ["US", "DE", "FR"]},
     {"field": "score", "op": "gte", "value": 40},
@@ -360,25 +394,53 @@ def _child(code: str, timeout: float = 3600) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _prepared(rows: int, folder: Path) -> dict[str, Any]:
+    """A snapshot of ``rows`` contacts in ``folder``, generated unless a complete one is there already."""
+    done = folder / "prepared.json"
+    if done.exists():
+        return {**json.loads(done.read_text()), "reused": True}
+    folder.mkdir(parents=True, exist_ok=True)
+    prepared = _child(f"from bench.evaluation import prepare_snapshot\n"
+                      f"print(json.dumps(prepare_snapshot({rows}, {str(folder)!r})))")
+    done.write_text(json.dumps(prepared))
+    return prepared
+
+
+def _median_of(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(outcomes, key=lambda t: t["seconds"])
+    return {**ordered[len(ordered) // 2], "all_seconds": [t["seconds"] for t in ordered]}
+
+
 def run(quick: bool, repeat: int = 1) -> dict[str, Any]:
-    """Full runs (quick: 200k x 20; else 1M and 10M x 50), the preview over the first size, and the 1%
-    churn delta write (quick: 300k members; else 3M), each in a fresh interpreter; medians over ``repeat``."""
+    """Full runs (quick: 200k x 20; else 1M and 10M x 50) interleaved with their floor, the preview over
+    the first size, and the 1% churn delta write (quick: 300k members; else 3M), each in a fresh
+    interpreter; medians over ``repeat``. ``BENCH_RUN_DATA`` (a folder): snapshots are kept there and
+    reused by later runs (10M contacts take minutes to generate); else a temporary folder each time."""
     sizes = [(200_000, 20)] if quick else [(1_000_000, 50), (10_000_000, 50)]
+    kept = os.environ.get("BENCH_RUN_DATA")
     runs = []
     for rows, segments in sizes:
-        with tempfile.TemporaryDirectory(prefix="audience-bench-eval-") as folder:
-            prepared = _child(f"from bench.evaluation import prepare_snapshot\n"
-                              f"print(json.dumps(prepare_snapshot({rows}, {folder!r})))")
-            timings = [_child(f"from bench.evaluation import full_run\n"
-                              f"print(json.dumps(full_run({folder!r}, {segments})))") for _ in range(repeat)]
-            timings.sort(key=lambda t: t["seconds"])
-            median = timings[len(timings) // 2]
-            runs.append({**median, "snapshot": prepared, "all_seconds": [t["seconds"] for t in timings]})
+        with tempfile.TemporaryDirectory(prefix="audience-bench-eval-") as scratch:
+            folder = Path(kept) / f"{rows}" if kept else Path(scratch)
+            prepared = _prepared(rows, folder)
+            timings, floors = [], []
+            for _ in range(repeat):
+                floors.append(_child(f"from bench.evaluation import floor_run\n"
+                                     f"print(json.dumps(floor_run({str(folder)!r}, {segments})))"))
+                timings.append(_child(f"from bench.evaluation import full_run\n"
+                                      f"print(json.dumps(full_run({str(folder)!r}, {segments})))"))
+            median, floor = _median_of(timings), _median_of(floors)
+            with_ids = sorted(t["seconds"] + t.get("state_ids_s", 0.0) for t in timings)[len(timings) // 2]
+            runs.append({**median, "snapshot": prepared, "floor": floor,
+                         "vs_floor": median["seconds"] / floor["seconds"],
+                         "with_state_ids_s": with_ids, "with_state_ids_vs_floor": with_ids / floor["seconds"]})
             if rows == sizes[0][0]:
-                previews = sorted((_child(f"from bench.evaluation import preview_run\n"
-                                          f"print(json.dumps(preview_run({folder!r})))") for _ in range(repeat)),
-                                  key=lambda p: p["seconds"])
-                preview = {**previews[len(previews) // 2], "all_seconds": [p["seconds"] for p in previews]}
+                preview = _median_of([_child(f"from bench.evaluation import preview_run\n"
+                                             f"print(json.dumps(preview_run({str(folder)!r})))")
+                                      for _ in range(repeat)])
+    if len(runs) > 1:
+        runs[-1]["growth"] = runs[-1]["seconds"] / runs[0]["seconds"]
+        runs[-1]["growth_with_state_ids"] = runs[-1]["with_state_ids_s"] / runs[0]["with_state_ids_s"]
     members = 300_000 if quick else 3_000_000
     delta = _child(f"from bench.evaluation import delta_write\nprint(json.dumps(delta_write({members})))")
     return {"full_runs": runs, "preview": preview, "delta_write": delta}
