@@ -16,6 +16,7 @@ to the string diff (``changes``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 
 from audience.evaluation import changes, engine, snapshots
 from audience.keysets import KEY_DTYPE, KeySet, union
-from audience.rules.vectorised import SegmentEvaluator, is_strictly_sorted, select_members
+from audience.rules.vectorised import SegmentEvaluator, evaluation_threads, is_strictly_sorted, select_members
 
 
 @dataclass(frozen=True)
@@ -144,12 +145,25 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
     ids.clear()
     keys.clear()
     size = max(key_space_size, int(contacts.keys.max()) + 1 if len(contacts.keys) else 0)
-    found: dict[str, KeyedMembers] = {}
-    for sid in list(bits):  # one segment's boolean columns at a time become its bitmap
+    # keys rising in the pass's order (a full build numbers contacts in the files' order): each
+    # segment's flags are its mask scattered in place, a sequential write
+    rising = bool(np.all(contacts.keys[1:] > contacts.keys[:-1]))
+
+    def as_set(sid: str) -> tuple[str, KeyedMembers]:  # a segment's boolean columns become its bitmap
         parts = bits.pop(sid)
         chosen = pa.concat_arrays(parts).to_numpy(zero_copy_only=False) if parts else np.zeros(0, np.bool_)
-        found[sid] = KeyedMembers(KeySet.of(contacts.keys[chosen], size), contacts)
-    return found
+        if rising:
+            flags = np.zeros(size, np.bool_)
+            flags[contacts.keys] = chosen
+            return sid, KeyedMembers(KeySet.from_flags(flags), contacts)
+        return sid, KeyedMembers(KeySet.of(contacts.keys[chosen], size), contacts)
+
+    order = list(bits)
+    threads = evaluation_threads() if threads is None else max(1, threads)
+    if threads == 1 or len(order) < 2:
+        return dict(map(as_set, order))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
+        return dict(pool.map(as_set, order))
 
 
 def diff(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers) -> tuple[pa.Array, pa.Array]:
