@@ -48,6 +48,7 @@ class PassContacts:
     keys: np.ndarray
     _positions: np.ndarray | None = field(default=None, repr=False)  # per key: its position (-1: none)
     _known: dict[str, int | None] = field(default_factory=dict, repr=False)  # id -> key, as asked
+    _shape: tuple[bool, bool] | None = field(default=None, repr=False)  # (keys are positions, ids sorted)
 
     @classmethod
     def concat(cls, parts: Iterable[PassContacts]) -> PassContacts:
@@ -77,10 +78,24 @@ class PassContacts:
             self._known.update({i: found.get(i) for i in missing})
         return {i: self._known[i] for i in ids if self._known.get(i) is not None}
 
-    def members(self, found: KeySet) -> tuple[pa.Array, np.ndarray]:
-        """Ids and keys of the pass's contacts in ``found``, in the pass's order."""
-        chosen = found.contains(self.keys)
-        return self.ids.filter(pa.array(chosen)), self.keys[chosen]
+    def shape(self) -> tuple[bool, bool]:
+        """(whether each contact's key is its position in the pass — a pass over a full build's files —,
+        whether the ids are strictly sorted), found once per pass."""
+        if self._shape is None:
+            count = len(self.keys)
+            identity = count == 0 or (int(self.keys[0]) == 0 and int(self.keys[-1]) == count - 1
+                                      and bool(np.all(self.keys[1:] > self.keys[:-1])))
+            self._shape = (identity, is_strictly_sorted(self.ids))
+        return self._shape
+
+    def members(self, found: KeySet) -> tuple[pa.Array, pa.Array]:
+        """Ids and keys (uint32) of the pass's contacts in ``found``, in the pass's order."""
+        count = len(self.keys)
+        if self.shape()[0] and found.size >= count:  # the bitmap is the pass's boolean column as it is
+            chosen = pa.BooleanArray.from_buffers(pa.bool_(), count, [None, pa.py_buffer(found.bits)])
+        else:
+            chosen = pa.array(found.contains(self.keys), pa.bool_())
+        return self.ids.filter(chosen), pa.array(self.keys, snapshots.KEY_TYPE).filter(chosen)
 
 
 @dataclass(frozen=True)
@@ -102,10 +117,10 @@ class KeyedMembers:
         """Ids sorted bytewise with their keys: the state's order (a pass over sorted snapshot files
         is nearly sorted already)."""
         ids, keys = self.contacts.members(self.keys)
-        if not is_strictly_sorted(ids):
+        if not self.contacts.shape()[1] and not is_strictly_sorted(ids):  # a sorted pass filters sorted
             order = pc.sort_indices(ids)
-            ids, keys = ids.take(order), keys[order.to_numpy()]
-        return OrderedMembers(ids, pa.array(keys, snapshots.KEY_TYPE))
+            ids, keys = ids.take(order), keys.take(order)
+        return OrderedMembers(ids, keys)
 
 
 def concat(results: list[Mapping[str, KeyedMembers]]) -> dict[str, KeyedMembers]:
