@@ -4,11 +4,13 @@
   base files of ``snapshots.ROWS_PER_FILE`` contacts and a manifest — plus the event log.
 - ``full_run(folder, segments)``: the run's evaluation over that snapshot, timed: compile the plan
   (every segment of ``bench.ruleset``, five of them in one category, the "received at least 4, never
-  clicked" suppression), read the event log, evaluate one shard holding every base file
-  (``shards.evaluate_shard``, as the run does: ``snapshots.iter_batches`` with one file read ahead and
-  low-cardinality strings dictionary-encoded, through ``engine.evaluate``: rules, suppression,
-  placement). Parquet only: the files are read from local disk through a two-method stand-in for
-  the S3 client, no DynamoDB.
+  clicked" suppression), stream the event log (``LocalEventLog``: the events sorted by contact, as
+  the log keeps them, read row group by row group like ``eventlog.LogEvents``), evaluate one shard
+  holding every base file (``shards.evaluate_shard`` with the contact keys, as the run does:
+  ``snapshots.iter_batches`` with one file read ahead and low-cardinality strings
+  dictionary-encoded, through ``keyed.evaluate``: rules, suppression, placement), then take each
+  segment's ids in state order as the run's writing does. Parquet only: the files are read from local
+  disk through a two-method stand-in for the S3 client, no DynamoDB.
 - ``delta_write(members, churn)``: a segment of ``members`` whose membership changes by ``churn``
   (half leave, half join): last state read from S3, diff (``changes.segment_change``), only the delta
   written to MembershipsTable (``memberships_repo``, batches with retries) and the new state written
@@ -69,6 +71,7 @@ class LocalObjects:
 
 def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
     """Generate ``rows`` contacts and their events into ``folder`` as a snapshot; its description."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from audience.evaluation import snapshots
 
@@ -82,8 +85,12 @@ def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
     manifest = snapshots.Manifest(snapshot_id="bench", tenant_id=TENANT, created_at=data.as_of.isoformat(),
                                   watermark=data.as_of.isoformat(), fields={}, events=["generated/events.parquet"])
     source = pq.ParquetFile(data.contacts)
-    writer, written = None, 0
+    writer, written, numbered = None, 0, 0
     for whole in source.iter_batches(batch_size=snapshots.BATCH_ROWS):
+        # contact keys as a full build gives them: dense, in the files' (contact id) order
+        keys = pa.array(range(numbered, numbered + whole.num_rows), snapshots.KEY_TYPE)
+        whole = whole.append_column(pa.field(snapshots.KEY, snapshots.KEY_TYPE), keys)
+        numbered += whole.num_rows
         offset = 0
         while offset < whole.num_rows:
             if writer is None or written >= snapshots.ROWS_PER_FILE:
@@ -104,19 +111,56 @@ def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
     for entry in manifest.files:  # what the service's `_write_base` records of each file it writes
         entry["dictionary"] = snapshots.low_cardinality_strings(pq.read_table(target / entry["key"]))
     manifest.contact_count = rows
+    manifest.key_space, manifest.next_key = "bench", numbered
     data.contacts.unlink()
     (target / "manifest.json").write_text(json.dumps(asdict(manifest)))
+    sort_events(folder)
     return {"rows": rows, "events": data.events_rows, "files": len(manifest.files),
             "seconds": time.perf_counter() - began, "as_of": data.as_of.isoformat(),
             "snapshot_mb": sum((target / f["key"]).stat().st_size for f in manifest.files) / 2**20}
 
 
-def _generated_events(target: Path, manifest):
-    """The generated events (one local file the manifest names), as the run's in-memory event source."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+EVENT_ROW_GROUP = 131_072
 
-    return pa.concat_tables([pq.read_table(target / key) for key in manifest.events])
+
+def sort_events(folder: str) -> None:
+    """Sort the generated events of a prepared folder by contact (then time), as the event log keeps
+    each of its objects (``eventlog``), so the run can stream them (``LocalEventLog``). Idempotent."""
+    import pyarrow.parquet as pq
+    from audience.evaluation import snapshots
+
+    target = Path(folder)
+    manifest = snapshots.Manifest(**json.loads((target / "manifest.json").read_text()))
+    for key in manifest.events:
+        path = target / key
+        if b"sorted_by_contact" in (pq.ParquetFile(path).schema_arrow.metadata or {}):
+            continue
+        table = pq.read_table(path).sort_by([("contact_id", "ascending"), ("occurred_at", "ascending")])
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"sorted_by_contact": b"1"})
+        pq.write_table(table, path.with_suffix(".sorting"), row_group_size=EVENT_ROW_GROUP, compression="zstd")
+        del table
+        path.with_suffix(".sorting").replace(path)
+
+
+class LocalEventLog:
+    """The generated events as the run reads the event log (an ``EventSource`` like ``eventlog.LogEvents``):
+    objects sorted by contact, streamed row group by row group with only the wanted columns — never
+    whole in memory. (Without the log's pushdown of event names and dates: the aggregation filters.)"""
+
+    def __init__(self, paths: list[Path]):
+        import pyarrow.parquet as pq
+
+        self.paths = paths
+        self.num_rows = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+
+    def fold(self, wanted, consume):
+        return consume([self._stream(path, list(wanted.columns)) for path in self.paths])
+
+    @staticmethod
+    def _stream(path: Path, columns: list[str]):
+        import pyarrow.parquet as pq
+
+        yield from pq.ParquetFile(path).iter_batches(batch_size=EVENT_ROW_GROUP, columns=columns)
 
 
 def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
@@ -145,13 +189,24 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     plan = engine.Plan(
         as_of=as_of, catalog=DEFAULT_CATALOG, rules={sid: parse_rule(rule, DEFAULT_CATALOG) for sid, rule in raw},
         slots=slots, suppression=parse_rule(policy, DEFAULT_CATALOG),
-        events=_generated_events(target, manifest) if needs_events else None,
+        events=LocalEventLog([target / key for key in manifest.events]) if needs_events else None,
         columns=sorted(set().union(*(engine.contact_fields(d) for d in documents))),
     )
     prepared = time.perf_counter() - began
     everything = shards.Shard(0, tuple(f["key"] for f in manifest.files), include_delta=True)
-    members = shards.evaluate_shard(plan, manifest, everything, objects, bucket="local")
+    keyed = manifest.key_space is not None  # the service's pass reads the contact keys with the batches
+    members = shards.evaluate_shard(plan, manifest, everything, objects, bucket="local", keys=keyed)
     seconds = time.perf_counter() - began
+    pass_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    counts = {sid: len(found) for sid, found in members.items()}
+    # What the run's writing (``results.finish``) then does with each segment, one after another: its
+    # members' ids sorted with their keys, as the state is written (the diff and DynamoDB left out).
+    began = time.perf_counter()
+    for sid in list(members):
+        found = members.pop(sid)
+        if keyed:
+            found.in_order()
+    state_ids_s = time.perf_counter() - began
     rows = manifest.contact_count
     return {
         "contacts": rows,
@@ -159,12 +214,55 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
         "files": len(manifest.files),
         "events": plan.events.num_rows if plan.events is not None else 0,
         "columns": len(plan.columns or []),
+        "keys": keyed,
         "seconds": seconds,
         "plan_and_events_s": prepared,
         "contacts_per_s": rows / seconds if seconds else None,
+        "pass_peak_rss_mb": pass_peak,
+        "cpu_s": _cpu_seconds(),  # user + system, every thread: what load on a shared machine inflates least
+        "state_ids_s": state_ids_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "member_counts": {sid: len(ids) for sid, ids in members.items()},
+        "member_counts": counts,
     }
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def floor_run(folder: str, segments: int = 50) -> dict[str, Any]:
+    """The floor under ``full_run``: the same reads and nothing else — every event the rules' activity
+    conditions ask for streamed as ``full_run`` streams them, and the snapshot's batches of the columns
+    the plan reads (with keys, dictionary-encoded) iterated and dropped."""
+    from datetime import datetime
+
+    from audience.evaluation import engine, snapshots
+    from audience.fields import DEFAULT_CATALOG
+    from audience.rules.vectorised import EventsWanted
+    from audience.suppression import SuppressionPolicy
+
+    from bench import ruleset
+
+    target = Path(folder)
+    manifest = snapshots.Manifest(**json.loads((target / "manifest.json").read_text()))
+    as_of = datetime.fromisoformat(manifest.created_at)
+    raw = ruleset.raw_segments(segments)
+    policy = SuppressionPolicy.from_document(SUPPRESSION, DEFAULT_CATALOG).as_rule_document()
+    documents = [rule for _, rule in raw] + [policy]
+    began = time.perf_counter()
+    columns = sorted(set().union(*(engine.contact_fields(d) for d in documents)))
+    events = 0
+    if engine.events_window(documents, as_of)[0]:  # every event column: the ruleset reads properties too
+        wanted = EventsWanted(names=frozenset(), properties=True, since=None, until=as_of)
+        events = LocalEventLog([target / key for key in manifest.events]).fold(
+            wanted, lambda streams: sum(batch.num_rows for stream in streams for batch in stream))
+    rows = sum(batch.num_rows for batch in snapshots.iter_batches(
+        manifest, LocalObjects(target), DEFAULT_CATALOG, bucket="local", columns=columns, dictionary=True,
+        keys=manifest.key_space is not None))
+    seconds = time.perf_counter() - began
+    return {"contacts": rows, "events": events, "seconds": seconds, "cpu_s": _cpu_seconds(),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 PREVIEW_RULE = {"all": [  # five conditions, as a marketer would type them into the preview
@@ -296,25 +394,53 @@ def _child(code: str, timeout: float = 3600) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _prepared(rows: int, folder: Path) -> dict[str, Any]:
+    """A snapshot of ``rows`` contacts in ``folder``, generated unless a complete one is there already."""
+    done = folder / "prepared.json"
+    if done.exists():
+        return {**json.loads(done.read_text()), "reused": True}
+    folder.mkdir(parents=True, exist_ok=True)
+    prepared = _child(f"from bench.evaluation import prepare_snapshot\n"
+                      f"print(json.dumps(prepare_snapshot({rows}, {str(folder)!r})))")
+    done.write_text(json.dumps(prepared))
+    return prepared
+
+
+def _median_of(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(outcomes, key=lambda t: t["seconds"])
+    return {**ordered[len(ordered) // 2], "all_seconds": [t["seconds"] for t in ordered]}
+
+
 def run(quick: bool, repeat: int = 1) -> dict[str, Any]:
-    """Full runs (quick: 200k x 20; else 1M and 10M x 50), the preview over the first size, and the 1%
-    churn delta write (quick: 300k members; else 3M), each in a fresh interpreter; medians over ``repeat``."""
+    """Full runs (quick: 200k x 20; else 1M and 10M x 50) interleaved with their floor, the preview over
+    the first size, and the 1% churn delta write (quick: 300k members; else 3M), each in a fresh
+    interpreter; medians over ``repeat``. ``BENCH_RUN_DATA`` (a folder): snapshots are kept there and
+    reused by later runs (10M contacts take minutes to generate); else a temporary folder each time."""
     sizes = [(200_000, 20)] if quick else [(1_000_000, 50), (10_000_000, 50)]
+    kept = os.environ.get("BENCH_RUN_DATA")
     runs = []
     for rows, segments in sizes:
-        with tempfile.TemporaryDirectory(prefix="audience-bench-eval-") as folder:
-            prepared = _child(f"from bench.evaluation import prepare_snapshot\n"
-                              f"print(json.dumps(prepare_snapshot({rows}, {folder!r})))")
-            timings = [_child(f"from bench.evaluation import full_run\n"
-                              f"print(json.dumps(full_run({folder!r}, {segments})))") for _ in range(repeat)]
-            timings.sort(key=lambda t: t["seconds"])
-            median = timings[len(timings) // 2]
-            runs.append({**median, "snapshot": prepared, "all_seconds": [t["seconds"] for t in timings]})
+        with tempfile.TemporaryDirectory(prefix="audience-bench-eval-") as scratch:
+            folder = Path(kept) / f"{rows}" if kept else Path(scratch)
+            prepared = _prepared(rows, folder)
+            timings, floors = [], []
+            for _ in range(repeat):
+                floors.append(_child(f"from bench.evaluation import floor_run\n"
+                                     f"print(json.dumps(floor_run({str(folder)!r}, {segments})))"))
+                timings.append(_child(f"from bench.evaluation import full_run\n"
+                                      f"print(json.dumps(full_run({str(folder)!r}, {segments})))"))
+            median, floor = _median_of(timings), _median_of(floors)
+            with_ids = sorted(t["seconds"] + t.get("state_ids_s", 0.0) for t in timings)[len(timings) // 2]
+            runs.append({**median, "snapshot": prepared, "floor": floor,
+                         "vs_floor": median["seconds"] / floor["seconds"],
+                         "with_state_ids_s": with_ids, "with_state_ids_vs_floor": with_ids / floor["seconds"]})
             if rows == sizes[0][0]:
-                previews = sorted((_child(f"from bench.evaluation import preview_run\n"
-                                          f"print(json.dumps(preview_run({folder!r})))") for _ in range(repeat)),
-                                  key=lambda p: p["seconds"])
-                preview = {**previews[len(previews) // 2], "all_seconds": [p["seconds"] for p in previews]}
+                preview = _median_of([_child(f"from bench.evaluation import preview_run\n"
+                                             f"print(json.dumps(preview_run({str(folder)!r})))")
+                                      for _ in range(repeat)])
+    if len(runs) > 1:
+        runs[-1]["growth"] = runs[-1]["seconds"] / runs[0]["seconds"]
+        runs[-1]["growth_with_state_ids"] = runs[-1]["with_state_ids_s"] / runs[0]["with_state_ids_s"]
     members = 300_000 if quick else 3_000_000
     delta = _child(f"from bench.evaluation import delta_write\nprint(json.dumps(delta_write({members})))")
     return {"full_runs": runs, "preview": preview, "delta_write": delta}

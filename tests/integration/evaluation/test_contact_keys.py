@@ -132,3 +132,34 @@ def test_runs_diff_on_contact_keys_and_fall_back_to_ids_in_a_new_key_space(tenan
     assert calls == {"keys": 1, "ids": 2}
     assert state.read_state(tenant, high.id, s3, bucket, keys=True).key_space == \
         snapshots.latest_manifest(tenant, s3).key_space
+
+
+def test_a_segment_referenced_from_outside_the_run_is_looked_up_by_its_kept_keys(tenant, s3, aws, monkeypatch):
+    """A partial run's suppression refers to a dynamic segment outside the run: its last state is
+    read with its keys and batches are looked up by key, with the answer the ids would give."""
+    from datetime import UTC, datetime, timedelta
+
+    from audience.evaluation.run import run_tenant
+    from audience.rules import vectorised
+    from audience.storage import memberships_repo, segments_repo, suppression_repo
+
+    for n in range(10):
+        contacts_repo.upsert(tenant, f"c{n}", {"score": n})
+    blocked = segments_repo.create(tenant, name="Blocked", type="dynamic", ignore_suppression=True,
+                                   rules={"field": "score", "op": "gte", "value": 8})
+    high = segments_repo.create(tenant, name="High", type="dynamic", rules={"field": "score", "op": "gte", "value": 5})
+    suppression_repo.put(tenant, {"rules": {"segment": blocked.id}})
+    moment = datetime.now(UTC)
+    run_tenant(tenant, as_of=moment, s3=s3)
+    assert set(memberships_repo.iter_members(tenant, high.id)) == {"c5", "c6", "c7"}
+    assert set(memberships_repo.iter_members(tenant, blocked.id)) == {"c8", "c9"}
+
+    contacts_repo.upsert(tenant, "c9", {"score": 0})  # Blocked is not re-evaluated: its kept c9 still counts
+    contacts_repo.upsert(tenant, "c3", {"score": 6})
+    by_id = []
+    original = vectorised.SegmentEvaluator._members
+    monkeypatch.setattr(vectorised.SegmentEvaluator, "_members",
+                        lambda self, sid: by_id.append(sid) or original(self, sid))
+    run_tenant(tenant, segment_ids=[high.id], as_of=moment + timedelta(seconds=1), s3=s3)
+    assert set(memberships_repo.iter_members(tenant, high.id)) == {"c3", "c5", "c6", "c7"}
+    assert by_id == []  # Blocked's members were looked up by key, never by id

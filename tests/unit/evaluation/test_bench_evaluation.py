@@ -39,6 +39,10 @@ def test_full_run_over_snapshot_files_equals_one_in_memory_pass(tmp_path, monkey
     expected = engine.evaluate(plan, contacts.to_batches())
     assert measured["member_counts"] == {sid: len(ids) for sid, ids in expected.items()}
     assert any(measured["member_counts"].values()) and measured["contacts"] == 3_000
+    assert measured["keys"] and sorted(contacts.column(snapshots.KEY).to_pylist()) == list(range(3_000))
+
+    floor = evaluation.floor_run(str(tmp_path), segments=20)  # the same reads, no evaluation
+    assert floor["contacts"] == 3_000 and floor["events"] == prepared["events"] > 0
 
 
 def test_preview_figure_counts_what_the_engine_selects_and_samples_whole_contacts(tmp_path, monkeypatch):

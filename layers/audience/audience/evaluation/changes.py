@@ -120,9 +120,11 @@ def segment_change(
 
 
 def with_touches(added: pa.Array, removed: pa.Array, current: pa.Array, *, recent: list[str], newer: list[str],
-                 stored: Callable[[list[str]], set[str]]) -> Change:
+                 stored: Callable[[list[str]], set[str]], count: int | None = None) -> Change:
     """The change once the diff of the untouched contacts is known (``added``/``removed``): recent
-    touches re-asserted against what the table holds, newer ones left alone (module docstring)."""
+    touches re-asserted against what the table holds, newer ones left alone (module docstring).
+    Only the touched contacts of ``current`` matter; ``count``: the size of the whole of ``current``
+    when only those are passed (the keyed path)."""
     held = stored([*recent, *newer])
     recent_ids = _ids(recent)
     in_current = _within(recent_ids, current)
@@ -130,5 +132,6 @@ def with_touches(added: pa.Array, removed: pa.Array, current: pa.Array, *, recen
     added = pa.concat_arrays([added, _minus(in_current, _ids(held))])
     removed = pa.concat_arrays([removed, _minus(held_recent, current)])
     newer_ids = _ids(newer)
-    count = len(current) - len(_within(newer_ids, current)) + sum(1 for c in newer if c in held)
+    count = (len(current) if count is None else count) - len(_within(newer_ids, current)) + sum(
+        1 for c in newer if c in held)
     return Change(added, removed, count)

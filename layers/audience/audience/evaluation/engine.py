@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from audience.evaluation.placement import Slot, place_masks
 from audience.fields import FieldCatalog
+from audience.keysets import KeySet
 from audience.rules import Rule
 from audience.rules.vectorised import EventSource, SegmentEvaluator, contains, select_members, sorted_ids
 
@@ -38,6 +39,9 @@ class Plan:
     suppression: Rule | None = None
     events: pa.Table | EventSource | None = None  # the run's: the event log (``eventlog.LogEvents``)
     memberships: dict[str, pa.Array] = field(default_factory=dict)  # referenced segments outside the pass
+    # ... those known by their contact keys too (last run's state in the snapshot's key space): batches
+    # read with keys look them up by key
+    member_keys: dict[str, KeySet] = field(default_factory=dict)
     static_by_category: dict[str, pa.Array] = field(default_factory=dict)  # ids placed statically per category
     columns: list[str] | None = None  # contact columns the rules read (None: all)
 
@@ -46,7 +50,8 @@ class Plan:
         if self.suppression is not None:
             segments.append((SUPPRESSION, self.suppression))
         return SegmentEvaluator(
-            segments, as_of=self.as_of, catalog=self.catalog, events=self.events, memberships=self.memberships
+            segments, as_of=self.as_of, catalog=self.catalog, events=self.events, memberships=self.memberships,
+            member_keys=self.member_keys,
         )
 
 

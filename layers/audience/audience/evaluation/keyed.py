@@ -1,29 +1,37 @@
 """A run's members as integer sets over the snapshot's contact keys (``snapshots.KEY``).
 
-The pass keeps, beside each segment's member ids, their contact keys (uint32, dense within the
-tenant's key space). Last run's state keeps them too (``state``), so the next diff is a set operation
-on integers: one presence array over ``max key + 1`` per side, a scatter and a gather (Arrow
-``scatter``/``take``) — no string hashing or comparison — and string ids are taken only for the
-members that changed. Keys from
-different key spaces (a full snapshot rebuild numbers contacts afresh) are never compared: the run
-then falls back to the string diff (``changes``).
+The pass keeps each segment's members as a ``KeySet`` (a bitmap over the key space,
+``audience.keysets``) and, once for the whole pass, the contacts it read: their ids and keys in the
+pass's order (``PassContacts``) — one id per contact, not one per membership. String ids are taken
+from there only where ids must be written: the members that changed (their DynamoDB writes) and a
+segment's state (``in_order``, one segment at a time while the run writes its results).
+
+Last run's state keeps its members' keys too (``state``), so the next diff is a set operation on
+integers: last run's keys looked up in this run's bitmap (removed: their ids come from the state),
+this run's bitmap minus last run's keys (added: their ids looked up by key). Keys from different key
+spaces (a full snapshot rebuild numbers contacts afresh) are never compared: the run then falls back
+to the string diff (``changes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from audience.evaluation import changes, engine, snapshots
-from audience.rules.vectorised import SegmentEvaluator, is_strictly_sorted, select_members
+from audience.keysets import KEY_DTYPE, KeySet, union
+from audience.rules.vectorised import SegmentEvaluator, evaluation_threads, is_strictly_sorted, select_members
 
 
 @dataclass(frozen=True)
-class KeyedMembers:
-    """A segment's members: string ids and their contact keys, aligned."""
+class OrderedMembers:
+    """A segment's member ids sorted bytewise (as ``changes.in_order``), their keys aligned: what the
+    state holds."""
 
     ids: pa.Array
     keys: pa.Array  # uint32, no nulls
@@ -31,25 +39,107 @@ class KeyedMembers:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def in_order(self) -> KeyedMembers:
-        """Sorted by id (as ``changes.in_order``), keys following: the state's order."""
-        if is_strictly_sorted(self.ids):
-            return self
-        order = pc.sort_indices(self.ids)
-        return KeyedMembers(self.ids.take(order), self.keys.take(order))
+
+@dataclass
+class PassContacts:
+    """The contacts of a pass: ``ids`` (string) and ``keys`` (uint32) aligned, in the pass's order."""
+
+    ids: pa.Array
+    keys: np.ndarray
+    _positions: np.ndarray | None = field(default=None, repr=False)  # per key: its position (-1: none)
+    _known: dict[str, int | None] = field(default_factory=dict, repr=False)  # id -> key, as asked
+    _shape: tuple[bool, bool] | None = field(default=None, repr=False)  # (keys are positions, ids sorted)
+
+    @classmethod
+    def concat(cls, parts: Iterable[PassContacts]) -> PassContacts:
+        parts = [p for p in parts if len(p.ids)]
+        if not parts:
+            return cls(pa.array([], pa.string()), np.zeros(0, KEY_DTYPE))
+        if len(parts) == 1:
+            return parts[0]
+        return cls(pa.concat_arrays([p.ids for p in parts]), np.concatenate([p.keys for p in parts]))
+
+    def ids_of(self, keys: np.ndarray) -> pa.Array:
+        """The ids of these keys (each a key of the pass), in the keys' order."""
+        if self._positions is None:
+            size = int(self.keys.max()) + 1 if len(self.keys) else 0
+            positions = np.full(size, -1, np.int64 if len(self.keys) > 2**31 - 1 else np.int32)
+            positions[self.keys] = np.arange(len(self.keys), dtype=positions.dtype)
+            self._positions = positions
+        return self.ids.take(pa.array(self._positions[keys]))
+
+    def keys_of(self, ids: Iterable[str]) -> dict[str, int]:
+        """The keys of those ``ids`` the pass read (a few: the stream's touched contacts)."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._known]
+        if missing:
+            hit = np.flatnonzero(pc.fill_null(pc.is_in(self.ids, value_set=pa.array(missing, pa.string())),
+                                              False).to_numpy(zero_copy_only=False))
+            found = dict(zip(self.ids.take(pa.array(hit)).to_pylist(), self.keys[hit].tolist(), strict=True))
+            self._known.update({i: found.get(i) for i in missing})
+        return {i: self._known[i] for i in ids if self._known.get(i) is not None}
+
+    def shape(self) -> tuple[bool, bool]:
+        """(whether each contact's key is its position in the pass — a pass over a full build's files —,
+        whether the ids are strictly sorted), found once per pass."""
+        if self._shape is None:
+            count = len(self.keys)
+            identity = count == 0 or (int(self.keys[0]) == 0 and int(self.keys[-1]) == count - 1
+                                      and bool(np.all(self.keys[1:] > self.keys[:-1])))
+            self._shape = (identity, is_strictly_sorted(self.ids))
+        return self._shape
+
+    def members(self, found: KeySet) -> tuple[pa.Array, pa.Array]:
+        """Ids and keys (uint32) of the pass's contacts in ``found``, in the pass's order."""
+        count = len(self.keys)
+        if self.shape()[0] and found.size >= count:  # the bitmap is the pass's boolean column as it is
+            chosen = pa.BooleanArray.from_buffers(pa.bool_(), count, [None, pa.py_buffer(found.bits)])
+        else:
+            chosen = pa.array(found.contains(self.keys), pa.bool_())
+        return self.ids.filter(chosen), pa.array(self.keys, snapshots.KEY_TYPE).filter(chosen)
 
 
-def concat(parts: Iterable[KeyedMembers]) -> KeyedMembers:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return KeyedMembers(pa.array([], pa.string()), pa.array([], snapshots.KEY_TYPE))
-    return KeyedMembers(pa.concat_arrays([p.ids for p in parts]), pa.concat_arrays([p.keys for p in parts]))
+@dataclass(frozen=True)
+class KeyedMembers:
+    """A segment's members: their keys as a set, ids on demand from the pass's contacts."""
+
+    keys: KeySet
+    contacts: PassContacts
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def ids(self) -> pa.Array:
+        """The members' ids in the pass's order (taken from the pass's contacts at each call)."""
+        return self.contacts.members(self.keys)[0]
+
+    def in_order(self) -> OrderedMembers:
+        """Ids sorted bytewise with their keys: the state's order (a pass over sorted snapshot files
+        is nearly sorted already)."""
+        ids, keys = self.contacts.members(self.keys)
+        if not self.contacts.shape()[1] and not is_strictly_sorted(ids):  # a sorted pass filters sorted
+            order = pc.sort_indices(ids)
+            ids, keys = ids.take(order), keys.take(order)
+        return OrderedMembers(ids, keys)
+
+
+def concat(results: list[Mapping[str, KeyedMembers]]) -> dict[str, KeyedMembers]:
+    """Shards' keyed members (disjoint contacts) as one pass's: their contacts concatenated, each
+    segment's sets united."""
+    distinct: dict[int, PassContacts] = {}
+    for result in results:
+        for found in result.values():
+            distinct.setdefault(id(found.contacts), found.contacts)
+    contacts = PassContacts.concat(distinct.values())
+    segments = {sid for result in results for sid in result}
+    return {sid: KeyedMembers(union(r[sid].keys for r in results if sid in r), contacts) for sid in segments}
 
 
 def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: SegmentEvaluator | None = None, *,
-             threads: int | None = None) -> dict[str, KeyedMembers] | dict[str, pa.Array]:
-    """``engine.evaluate`` over batches read with ``keys=True``: every slot's members with their keys.
-    Batches without keys (files written before them) give plain ids, as ``engine.evaluate`` does."""
+             threads: int | None = None, key_space_size: int = 0) -> dict[str, KeyedMembers] | dict[str, pa.Array]:
+    """``engine.evaluate`` over batches read with ``keys=True``: every slot's members as a key set
+    (``key_space_size``: the manifest's ``next_key``, so every shard's sets have one size). Batches
+    without keys (files written before them) give plain ids, as ``engine.evaluate`` does."""
     ids: list[pa.Array] = []
     keys: list[pa.Array] = []
     keyed = True
@@ -65,50 +155,57 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
             bits[sid].append(mask)
     if not keyed:
         return select_members(ids, bits, threads=threads)
-    everyone = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
-    every_key = pa.concat_arrays(keys) if keys else pa.array([], snapshots.KEY_TYPE)
+    contacts = PassContacts(pa.concat_arrays(ids) if ids else pa.array([], pa.string()),
+                            np.concatenate([k.to_numpy() for k in keys]) if keys else np.zeros(0, KEY_DTYPE))
     ids.clear()
     keys.clear()
-    found: dict[str, KeyedMembers] = {}
-    for sid in list(bits):
+    size = max(key_space_size, int(contacts.keys.max()) + 1 if len(contacts.keys) else 0)
+    # keys rising in the pass's order (a full build numbers contacts in the files' order): each
+    # segment's flags are its mask scattered in place, a sequential write
+    rising = bool(np.all(contacts.keys[1:] > contacts.keys[:-1]))
+
+    def as_set(sid: str) -> tuple[str, KeyedMembers]:  # a segment's boolean columns become its bitmap
         parts = bits.pop(sid)
-        mask = pa.concat_arrays(parts) if parts else pa.array([], pa.bool_())
-        found[sid] = KeyedMembers(everyone.filter(mask), every_key.filter(mask))
-    return found
+        chosen = pa.concat_arrays(parts).to_numpy(zero_copy_only=False) if parts else np.zeros(0, np.bool_)
+        if rising:
+            flags = np.zeros(size, np.bool_)
+            flags[contacts.keys] = chosen
+            return sid, KeyedMembers(KeySet.from_flags(flags), contacts)
+        return sid, KeyedMembers(KeySet.of(contacts.keys[chosen], size), contacts)
+
+    order = list(bits)
+    threads = evaluation_threads() if threads is None else max(1, threads)
+    if threads == 1 or len(order) < 2:
+        return dict(map(as_set, order))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
+        return dict(pool.map(as_set, order))
 
 
-def present(values: pa.Array, among: pa.Array) -> pa.BooleanArray:
-    """Which of ``values`` are in ``among`` (both contact keys, no nulls): ``among`` scattered into a
-    presence array as long as the largest key, then looked up by ``values``."""
-    if not len(values) or not len(among):
-        return pc.fill_null(pa.nulls(len(values), pa.bool_()), False)
-    size = max(pc.max(values).as_py(), pc.max(among).as_py()) + 1
-    marks = pc.scatter(pc.fill_null(pa.nulls(len(among), pa.bool_()), True), among.cast(pa.int64()),
-                       max_index=size - 1)
-    return pc.fill_null(marks.take(values), False)
+def diff(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers) -> tuple[pa.Array, pa.Array]:
+    """``(added ids, removed ids)``: decided on the keys (last run's ``previous_ids`` with their
+    ``previous_keys``); only the changed members' ids are taken (added ones sorted)."""
+    previous_keys = previous_keys.to_numpy(zero_copy_only=False).astype(KEY_DTYPE, copy=False)
+    removed = previous_ids.filter(pa.array(~current.keys.contains(previous_keys)))
+    joined = current.keys - KeySet.of(previous_keys, current.keys.size)
+    return changes.in_order(current.contacts.ids_of(joined.keys())), removed
 
 
-def diff(previous: KeyedMembers, current: KeyedMembers) -> tuple[pa.Array, pa.Array]:
-    """``(added ids, removed ids)``: decided on the keys; only the changed members' ids are taken."""
-    added = pc.invert(present(current.keys, previous.keys))
-    removed = pc.invert(present(previous.keys, current.keys))
-    return current.ids.filter(added), previous.ids.filter(removed)
-
-
-def segment_change(previous: KeyedMembers, current: KeyedMembers, *, recent: Iterable[str] = (),
-                   newer: Iterable[str] = (),
+def segment_change(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers, *,
+                   recent: Iterable[str] = (), newer: Iterable[str] = (),
                    stored: Callable[[list[str]], set[str]] = lambda ids: set()) -> changes.Change:
     """``changes.segment_change`` with the untouched contacts diffed on keys; the stream's touched
-    contacts (few) are handled on their ids exactly as there."""
+    contacts (few) are handled on their ids exactly as there (their keys looked up once per pass)."""
     recent, newer = list(dict.fromkeys(recent)), list(dict.fromkeys(newer))
     if not recent and not newer:
-        added, removed = diff(previous, current)
+        added, removed = diff(previous_ids, previous_keys, current)
         return changes.Change(added, removed, len(current))
     touched = pa.array([*recent, *newer], pa.string())
-    added, removed = diff(_without(previous, touched), _without(current, touched))
-    return changes.with_touches(added, removed, current.ids, recent=recent, newer=newer, stored=stored)
-
-
-def _without(members: KeyedMembers, ids: pa.Array) -> KeyedMembers:
-    keep = pc.invert(pc.fill_null(pc.is_in(members.ids, value_set=ids), False))
-    return KeyedMembers(members.ids.filter(keep), members.keys.filter(keep))
+    touched_keys = current.contacts.keys_of([*recent, *newer])
+    untouched = KeyedMembers(current.keys - KeySet.of(np.fromiter(touched_keys.values(), np.int64),
+                                                      current.keys.size), current.contacts)
+    keep = pc.invert(pc.fill_null(pc.is_in(previous_ids, value_set=touched), False))
+    added, removed = diff(previous_ids.filter(keep), previous_keys.filter(keep), untouched)
+    members = current.keys.contains(np.fromiter(touched_keys.values(), np.int64))
+    touched_members = pa.array([i for i, member in zip(touched_keys, members, strict=True) if member], pa.string())
+    return changes.with_touches(added, removed, touched_members, recent=recent, newer=newer, stored=stored,
+                                count=len(current))

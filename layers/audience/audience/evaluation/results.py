@@ -138,13 +138,14 @@ def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers
     stored = lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True)  # noqa: E731
     keys = None
     if isinstance(members, keyed.KeyedMembers):
-        members = members.in_order()  # and so the state: a string diff of it (trust's what-if) is the sorted one
+        # the state's ids, sorted (a string diff of it, as trust's what-if makes, is the sorted one)
+        ordered = members.in_order()
         if key_space and previous.keys is not None and previous.key_space == key_space:
-            change = keyed.segment_change(keyed.KeyedMembers(previous.members, previous.keys), members,
+            change = keyed.segment_change(previous.members, previous.keys, members,
                                           recent=recent, newer=newer, stored=stored)
         else:
-            change = changes.segment_change(previous.members, members.ids, recent=recent, newer=newer, stored=stored)
-        members, keys = members.ids, members.keys
+            change = changes.segment_change(previous.members, ordered.ids, recent=recent, newer=newer, stored=stored)
+        members, keys = ordered.ids, ordered.keys
     else:
         members = changes.in_order(members)
         change = changes.segment_change(previous.members, members, recent=recent, newer=newer, stored=stored)

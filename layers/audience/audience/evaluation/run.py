@@ -33,6 +33,7 @@ from audience.evaluation.requests import new_run_id
 from audience.evaluation.results import LEASE_SECONDS, RunResult, finish
 from audience.eventlog import LogEvents, compact
 from audience.fields import FieldCatalog
+from audience.keysets import KeySet
 from audience.rules import RuleValidationError, parse_rule, referenced_segments
 from audience.settings import get_settings
 from audience.storage import (
@@ -146,7 +147,12 @@ def build_plan(
     outside = set().union(*(referenced_segments(r) for r in [*(rules[s] for s in evaluated),
                                                              *([suppression] if suppression else [])]))
     outside -= set(evaluated)
-    memberships = {sid: _members(tenant, sid, segments.get(sid), s3, bucket) for sid in outside}
+    memberships: dict[str, pa.Array] = {}
+    member_keys: dict[str, KeySet] = {}
+    for sid in outside:
+        memberships[sid], keys = _members_and_keys(tenant, sid, segments.get(sid), s3, bucket, manifest)
+        if keys is not None:
+            member_keys[sid] = keys
     categories = {dynamic[sid].category for sid in targets if dynamic[sid].category}
     static_by_category: dict[str, pa.Array] = {}
     for segment in segments.values():
@@ -166,6 +172,7 @@ def build_plan(
         suppression=suppression,
         events=events,
         memberships=memberships,
+        member_keys=member_keys,
         static_by_category=static_by_category,
         columns=sorted(columns),
     )
@@ -207,6 +214,21 @@ def _members(tenant: str, segment_id: str, segment: Segment | None, s3, bucket: 
     if segment.type == "dynamic":
         return state.previous_members(tenant, segment_id, s3, bucket)
     return pa.array(list(memberships_repo.iter_members(tenant, segment_id)), pa.string())
+
+
+def _members_and_keys(tenant: str, segment_id: str, segment: Segment | None, s3, bucket: str,
+                      manifest: snapshots.Manifest) -> tuple[pa.Array, KeySet | None]:
+    """A referenced segment's member ids (``_members``), and their keys when last run's state holds
+    keys of the snapshot's key space (the pass then looks batches read with keys up by key; the ids
+    serve batches without keys and fanned-out shards)."""
+    found = None
+    if segment is not None and segment.type == "dynamic" and manifest.key_space:
+        found = state.read_state(tenant, segment_id, s3, bucket, keys=True)
+    if found is None:
+        return _members(tenant, segment_id, segment, s3, bucket), None
+    if found.keys is None or found.key_space != manifest.key_space:
+        return found.members, None
+    return found.members, KeySet.of(found.keys.to_numpy(zero_copy_only=False), manifest.next_key)
 
 
 def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed: dict[str, str]):

@@ -49,7 +49,7 @@ def evaluate_shard(plan: engine.Plan, manifest: snapshots.Manifest, shard: Shard
     if evaluator is None:
         evaluator = replace(plan, events=shard_events(plan, manifest, shard, s3, bucket)).evaluator()
     if keys:
-        return keyed.evaluate(plan, batches, evaluator)
+        return keyed.evaluate(plan, batches, evaluator, key_space_size=manifest.next_key)
     return engine.evaluate(plan, batches, evaluator)
 
 
@@ -96,7 +96,7 @@ def merge(results: list[dict[str, pa.Array]] | list[dict[str, keyed.KeyedMembers
     segments = {sid for result in results for sid in result}
     if any(isinstance(members, keyed.KeyedMembers) for result in results for members in result.values()):
         if all(isinstance(members, keyed.KeyedMembers) for result in results for members in result.values()):
-            return {sid: keyed.concat(r[sid] for r in results if sid in r) for sid in segments}
+            return keyed.concat(results)
         results = [{sid: m.ids if isinstance(m, keyed.KeyedMembers) else m for sid, m in r.items()} for r in results]
     merged: dict[str, pa.Array] = {}
     for sid in segments:

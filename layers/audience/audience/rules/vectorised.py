@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from audience.columnar import arrow_type
 from audience.fields import FieldCatalog, FieldType
+from audience.keysets import KeySet
 from audience.rules.activity_slices import SLICE_ROWS, UnsortedStream, sorted_slices
 from audience.rules.model import (
     AllOf,
@@ -52,6 +53,7 @@ Mask = pa.BooleanArray
 T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
 MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
+CONTACT_KEY = "contact_key"  # a batch's contact keys, when it was read with them (``snapshots.KEY``)
 
 
 def evaluation_threads() -> int:
@@ -99,6 +101,13 @@ class _Batch:
 
     def contact_ids(self) -> pa.Array:
         return self.batch.column(self.batch.schema.get_field_index("contact_id"))
+
+    def contact_keys(self) -> np.ndarray | None:
+        """The batch's contact keys (``CONTACT_KEY`` column) as integers; None without them."""
+        index = self.batch.schema.get_field_index(CONTACT_KEY)
+        if index < 0 or self.batch.column(index).null_count:
+            return None
+        return self.batch.column(index).to_numpy()
 
     def lowered_column(self, name: str, values: pa.Array) -> Any:
         """A column case-folded once per batch for every leaf on it (a list column: its items, see `_list_items`)."""
@@ -159,12 +168,15 @@ class SegmentEvaluator:
         catalog: FieldCatalog,
         events: pa.Table | EventSource | None = None,
         memberships: Mapping[str, pa.Array] | None = None,
+        member_keys: Mapping[str, KeySet] | None = None,
     ):
         self.as_of = as_utc(as_of)
         self.catalog = catalog
         self.events = events
         # Other segments' members, sorted and distinct (in prepare), looked up per batch like activity.
         self.memberships = dict(memberships or {})
+        # ... or, for batches with contact keys, their keys (same key space: the caller's promise)
+        self.member_keys = dict(member_keys or {})
         self._sorted_members: dict[str, pa.Array] = {}
         rules = dict(segments)
         self.order = dependency_order(rules)
@@ -233,6 +245,11 @@ class SegmentEvaluator:
         def reference(state: _Batch) -> Mask:
             if segment_id in state.masks:
                 return state.masks[segment_id]
+            keys = self.member_keys.get(segment_id)
+            if keys is not None:
+                batch_keys = state.contact_keys()
+                if batch_keys is not None:
+                    return pa.array(keys.contains(batch_keys), pa.bool_())
             members = self._members(segment_id)
             if len(members) == 0:
                 return _constant(False, state.size)
@@ -241,8 +258,15 @@ class SegmentEvaluator:
         return reference
 
     def _members(self, segment_id: str) -> pa.Array:
-        """Sorted distinct member ids of a segment outside this run (none when unknown)."""
-        return self._sorted_members[segment_id]
+        """Sorted distinct member ids of a segment outside this run (none when unknown); sorted in
+        `prepare`, or at the first batch without keys for a segment known by its keys."""
+        found = self._sorted_members.get(segment_id)
+        if found is None:
+            with self._lock:
+                found = self._sorted_members.get(segment_id)
+                if found is None:
+                    found = self._sorted_members[segment_id] = _sorted_unique(self.memberships.get(segment_id))
+        return found
 
     def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
         def decide(distinct: pa.Array, lowered: Callable[[], pa.Array]) -> Mask:
@@ -345,7 +369,8 @@ class SegmentEvaluator:
 
     def _prepare(self, pool, threads: int) -> None:
         # Jobs only wait for jobs submitted before them, so a FIFO pool of any size cannot deadlock.
-        members = {sid: pool.submit(_sorted_unique, self.memberships.get(sid)) for sid in sorted(self._outside)}
+        members = {sid: pool.submit(_sorted_unique, self.memberships.get(sid)) for sid in sorted(self._outside)
+                   if sid not in self.member_keys}
         source = as_event_source(self.events)
         if not self._conditions or source is None:
             self._activity_keys = pa.array([], pa.string())

@@ -1,0 +1,35 @@
+"""Key sets (``audience.keysets``) answer exactly what Python sets of the same keys answer."""
+
+from __future__ import annotations
+
+import numpy as np
+from audience.keysets import KeySet, union
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+keys = st.lists(st.integers(min_value=0, max_value=300), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(one=keys, other=keys, probe=st.lists(st.integers(min_value=0, max_value=400), max_size=40),
+       one_size=st.integers(min_value=0, max_value=320), other_size=st.integers(min_value=0, max_value=320))
+def test_key_sets_behave_as_python_sets(one, other, probe, one_size, other_size):
+    a, b = KeySet.of(np.array(one, np.uint32), one_size), KeySet.of(other, other_size)
+    assert a.keys().tolist() == sorted(set(one)) and a.keys().dtype == np.uint32
+    assert len(a) == len(set(one))
+    assert (a | b).keys().tolist() == sorted(set(one) | set(other))
+    assert (a & b).keys().tolist() == sorted(set(one) & set(other))
+    assert (a - b).keys().tolist() == sorted(set(one) - set(other))
+    assert (b - a).keys().tolist() == sorted(set(other) - set(one))
+    assert a.contains(np.array(probe, np.uint32)).tolist() == [k in set(one) for k in probe]
+    assert a.contains(probe).tolist() == [k in set(one) for k in probe]
+    assert (a == KeySet.of(sorted(set(one)), 0)) and union([a, b]) == a | b
+    assert KeySet.from_flags(a.flags()) == a
+
+
+def test_an_empty_set_contains_nothing_and_sizes_combine():
+    empty = KeySet.empty()
+    assert len(empty) == 0 and empty.contains([0, 5]).tolist() == [False, False]
+    grown = empty | KeySet.of([9])
+    assert grown.size == 10 and grown.keys().tolist() == [9]
+    assert KeySet.of([3], 10_000_000).bits.nbytes == 1_250_000  # one bit per key of the key space
