@@ -7,10 +7,16 @@ write on the local stack (a contact has about a dozen attributes, and the stream
 again). This builds ``Item.attrs`` the same way and checks the item's total size once: the same
 items are refused (sizes are never negative, so a total within the limit means every prefix was).
 Later assignments (update expressions) keep moto's own check.
+
+The exact sum is skipped when the item's JSON text is within the limit: JSON spells every key and
+value at least as long as moto counts it (its escapes are longer than UTF-8, ``true`` longer than
+the 1 byte of a boolean or null), so such an item is within the limit too. Items whose values are
+not plain JSON (bytes, moto's own types) are summed.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra.moto_patches import Patches
@@ -31,12 +37,19 @@ def install() -> None:
         self.hash_key = hash_key
         self.range_key = range_key
         typed = {key: DynamoType(value) for key, value in attrs.items()}
-        if sum(bytesize(key) + value.size() for key, value in typed.items()) > ITEM_LIMIT:
+        if not _within_limit_as_json(attrs) and sum(bytesize(k) + v.size() for k, v in typed.items()) > ITEM_LIMIT:
             raise ItemSizeTooLarge
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, typed)  # no per-key re-check: the total was checked above
 
     _patches.replace(Item, "__init__", __init__)
+
+
+def _within_limit_as_json(attrs: dict[str, Any]) -> bool:
+    try:
+        return len(json.dumps(attrs)) <= ITEM_LIMIT
+    except (TypeError, ValueError):  # bytes, Decimal, DynamoType: not plain JSON
+        return False
 
 
 def uninstall() -> None:
