@@ -21,7 +21,8 @@ WORKERS = 8
 
 
 def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = ()) -> int:
-    """Put the model instances in ``puts`` and delete the ``delete_keys`` ({"pk", "sk"} strings).
+    """Put the model instances (or their serialised attribute maps) in ``puts`` and delete the
+    ``delete_keys`` ({"pk", "sk"} strings).
 
     Returns the number of requests written. Raises PutError if some items stay unprocessed after
     every retry (nothing is silently dropped). Items are serialised a batch at a time while the
@@ -50,7 +51,7 @@ def _batches(requests: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]
 
 def _requests(puts: list[Any], delete_keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for item in puts:
-        yield {"PutRequest": {"Item": item.serialize()}}
+        yield {"PutRequest": {"Item": item if isinstance(item, dict) else item.serialize()}}
     for key in delete_keys:
         yield {"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}}
 
