@@ -120,3 +120,19 @@ def test_plain_set_updates_answer_store_and_stream_exactly_as_moto_does(ddb):
 )
 def test_only_plain_assignments_of_defined_scalars_take_the_direct_way(expression, names, values, plain):
     assert plain_assignments(expression, names, values) == plain
+
+
+def test_a_parsed_update_expression_is_reused_as_a_fresh_copy_and_bad_ones_still_fail(ddb):
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    local_moto_updates.install()
+    first = UpdateExpressionParser.make("SET #0 = :0")
+    first.children.clear()  # moto's validators rewrite the tree they get
+    again = UpdateExpressionParser.make("SET #0 = :0")
+    assert again.children and again is not first
+    for _ in range(2):
+        with pytest.raises(MockValidationException):
+            UpdateExpressionParser.make("SET #0 = = :0")
+    local_moto_updates.uninstall()
+    assert isinstance(vars(UpdateExpressionParser)["make"], classmethod)  # given back as it was
