@@ -259,8 +259,11 @@ def get_records_as_sent(http: Any, endpoint: str, region: str, iterator: str, li
     return answer.json()
 
 
-def stream_event_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A stream record as Lambda delivers it (AttributeValue JSON, epoch seconds, base64 binaries)."""
+def stream_event_record(
+    record: dict[str, Any], stream_arn: str, region: str, *, as_sent: bool = False
+) -> dict[str, Any]:
+    """A stream record as Lambda delivers it (AttributeValue JSON, epoch seconds, base64 binaries);
+    ``as_sent``: read as JSON already (``get_records_as_sent``), with nothing left to convert."""
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
@@ -273,7 +276,7 @@ def stream_event_record(record: dict[str, Any], stream_arn: str, region: str) ->
         "eventVersion": record.get("eventVersion", "1.1"),
         "eventSource": "aws:dynamodb",
         "awsRegion": region,
-        "dynamodb": _jsonable(dynamodb),
+        "dynamodb": dynamodb if as_sent else _jsonable(dynamodb),
         "eventSourceARN": stream_arn,
     }
 
@@ -374,7 +377,7 @@ class StreamPoller(threading.Thread):
                                          self.batch_size)
             self._iterators[shard_id] = answer.get("NextShardIterator")
             records = [
-                stream_event_record(r, self.stream_arn, self.resources.region) for r in answer["Records"]
+                stream_event_record(r, self.stream_arn, self.resources.region, as_sent=True) for r in answer["Records"]
             ]
             if records:
                 self.deliver(records, shard_id)

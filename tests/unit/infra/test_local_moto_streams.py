@@ -71,7 +71,7 @@ def test_the_local_poller_hands_over_records_read_as_sent_the_same_as_through_bo
     through_botocore = streams.get_records(ShardIterator=iterator(), Limit=100)
     as_sent = get_records_as_sent(requests.Session(), streams.meta.endpoint_url, "us-east-1", iterator(), 100)
     assert len(as_sent["Records"]) == 3 and as_sent["NextShardIterator"]
-    assert [stream_event_record(r, arn, "us-east-1") for r in as_sent["Records"]] == [
+    assert [stream_event_record(r, arn, "us-east-1", as_sent=True) for r in as_sent["Records"]] == [
         stream_event_record(r, arn, "us-east-1") for r in through_botocore["Records"]
     ]
     assert as_sent["Records"][0]["dynamodb"]["NewImage"]["blob"] == {"B": "AAE="}
