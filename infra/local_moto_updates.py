@@ -16,9 +16,9 @@ assign each value (moto's item-size check on each assignment), then one stream r
 
 moto's handler also parses each update expression of a request before the backend sees it (to
 check the names it uses), about a millisecond each: a transaction of 100 claims parsed the same
-``SET #0 = :0`` 100 times. A parsed expression is kept per expression text and each caller gets its
-own deep copy (moto's validators rewrite the tree they are given); an expression that does not
-parse raises as before and is not kept.
+``SET #0 = :0`` 100 times. A parsed expression is kept per expression text and shared: the handler
+only searches the tree, and moto's validator works on its own deep copy of it (copying it each time
+here cost as much as parsing); an expression that does not parse raises as before and is not kept.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def install() -> None:
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
         item = table.get_item(hash_value, range_value)
-        orig_item = copy.deepcopy(item)
+        orig_item = copy.deepcopy(item) if table.stream_shard is not None else None  # only a stream shows it
         condition = models.create_condition_expression_parser(
             condition_expression, expression_attribute_names, expression_attribute_values
         ).parse()
@@ -136,7 +136,7 @@ def _parse_each_expression_once() -> None:
             if len(parsed) >= _PARSED_LIMIT:
                 parsed.clear()
             parsed[expression_str] = tree
-        return copy.deepcopy(tree)
+        return tree
 
     _patches.replace(UpdateExpressionParser, "make", classmethod(make_once))
 

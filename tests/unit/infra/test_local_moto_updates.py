@@ -122,15 +122,28 @@ def test_only_plain_assignments_of_defined_scalars_take_the_direct_way(expressio
     assert plain_assignments(expression, names, values) == plain
 
 
-def test_a_parsed_update_expression_is_reused_as_a_fresh_copy_and_bad_ones_still_fail(ddb):
+def shape(node):
+    """A parse tree as nested tuples: node types and leaf values."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return repr(node) if not hasattr(node, "type") else (node.type,)
+    return (node.type, tuple(shape(child) for child in children))
+
+
+def test_a_parsed_update_expression_is_shared_unchanged_and_bad_ones_still_fail(ddb):
     from moto.dynamodb.exceptions import MockValidationException
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     local_moto_updates.install()
-    first = UpdateExpressionParser.make("SET #0 = :0")
-    first.children.clear()  # moto's validators rewrite the tree they get
-    again = UpdateExpressionParser.make("SET #0 = :0")
-    assert again.children and again is not first
+    expression = "SET #0 = :0 + :1 REMOVE #2"  # not plain: moto's validator and executor take it
+    tree = UpdateExpressionParser.make(expression)
+    before = shape(tree)
+    for total in ("3", "5"):
+        ddb.update_item(TableName="patched", Key=key("x"), UpdateExpression=expression,
+                        ExpressionAttributeNames={"#0": "total", "#2": "gone"},
+                        ExpressionAttributeValues={":0": {"N": "1"}, ":1": {"N": str(int(total) - 1)}})
+        assert ddb.get_item(TableName="patched", Key=key("x"))["Item"]["total"] == {"N": total}
+    assert UpdateExpressionParser.make(expression) is tree and shape(tree) == before
     for _ in range(2):
         with pytest.raises(MockValidationException):
             UpdateExpressionParser.make("SET #0 = = :0")
