@@ -57,15 +57,18 @@ def reads(ddb):
         ddb.get_item(TableName="t", Key={"pk": {"S": "t1"}, "sk": {"S": "nobody"}}),
         ddb.batch_get_item(RequestItems={"t": {"Keys": [key, {"pk": {"S": "t1"}, "sk": {"S": "c07"}}]}}),
     ]
-    for answer in calls:
-        answer.pop("ResponseMetadata")
-    return calls
+    return [{k: v for k, v in answer.items() if k != "ResponseMetadata"} for answer in calls]
+
+
+def unpatched_and_patched(ddb, calls):
+    """The answers of ``calls(ddb)`` through moto's serializer, then through the patch."""
+    unpatched = calls(ddb)
+    local_moto_answers.install()
+    return unpatched, calls(ddb)
 
 
 def test_read_answers_parse_exactly_as_through_motos_serializer(ddb):
-    unpatched = reads(ddb)
-    local_moto_answers.install()
-    patched = reads(ddb)
+    unpatched, patched = unpatched_and_patched(ddb, reads)
     assert patched == unpatched
     assert patched[0]["Items"][1]["b"] == {"B": bytes([1, 0, 255])} and "LastEvaluatedKey" in patched[0]
     assert "Item" not in patched[6]
@@ -94,15 +97,11 @@ def writes(ddb):
     ]
     for extra in "xy":
         ddb.delete_item(TableName="t", Key={"pk": {"S": "t1"}, "sk": {"S": sk + extra}})
-    for answer in calls:
-        answer.pop("ResponseMetadata")
-    return calls
+    return [{k: v for k, v in answer.items() if k != "ResponseMetadata"} for answer in calls]
 
 
 def test_write_answers_parse_exactly_as_through_motos_serializer(ddb):
-    unpatched = writes(ddb)
-    local_moto_answers.install()
-    patched = writes(ddb)
+    unpatched, patched = unpatched_and_patched(ddb, writes)
     assert patched == unpatched
     assert patched[1]["Attributes"]["b"] == {"B": b"\x01"} and patched[2]["Attributes"]["v"] == {"SS": ["a", "b"]}
 
