@@ -84,8 +84,10 @@ def install_patches() -> None:
         local_moto_answers,
         local_moto_items,
         local_moto_queries,
+        local_moto_requests,
         local_moto_streams,
         local_moto_transactions,
+        local_moto_updates,
     )
 
     local_moto_transactions.install()  # transactions back up their own items, not whole tables
@@ -93,6 +95,8 @@ def install_patches() -> None:
     local_moto_items.install()  # an item's size is checked once, not once per attribute
     local_moto_streams.install()  # stream records dumped as JSON, not through the shape serializer
     local_moto_answers.install()  # read answers dumped as JSON, likewise
+    local_moto_requests.install()  # item requests read with json.loads, not walked along their shapes
+    local_moto_updates.install()  # plain SET updates assigned directly, not through the expression walk
 
 
 def serve(host: str, port: int) -> None:

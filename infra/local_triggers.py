@@ -25,6 +25,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
+
 from infra.local_functions import LocalFunction
 from infra.template_resources import EventSpec, LocalResources, _referenced_logical_id
 
@@ -241,19 +243,40 @@ class SqsPoller(threading.Thread):
 # ---------------------------------------------------------------- DynamoDB stream
 
 
-def stream_event_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A stream record as Lambda delivers it (AttributeValue JSON, epoch seconds, base64 binaries)."""
+def get_records_as_sent(http: Any, endpoint: str, region: str, iterator: str, limit: int) -> dict[str, Any]:
+    """GetRecords read as the JSON the stream sends (AttributeValue JSON, base64 binaries, epoch
+    seconds), which is what Lambda hands the function: botocore's parser would turn binaries into
+    bytes and times into datetimes only for ``stream_event_record`` to turn them back, and for a
+    batch of full contact images that round trip cost the local stream poller a third of its time."""
+    scope = f"local/20000101/{region}/dynamodb/aws4_request"  # moto routes by the credential's service
+    credential = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"
+    answer = http.post(endpoint, data=json.dumps({"ShardIterator": iterator, "Limit": limit}), timeout=60, headers={
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDBStreams_20120810.GetRecords",
+        "Authorization": credential,
+    })
+    if answer.status_code != 200:
+        raise RuntimeError(f"GetRecords answered {answer.status_code}: {answer.text[:500]}")
+    return answer.json()
+
+
+def stream_event_record(
+    record: dict[str, Any], stream_arn: str, region: str, *, as_sent: bool = False
+) -> dict[str, Any]:
+    """A stream record as Lambda delivers it (AttributeValue JSON, epoch seconds, base64 binaries);
+    ``as_sent``: read as JSON already (``get_records_as_sent``), with nothing left to convert."""
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    elif isinstance(created, float):  # as sent: epoch seconds to the millisecond
+        dynamodb["ApproximateCreationDateTime"] = int(created)
     return {
         "eventID": record.get("eventID", uuid.uuid4().hex),
         "eventName": record["eventName"],
         "eventVersion": record.get("eventVersion", "1.1"),
         "eventSource": "aws:dynamodb",
         "awsRegion": region,
-        "dynamodb": _jsonable(dynamodb),
+        "dynamodb": dynamodb if as_sent else _jsonable(dynamodb),
         "eventSourceARN": stream_arn,
     }
 
@@ -303,6 +326,7 @@ class StreamPoller(threading.Thread):
         self.failure_queue_url = resources.queue_url(failure_queue) if failure_queue else None
         self.retry_delay, self.poll_interval = retry_delay, poll_interval
         self._iterators: dict[str, str] = {}
+        self._http = requests.Session()  # GetRecords as sent (``get_records_as_sent``), kept alive
         self.ready = threading.Event()
         self.empty_polls = 0  # polls that found nothing new: the function has seen the whole stream
 
@@ -349,10 +373,11 @@ class StreamPoller(threading.Thread):
         for shard_id, iterator in list(self._iterators.items()):
             if not iterator:
                 continue
-            answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            answer = get_records_as_sent(self._http, self.streams.meta.endpoint_url, self.resources.region, iterator,
+                                         self.batch_size)
             self._iterators[shard_id] = answer.get("NextShardIterator")
             records = [
-                stream_event_record(r, self.stream_arn, self.resources.region) for r in answer["Records"]
+                stream_event_record(r, self.stream_arn, self.resources.region, as_sent=True) for r in answer["Records"]
             ]
             if records:
                 self.deliver(records, shard_id)

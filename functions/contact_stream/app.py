@@ -32,15 +32,19 @@ def to_change(record: DynamoDBRecord) -> ContactChange:
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     cache = TenantCache(s3_client)
+    converted: dict[int, ContactChange] = {}  # id of the raw record -> its change, converted once
     try:
-        changes = [to_change(DynamoDBRecord(r)) for r in event.get("Records", [])]
+        for raw in event.get("Records", []):
+            converted[id(raw)] = to_change(DynamoDBRecord(raw))
+        changes = list(converted.values())
         cache.prefetch_claims(changes)  # one transaction per 100 contacts instead of a claim each
         cache.prefetch_events(changes)
     except Exception:  # a bad record fails alone below; prefetching is only an optimisation
         logger.exception("prefetching the batch's claims or activity failed")
 
     def handle(record: DynamoDBRecord) -> None:
-        outcome = apply_change(to_change(record), cache)
+        change = converted.get(id(record.raw_event))
+        outcome = apply_change(change if change is not None else to_change(record), cache)
         logger.debug(
             "contact change",
             contact_id=outcome.contact_id,

@@ -101,3 +101,21 @@ def test_a_stale_record_in_a_batch_is_skipped_and_the_others_apply(hundred_segme
     assert answer == {"batchItemFailures": []}
     assert set(memberships_repo.iter_members(tenant, "s050")) == {"c1", "c2"}
     assert stamps.watermark(tenant, "c1") == STAMP and stamps.watermark(tenant, "c0") == "2025-06-02T00:00:00.000Z"
+
+
+def test_each_record_of_a_batch_is_read_into_a_change_once(hundred_segments, monkeypatch):
+    import functions.contact_stream.app as contact_stream
+
+    read: list[str] = []
+    real = contact_stream.change_from_images
+
+    def counting(keys, image, moment):
+        read.append(keys["sk"]["S"])
+        return real(keys, image, moment)
+
+    monkeypatch.setattr(contact_stream, "change_from_images", counting)
+    records = [_record(hundred_segments, f"c{i}", {"score": 50}, i) for i in range(3)]
+    answer = contact_stream.lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
+    assert answer == {"batchItemFailures": []}
+    assert sorted(read) == ["c0", "c1", "c2"]  # once for the batch's claims and for applying it
+    assert segments_repo.get(hundred_segments, "s050").member_count == 3

@@ -57,23 +57,63 @@ def reads(ddb):
         ddb.get_item(TableName="t", Key={"pk": {"S": "t1"}, "sk": {"S": "nobody"}}),
         ddb.batch_get_item(RequestItems={"t": {"Keys": [key, {"pk": {"S": "t1"}, "sk": {"S": "c07"}}]}}),
     ]
-    for answer in calls:
-        answer.pop("ResponseMetadata")
-    return calls
+    return [{k: v for k, v in answer.items() if k != "ResponseMetadata"} for answer in calls]
+
+
+def unpatched_and_patched(ddb, calls):
+    """The answers of ``calls(ddb)`` through moto's serializer, then through the patch."""
+    unpatched = calls(ddb)
+    local_moto_answers.install()
+    return unpatched, calls(ddb)
 
 
 def test_read_answers_parse_exactly_as_through_motos_serializer(ddb):
-    unpatched = reads(ddb)
-    local_moto_answers.install()
-    patched = reads(ddb)
+    unpatched, patched = unpatched_and_patched(ddb, reads)
     assert patched == unpatched
     assert patched[0]["Items"][1]["b"] == {"B": bytes([1, 0, 255])} and "LastEvaluatedKey" in patched[0]
     assert "Item" not in patched[6]
 
 
-def test_writes_and_errors_keep_motos_serializer(ddb):
+def writes(ddb):
+    """Each kind of write with what it can answer: old and new attributes, capacity, unprocessed;
+    the table is left as it was found (but for c00)."""
+    sk = "w"
+    key = {"pk": {"S": "t1"}, "sk": {"S": sk}}
+    item = {**key, "u": {"S": "2026-02-01"}, "f": {"M": {"n": {"N": "2"}}}, "b": {"B": b"\x01"}}
+    calls = [
+        ddb.put_item(TableName="t", Item=item, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL"),
+        ddb.put_item(TableName="t", Item=item, ReturnValues="ALL_OLD", ReturnItemCollectionMetrics="SIZE"),
+        ddb.update_item(TableName="t", Key=key, UpdateExpression="SET #v = :v", ExpressionAttributeNames={"#v": "v"},
+                        ExpressionAttributeValues={":v": {"SS": ["a", "b"]}}, ReturnValues="ALL_NEW"),
+        ddb.update_item(TableName="t", Key=key, UpdateExpression="REMOVE #v", ExpressionAttributeNames={"#v": "v"},
+                        ReturnValues="UPDATED_OLD", ReturnConsumedCapacity="INDEXES"),
+        ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {**item, "sk": {"S": sk + "x"}}}},
+                                                 {"DeleteRequest": {"Key": {"pk": {"S": "t1"}, "sk": {"S": "c00"}}}}]},
+                             ReturnConsumedCapacity="TOTAL"),
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {**item, "sk": {"S": sk + "y"}}}}],
+                                 ReturnConsumedCapacity="TOTAL"),
+        ddb.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD"),
+        ddb.delete_item(TableName="t", Key=key),
+    ]
+    for extra in "xy":
+        ddb.delete_item(TableName="t", Key={"pk": {"S": "t1"}, "sk": {"S": sk + extra}})
+    return [{k: v for k, v in answer.items() if k != "ResponseMetadata"} for answer in calls]
+
+
+def test_write_answers_parse_exactly_as_through_motos_serializer(ddb):
+    unpatched, patched = unpatched_and_patched(ddb, writes)
+    assert patched == unpatched
+    assert patched[1]["Attributes"]["b"] == {"B": b"\x01"} and patched[2]["Attributes"]["v"] == {"SS": ["a", "b"]}
+
+
+def test_errors_keep_motos_serializer(ddb):
     local_moto_answers.install()
     answer = ddb.put_item(TableName="t", Item={"pk": {"S": "t1"}, "sk": {"S": "c01"}}, ReturnValues="ALL_OLD")
     assert answer["Attributes"]["b"] == {"B": bytes([1, 0, 255])}
     with pytest.raises(ddb.exceptions.ResourceNotFoundException):
         ddb.query(TableName="missing", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "x"}})
+    with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
+        existing = {"pk": {"S": "t1"}, "sk": {"S": "c01"}}
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": existing,
+                                                         "ConditionExpression": "attribute_not_exists(pk)"}}])
+    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]

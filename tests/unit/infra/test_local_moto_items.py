@@ -21,8 +21,10 @@ def ddb(moto_dynamodb):
     local_moto_items.uninstall()
 
 
-def attempt(ddb, pk: str, filler: int) -> str:
-    item = {"pk": {"S": pk}, "m": {"M": {"a": {"N": "1"}, "l": {"L": [{"S": "x"}]}}}, "big": {"S": "x" * filler}}
+def attempt(ddb, pk: str, filler: int, char: str = "x") -> str:
+    """Put an item of about ``filler`` bytes (UTF-8) in ``char``s; moto's error message or "stored"."""
+    big = char * (filler // len(char.encode()))
+    item = {"pk": {"S": pk}, "m": {"M": {"a": {"N": "1"}, "l": {"L": [{"S": "x"}]}}}, "big": {"S": big}}
     try:
         ddb.put_item(TableName="t", Item=item)
     except ClientError as exc:
@@ -30,10 +32,47 @@ def attempt(ddb, pk: str, filler: int) -> str:
     return "stored"
 
 
-@pytest.mark.parametrize("filler", [10, 404_900, 404_980, 405_000, 410_000])
-def test_items_are_stored_or_refused_exactly_as_moto_does(ddb, filler):
-    unpatched = attempt(ddb, "a", filler)
+@pytest.mark.parametrize("char", ["x", "é", "\U0001d11e"])  # 1, 2 and 4 bytes: JSON's escapes are longer
+@pytest.mark.parametrize("filler", [10, 300_000, 404_900, 404_980, 405_000, 410_000])
+def test_items_are_stored_or_refused_exactly_as_moto_does(ddb, filler, char):
+    unpatched = attempt(ddb, "a", filler, char)
     local_moto_items.install()
-    assert attempt(ddb, "b", filler) == unpatched
+    assert attempt(ddb, "b", filler, char) == unpatched
     if unpatched == "stored":
         assert ddb.get_item(TableName="t", Key={"pk": {"S": "b"}})["Item"]["m"]["M"]["l"] == {"L": [{"S": "x"}]}
+
+
+CLEF = "\U0001d11e"  # 4 bytes in UTF-8
+
+
+def put_keys(ddb, table: str, pk: str, sk: str, gk: str) -> str:
+    try:
+        ddb.put_item(TableName=table, Item={"pk": {"S": pk}, "sk": {"N": sk}, "g": {"S": gk}, "v": {"S": "x"}})
+    except ClientError as exc:
+        return exc.response["Error"]["Message"]
+    return "stored"
+
+
+def test_key_sizes_are_refused_exactly_as_moto_does(moto_dynamodb):
+    for table in ("unpatched", "patched"):
+        moto_dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind}
+                                  for name, kind in (("pk", "S"), ("sk", "N"), ("g", "S"))],
+            GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                                                   {"AttributeName": "pk", "KeyType": "RANGE"}]}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    # pk is also the index's range key (1,024 bytes at most), g its hash key (2,048)
+    cases = [("a" * 1024, "1", "g" * 2048), ("a" * 1025, "1", "g"), ("é" * 512, "1", "é" * 1024), ("é" * 513, "1", "g"),
+             ("a", "1" * 38, "g"), ("a", "1", "g" * 2049), ("a", "1", CLEF * 512), ("a", "1", CLEF * 513)]
+    unpatched = [put_keys(moto_dynamodb, "unpatched", *case) for case in cases]
+    local_moto_items.install()
+    try:
+        assert [put_keys(moto_dynamodb, "patched", *case) for case in cases] == unpatched
+    finally:
+        local_moto_items.uninstall()
+    assert [answer == "stored" for answer in unpatched] == [True, False, True, False, True, False, True, False]
+    assert "hashkey" in unpatched[5] and "range keys" in unpatched[1]

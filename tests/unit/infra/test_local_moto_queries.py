@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -32,6 +34,7 @@ def _create(ddb):
         for p in range(4)
         for s in range(60)
     ]
+    random.Random(7).shuffle(items)  # a partition's items stored out of key order
     for first in range(0, len(items), 25):
         ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in items[first : first + 25]]})
 
@@ -50,6 +53,14 @@ QUERIES = [
         "ExpressionAttributeValues": {":p": {"S": "p0"}, ":n": {"N": "50"}},
     },
     {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "absent"}}},
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p2"}}, "Limit": 9,
+     "ScanIndexForward": False},
+    {
+        "KeyConditionExpression": "pk = :p AND sk > :a",
+        "ExpressionAttributeValues": {":p": {"S": "p1"}, ":a": {"S": "s030"}},
+        "Limit": 4,
+        "ScanIndexForward": False,
+    },
     {"IndexName": "by_g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "g1"}}},
     {
         "IndexName": "by_g",

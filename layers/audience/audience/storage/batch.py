@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import PutError
-
-from audience.storage.paging import chunks
 
 BATCH_SIZE = 25
 MAX_ATTEMPTS = 8
@@ -21,23 +21,39 @@ WORKERS = 8
 
 
 def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = ()) -> int:
-    """Put the model instances in ``puts`` and delete the ``delete_keys`` ({"pk", "sk"} strings).
+    """Put the model instances (or their serialised attribute maps) in ``puts`` and delete the
+    ``delete_keys`` ({"pk", "sk"} strings).
 
     Returns the number of requests written. Raises PutError if some items stay unprocessed after
-    every retry (nothing is silently dropped).
+    every retry (nothing is silently dropped). Items are serialised a batch at a time while the
+    batches before are being written, not all before the first write.
     """
-    requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item.serialize()}} for item in puts]
-    requests += [{"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}} for key in delete_keys]
     connection = model._get_connection()
     table = model.Meta.table_name
-    batches = list(chunks(requests, BATCH_SIZE))
-    if len(batches) <= 2:
-        for chunk in batches:
+    total = len(puts) + len(delete_keys)
+    if total <= 2 * BATCH_SIZE:
+        for chunk in _batches(_requests(puts, delete_keys)):
             _write_chunk(connection, table, chunk)
-    else:  # I/O-bound: a few calls in flight at once (botocore clients are thread-safe)
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(batches))) as pool:
-            list(pool.map(lambda chunk: _write_chunk(connection, table, chunk), batches))
-    return len(requests)
+        return total
+    # I/O-bound: a few calls in flight at once (botocore clients are thread-safe)
+    with ThreadPoolExecutor(max_workers=min(WORKERS, -(-total // BATCH_SIZE))) as pool:
+        sent = [pool.submit(_write_chunk, connection, table, chunk)
+                for chunk in _batches(_requests(puts, delete_keys))]
+        for future in sent:
+            future.result()
+    return total
+
+
+def _batches(requests: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(islice(requests, BATCH_SIZE)):
+        yield batch
+
+
+def _requests(puts: list[Any], delete_keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for item in puts:
+        yield {"PutRequest": {"Item": item if isinstance(item, dict) else item.serialize()}}
+    for key in delete_keys:
+        yield {"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}}
 
 
 def _write_chunk(connection: Any, table: str, chunk: list[dict[str, Any]]) -> None:

@@ -17,6 +17,8 @@ Unlike ``history_repo`` (per-day counters for ``/stats``) this holds one item pe
 
 from __future__ import annotations
 
+import calendar
+import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -97,25 +99,30 @@ def stamp(moment: str | datetime) -> str:
 
 def entries(
     tenant: str, segment_id: str, contact_ids: Iterable[str], change: Change, cause: Cause
-) -> list[HistoryEntryItem]:
-    """The items recording that ``contact_ids`` ``change``d in ``segment_id`` (not yet written)."""
+) -> list[dict[str, Any]]:
+    """The items recording that ``contact_ids`` ``change``d in ``segment_id`` (not yet written), as
+    the attribute maps ``HistoryEntryItem`` stores: a run writes one per membership it changes, and
+    building a model per entry only to serialise it cost more than sending it."""
     at = cause.at or now_iso()
     expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=retention_days(tenant))
+    shared: dict[str, Any] = {
+        "segment_id": {"S": segment_id}, "change": {"S": change}, "at": {"S": at}, "source": {"S": cause.source},
+        "ttl": {"N": json.dumps(calendar.timegm(expires.utctimetuple()))},  # as TTLAttribute serialises it
+    }
+    if cause.run_id is not None:
+        shared["run_id"] = {"S": cause.run_id}
+    if cause.rules_version is not None:
+        shared["rules_version"] = {"N": json.dumps(cause.rules_version)}  # as NumberAttribute does
+    pk = {"S": history_pk(tenant, segment_id)}
     return [
-        HistoryEntryItem(
-            history_pk(tenant, segment_id),
-            f"{at}#{contact_id}#{change}",
-            gsi1pk=contact_history_pk(tenant, contact_id),
-            gsi1sk=f"{at}#{segment_id}#{change}",
-            segment_id=segment_id,
-            contact_id=contact_id,
-            change=change,
-            at=at,
-            source=cause.source,
-            run_id=cause.run_id,
-            rules_version=cause.rules_version,
-            ttl=expires.astimezone(UTC),
-        )
+        {
+            "pk": pk,
+            "sk": {"S": f"{at}#{contact_id}#{change}"},
+            "gsi1pk": {"S": contact_history_pk(tenant, contact_id)},
+            "gsi1sk": {"S": f"{at}#{segment_id}#{change}"},
+            "contact_id": {"S": contact_id},
+            **shared,
+        }
         for contact_id in contact_ids
     ]
 

@@ -32,15 +32,18 @@ def _to_record(item: MembershipItem) -> Membership:
 
 
 def _item(tenant: str, segment_id: str, contact_id: str, source: str, category: str | None, stamp: str):
-    return MembershipItem(
-        membership_pk(tenant, segment_id),
-        contact_id,
-        gsi1pk=by_contact_pk(tenant, contact_id),
-        gsi1sk=segment_id,
-        source=source,
-        category=category,
-        added_at=stamp,
-    )
+    """A membership as ``MembershipItem`` stores it (its attribute map): a run writes thousands."""
+    item = {
+        "pk": {"S": membership_pk(tenant, segment_id)},
+        "sk": {"S": contact_id},
+        "gsi1pk": {"S": by_contact_pk(tenant, contact_id)},
+        "gsi1sk": {"S": segment_id},
+        "source": {"S": source},
+        "added_at": {"S": stamp},
+    }
+    if category is not None:
+        item["category"] = {"S": category}
+    return item
 
 
 def add_many(

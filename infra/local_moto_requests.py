@@ -1,0 +1,68 @@
+"""moto's DynamoDB item requests read with ``json.loads``, giving moto the same parameters.
+
+moto 5 parses every request body twice: ``json.loads``, then a walk of the result along the
+operation's input shape (botocore's service model), member by member, to turn blobs and timestamps
+into Python values. For the item operations the walk visits every attribute of every item, and on
+the local stack it was the largest part of moto's request handling: a BatchWriteItem of 25
+memberships or a TransactWriteItems of 100 contact items walks thousands of nodes to change nothing.
+
+For the item operations the walk changes nothing unless the body holds a binary attribute value
+(``B``/``BS``: base64 text becomes bytes) or a ``null`` (left out by the walk); their inputs have no
+timestamps, and botocore sends no member the shape lacks. So such a body is taken as ``json.loads``
+gives it, and any body that mentions ``"B"``, ``"BS"`` or ``null`` anywhere, every other operation
+and every body that is not a JSON object keep moto's parser.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.moto_patches import Patches
+
+ITEM_OPERATIONS = frozenset({
+    "PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+    "BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems",
+})
+_MARKS = ('"B"', '"BS"', "null")
+_patches = Patches()
+
+
+def plain_params(operation: str, body: bytes | str) -> dict[str, Any] | None:
+    """What moto's parser would make of ``body``, when that is the body's JSON as it is; else None."""
+    if operation not in ITEM_OPERATIONS:
+        return None
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        return None
+    if any(mark in text for mark in _MARKS):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def install() -> None:
+    """Patch moto's DynamoDB handler in this process (idempotent)."""
+    if _patches.installed:
+        return
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.parse_parameters
+
+    def parse_parameters(self: Any, request: Any) -> None:
+        params = plain_params(self._get_action() or "", request.data)
+        if params is None:
+            original(self, request)
+        else:
+            self.params = params
+
+    _patches.replace(DynamoHandler, "parse_parameters", parse_parameters)
+
+
+def uninstall() -> None:
+    """Give moto its own code back."""
+    _patches.restore()

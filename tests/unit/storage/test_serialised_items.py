@@ -1,0 +1,38 @@
+"""Memberships and history entries built as attribute maps: exactly what their pynamodb models store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from audience.storage import membership_history_repo, memberships_repo
+from audience.storage.membership_history_repo import Cause, HistoryEntryItem, contact_history_pk, history_pk
+from audience.storage.models import MembershipItem, by_contact_pk, membership_pk
+
+
+@pytest.mark.parametrize("category", [None, "lifecycle", ""])
+def test_a_membership_item_is_what_the_model_serialises(category):
+    built = memberships_repo._item("t1", "s1", "c1", "dynamic", category, "2026-12-06T10:00:00.123456+00:00")
+    model = MembershipItem(membership_pk("t1", "s1"), "c1", gsi1pk=by_contact_pk("t1", "c1"), gsi1sk="s1",
+                           source="dynamic", category=category, added_at="2026-12-06T10:00:00.123456+00:00")
+    assert built == model.serialize()
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [Cause("run", "run-1", 3), Cause("run", "run-2", 0), Cause("api"), Cause("stream", at="2026-01-02T03:04:05.678Z")],
+)
+def test_history_entries_are_what_the_model_serialises(cause, monkeypatch):
+    monkeypatch.setattr(membership_history_repo, "retention_days", lambda tenant: 400)
+    built = membership_history_repo.entries("t1", "s1", ["c1", "c2"], "joined", cause)
+    at = built[0]["at"]["S"]
+    expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=400)
+    models = [
+        HistoryEntryItem(history_pk("t1", "s1"), f"{at}#{c}#joined", gsi1pk=contact_history_pk("t1", c),
+                         gsi1sk=f"{at}#s1#joined", segment_id="s1", contact_id=c, change="joined", at=at,
+                         source=cause.source, run_id=cause.run_id, rules_version=cause.rules_version,
+                         ttl=expires.astimezone(UTC))
+        for c in ("c1", "c2")
+    ]
+    assert built == [model.serialize() for model in models]
+    assert cause.at is None or at == cause.at
