@@ -119,3 +119,24 @@ def test_each_record_of_a_batch_is_read_into_a_change_once(hundred_segments, mon
     assert answer == {"batchItemFailures": []}
     assert sorted(read) == ["c0", "c1", "c2"]  # once for the batch's claims and for applying it
     assert segments_repo.get(hundred_segments, "s050").member_count == 3
+
+
+def test_a_batch_reads_its_contacts_memberships_together_not_one_read_per_contact(aws):
+    from functions.contact_stream.app import lambda_handler
+
+    tenant = "t-reads"
+    for i in range(3):
+        segments_repo.create(tenant, name=f"score {i}", type="dynamic", segment_id=f"s{i}",
+                             rules={"field": "score", "op": "gte", "value": 10 * i})
+    stamps.add(tenant, "s2", "c0", None, "2025-05-01T00:00:00.000Z")  # c0 leaves s2 (score 5 < 20)
+    records = [_record(tenant, f"c{i}", {"score": 5 + i}, i) for i in range(40)]
+    with RequestCounter() as requests:
+        answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
+    assert answer == {"batchItemFailures": []}
+    # 40 contacts x 3 segments = 120 membership keys, 100 per read (one read each before: 40), and the
+    # flush's one read of the segments' new totals
+    assert requests.counts["BatchGetItem"] == 3
+    assert set(memberships_repo.iter_members(tenant, "s0")) == {f"c{i}" for i in range(40)}
+    assert set(memberships_repo.iter_members(tenant, "s1")) == {f"c{i}" for i in range(5, 40)}
+    assert set(memberships_repo.iter_members(tenant, "s2")) == {f"c{i}" for i in range(15, 40)}
+    assert segments_repo.get(tenant, "s0").member_count == 40

@@ -2,11 +2,12 @@
 
 For each change: claim the contact's watermark (a stale or out-of-order record stops here; a batch's
 contacts are claimed together first, ``TenantCache.prefetch_claims``, 100 per transaction), decide
-the dynamic segments the contact joins now, compare with the memberships stored (one consistent
-BatchGet), and add/remove only the differences, 25 per BatchWriteItem (``realtime.batched``); each
-membership added or removed moves the segment's ``member_count`` and today's history by one, summed
-over the batch and written at its end. Segments the contact neither is nor should be in cost
-nothing. An erased contact loses every membership.
+the dynamic segments the contact joins now, compare with the memberships stored (read for the
+batch's claimed contacts together, 100 keys per consistent BatchGet), and add/remove only the
+differences, 25 per BatchWriteItem (``realtime.batched``); each membership added or removed moves
+the segment's ``member_count`` and today's history by one, summed over the batch and written at its
+end. Segments the contact neither is nor should be in cost nothing. An erased contact loses every
+membership.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class TenantCache:
         self._changes: dict[str, list[tuple[str, str, str]]] = {}  # tenant -> (segment, contact, change)
         self._erased: list[tuple[str, str]] = []  # (tenant, contact): their history goes at flush
         self._claimed: set[tuple[str, str, str]] = set()  # (tenant, contact, changed_at) claimed in bulk
+        self._current: dict[tuple[str, str], set[str]] = {}  # (tenant, contact) -> dynamic segments held
 
     def note(self, tenant: str, segment_id: str, contact_id: str, change: str) -> None:
         """A membership the stream changed, for the history entries ``flush`` writes in one batch."""
@@ -96,6 +98,25 @@ class TenantCache:
         once = [(c.tenant, c.contact_id, c.changed_at) for c in changes if seen[(c.tenant, c.contact_id)] == 1]
         if len(once) > 1:
             self._claimed |= stamps.claim_many(once)
+        self._prefetch_current([c for c in changes if (c.tenant, c.contact_id, c.changed_at) in self._claimed])
+
+    def _prefetch_current(self, claimed: list[ContactChange]) -> None:
+        """The dynamic memberships of the contacts just claimed in bulk, read together (read after
+        the claim, as ``apply_change`` would read them one contact at a time)."""
+        by_tenant: dict[str, list[str]] = {}
+        for change in claimed:
+            if not change.erased:
+                by_tenant.setdefault(change.tenant, []).append(change.contact_id)
+        for tenant, ids in by_tenant.items():
+            segment_ids = self.rules(tenant).dynamic
+            if segment_ids:
+                for contact_id, held in stamps.current_members_of_many(tenant, ids, segment_ids).items():
+                    self._current[(tenant, contact_id)] = held
+
+    def current_members(self, tenant: str, contact_id: str) -> set[str]:
+        """The contact's dynamic memberships: prefetched for the batch (used once), else read now."""
+        held = self._current.pop((tenant, contact_id), None)
+        return held if held is not None else stamps.current_members(tenant, contact_id, self.rules(tenant).dynamic)
 
     def claim(self, change: ContactChange) -> bool:
         """The change's watermark claim: made in bulk already, or made now (``stamps.claim``)."""
@@ -135,7 +156,7 @@ def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
         events=events,
         static_memberships=[sid for sid in stored if sid in rules.static],
     )
-    current = stamps.current_members(tenant, contact_id, rules.dynamic)
+    current = cache.current_members(tenant, contact_id)
     outcome = Outcome(contact_id, "applied")
     joins: list[Join] = []
     leaves: list[str] = []

@@ -105,11 +105,18 @@ def changed_after(tenant: str, moment: str) -> Iterator[tuple[str, str]]:
 
 def current_members(tenant: str, contact_id: str, segment_ids: Iterable[str]) -> set[str]:
     """Which of ``segment_ids`` hold the contact now (consistent BatchGet: one call per 100)."""
-    found: set[str] = set()
-    for chunk in chunks(list(dict.fromkeys(segment_ids)), BATCH_GET_SIZE):
-        keys = [(membership_pk(tenant, sid), contact_id) for sid in chunk]
-        for item in StampedMembership.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "gsi1sk"]):
-            found.add(item.pk[len(tenant) + 1 :])
+    return current_members_of_many(tenant, [contact_id], segment_ids)[contact_id]
+
+
+def current_members_of_many(tenant: str, contact_ids: Iterable[str], segment_ids: Iterable[str]) -> dict[str, set[str]]:
+    """``current_members`` of many contacts at once: their (segment, contact) keys packed 100 per
+    consistent BatchGet, so a stream batch of contacts in a few segments reads in a few calls."""
+    found: dict[str, set[str]] = {cid: set() for cid in contact_ids}
+    segments = list(dict.fromkeys(segment_ids))
+    keys = [(membership_pk(tenant, sid), cid) for cid in found for sid in segments]
+    for chunk in chunks(keys, BATCH_GET_SIZE):
+        for item in StampedMembership.batch_get(chunk, consistent_read=True, attributes_to_get=["pk", "sk"]):
+            found[item.sk].add(item.pk[len(tenant) + 1 :])
     return found
 
 
