@@ -14,9 +14,9 @@ from pathlib import Path
 
 
 def document() -> dict:
-    from functions.api.app import OPENAPI, app
+    from functions.api.app import app, openapi_settings
 
-    return json.loads(app.get_openapi_json_schema(**OPENAPI))
+    return json.loads(app.get_openapi_json_schema(**openapi_settings()))
 
 
 def render() -> str:

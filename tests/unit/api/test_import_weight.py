@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,65 @@ def test_the_authorizer_imports_in_the_lambda_layout():
         check=True,
         cwd=ROOT / "functions/authorizer",
     )
+
+
+# Powertools' OpenAPI pydantic models (openapi.models, ~100 ms) and its Swagger UI package: only
+# /openapi.json and /docs need them, so a cold start must not build them.
+DOCUMENT_ONLY = (
+    "aws_lambda_powertools.event_handler.openapi.models",
+    "aws_lambda_powertools.event_handler.openapi.swagger_ui",
+    "functions.api.swagger_ui",
+)
+
+_FIRST_REQUEST = """
+import json, sys
+import app
+event = {
+    "resource": "/{proxy+}", "path": "/segments", "httpMethod": "POST",
+    "headers": {"Content-Type": "application/json"},
+    "multiValueHeaders": {"Content-Type": ["application/json"]},
+    "queryStringParameters": None, "multiValueQueryStringParameters": None,
+    "pathParameters": {"proxy": "segments"}, "stageVariables": None,
+    "requestContext": {"accountId": "1", "apiId": "a", "resourcePath": "/{proxy+}", "httpMethod": "POST",
+                       "path": "/v1/segments", "stage": "v1", "requestId": "r",
+                       "identity": {"sourceIp": "127.0.0.1"},
+                       "authorizer": {"tenant_id": "t1", "scopes": "read,write"}},
+    "body": json.dumps({"name": 7}), "isBase64Encoded": False,
+}
+class Context:
+    function_name = "api"; memory_limit_in_mb = 1024; aws_request_id = "r"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:1:function:api"
+    def get_remaining_time_in_millis(self): return 29000
+loaded = set(sys.modules)
+response = app.lambda_handler(event, Context())
+print(json.dumps({"status": response["statusCode"], "at_import": sorted(loaded), "after": sorted(sys.modules)}))
+"""
+
+
+def test_the_api_builds_powertools_openapi_models_only_for_the_document_not_on_import_or_a_validated_request():
+    """A request validated by Powertools (here a 422 on a bad body) needs no OpenAPI model either,
+    so deferring them saves the cold start instead of moving the cost to the first request; nor
+    does the api load pyarrow or numpy (only the evaluating functions need them)."""
+    env = {
+        "PYTHONPATH": f"{ROOT / 'functions/api'}:{ROOT / 'layers/audience'}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "test",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", _FIRST_REQUEST], capture_output=True, text=True, env=env,
+                         check=True, cwd=ROOT / "functions/api")
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["status"] == 422
+    for module in (*DOCUMENT_ONLY, "pyarrow", "numpy"):
+        assert module not in found["at_import"]
+        assert module not in found["after"]
+
+
+def test_the_openapi_document_still_carries_the_api_key_security_scheme():
+    from functions.api.openapi_dump import document
+
+    schema = document()
+    assert schema["components"]["securitySchemes"] == {"apiKey": {"type": "apiKey", "name": "X-Api-Key",
+                                                                  "in": "header"}}
+    assert schema["security"] == [{"apiKey": []}]
