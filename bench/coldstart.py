@@ -8,22 +8,24 @@ template.yaml, then `import app` timed inside the child (interpreter start-up it
 reported apart). The median of several runs is kept; the first run also compiles bytecode, as a
 first deployment would, so it is dropped when there are more than two.
 
-The layer's size is what `sam build` installs from layers/audience/requirements.txt: the closure of
-those distributions' dependencies minus what the python3.11 runtime already provides (boto3 and its
-dependencies), measured as the files of those distributions in this virtualenv, plus the `audience`
-package itself.
+The layer's size is what `sam build` installs from layers/audience/requirements.txt (the layer's
+Makefile): the closure of those distributions' dependencies (botocore included, which pynamodb
+requires; boto3 itself is the runtime's), measured as the files of those distributions in this
+virtualenv that the layer's build keeps (`layers/audience/prune_layer.py`, the same rules the build
+applies), plus the `audience` package itself.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -129,12 +131,22 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _layer_pruning() -> Any:
+    """The layer build's own pruning rules (a script beside the layer's Makefile, not a package)."""
+    spec = importlib.util.spec_from_file_location("prune_layer", LAYER_DIR / "prune_layer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _dist_bytes(name: str) -> int:
+    """Bytes of the distribution's files that the built layer keeps."""
     dist = metadata.distribution(name)
+    pruned = _layer_pruning().pruned
     total = 0
     for file in dist.files or []:
         path = Path(dist.locate_file(file))
-        if path.is_file():
+        if path.is_file() and not pruned(PurePosixPath(file.as_posix())):
             total += path.stat().st_size
     return total
 
@@ -147,8 +159,9 @@ def _tree_bytes(folder: Path) -> int:
 def layer_size() -> dict[str, Any]:
     lines = [line.split("#")[0].strip() for line in (LAYER_DIR / "requirements.txt").read_text().splitlines()]
     requirements = [line for line in lines if line]
-    provided = _closure(["boto3"])  # the python3.11 runtime ships boto3 and its dependencies
-    shipped = sorted(_closure(requirements) - provided)
+    # what `pip install -t` puts in the layer: the requirements' whole closure (boto3 is left to the
+    # runtime, but pynamodb's botocore and its dependencies are installed all the same)
+    shipped = sorted(_closure(requirements))
     per_dist = {name: _dist_bytes(name) for name in shipped}
     package = _tree_bytes(LAYER_DIR / "audience")
     return {

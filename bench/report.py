@@ -512,8 +512,9 @@ def _coldstart_md(section: dict[str, Any]) -> list[str]:
         f"Import of `app` in a fresh interpreter with the function directory and the layer on `sys.path` and the "
         f"function's template environment (median, first run dropped: it compiles bytecode); `process` is the whole "
         f"child including interpreter start-up. Size = function code + layer (the pinned "
-        f"layers/audience/requirements.txt closure minus what the runtime provides, as installed here, plus the "
-        f"`audience` package), unzipped, against Lambda's {section['limit_mb']} MB limit. Target for api and "
+        f"layers/audience/requirements.txt closure as installed here, without what the layer's build prunes "
+        f"(`layers/audience/prune_layer.py`), plus the `audience` package), unzipped, against Lambda's "
+        f"{section['limit_mb']} MB limit. Target for api and "
         f"authorizer: no pyarrow, import under {section['target_ms']} ms.")
     out.append("")
     rows = []
