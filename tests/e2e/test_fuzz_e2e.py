@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.fuzz import run_schemathesis, tenant_key
+from tests.e2e.fuzz import fuzz_tenant, run_schemathesis
 
 pytestmark = pytest.mark.e2e
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(local_stack):
-    key = tenant_key(local_stack.url)
-    run = run_schemathesis(local_stack.url, key, seed=7, max_examples=3, phases="examples,fuzzing,stateful")
+    key, names = fuzz_tenant(local_stack.url)
+    run = run_schemathesis(local_stack.url, key, names, seed=7, max_examples=3, phases="examples,fuzzing,stateful")
     assert run.passed, run.output[-6000:] + "\n" + local_stack.log()[-4000:]
     assert run.figure(r"Tested:\s+(\d+)") == run.figure(r"Selected:\s+(\d+)/")
