@@ -4,8 +4,11 @@ number of examples. A run fails on any 5xx and on any response the document does
 
     python -m tests.e2e.fuzz [--seeds 1 2] [--max-examples 25] [--workers 2]   (what `make fuzz` runs)
 
-It starts its own local stack (``python -m infra.localstack`` on a free port) and a fresh tenant,
-or uses ``--url``/``--api-key`` for a stack already running. Settings: ``tests/e2e/schemathesis.toml``.
+It starts its own local stack (``python -m infra.localstack`` on a free port) and a fresh tenant per
+seed, seeded with a few of everything requests must name (``seed_tenant``), or uses ``--url``/
+``--api-key`` for a stack and tenant already running. schemathesis draws the names the document marks
+with a tenant-name format from the tenant (hooks: ``tests/e2e/fuzz_hooks.py``), and a "schema
+validation mismatch" warning on any operation fails the run. Settings: ``tests/e2e/schemathesis.toml``.
 ``tests/e2e/test_fuzz_e2e.py`` runs the same with a small budget inside ``make test``.
 """
 

@@ -4,7 +4,9 @@ Language-neutral callers (front ends, other services) validate rules with `share
 before sending them. The models give the shape of each form; the operator table adds which operators
 each built-in field's type takes and what value each operator expects. What a schema cannot express
 (custom fields' types, nesting depth, the total number of conditions, `between` order, the regex subset,
-segment existence) is left to `parse_rule`, which the service always runs.
+segment existence) is left to `parse_rule`, which the service always runs. Names of the tenant's carry
+a custom `format` (`field-name`, `segment-id`: `audience.json_types.TENANT_NAME_FORMATS`). The API's
+OpenAPI document includes this schema as its `Rule*` components (`functions/api/openapi_document.py`).
 
     python -m audience.rules.schema shared/schemas/rule.schema.json
 """
