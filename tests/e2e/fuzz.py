@@ -47,8 +47,10 @@ def mismatched_operations(output: str) -> list[str]:
 
 # The fuzz tenant: a few of everything that requests must name, so that schema-valid data drawn
 # through the tenant-name formats (tests/e2e/fuzz_hooks.py) is data the service takes.
-CUSTOM_FIELDS = {"plan": "string", "visits": "number", "vip": "boolean", "renews_on": "date",
-                 "last_login_at": "datetime", "interests": "list"}  # fmt: skip
+# No custom fields: a rule condition (or a mass update) on a custom field only parses with an operator
+# (or a value) of its type, which the one document for every tenant cannot say; the built-in fields'
+# operators and values it does state (the rule schema's if/then per type). With two custom fields
+# only about a quarter of the schema-valid rules drawn was taken, with none about two thirds.
 CATEGORIES = ("lifecycle", "region")
 CONTACTS = 8
 
@@ -61,12 +63,6 @@ def _contact(number: int) -> dict:
         "age": 20 + 7 * number,
         "subscribed": number % 2 == 0,
         "tags": ["fuzz", ("vip", "trial")[number % 2]],
-        "plan": ("free", "pro")[number % 2],
-        "visits": number * 3,
-        "vip": number % 3 == 0,
-        "renews_on": f"2027-0{1 + number % 9}-15",
-        "last_login_at": f"2026-11-{10 + number}T08:30:00Z",
-        "interests": ["sports"] if number % 2 else ["books", "travel"],
     }
 
 
@@ -95,12 +91,10 @@ def tenant_names(url: str, api_key: str) -> dict[str, list[str]]:
 
 
 def seed_tenant(url: str, api_key: str) -> None:
-    """Fields, categories, contacts and segments (static with members, dynamic, public, in a category
-    or not) in a fresh fuzz tenant, and a snapshot of it."""
+    """Categories, contacts and segments (static with members, dynamic, public, in a category or not)
+    in a fresh fuzz tenant, and a snapshot of it."""
     call = _caller(url, api_key)
 
-    for name, kind in CUSTOM_FIELDS.items():
-        call("POST", "/fields", {"name": name, "type": kind})
     for name in CATEGORIES:
         call("POST", "/categories", {"name": name})
     contacts = [f"fuzz-{number}" for number in range(1, CONTACTS + 1)]

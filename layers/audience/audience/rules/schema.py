@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from audience.fields import BUILTIN_FIELDS, FieldType
-from audience.json_types import FIELD_NAME, SEGMENT_ID, TENANT_NAME_FORMATS
+from audience.json_types import FIELD_NAME, SEGMENT_ID, TENANT_NAME_FORMATS, StorableNumber
 from audience.rules.model import MAX_CONDITIONS, MAX_DAYS, MAX_DEPTH, MAX_LIST, MAX_STRING, Rule
 from audience.rules.operators import (
     AGGREGATE_FUNCTIONS,
@@ -35,8 +35,9 @@ from audience.rules.operators import (
 SCHEMA_ID = "https://schemas.audience-segments.dev/rule.schema.json"
 
 _STRING = {"type": "string", "maxLength": MAX_STRING}
-_NUMBER = {"type": "number"}
-_INSTANT = {"type": "string", "maxLength": 64,
+# a number DynamoDB can hold: the service stores rules, and refuses a body holding any other
+_NUMBER = TypeAdapter(StorableNumber).json_schema()
+_INSTANT = {"type": "string", "maxLength": 64, "anyOf": [{"format": "date"}, {"format": "date-time"}],
             "description": "ISO 8601 date (calendar day) or datetime (UTC if no offset)"}
 
 
