@@ -37,10 +37,10 @@ def may_be_absent(**constraints: Any) -> Any:
     return Field(default=None, json_schema_extra=_without_default, **constraints)
 
 
-NOT_BLANK = r"[^\s\x1c-\x1f]"
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 """The pattern of a text that is not all white space (what ``str.strip()`` would leave non-empty):
-``str.strip()`` also takes the separators U+001C-U+001F, which the regex ``\\s`` of pydantic and of
-ECMA-262 (the document's dialect) does not count as space."""
+``str.strip()`` also takes U+001C-U+001F, which neither pydantic's nor ECMA-262's ``\\s`` counts as
+space, and U+0085 (NEL), which pydantic's counts but ECMA-262's (the document's dialect) does not."""
 
 
 DateOrDateTime = Annotated[
