@@ -221,12 +221,12 @@ def test_members_add_list_with_fields_and_remove(call, people):
     assert call("GET", "/contacts/c1").status == 200
 
 
-def test_adding_unknown_contacts_is_422_by_position(call, people):
+def test_adding_unknown_contacts_adds_the_known_ones_and_reports_the_others(call, people):
     sid = make(call)["id"]
     response = call("POST", f"/segments/{sid}/members", body={"contact_ids": ["c1", "ghost"]})
-    assert response.status == 422 and response.paths() == ["/contact_ids/1"]
+    assert response.status == 200 and response.json["unknown_contacts"] == ["ghost"]
     assert call("POST", f"/segments/{sid}/members", body={"contact_ids": []}).status == 422
-    assert call("GET", f"/segments/{sid}").json["member_count"] == 0
+    assert call("GET", f"/segments/{sid}").json["member_count"] == 1
 
 
 def test_category_exclusivity_and_transfer(call, people):
