@@ -9,6 +9,10 @@ Powertools' generated document, finished in this one place with what Powertools 
   id in the path (``LINKS``), so a client - and schemathesis' stateful phase - can follow
   create -> read -> change -> delete. A link is added for each operation whose path starts with
   the target prefix, so routes added later are linked without touching this table.
+- The rule language's JSON Schema (``shared/schemas/rule.schema.json``, recursive, ``if``/``then``
+  per operator) as components: ``Rule`` and ``Rule<Form>`` for each of its ``$defs``, so every body
+  that carries a rule (``RuleJson``) says exactly what ``parse_rule`` takes, short of the tenant's
+  names, which carry the custom formats of ``audience.json_types.TENANT_NAME_FORMATS``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 import copy
 import re
 from typing import Any
+
+from audience.json_types import RULE_PLACEHOLDER
+from audience.rules.schema import rule_json_schema
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -77,16 +84,52 @@ _PARAMETER = re.compile(r"\{([^}/]+)\}")
 
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy of Powertools' ``document`` with errors, empty 204s and links as described above."""
+    """A copy of Powertools' ``document`` with errors, empty 204s, links and rules as described above."""
     document = copy.deepcopy(document)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
+    schemas.update(rule_components())
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for _path, method, operation in _operations(document):
         _document_errors(method, operation)
     _add_links(document)
-    return document
+    return _rule_references(document)
+
+
+RULE = "Rule"
+RULE_SCHEMA_REF = f"#/components/schemas/{RULE}"
+
+
+def rule_components() -> dict[str, Any]:
+    """The rule JSON Schema as OpenAPI components: its root as ``Rule``, each ``$defs`` entry X as
+    ``RuleX``, references rewritten to match (recursion stays a ``$ref``, as OpenAPI 3.1 allows)."""
+    schema = rule_json_schema()
+
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: f"{RULE_SCHEMA_REF}{value.removeprefix('#/$defs/')}" if key == "$ref" else moved(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [moved(item) for item in node]
+        return node
+
+    components = {f"{RULE}{name}": moved(definition) for name, definition in schema["$defs"].items()}
+    components[RULE] = moved({key: schema[key] for key in ("title", "description", "anyOf")})
+    return components
+
+
+def _rule_references(node: Any) -> Any:
+    """``node`` with every ``RuleJson`` placeholder replaced by the reference to ``Rule``."""
+    if isinstance(node, dict):
+        if RULE_PLACEHOLDER in node:
+            return {**{key: value for key, value in node.items() if key != RULE_PLACEHOLDER}, "$ref": RULE_SCHEMA_REF}
+        return {key: _rule_references(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_rule_references(item) for item in node]
+    return node
 
 
 def _operations(document: dict[str, Any]):

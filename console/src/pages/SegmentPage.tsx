@@ -185,9 +185,11 @@ function Transfer({ from, onDone, act }: { from: string; onDone: () => void; act
       e.preventDefault();
       act("Transferring", async () => {
         const contact_ids = ids.split(/[\s,]+/).filter(Boolean);
-        await api("POST", `/segments/${from}/transfer`, { body: { contact_ids, to } });
+        const answer = await api<{ transferred: number; not_members: string[] }>(
+          "POST", `/segments/${from}/transfer`, { body: { contact_ids, to } });
         onDone();
-        return `Transferred ${contact_ids.length} contacts.`;
+        const skipped = answer.not_members.length ? ` Not members, left alone: ${answer.not_members.join(", ")}.` : "";
+        return `Transferred ${answer.transferred} contacts.${skipped}`;
       });
     }}>
       <label>Contact ids<textarea value={ids} onChange={(e) => setIds(e.target.value)} required /></label>

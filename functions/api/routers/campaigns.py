@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from audience.errors import Conflict, NotFound, ValidationFailed
+from audience.json_types import SEGMENT_ID, tenant_name
 from audience.storage import campaigns_repo, segments_repo
 from audience.storage.records import Campaign
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from functions.api import pagination
 from functions.api.routers.request_context import if_match, tenant_id
@@ -24,7 +25,21 @@ router = Router()
 LISTING = "campaigns"
 Status = Literal["draft", "scheduled", "active", "paused", "completed", "cancelled"]
 FINAL_STATUSES = frozenset({"completed", "cancelled"})
-SegmentIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=1, max_length=100)]
+PublicSegmentId = Annotated[
+    str, Field(min_length=1, max_length=100, description="a public segment", json_schema_extra=tenant_name(SEGMENT_ID))
+]
+SegmentIds = Annotated[list[PublicSegmentId], Field(min_length=1, max_length=100)]
+
+
+def _text_only(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("expected an RFC 3339 date-time string")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+"""An RFC 3339 date-time with its offset, as the document's ``format: date-time`` says: text only
+(pydantic alone would also take a number of seconds since 1970)."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -47,8 +62,8 @@ class CampaignIn(_Window):
 
     name: str = Field(min_length=1, max_length=200)
     segment_ids: SegmentIds
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: Instant | None = None
+    end_at: Instant | None = None
     status: Status = "draft"
 
 
@@ -57,8 +72,8 @@ class CampaignPatch(_Window):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     segment_ids: SegmentIds | None = None
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: Instant | None = None
+    end_at: Instant | None = None
     status: Status | None = None
 
 

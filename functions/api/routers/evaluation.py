@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from audience.errors import ValidationFailed
 from audience.evaluation.requests import request_evaluation
+from audience.json_types import FIELD_NAME, RuleJson, tenant_name
 from audience.segments.definition import check_definition
+from audience.segments.inputs import CategoryName
 from audience.segments.view import present
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -30,7 +32,7 @@ class EvaluateAccepted(BaseModel):
 class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rules: dict[str, Any]
+    rules: RuleJson
     sample_size: int = Field(default=20, ge=0, le=100)
 
 
@@ -44,10 +46,12 @@ class PreviewAnswer(BaseModel):
 class BulkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    field: str = Field(min_length=1, max_length=100)
+    field: str = Field(
+        min_length=1, max_length=100, json_schema_extra={**tenant_name(FIELD_NAME), "not": {"const": "contact_id"}}
+    )
     name_prefix: str = Field(default="", max_length=150)
-    rules: dict[str, Any] | None = None
-    category: str | None = Field(default=None, min_length=1, max_length=100)
+    rules: RuleJson | None = None
+    category: CategoryName | None = None
 
 
 class BulkValue(BaseModel):

@@ -13,6 +13,7 @@ from audience.errors import NotFound, ValidationFailed
 from audience.imports.identity import is_phone_region, phone_region_schema
 from audience.imports.jobs import UPLOADABLE_FILE_NAME, JobStore, check_file_name, presigned_upload, report_url
 from audience.imports.mapping import check_mapping
+from audience.json_types import SEGMENT_ID, tenant_name
 from audience.settings import get_settings
 from audience.storage import fields_repo, segments_repo
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -30,7 +31,9 @@ class ImportRequest(BaseModel):
     # The pattern is documented, not validated here: check_file_name enforces it in the route, so
     # a bad name is reported together with every other bad field.
     file_name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": UPLOADABLE_FILE_NAME})
-    segment_id: str | None = Field(default=None, min_length=1, max_length=100)
+    segment_id: str | None = Field(
+        default=None, min_length=1, max_length=100, json_schema_extra=tenant_name(SEGMENT_ID)
+    )
     mapping: dict[str, str | None] | None = Field(default=None, max_length=500)
     sheet: str | None = Field(default=None, min_length=1, max_length=100)
     date_order: Literal["DMY", "MDY"] | None = None

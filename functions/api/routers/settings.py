@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from audience.errors import ValidationFailed
 from audience.event_retention import check_windows
-from audience.json_types import json_int
+from audience.json_types import RuleJson, json_int
 from audience.storage import fields_repo, segments_repo, suppression_repo
 from audience.storage.records import SuppressionSettings
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -38,7 +38,7 @@ class GlobalSuppression(BaseModel):
 class SuppressionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rules: dict[str, Any] | None = Field(default=None, description="a rule; matching contacts are suppressed")
+    rules: RuleJson | None = Field(default=None, description="a rule; matching contacts are suppressed")
     received_at_least_never_clicked: GlobalSuppression = Field(default_factory=GlobalSuppression)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from audience.json_types import DateOrDateTime
+from audience.json_types import DateOrDateTime, RuleJson
 from audience.trust.explain import explain as explain_membership
 from audience.trust.history import contact_history, segment_history
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -40,7 +40,7 @@ class Explanation(BaseModel):
 class ChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rules: dict[str, Any]
+    rules: RuleJson
 
 
 class ChangePreview(BaseModel):

@@ -37,10 +37,10 @@ def may_be_absent(**constraints: Any) -> Any:
     return Field(default=None, json_schema_extra=_without_default, **constraints)
 
 
-NOT_BLANK = r"[^\s\x1c-\x1f]"
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 """The pattern of a text that is not all white space (what ``str.strip()`` would leave non-empty):
-``str.strip()`` also takes the separators U+001C-U+001F, which the regex ``\\s`` of pydantic and of
-ECMA-262 (the document's dialect) does not count as space."""
+``str.strip()`` also takes U+001C-U+001F, which neither pydantic's nor ECMA-262's ``\\s`` counts as
+space, and U+0085 (NEL), which pydantic's counts but ECMA-262's (the document's dialect) does not."""
 
 
 DateOrDateTime = Annotated[
@@ -66,3 +66,33 @@ StorableNumber = Annotated[
 """A number DynamoDB can hold: zero or a magnitude in [1e-130, 1e126), as the body reader checks
 (``request_context._unstorable``). Its other limit, 38 significant digits, only an integer literal
 that long can break, and no JSON Schema keyword counts digits."""
+
+
+# Names that must exist in the caller's tenant. No JSON Schema keyword can say "an id this tenant
+# has", so the document names the domain with a custom ``format`` (an annotation: validators that do
+# not know it accept any string, and the service answers an unknown name with 422 or 404 at its
+# path). A client, or the fuzzer (tests/e2e/fuzz_hooks.py), supplies values of these formats from the
+# tenant itself (docs/api.md, "Tenant names").
+SEGMENT_ID = "segment-id"
+CONTACT_ID = "contact-id"
+FIELD_NAME = "field-name"
+CATEGORY_NAME = "category-name"
+TENANT_NAME_FORMATS = {
+    SEGMENT_ID: "the id of a segment of this tenant (GET /segments)",
+    CONTACT_ID: "the id of a contact of this tenant (GET /contacts)",
+    FIELD_NAME: "a field of this tenant's catalog: built in or declared through /fields (GET /fields)",
+    CATEGORY_NAME: "the name of a category of this tenant (GET /categories)",
+}
+
+
+def tenant_name(kind: str) -> dict[str, Any]:
+    """``json_schema_extra`` of a string that must name something of the tenant's: ``format: kind``."""
+    return {"format": kind}
+
+
+RULE_PLACEHOLDER = "x-rule"
+RuleJson = Annotated[dict[str, Any], WithJsonSchema({RULE_PLACEHOLDER: "SPEC §2"})]
+"""A rule of the rule language (SPEC §2): parsed by ``audience.rules.parse_rule`` against the
+tenant's catalog. In the document, ``functions/api/openapi_document.py`` puts a ``$ref`` to the
+rule JSON Schema (``shared/schemas/rule.schema.json``, as components ``Rule*``) where this
+placeholder key stands (pydantic itself cannot write a reference to a schema it does not generate)."""

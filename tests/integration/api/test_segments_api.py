@@ -221,12 +221,12 @@ def test_members_add_list_with_fields_and_remove(call, people):
     assert call("GET", "/contacts/c1").status == 200
 
 
-def test_adding_unknown_contacts_is_422_by_position(call, people):
+def test_adding_unknown_contacts_adds_the_known_ones_and_reports_the_others(call, people):
     sid = make(call)["id"]
     response = call("POST", f"/segments/{sid}/members", body={"contact_ids": ["c1", "ghost"]})
-    assert response.status == 422 and response.paths() == ["/contact_ids/1"]
+    assert response.status == 200 and response.json["unknown_contacts"] == ["ghost"]
     assert call("POST", f"/segments/{sid}/members", body={"contact_ids": []}).status == 422
-    assert call("GET", f"/segments/{sid}").json["member_count"] == 0
+    assert call("GET", f"/segments/{sid}").json["member_count"] == 1
 
 
 def test_category_exclusivity_and_transfer(call, people):
@@ -245,13 +245,17 @@ def test_category_exclusivity_and_transfer(call, people):
     transferred = call("POST", f"/segments/{inbox}/transfer", body={"contact_ids": ["c3"], "to": lead})
     assert transferred.status == 200 and transferred.json["removed_from_source"] == 1
     assert ids(inbox) == [] and ids(lead) == ["c2", "c3"]
-    not_member = call("POST", f"/segments/{inbox}/transfer", body={"contact_ids": ["c1"], "to": lead})
-    assert not_member.status == 422 and not_member.paths() == ["/contact_ids/0"]
+    # not members (any more): left alone and reported, as a retried transfer would find them
+    again = call("POST", f"/segments/{inbox}/transfer", body={"contact_ids": ["c3", "c1"], "to": lead})
+    assert again.status == 200 and again.json["transferred"] == 0 and again.json["not_members"] == ["c3", "c1"]
+    call("POST", f"/segments/{inbox}/members", body={"contact_ids": ["c4"]})
+    partly = call("POST", f"/segments/{inbox}/transfer", body={"contact_ids": ["c1", "c4"], "to": lead})
+    assert partly.status == 200 and (partly.json["transferred"], partly.json["not_members"]) == (1, ["c1"])
     no_target = call("POST", f"/segments/{lead}/transfer", body={"contact_ids": ["c2"], "to": "nope"})
     assert no_target.status == 422 and no_target.paths() == ["/to"]
     foreign_target = call("POST", "/segments", tenant=B, body={"name": "B", "type": "static"}).json["id"]
     assert call("POST", f"/segments/{lead}/transfer", body={"contact_ids": ["c2"], "to": foreign_target}).status == 422
-    assert ids(lead) == ["c2", "c3"]
+    assert ids(lead) == ["c2", "c3", "c4"]
 
 
 def test_clone_and_save_as_list_create_new_segments(call, people):

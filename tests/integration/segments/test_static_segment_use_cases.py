@@ -35,7 +35,8 @@ def static(name, category=None, tenant=T):
 
 def test_add_members_counts_and_lists_them_joined_with_fields(people):
     seg = static("VIP")
-    assert add_members(T, seg.id, ["c1", "c2", "c2"]) == {"added": 2, "moved": 0, "member_count": 2}
+    assert add_members(T, seg.id, ["c1", "c2", "c2"]) == {"added": 2, "moved": 0, "member_count": 2,
+                                                         "unknown_contacts": []}
     assert add_members(T, seg.id, ["c2", "c3"])["added"] == 1
     assert segments_repo.get(T, seg.id).member_count == 3
     page = list_members(T, seg.id, fields=["email", "score"])
@@ -44,13 +45,15 @@ def test_add_members_counts_and_lists_them_joined_with_fields(people):
     assert full.items[1]["first_name"] == "P2" and full.next_key is not None
 
 
-def test_unknown_or_foreign_contacts_are_rejected_by_position_and_nothing_is_added(people):
+def test_unknown_or_foreign_contacts_are_reported_and_the_known_ones_added(people):
     contacts_repo.upsert("globex", "g1", {"city": "X"})
     seg = static("VIP")
-    with pytest.raises(ValidationFailed) as bad:
-        add_members(T, seg.id, ["c1", "nope", "g1"])
-    assert [d["path"] for d in bad.value.details] == ["/contact_ids/1", "/contact_ids/2"]
-    assert members_of(seg.id) == []
+    outcome = add_members(T, seg.id, ["c1", "nope", "g1"])
+    assert (outcome["added"], outcome["unknown_contacts"]) == (1, ["nope", "g1"])
+    assert members_of(seg.id) == ["c1"]
+    outcome = add_members(T, seg.id, ["nope"])
+    assert outcome == {"added": 0, "moved": 0, "member_count": 1, "unknown_contacts": ["nope"]}
+    assert members_of(seg.id) == ["c1"]
 
 
 def test_unknown_fields_in_member_listing_are_rejected(people):
@@ -111,18 +114,21 @@ def test_remove_given_members_or_all_keeps_contacts(people):
     assert contacts_repo.find(T, "c2") is not None
 
 
-def test_transfer_moves_members_and_rejects_non_members(people):
+def test_transfer_moves_the_members_and_reports_the_ids_that_are_not(people):
     source, target = static("A"), static("B")
-    add_members(T, source.id, ["c1", "c2"])
+    add_members(T, source.id, ["c1", "c2", "c3"])
     outcome = transfer(T, source.id, ["c1"], target.id)
-    assert (outcome["added_to_target"], outcome["removed_from_source"]) == (1, 1)
-    assert members_of(source.id) == ["c2"] and members_of(target.id) == ["c1"]
-    with pytest.raises(ValidationFailed) as bad:
-        transfer(T, source.id, ["c2", "c5"], target.id)
-    assert bad.value.details[0]["path"] == "/contact_ids/1"
+    assert (outcome["added_to_target"], outcome["removed_from_source"], outcome["not_members"]) == (1, 1, [])
+    assert members_of(source.id) == ["c2", "c3"] and members_of(target.id) == ["c1"]
+    # bad values, not bad rows: c5 is nobody's member, c1 has moved already (a retry)
+    outcome = transfer(T, source.id, ["c5", "c2", "c1"], target.id)
+    assert (outcome["transferred"], outcome["removed_from_source"], outcome["not_members"]) == (1, 1, ["c5", "c1"])
+    assert members_of(source.id) == ["c3"] and members_of(target.id) == ["c1", "c2"]
+    outcome = transfer(T, source.id, ["c5"], target.id)
+    assert (outcome["transferred"], outcome["added_to_target"], outcome["not_members"]) == (0, 0, ["c5"])
     with pytest.raises(ValidationFailed):
-        transfer(T, source.id, ["c2"], "missing")
-    assert members_of(source.id) == ["c2"]
+        transfer(T, source.id, ["c3"], "missing")
+    assert members_of(source.id) == ["c3"]
 
 
 def test_transfer_applies_the_targets_category(people):

@@ -8,12 +8,12 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from audience.errors import ValidationFailed
 from audience.exports.request import pydantic_details
-from audience.fields import SYSTEM_FIELDS, FieldCatalog, FieldType
-from audience.json_types import NOT_BLANK
+from audience.fields import BUILTIN_FIELDS, CUSTOM_FIELD_NAME, SYSTEM_FIELDS, FieldCatalog, FieldType
+from audience.json_types import FIELD_NAME, NOT_BLANK, StorableNumber
 
 MAX_SET_FIELDS = 50
 MAX_STRING_CHARS = 2_000
@@ -23,13 +23,49 @@ MAX_LIST_ITEM_CHARS = 1_000
 UNIQUE_FIELDS = frozenset({"email", "phone"})
 
 
+def value_schemas() -> dict[FieldType, dict[str, Any]]:
+    """The JSON Schema of a value ``stored_value`` takes for each field type (null aside)."""
+    number = TypeAdapter(StorableNumber).json_schema()
+    return {
+        FieldType.STRING: {"type": "string", "maxLength": MAX_STRING_CHARS},
+        FieldType.NUMBER: number,
+        FieldType.BOOLEAN: {"type": "boolean"},
+        FieldType.DATE: {"type": "string", "format": "date"},
+        FieldType.DATETIME: {"type": "string", "format": "date-time"},
+        FieldType.LIST: {
+            "type": "array",
+            "maxItems": MAX_LIST_ITEMS,
+            "items": {"type": "string", "maxLength": MAX_LIST_ITEM_CHARS},
+        },
+    }
+
+
+def _set_schema(schema: dict[str, Any]) -> None:
+    """What ``parse_mass_update`` checks, as far as a schema can: the built-in fields a mass update
+    may set, each with its value type; any other name is a custom field of the tenant's catalog
+    (``format: field-name``, typed by the catalog); never a field the service maintains or one that
+    identifies a single contact."""
+    settable = sorted(set(BUILTIN_FIELDS) - SYSTEM_FIELDS - UNIQUE_FIELDS)
+    values = value_schemas()
+    schema["properties"] = {name: {"anyOf": [values[BUILTIN_FIELDS[name]], {"type": "null"}]} for name in settable}
+    schema["propertyNames"] = {
+        "pattern": CUSTOM_FIELD_NAME.pattern,
+        "format": FIELD_NAME,
+        "not": {"enum": sorted(SYSTEM_FIELDS | UNIQUE_FIELDS)},
+    }
+    schema["additionalProperties"] = {"description": "a custom field: a value of its type, or null"}
+
+
 class MassUpdateBody(BaseModel):
     """The body of ``POST /segments/{id}/mass-update`` (also its OpenAPI schema)."""
 
     model_config = ConfigDict(extra="forbid")
 
     set: dict[str, Any] = Field(
-        min_length=1, max_length=MAX_SET_FIELDS, description="field name -> new value (null removes the field)"
+        min_length=1,
+        max_length=MAX_SET_FIELDS,
+        description="field name -> new value (null removes the field)",
+        json_schema_extra=_set_schema,
     )
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from audience.errors import ValidationFailed
 from audience.fields import FieldCatalog
-from audience.json_types import DateOrDateTime
+from audience.json_types import FIELD_NAME, DateOrDateTime, tenant_name
 
 ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl", "audience_sha256"]
 EXTENSIONS: dict[str, str] = {
@@ -52,7 +52,7 @@ class ExportBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: ExportFormat = Field(description="file format; audience_sha256 is Meta's hashed customer list")
-    fields: list[str] | None = Field(
+    fields: list[Annotated[str, Field(json_schema_extra=tenant_name(FIELD_NAME))]] | None = Field(
         default=None,
         min_length=1,
         max_length=500,

@@ -4,7 +4,9 @@ Language-neutral callers (front ends, other services) validate rules with `share
 before sending them. The models give the shape of each form; the operator table adds which operators
 each built-in field's type takes and what value each operator expects. What a schema cannot express
 (custom fields' types, nesting depth, the total number of conditions, `between` order, the regex subset,
-segment existence) is left to `parse_rule`, which the service always runs.
+segment existence) is left to `parse_rule`, which the service always runs. Names of the tenant's carry
+a custom `format` (`field-name`, `segment-id`: `audience.json_types.TENANT_NAME_FORMATS`). The API's
+OpenAPI document includes this schema as its `Rule*` components (`functions/api/openapi_document.py`).
 
     python -m audience.rules.schema shared/schemas/rule.schema.json
 """
@@ -19,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from audience.fields import BUILTIN_FIELDS, FieldType
+from audience.json_types import FIELD_NAME, SEGMENT_ID, TENANT_NAME_FORMATS, StorableNumber
 from audience.rules.model import MAX_CONDITIONS, MAX_DAYS, MAX_DEPTH, MAX_LIST, MAX_STRING, Rule
 from audience.rules.operators import (
     AGGREGATE_FUNCTIONS,
@@ -32,8 +35,9 @@ from audience.rules.operators import (
 SCHEMA_ID = "https://schemas.audience-segments.dev/rule.schema.json"
 
 _STRING = {"type": "string", "maxLength": MAX_STRING}
-_NUMBER = {"type": "number"}
-_INSTANT = {"type": "string", "maxLength": 64,
+# a number DynamoDB can hold: the service stores rules, and refuses a body holding any other
+_NUMBER = TypeAdapter(StorableNumber).json_schema()
+_INSTANT = {"type": "string", "maxLength": 64, "anyOf": [{"format": "date"}, {"format": "date-time"}],
             "description": "ISO 8601 date (calendar day) or datetime (UTC if no offset)"}
 
 
@@ -85,6 +89,7 @@ def _merged(*tables: dict[str, ValueKind]) -> dict[str, set[ValueKind]]:
 
 def _field_condition(base: dict[str, Any]) -> dict[str, Any]:
     every = _merged(*OPERATORS.values())
+    base["properties"]["field"].update(format=FIELD_NAME, description=TENANT_NAME_FORMATS[FIELD_NAME])
     base["properties"]["op"] = {"enum": sorted(every), "type": "string"}
     base["properties"]["value"] = {"description": "absent (or null) for is_empty, is_not_empty, is_true, is_false"}
     per_type = []
@@ -114,11 +119,14 @@ def _property_condition(base: dict[str, Any]) -> dict[str, Any]:
 def _aggregate(base: dict[str, Any]) -> dict[str, Any]:
     numeric, instant = OPERATORS[FieldType.NUMBER], OPERATORS[FieldType.DATETIME]
     base["properties"]["op"] = {"enum": sorted(set(numeric) | set(instant)), "type": "string", "default": "gte"}
-    base["properties"]["field"] = {**_STRING, "minLength": 1, "description": "event property (sum, min, max, avg)"}
+    prop = {**_STRING, "minLength": 1}
+    base["properties"]["field"] = {"anyOf": [prop, {"type": "null"}],
+                                   "description": "event property (sum, min, max, avg); absent or null otherwise"}
     base["properties"]["value"] = {"default": 1}
     base["allOf"] = [
         {"if": {"properties": {"fn": {"enum": list(AGGREGATES_NEEDING_FIELD)}}, "required": ["fn"]},
-         "then": {"required": ["field"]}, "else": {"not": {"required": ["field"]}}},
+         "then": {"required": ["field"], "properties": {"field": prop}},
+         "else": {"properties": {"field": {"type": "null"}}}},
         {"if": {"properties": {"fn": {"enum": list(NUMERIC_AGGREGATES)}}},
          "then": {"properties": {"op": {"enum": list(numeric)}}, "allOf": _value_rules(_ops(numeric))},
          "else": {"properties": {"op": {"enum": list(instant)}}, "required": ["op"],
@@ -136,8 +144,12 @@ def rule_json_schema() -> dict[str, Any]:
     defs["FieldCondition"] = _field_condition(defs["FieldCondition"])
     defs["PropertyCondition"] = _property_condition(defs["PropertyCondition"])
     defs["Aggregate"] = _aggregate(defs["Aggregate"])
+    defs["SegmentRef"]["properties"]["segment"].update(
+        format=SEGMENT_ID, description=TENANT_NAME_FORMATS[SEGMENT_ID]
+    )
     event = defs["EventCondition"]["properties"]
-    event["where"]["maxItems"] = MAX_LIST
+    # every leaf (field, event, segment, sample and where condition) counts towards MAX_CONDITIONS
+    event["where"]["maxItems"] = MAX_CONDITIONS - 1
     event["within_last_days"] = {"type": "integer", "minimum": 0, "maximum": MAX_DAYS}
     event["aggregate"].pop("default", None)
     event["aggregate"]["description"] = 'defaults to {"fn": "count", "op": "gte", "value": 1}'
@@ -148,7 +160,7 @@ def rule_json_schema() -> dict[str, Any]:
     )
     for form in ("AllOf", "AnyOf"):
         key = form[:3].lower()
-        defs[form]["properties"][key]["maxItems"] = MAX_LIST
+        defs[form]["properties"][key]["maxItems"] = MAX_CONDITIONS
     for definition in defs.values():
         for prop in definition.get("properties", {}).values():
             prop.pop("title", None)

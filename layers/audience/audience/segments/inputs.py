@@ -6,15 +6,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from audience.json_types import NOT_BLANK, json_int, may_be_absent
+from audience.json_types import (
+    CATEGORY_NAME,
+    CONTACT_ID,
+    NOT_BLANK,
+    SEGMENT_ID,
+    RuleJson,
+    json_int,
+    may_be_absent,
+    tenant_name,
+)
 
 NAME = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
-ContactId = Annotated[str, Field(min_length=1, max_length=200)]
+ContactId = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=tenant_name(CONTACT_ID))]
 ID_LIST = Field(min_length=1, max_length=1000)
 Topic = Annotated[str, Field(min_length=1, max_length=100)]
 Topics = Annotated[list[Topic], Field(max_length=50)]
 """A segment's topics: at most 50, each 1-100 characters (duplicates are dropped)."""
 Priority = json_int(ge=-1_000_000, le=1_000_000)
+CategoryName = Annotated[str, Field(min_length=1, max_length=100, json_schema_extra=tenant_name(CATEGORY_NAME))]
 
 
 def _strip_name(value: str) -> str:
@@ -57,8 +67,8 @@ class SegmentDraft(_Strict):
     name: str = NAME
     description: str | None = Field(default=None, max_length=2000)
     type: Literal["static", "dynamic"]
-    rules: dict[str, Any] | None = None
-    category: str | None = Field(default=None, min_length=1, max_length=100)
+    rules: RuleJson | None = None
+    category: CategoryName | None = None
     priority: Priority = 0
     public: StrictBool = False
     topics: Topics = Field(default_factory=list)
@@ -80,8 +90,8 @@ class SegmentPatch(_Strict):
     name: str = may_be_absent(min_length=1, max_length=200, pattern=NOT_BLANK)
     description: str | None = Field(default=None, max_length=2000)
     type: Literal["static", "dynamic"] = may_be_absent()
-    rules: dict[str, Any] | None = None
-    category: str | None = Field(default=None, min_length=1, max_length=100)
+    rules: RuleJson | None = None
+    category: CategoryName | None = None
     priority: Priority = may_be_absent()
     public: StrictBool = may_be_absent()
     topics: Topics | None = None
@@ -103,8 +113,8 @@ class CloneRequest(_Strict):
 
     name: str = NAME
     description: str | None = Field(default=None, max_length=2000)
-    rules: dict[str, Any] | None = None
-    category: str | None = Field(default=None, min_length=1, max_length=100)
+    rules: RuleJson | None = None
+    category: CategoryName | None = None
     priority: Priority | None = None
     public: StrictBool | None = None
     topics: Topics | None = None
@@ -122,7 +132,7 @@ class TransferRequest(_Strict):
     """POST /segments/{id}/transfer."""
 
     contact_ids: list[ContactId] = ID_LIST
-    to: str = Field(min_length=1, max_length=100)
+    to: str = Field(min_length=1, max_length=100, json_schema_extra=tenant_name(SEGMENT_ID))
 
 
 class SaveAsListRequest(_Strict):
@@ -130,7 +140,7 @@ class SaveAsListRequest(_Strict):
 
     name: str = NAME
     description: str | None = Field(default=None, max_length=2000)
-    category: str | None = Field(default=None, min_length=1, max_length=100)
+    category: CategoryName | None = None
     public: StrictBool = False
     topics: Topics = Field(default_factory=list)
 

@@ -2,7 +2,8 @@
 
 Listing joins each page of memberships with the contacts' fields (BatchGet), optionally reduced to
 ``fields``. Only static segments take members by hand (a dynamic segment's members follow its
-rules: 409); unknown contact ids are reported by position (422) and nothing is written.
+rules: 409). Ids that are no contact of the tenant (never were, or erased since) are bad values, not
+a bad request: the contacts that exist are added and the others listed in ``unknown_contacts``.
 """
 
 from __future__ import annotations
@@ -53,21 +54,17 @@ def static_segment(tenant: str, segment_id: str, action: str) -> Segment:
     return segment
 
 
-def require_contacts(tenant: str, contact_ids: list[str], path: str = "/contact_ids") -> None:
-    found = contacts_repo.get_many(tenant, contact_ids)
-    missing = [
-        {"path": f"{path}/{i}", "message": f"no contact {cid!r}"}
-        for i, cid in enumerate(contact_ids)
-        if cid not in found
-    ]
-    if missing:
-        raise ValidationFailed("some contacts do not exist", missing)
-
-
-def add_members(tenant: str, segment_id: str, contact_ids: list[str]) -> dict[str, int]:
+def add_members(tenant: str, segment_id: str, contact_ids: list[str]) -> dict[str, Any]:
+    """``{"added", "moved", "member_count", "unknown_contacts"}``."""
     segment = static_segment(tenant, segment_id, "add members to")
-    require_contacts(tenant, contact_ids)
-    return place(tenant, segment, contact_ids, source="static")
+    requested = list(dict.fromkeys(contact_ids))
+    found = contacts_repo.get_many(tenant, requested)
+    known = [cid for cid in requested if cid in found]
+    if known:
+        outcome: dict[str, Any] = place(tenant, segment, known, source="static")
+    else:
+        outcome = {"added": 0, "moved": 0, "member_count": segment.member_count}
+    return {**outcome, "unknown_contacts": [cid for cid in requested if cid not in found]}
 
 
 def remove_members(tenant: str, segment_id: str, contact_ids: list[str] | None) -> dict[str, int]:

@@ -19,12 +19,18 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+DYNAMODB_DIGITS = 38
+
+
 def to_dynamo(value: Any) -> Any:
     """JSON value -> value boto3 can serialise (numbers as Decimal, tuples as lists)."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
-        return Decimal(value)
+        # An int read back from a stored float such as 1e50 has 51 digits, all but one trailing zeros:
+        # boto3 refuses more than 38 digits (decimal.Rounded), so it is stored as 1E+50 again.
+        number = Decimal(value)
+        return number.normalize() if len(str(abs(value))) > DYNAMODB_DIGITS else number
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("numbers must be finite")
