@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from audience.errors import ValidationFailed
 from audience.segments.clone import clone_segment
 from audience.segments.create import create_segment
 from audience.segments.delete import delete_segment
@@ -207,6 +206,7 @@ def add(segment_id: str, request: Annotated[MembersRequest, Body()]) -> dict[str
 @router.delete(
     "/segments/<segment_id>/members",
     summary="Remove the given contacts (body contact_ids) or all with all=true; contacts are kept",
+    description="Without a body and without all=true nothing is named, so nothing is removed (200, removed 0).",
     tags=TAGS,
 )
 def remove(
@@ -214,12 +214,9 @@ def remove(
     request: Annotated[MembersRequest | None, Body()] = None,
     all: Annotated[bool, Query()] = False,  # noqa: A002 - SPEC's parameter name
 ) -> dict[str, Any]:
-    if not all and request is None:
-        raise ValidationFailed(
-            "say which members to remove",
-            [{"path": "/contact_ids", "message": "required unless ?all=true"}],
-        )
-    return remove_members(tenant_id(router), segment_id, None if all else request.contact_ids)
+    if all:
+        return remove_members(tenant_id(router), segment_id, None)
+    return remove_members(tenant_id(router), segment_id, request.contact_ids if request else [])
 
 
 @router.post("/segments/<segment_id>/transfer", summary="Move members into a static segment", tags=TAGS)
