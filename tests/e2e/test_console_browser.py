@@ -258,6 +258,28 @@ def test_export_a_segment_and_download_the_file(page: Page, tenant):
     assert download.suggested_filename.endswith(".csv")
 
 
+def test_transfer_moves_the_members_and_names_the_ids_that_were_not_members(page: Page, tenant):
+    source = api(tenant, "POST", "/segments", json={"name": "Transfer from", "type": "static"}).json()
+    target = api(tenant, "POST", "/segments", json={"name": "Transfer to", "type": "static"}).json()
+    added = api(tenant, "POST", f"/segments/{source['id']}/members", json={"contact_ids": ["c05", "c06"]})
+    assert added.status_code == 200, added.text
+    sign_in(page, tenant)
+    page.get_by_role("link", name="Transfer from").click()
+    expect(page.get_by_role("heading", name="Transfer from")).to_be_visible()
+    page.get_by_role("button", name="Transfer").click()
+    form = page.locator("form.panel")
+    form.get_by_label("Contact ids").fill("c05, c07")
+    form.get_by_label("To segment").select_option(target["id"])
+    form.get_by_role("button", name="Transfer").click()
+    expect(page.get_by_role("status")).to_have_text("Transferred 1 contact. Not members, left alone: c07.")
+    expect(page.get_by_label("Member count")).to_have_text("1")  # the page reloads the source segment
+    expect(page.get_by_role("table", name="Members list")).to_contain_text("c06")
+    expect(page.get_by_role("table", name="Members list")).not_to_contain_text("c05")
+    shot(page, "transfer")
+    members = api(tenant, "GET", f"/segments/{target['id']}/members").json()["items"]
+    assert [m["contact_id"] for m in members] == ["c05"]
+
+
 def test_first_load_is_under_300_kb_of_gzipped_javascript(page: Page, tenant):
     scripts: dict[str, bytes] = {}
     page.on("response", lambda r: scripts.setdefault(r.url, r.body()) if r.request.resource_type == "script" else None)

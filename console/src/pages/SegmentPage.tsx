@@ -189,7 +189,7 @@ function Transfer({ from, onDone, act }: { from: string; onDone: () => void; act
           "POST", `/segments/${from}/transfer`, { body: { contact_ids, to } });
         onDone();
         const skipped = answer.not_members.length ? ` Not members, left alone: ${answer.not_members.join(", ")}.` : "";
-        return `Transferred ${answer.transferred} contacts.${skipped}`;
+        return `Transferred ${answer.transferred} contact${answer.transferred === 1 ? "" : "s"}.${skipped}`;
       });
     }}>
       <label>Contact ids<textarea value={ids} onChange={(e) => setIds(e.target.value)} required /></label>
