@@ -61,9 +61,9 @@ class KeySet:
         inside = keys < self.size if keys.dtype.kind == "u" else (keys >= 0) & (keys < self.size)
         if inside.all() and len(keys) * 8 >= self.size:  # many keys (a whole pass's): unpack once, gather
             return self.flags()[keys]
-        found = np.zeros(len(keys), np.bool_)
         if inside.all():
             return ((self.bits[keys >> 3] >> (keys & 7).astype(np.uint8)) & 1).view(np.bool_)
+        found = np.zeros(len(keys), np.bool_)
         within = keys[inside]
         found[inside] = ((self.bits[within >> 3] >> (within & 7).astype(np.uint8)) & 1).view(np.bool_)
         return found

@@ -10,10 +10,11 @@ import random
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import PutError
+
+from audience.storage.paging import chunks
 
 BATCH_SIZE = 25
 MAX_ATTEMPTS = 8
@@ -32,21 +33,16 @@ def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = 
     table = model.Meta.table_name
     total = len(puts) + len(delete_keys)
     if total <= 2 * BATCH_SIZE:
-        for chunk in _batches(_requests(puts, delete_keys)):
+        for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE):
             _write_chunk(connection, table, chunk)
         return total
     # I/O-bound: a few calls in flight at once (botocore clients are thread-safe)
     with ThreadPoolExecutor(max_workers=min(WORKERS, -(-total // BATCH_SIZE))) as pool:
         sent = [pool.submit(_write_chunk, connection, table, chunk)
-                for chunk in _batches(_requests(puts, delete_keys))]
+                for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE)]
         for future in sent:
             future.result()
     return total
-
-
-def _batches(requests: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    while batch := list(islice(requests, BATCH_SIZE)):
-        yield batch
 
 
 def _requests(puts: list[Any], delete_keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

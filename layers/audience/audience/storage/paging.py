@@ -8,6 +8,7 @@ caller's own partition and key range before it reaches DynamoDB.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any, TypeVar
 
 from pynamodb.exceptions import PynamoDBException
@@ -66,6 +67,8 @@ def condition_failed(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
-def chunks(values: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of ``size`` (the last shorter), taken lazily: a generator is consumed a chunk at a time."""
+    items = iter(values)
+    while chunk := list(islice(items, size)):
+        yield chunk
