@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from audience.exports.writers import ExportWriter, Row
+from audience.exports.writers.base import ExportWriter, Row
 from audience.imports.identity import IdentityError, normalise_phone
 
 _NON_DIGITS = re.compile(r"\D+")

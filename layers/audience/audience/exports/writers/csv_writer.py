@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 
 from audience.exports.cells import as_text, is_text_type, neutralise_formula
-from audience.exports.writers import ExportWriter, Row
+from audience.exports.writers.base import ExportWriter, Row
 
 BOM = "\ufeff"
 

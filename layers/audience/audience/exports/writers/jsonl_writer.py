@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 
 from audience.exports.cells import is_empty
-from audience.exports.writers import ExportWriter, Row
+from audience.exports.writers.base import ExportWriter, Row
 from audience.fields import FieldType
 
 

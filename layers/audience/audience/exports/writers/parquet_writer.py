@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from audience.columnar import contacts_schema
 from audience.exports.cells import as_text, is_empty
-from audience.exports.writers import ExportWriter, Row
+from audience.exports.writers.base import ExportWriter, Row
 from audience.fields import FieldType
 
 ROW_GROUP_ROWS = 65_536

@@ -20,7 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from audience.exports.cells import as_text, is_empty, neutralise_formula
-from audience.exports.writers import ExportWriter, Row
+from audience.exports.writers.base import ExportWriter, Row
 from audience.fields import FieldType
 
 SHEET_TITLE = "Contacts"
