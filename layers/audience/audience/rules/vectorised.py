@@ -292,14 +292,6 @@ class SegmentEvaluator:
         # The answer depends on the contact's aggregate only, decided once per run for every index row.
         return lambda state: spread(self._decided[key], self._activity_rows(state))
 
-    def _decide_activity(self, cond: EventCondition, aligned: pa.Array) -> Spreadable:
-        """A condition's answer for every row of the activity index (and the extra row for contacts
-        without events: 0 or null), as `spread` takes it."""
-        agg = cond.aggregate
-        result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
-        per_row = _with_default_row(aligned, cond)
-        return spreadable(condition_mask(result_type, agg.op, agg.value, per_row, self.as_of, lambda: _lower(per_row)))
-
     def _activity_rows(self, state: _Batch) -> pa.Array:
         """Each batch contact's row in the activity index, looked up once per batch for every activity leaf.
 
@@ -374,16 +366,14 @@ class SegmentEvaluator:
         source = as_event_source(self.events)
         if not self._conditions or source is None:
             self._activity_keys = pa.array([], pa.string())
-            for key, cond in self._conditions.items():
-                self._decided[key] = self._decide_activity(cond, pa.array([], _value_type(cond)))
+            answers = {key: np.zeros(0, np.uint8) for key in self._conditions}
         else:
             activity = _Activity(self._conditions, self.as_of, pool, threads)
-            keys, aligned = source.fold(activity.wanted(), activity.run)
-            self._activity_keys = keys
-            decided = {key: pool.submit(self._decide_activity, self._conditions[key], aligned[key])
-                       for key in self._conditions}
-            for key, job in decided.items():
-                self._decided[key] = job.result()
+            self._activity_keys, answers = source.fold(activity.wanted(), activity.run)
+        for key, cond in self._conditions.items():
+            # the extra row, for contacts without events, after the index's rows
+            default = _answers(cond, _with_default_row(pa.array([], _value_type(cond)), cond), self.as_of)
+            self._decided[key] = _spreadable_bytes(np.concatenate([answers.pop(key), default]))
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
 
@@ -467,14 +457,15 @@ class _Activity:
             until=self.as_of,
         )
 
-    def run(self, streams: list[Iterable[pa.RecordBatch]]) -> tuple[pa.Array, dict[str, pa.Array]]:
-        """(sorted distinct ids of contacts with selected events, each condition's aggregate on them)."""
+    def run(self, streams: list[Iterable[pa.RecordBatch]]) -> tuple[pa.Array, dict[str, np.ndarray]]:
+        """(sorted distinct ids of contacts with selected events, each condition's answer on them: one
+        uint8 per contact, decided on the slice's worker, so no aggregate outlives its slice)."""
         plan = _SlicePlan(self.conditions, self.as_of)
         keys: list[pa.Array] = []
-        answers: dict[str, list[pa.Array]] = {key: [] for key in self.conditions}
+        answers: dict[str, list[np.ndarray]] = {key: [] for key in self.conditions}
         in_flight: deque[Future] = deque()
 
-        def absorb(found: tuple[pa.Array, dict[str, pa.Array]]) -> None:
+        def absorb(found: tuple[pa.Array, dict[str, np.ndarray]]) -> None:
             ids, values = found
             keys.append(ids)
             for key, array in values.items():
@@ -487,13 +478,22 @@ class _Activity:
         while in_flight:
             absorb(in_flight.popleft().result())
         if not keys:
-            return pa.array([], pa.string()), {key: pa.array([], _value_type(cond))
-                                               for key, cond in self.conditions.items()}
-        return pa.concat_arrays(keys), {key: pa.concat_arrays(arrays) for key, arrays in answers.items()}
+            return pa.array([], pa.string()), {key: np.zeros(0, np.uint8) for key in self.conditions}
+        return pa.concat_arrays(keys), {key: np.concatenate(answers.pop(key)) for key in self.conditions}
 
 
-def _aggregate(plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
-    return _SliceAggregates(plan, pieces).answers()
+def _aggregate(plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, np.ndarray]]:
+    """A slice's contacts and each condition's answer for them (the aggregates are dropped here)."""
+    ids, aggregates = _SliceAggregates(plan, pieces).answers()
+    return ids, {key: _answers(plan.conditions[key], aggregates.pop(key), plan.as_of) for key in plan.conditions}
+
+
+def _answers(cond: EventCondition, aggregates: pa.Array, as_of: datetime) -> np.ndarray:
+    """The condition's answer (uint8: 1 true, 0 false) for each contact's aggregate."""
+    agg = cond.aggregate
+    result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
+    found = condition_mask(result_type, agg.op, agg.value, aggregates, as_of, lambda: _lower(aggregates))
+    return _numpy_mask(found).view(np.uint8)
 
 
 class _SlicePlan:
@@ -501,6 +501,7 @@ class _SlicePlan:
 
     def __init__(self, conditions: Mapping[str, EventCondition], as_of: datetime):
         self.conditions = dict(conditions)
+        self.as_of = as_of
         self.names = sorted({c.event for c in conditions.values()})
         self.name_set = pa.array(self.names, pa.string())
         # the narrowest integer holding every name's code and -1 (a radix sort's passes are its bytes)
@@ -955,6 +956,15 @@ def spreadable(answers: Mask) -> Spreadable:
     if 0 < trues < size and (trues == 1 or trues == size - 1):
         odd = pc.index(answers, trues == 1).as_py()
     return Spreadable(answers.cast(pa.uint8()), trues, odd)
+
+
+def _spreadable_bytes(answers: np.ndarray) -> Spreadable:
+    """`spreadable` of answers already held as uint8 (0 / 1), without a round trip through bits."""
+    size, trues = len(answers), int(np.count_nonzero(answers))
+    odd = None
+    if 0 < trues < size and (trues == 1 or trues == size - 1):
+        odd = int(np.flatnonzero(answers if trues == 1 else answers == 0)[0])
+    return Spreadable(pa.array(answers, pa.uint8()), trues, odd)
 
 
 def spread(decided: Spreadable, codes: pa.Array) -> Mask:
