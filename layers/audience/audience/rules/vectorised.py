@@ -273,14 +273,18 @@ class SegmentEvaluator:
             return condition_mask(field_type, cond.op, cond.value, distinct, self.as_of, lowered)
 
         when_missing: list[bool] = []  # the answer for a missing value: the same for every batch
+        known = _KnownValues(decide)  # string values decided in earlier batches
 
         def leaf(state: _Batch) -> Mask:
             values = state.column(cond.field, field_type)
             if pa.types.is_dictionary(values.type):
                 if not when_missing:
                     when_missing.append(_missing_answer(decide, values.dictionary.type))
-                return _per_distinct_value(values, decide, when_missing[0],
-                                           state.dictionary_codes(cond.field, values))
+                codes = state.dictionary_codes(cond.field, values)
+                decided = known.answers(values, when_missing[0])
+                if decided is not None:
+                    return spread(decided, codes)
+                return _per_distinct_value(values, decide, when_missing[0], codes)
             return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
                                   lambda: state.lowered_column(cond.field, values),
                                   state.blank(cond.field, field_type, values))
@@ -937,6 +941,41 @@ def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, 
     if values.indices.null_count:
         per_value = pa.concat_arrays([per_value, pa.array([when_missing], pa.bool_())])
     return spread(spreadable(per_value), codes)
+
+
+class _KnownValues:
+    """A leaf's answers per string value, kept across the batches of a pass.
+
+    Each batch of a dictionary-encoded column brings its own dictionary — the same few values in
+    another order per row group — so deciding it per batch repeats a dozen kernel calls on a
+    dozen values every time. Here a batch's dictionary is looked up among the values already
+    decided (plain Python dictionary lookups), and only unseen values are decided, with the same
+    ``decide``: every value's answer is the one `_per_distinct_value` gives it. Large dictionaries
+    (or a pass with too many distinct values) are left to `_per_distinct_value` (None)."""
+
+    MAX_DICTIONARY = 4096  # values per batch's dictionary looked up here
+    MAX_KNOWN = 65_536  # values remembered for the pass
+
+    def __init__(self, decide: Callable[[pa.Array, Callable], Mask]):
+        self.decide = decide
+        self.known: dict[str | None, bool] = {}
+
+    def answers(self, values: pa.DictionaryArray, when_missing: bool) -> Spreadable | None:
+        dictionary = values.dictionary
+        if dictionary.type != pa.string() or len(dictionary) > self.MAX_DICTIONARY:
+            return None
+        distinct = dictionary.to_pylist()
+        known = self.known
+        unseen = [v for v in dict.fromkeys(distinct) if v not in known]
+        if unseen:
+            if len(known) + len(unseen) > self.MAX_KNOWN:
+                return None
+            fresh = pa.array(unseen, pa.string())
+            known.update(zip(unseen, self.decide(fresh, lambda: _lower(fresh)).to_pylist(), strict=True))
+        flags = [known[v] for v in distinct]
+        if values.indices.null_count:  # the row `dictionary_codes` points a missing value to
+            flags.append(when_missing)
+        return _spreadable_bytes(np.array(flags, np.uint8))
 
 
 @dataclass(frozen=True)
