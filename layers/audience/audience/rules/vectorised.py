@@ -1234,14 +1234,27 @@ def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
     snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
     start, stop = 0, len(index)
     if len(ids) and len(index):
-        bounds = pc.min_max(ids)
-        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        low, high = _bounds(ids)
         if low is None:
             return pa.nulls(len(ids), pa.int32())
         start = _search(index, low, right=False)
         stop = _search(index, high, right=True)
     local = pc.index_in(ids, value_set=index.slice(start, stop - start))
     return pc.add(local, pa.scalar(start, local.type)) if start else local
+
+
+def _bounds(ids: pa.Array) -> tuple[str | None, str | None]:
+    """The smallest and largest of ``ids`` (None, None when all are null). Ids in ascending order — a
+    snapshot's batches are — give them as their first and last, found by one comparison of
+    neighbours, several times cheaper than Arrow's min_max over strings."""
+    if len(ids) == 0:
+        return None, None
+    ascending = not ids.null_count and pa.types.is_string(ids.type) and (
+        len(ids) < 2 or pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+    if ascending:
+        return ids[0].as_py(), ids[len(ids) - 1].as_py()
+    bounds = pc.min_max(ids)
+    return bounds["min"].as_py(), bounds["max"].as_py()
 
 
 def _search(ordered: pa.Array, value: str, *, right: bool) -> int:
