@@ -105,3 +105,27 @@ def test_a_run_refuses_an_unsorted_stream_wherever_the_disorder_is(streams, size
     everyone = sorted({c for s in streams for c in s})
     mask = evaluator.masks(pa.record_batch({"contact_id": pa.array(everyone, pa.string())}))["s"].to_pylist()
     assert mask == [sum(s.count(c) for s in streams) >= 2 for c in everyone]
+
+
+@settings(max_examples=200, deadline=None)
+@given(contacts=st.lists(ids, max_size=16).map(sorted), size=st.integers(1, 8), rows=st.integers(1, 10),
+       encoding=st.sampled_from(["plain", "dictionary", "duplicated"]))
+def test_one_sorted_streams_slices_rank_their_contacts_without_hashing_or_sorting_ids(contacts, size, rows,
+                                                                                     encoding):
+    """The log read as one stream (one object): its pieces arrive in order, so a slice's distinct
+    contacts are its runs' ids without repeats (a contact cut between batches is one contact) — no
+    dictionary of the slice's ids is built and none is sorted, and each contact's events still count."""
+    evaluator = SegmentEvaluator([("s", parse_rule({"event": "open", "aggregate": {"fn": "count", "op": "gte",
+                                                                                   "value": 2}}, DEFAULT_CATALOG))],
+                                 as_of=AS_OF, catalog=DEFAULT_CATALOG,
+                                 events=_Streams([_event_batches(contacts, size, encoding)]))
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a sorted stream's ids were hashed or sorted")
+
+    with patch.object(vectorised, "SLICE_ROWS", rows), patch.object(vectorised.pc, "dictionary_encode", refused), \
+            patch.object(vectorised.pc, "sort_indices", refused):
+        evaluator.prepare()
+    everyone = sorted(set(contacts))
+    mask = evaluator.masks(pa.record_batch({"contact_id": pa.array(everyone, pa.string())}))["s"].to_pylist()
+    assert mask == [contacts.count(c) >= 2 for c in everyone]

@@ -548,14 +548,24 @@ class _SliceAggregates:
             else:
                 run_ids.append(ids.take(pa.array(starts)))
             lengths.append(np.diff(np.append(starts, len(ids))))
-        encoded = pc.dictionary_encode(pa.concat_arrays(run_ids).cast(pa.string()))
-        order = pc.sort_indices(encoded.dictionary).to_numpy()
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order))
-        self.keys = encoded.dictionary.take(pa.array(order))
-        self.size = len(order)
-        runs = rank[encoded.indices.to_numpy()]
-        _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
+        every_run = pa.concat_arrays(run_ids).cast(pa.string())
+        if _ascending(every_run):
+            # one stream's pieces in order (a contact cut between two batches gives two equal runs):
+            # the distinct ids are the runs' ids without repeats, each run's rank counts the new ones
+            new = np.ones(len(every_run), np.bool_)
+            new[1:] = _numpy_mask(pc.not_equal(every_run.slice(1), every_run.slice(0, len(every_run) - 1)))
+            runs = np.cumsum(new, dtype=np.int64) - 1
+            self.keys = every_run.filter(pa.array(new))
+            self.size = len(self.keys)
+        else:  # pieces of several streams interleave: rank the distinct ids by sorting them
+            encoded = pc.dictionary_encode(every_run)
+            order = pc.sort_indices(encoded.dictionary).to_numpy()
+            rank = np.empty(len(order), np.int64)
+            rank[order] = np.arange(len(order))
+            self.keys = encoded.dictionary.take(pa.array(order))
+            self.size = len(order)
+            runs = rank[encoded.indices.to_numpy()]
+            _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
         self.position = np.repeat(runs, np.concatenate(lengths))
         self.occurred = np.concatenate([_micros_of(piece) for piece in pieces])
         codes = np.concatenate([_name_codes(piece, plan.name_set, plan.narrow) for piece in pieces])
@@ -671,6 +681,13 @@ def _check_ascending(runs: np.ndarray, ends: np.ndarray) -> None:
     ascending[ends[:-1] - 1] = True  # one piece's last run against the next piece's first: no order
     if not ascending.all():
         raise UnsortedStream("an event stream is not sorted by contact_id")
+
+
+def _ascending(ids: pa.Array) -> bool:
+    """Whether string ``ids`` (no nulls) never descend, bytewise as Arrow sorts them."""
+    if len(ids) < 2:
+        return True
+    return bool(pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
 
 
 def _run_starts(ids: pa.Array) -> np.ndarray:
@@ -1249,9 +1266,7 @@ def _bounds(ids: pa.Array) -> tuple[str | None, str | None]:
     neighbours, several times cheaper than Arrow's min_max over strings."""
     if len(ids) == 0:
         return None, None
-    ascending = not ids.null_count and pa.types.is_string(ids.type) and (
-        len(ids) < 2 or pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
-    if ascending:
+    if not ids.null_count and pa.types.is_string(ids.type) and _ascending(ids):
         return ids[0].as_py(), ids[len(ids) - 1].as_py()
     bounds = pc.min_max(ids)
     return bounds["min"].as_py(), bounds["max"].as_py()
