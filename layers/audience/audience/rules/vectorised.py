@@ -549,7 +549,7 @@ class _SliceAggregates:
                 run_ids.append(ids.take(pa.array(starts)))
             lengths.append(np.diff(np.append(starts, len(ids))))
         every_run = pa.concat_arrays(run_ids).cast(pa.string())
-        if _ascending(every_run):
+        if len(every_run) and _ascending(every_run):
             # one stream's pieces in order (a contact cut between two batches gives two equal runs):
             # the distinct ids are the runs' ids without repeats, each run's rank counts the new ones
             new = np.ones(len(every_run), np.bool_)
