@@ -129,3 +129,25 @@ def test_one_sorted_streams_slices_rank_their_contacts_without_hashing_or_sortin
     everyone = sorted(set(contacts))
     mask = evaluator.masks(pa.record_batch({"contact_id": pa.array(everyone, pa.string())}))["s"].to_pylist()
     assert mask == [contacts.count(c) >= 2 for c in everyone]
+
+
+def test_a_slice_hands_back_each_conditions_answer_as_one_byte_per_contact_not_its_aggregate():
+    """What outlives a slice is its contacts and one byte per contact and condition (the run holds these
+    until the pass), never the slice's float or timestamp aggregates."""
+    conditions = {
+        "spent": parse_rule({"event": "buy", "aggregate": {"fn": "sum", "field": "amount", "op": "gte", "value": 10}},
+                            DEFAULT_CATALOG),
+        "lately": parse_rule({"event": "buy", "aggregate": {"fn": "last_at", "op": "within_last_days", "value": 2}},
+                             DEFAULT_CATALOG),
+    }
+    batch = pa.record_batch({
+        "contact_id": pa.array(["a", "a", "b", "c"], pa.string()),
+        "event": pa.array(["buy", "buy", "buy", "open"], pa.string()),
+        "occurred_at": pa.array([AS_OF - timedelta(days=d) for d in (1, 5, 3, 1)], pa.timestamp("us", "UTC")),
+        "properties": pa.array([[("amount", "4")], [("amount", "6")], [("amount", "30")], []],
+                               pa.map_(pa.string(), pa.string())),
+    })
+    ids, answers = vectorised._aggregate(vectorised._SlicePlan(conditions, AS_OF), [batch])
+    assert ids.to_pylist() == ["a", "b", "c"]
+    assert {key: (found.dtype.name, found.tolist()) for key, found in answers.items()} == {
+        "spent": ("uint8", [1, 1, 0]), "lately": ("uint8", [1, 0, 0])}
