@@ -145,7 +145,8 @@ def sort_events(folder: str) -> None:
 class LocalEventLog:
     """The generated events as the run reads the event log (an ``EventSource`` like ``eventlog.LogEvents``):
     objects sorted by contact, streamed row group by row group with only the wanted columns — never
-    whole in memory. (Without the log's pushdown of event names and dates: the aggregation filters.)"""
+    whole in memory —, the event name dictionary-encoded as the log reads it. (Without the log's
+    pushdown of event names and dates: the aggregation filters.)"""
 
     def __init__(self, paths: list[Path]):
         import pyarrow.parquet as pq
@@ -160,7 +161,9 @@ class LocalEventLog:
     def _stream(path: Path, columns: list[str]):
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(path).iter_batches(batch_size=EVENT_ROW_GROUP, columns=columns)
+        dictionary = ["event"] if "event" in columns else None
+        yield from pq.ParquetFile(path, read_dictionary=dictionary).iter_batches(batch_size=EVENT_ROW_GROUP,
+                                                                               columns=columns)
 
 
 def full_run(folder: str, segments: int = 50) -> dict[str, Any]:

@@ -33,3 +33,19 @@ def test_an_empty_set_contains_nothing_and_sizes_combine():
     grown = empty | KeySet.of([9])
     assert grown.size == 10 and grown.keys().tolist() == [9]
     assert KeySet.of([3], 10_000_000).bits.nbytes == 1_250_000  # one bit per key of the key space
+
+
+@settings(max_examples=300, deadline=None)
+@given(flags=st.lists(st.booleans(), max_size=70), offset=st.integers(min_value=0, max_value=9),
+       size=st.integers(min_value=0, max_value=90))
+def test_a_packed_arrow_mask_becomes_the_set_of_its_true_positions(flags, offset, size):
+    """Arrow's boolean buffer (little bit order, garbage allowed past the length) is copied as the
+    bitmap: the set is the mask's true positions, whatever the bits after them."""
+    import pyarrow as pa
+
+    mask = pa.array([True] * offset + flags + [True] * 5, pa.bool_()).slice(offset, len(flags))
+    whole = pa.concat_arrays([mask])  # concatenation rewrites the bits from offset 0
+    packed = np.frombuffer(whole.buffers()[1], np.uint8) if len(whole) else np.zeros(0, np.uint8)
+    found = KeySet.from_packed(packed, len(whole), size)
+    assert found == KeySet.of([k for k, flag in enumerate(flags) if flag], size)
+    assert found.size == max(size, len(flags)) and len(found) == sum(flags)

@@ -44,6 +44,19 @@ class KeySet:
         """From one boolean per key (``flags[k]``: whether key ``k`` is in the set)."""
         return cls(np.packbits(flags, bitorder="little"), len(flags))
 
+    @classmethod
+    def from_packed(cls, packed: np.ndarray, count: int, size: int) -> KeySet:
+        """The set of positions ``k < count`` whose bit is set in ``packed`` (uint8, little bit order,
+        as Arrow packs a boolean column), over ``[0, max(size, count))``: the bytes are copied, never
+        unpacked to one boolean per key. Bits at ``count`` and beyond are ignored."""
+        size = max(size, count)
+        bits = np.zeros((size + 7) // 8, np.uint8)
+        whole, rest = divmod(count, 8)
+        bits[:whole] = packed[:whole]
+        if rest:
+            bits[whole] = packed[whole] & ((1 << rest) - 1)
+        return cls(bits, size)
+
     def flags(self) -> np.ndarray:
         """One boolean per key of ``[0, size)``."""
         return np.unpackbits(self.bits, count=self.size, bitorder="little").view(np.bool_)

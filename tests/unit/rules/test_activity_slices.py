@@ -105,3 +105,49 @@ def test_a_run_refuses_an_unsorted_stream_wherever_the_disorder_is(streams, size
     everyone = sorted({c for s in streams for c in s})
     mask = evaluator.masks(pa.record_batch({"contact_id": pa.array(everyone, pa.string())}))["s"].to_pylist()
     assert mask == [sum(s.count(c) for s in streams) >= 2 for c in everyone]
+
+
+@settings(max_examples=200, deadline=None)
+@given(contacts=st.lists(ids, max_size=16).map(sorted), size=st.integers(1, 8), rows=st.integers(1, 10),
+       encoding=st.sampled_from(["plain", "dictionary", "duplicated"]))
+def test_one_sorted_streams_slices_rank_their_contacts_without_hashing_or_sorting_ids(contacts, size, rows,
+                                                                                     encoding):
+    """The log read as one stream (one object): its pieces arrive in order, so a slice's distinct
+    contacts are its runs' ids without repeats (a contact cut between batches is one contact) — no
+    dictionary of the slice's ids is built and none is sorted, and each contact's events still count."""
+    evaluator = SegmentEvaluator([("s", parse_rule({"event": "open", "aggregate": {"fn": "count", "op": "gte",
+                                                                                   "value": 2}}, DEFAULT_CATALOG))],
+                                 as_of=AS_OF, catalog=DEFAULT_CATALOG,
+                                 events=_Streams([_event_batches(contacts, size, encoding)]))
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a sorted stream's ids were hashed or sorted")
+
+    with patch.object(vectorised, "SLICE_ROWS", rows), patch.object(vectorised.pc, "dictionary_encode", refused), \
+            patch.object(vectorised.pc, "sort_indices", refused):
+        evaluator.prepare()
+    everyone = sorted(set(contacts))
+    mask = evaluator.masks(pa.record_batch({"contact_id": pa.array(everyone, pa.string())}))["s"].to_pylist()
+    assert mask == [contacts.count(c) >= 2 for c in everyone]
+
+
+def test_a_slice_hands_back_each_conditions_answer_as_one_byte_per_contact_not_its_aggregate():
+    """What outlives a slice is its contacts and one byte per contact and condition (the run holds these
+    until the pass), never the slice's float or timestamp aggregates."""
+    conditions = {
+        "spent": parse_rule({"event": "buy", "aggregate": {"fn": "sum", "field": "amount", "op": "gte", "value": 10}},
+                            DEFAULT_CATALOG),
+        "lately": parse_rule({"event": "buy", "aggregate": {"fn": "last_at", "op": "within_last_days", "value": 2}},
+                             DEFAULT_CATALOG),
+    }
+    batch = pa.record_batch({
+        "contact_id": pa.array(["a", "a", "b", "c"], pa.string()),
+        "event": pa.array(["buy", "buy", "buy", "open"], pa.string()),
+        "occurred_at": pa.array([AS_OF - timedelta(days=d) for d in (1, 5, 3, 1)], pa.timestamp("us", "UTC")),
+        "properties": pa.array([[("amount", "4")], [("amount", "6")], [("amount", "30")], []],
+                               pa.map_(pa.string(), pa.string())),
+    })
+    ids, answers = vectorised._aggregate(vectorised._SlicePlan(conditions, AS_OF), [batch])
+    assert ids.to_pylist() == ["a", "b", "c"]
+    assert {key: (found.dtype.name, found.tolist()) for key, found in answers.items()} == {
+        "spent": ("uint8", [1, 1, 0]), "lately": ("uint8", [1, 0, 0])}

@@ -159,13 +159,23 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
                             np.concatenate([k.to_numpy() for k in keys]) if keys else np.zeros(0, KEY_DTYPE))
     ids.clear()
     keys.clear()
-    size = max(key_space_size, int(contacts.keys.max()) + 1 if len(contacts.keys) else 0)
+    count = len(contacts.keys)
+    size = max(key_space_size, int(contacts.keys.max()) + 1 if count else 0)
     # keys rising in the pass's order (a full build numbers contacts in the files' order): each
     # segment's flags are its mask scattered in place, a sequential write
     rising = bool(np.all(contacts.keys[1:] > contacts.keys[:-1]))
+    # ... and when each key is its position in the pass (a pass over a full build's files), the
+    # concatenated masks' bits are the bitmap as they are: copied, not unpacked and scattered
+    positions = rising and (count == 0 or (int(contacts.keys[0]) == 0 and int(contacts.keys[-1]) == count - 1))
 
     def as_set(sid: str) -> tuple[str, KeyedMembers]:  # a segment's boolean columns become its bitmap
         parts = bits.pop(sid)
+        if positions and parts:
+            whole = pa.concat_arrays(parts)
+            if whole.offset == 0 and whole.null_count == 0:
+                packed = np.frombuffer(whole.buffers()[1], np.uint8, count=(len(whole) + 7) // 8)
+                return sid, KeyedMembers(KeySet.from_packed(packed, len(whole), size), contacts)
+            parts = [whole]
         chosen = pa.concat_arrays(parts).to_numpy(zero_copy_only=False) if parts else np.zeros(0, np.bool_)
         if rising:
             flags = np.zeros(size, np.bool_)

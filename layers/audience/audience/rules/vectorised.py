@@ -273,14 +273,18 @@ class SegmentEvaluator:
             return condition_mask(field_type, cond.op, cond.value, distinct, self.as_of, lowered)
 
         when_missing: list[bool] = []  # the answer for a missing value: the same for every batch
+        known = _KnownValues(decide)  # string values decided in earlier batches
 
         def leaf(state: _Batch) -> Mask:
             values = state.column(cond.field, field_type)
             if pa.types.is_dictionary(values.type):
                 if not when_missing:
                     when_missing.append(_missing_answer(decide, values.dictionary.type))
-                return _per_distinct_value(values, decide, when_missing[0],
-                                           state.dictionary_codes(cond.field, values))
+                codes = state.dictionary_codes(cond.field, values)
+                decided = known.answers(values, when_missing[0])
+                if decided is not None:
+                    return spread(decided, codes)
+                return _per_distinct_value(values, decide, when_missing[0], codes)
             return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
                                   lambda: state.lowered_column(cond.field, values),
                                   state.blank(cond.field, field_type, values))
@@ -291,14 +295,6 @@ class SegmentEvaluator:
         self._conditions[key] = cond
         # The answer depends on the contact's aggregate only, decided once per run for every index row.
         return lambda state: spread(self._decided[key], self._activity_rows(state))
-
-    def _decide_activity(self, cond: EventCondition, aligned: pa.Array) -> Spreadable:
-        """A condition's answer for every row of the activity index (and the extra row for contacts
-        without events: 0 or null), as `spread` takes it."""
-        agg = cond.aggregate
-        result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
-        per_row = _with_default_row(aligned, cond)
-        return spreadable(condition_mask(result_type, agg.op, agg.value, per_row, self.as_of, lambda: _lower(per_row)))
 
     def _activity_rows(self, state: _Batch) -> pa.Array:
         """Each batch contact's row in the activity index, looked up once per batch for every activity leaf.
@@ -374,16 +370,14 @@ class SegmentEvaluator:
         source = as_event_source(self.events)
         if not self._conditions or source is None:
             self._activity_keys = pa.array([], pa.string())
-            for key, cond in self._conditions.items():
-                self._decided[key] = self._decide_activity(cond, pa.array([], _value_type(cond)))
+            answers = {key: np.zeros(0, np.uint8) for key in self._conditions}
         else:
             activity = _Activity(self._conditions, self.as_of, pool, threads)
-            keys, aligned = source.fold(activity.wanted(), activity.run)
-            self._activity_keys = keys
-            decided = {key: pool.submit(self._decide_activity, self._conditions[key], aligned[key])
-                       for key in self._conditions}
-            for key, job in decided.items():
-                self._decided[key] = job.result()
+            self._activity_keys, answers = source.fold(activity.wanted(), activity.run)
+        for key, cond in self._conditions.items():
+            # the extra row, for contacts without events, after the index's rows
+            default = _answers(cond, _with_default_row(pa.array([], _value_type(cond)), cond), self.as_of)
+            self._decided[key] = _spreadable_bytes(np.concatenate([answers.pop(key), default]))
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
 
@@ -467,14 +461,15 @@ class _Activity:
             until=self.as_of,
         )
 
-    def run(self, streams: list[Iterable[pa.RecordBatch]]) -> tuple[pa.Array, dict[str, pa.Array]]:
-        """(sorted distinct ids of contacts with selected events, each condition's aggregate on them)."""
+    def run(self, streams: list[Iterable[pa.RecordBatch]]) -> tuple[pa.Array, dict[str, np.ndarray]]:
+        """(sorted distinct ids of contacts with selected events, each condition's answer on them: one
+        uint8 per contact, decided on the slice's worker, so no aggregate outlives its slice)."""
         plan = _SlicePlan(self.conditions, self.as_of)
         keys: list[pa.Array] = []
-        answers: dict[str, list[pa.Array]] = {key: [] for key in self.conditions}
+        answers: dict[str, list[np.ndarray]] = {key: [] for key in self.conditions}
         in_flight: deque[Future] = deque()
 
-        def absorb(found: tuple[pa.Array, dict[str, pa.Array]]) -> None:
+        def absorb(found: tuple[pa.Array, dict[str, np.ndarray]]) -> None:
             ids, values = found
             keys.append(ids)
             for key, array in values.items():
@@ -487,13 +482,22 @@ class _Activity:
         while in_flight:
             absorb(in_flight.popleft().result())
         if not keys:
-            return pa.array([], pa.string()), {key: pa.array([], _value_type(cond))
-                                               for key, cond in self.conditions.items()}
-        return pa.concat_arrays(keys), {key: pa.concat_arrays(arrays) for key, arrays in answers.items()}
+            return pa.array([], pa.string()), {key: np.zeros(0, np.uint8) for key in self.conditions}
+        return pa.concat_arrays(keys), {key: np.concatenate(answers.pop(key)) for key in self.conditions}
 
 
-def _aggregate(plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, pa.Array]]:
-    return _SliceAggregates(plan, pieces).answers()
+def _aggregate(plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, np.ndarray]]:
+    """A slice's contacts and each condition's answer for them (the aggregates are dropped here)."""
+    ids, aggregates = _SliceAggregates(plan, pieces).answers()
+    return ids, {key: _answers(plan.conditions[key], aggregates.pop(key), plan.as_of) for key in plan.conditions}
+
+
+def _answers(cond: EventCondition, aggregates: pa.Array, as_of: datetime) -> np.ndarray:
+    """The condition's answer (uint8: 1 true, 0 false) for each contact's aggregate."""
+    agg = cond.aggregate
+    result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
+    found = condition_mask(result_type, agg.op, agg.value, aggregates, as_of, lambda: _lower(aggregates))
+    return _numpy_mask(found).view(np.uint8)
 
 
 class _SlicePlan:
@@ -501,6 +505,7 @@ class _SlicePlan:
 
     def __init__(self, conditions: Mapping[str, EventCondition], as_of: datetime):
         self.conditions = dict(conditions)
+        self.as_of = as_of
         self.names = sorted({c.event for c in conditions.values()})
         self.name_set = pa.array(self.names, pa.string())
         # the narrowest integer holding every name's code and -1 (a radix sort's passes are its bytes)
@@ -543,14 +548,24 @@ class _SliceAggregates:
             else:
                 run_ids.append(ids.take(pa.array(starts)))
             lengths.append(np.diff(np.append(starts, len(ids))))
-        encoded = pc.dictionary_encode(pa.concat_arrays(run_ids).cast(pa.string()))
-        order = pc.sort_indices(encoded.dictionary).to_numpy()
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order))
-        self.keys = encoded.dictionary.take(pa.array(order))
-        self.size = len(order)
-        runs = rank[encoded.indices.to_numpy()]
-        _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
+        every_run = pa.concat_arrays(run_ids).cast(pa.string())
+        if len(every_run) and _ascending(every_run):
+            # one stream's pieces in order (a contact cut between two batches gives two equal runs):
+            # the distinct ids are the runs' ids without repeats, each run's rank counts the new ones
+            new = np.ones(len(every_run), np.bool_)
+            new[1:] = _numpy_mask(pc.not_equal(every_run.slice(1), every_run.slice(0, len(every_run) - 1)))
+            runs = np.cumsum(new, dtype=np.int64) - 1
+            self.keys = every_run.filter(pa.array(new))
+            self.size = len(self.keys)
+        else:  # pieces of several streams interleave: rank the distinct ids by sorting them
+            encoded = pc.dictionary_encode(every_run)
+            order = pc.sort_indices(encoded.dictionary).to_numpy()
+            rank = np.empty(len(order), np.int64)
+            rank[order] = np.arange(len(order))
+            self.keys = encoded.dictionary.take(pa.array(order))
+            self.size = len(order)
+            runs = rank[encoded.indices.to_numpy()]
+            _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
         self.position = np.repeat(runs, np.concatenate(lengths))
         self.occurred = np.concatenate([_micros_of(piece) for piece in pieces])
         codes = np.concatenate([_name_codes(piece, plan.name_set, plan.narrow) for piece in pieces])
@@ -666,6 +681,13 @@ def _check_ascending(runs: np.ndarray, ends: np.ndarray) -> None:
     ascending[ends[:-1] - 1] = True  # one piece's last run against the next piece's first: no order
     if not ascending.all():
         raise UnsortedStream("an event stream is not sorted by contact_id")
+
+
+def _ascending(ids: pa.Array) -> bool:
+    """Whether string ``ids`` (no nulls) never descend, bytewise as Arrow sorts them."""
+    if len(ids) < 2:
+        return True
+    return bool(pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
 
 
 def _run_starts(ids: pa.Array) -> np.ndarray:
@@ -938,6 +960,41 @@ def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, 
     return spread(spreadable(per_value), codes)
 
 
+class _KnownValues:
+    """A leaf's answers per string value, kept across the batches of a pass.
+
+    Each batch of a dictionary-encoded column brings its own dictionary — the same few values in
+    another order per row group — so deciding it per batch repeats a dozen kernel calls on a
+    dozen values every time. Here a batch's dictionary is looked up among the values already
+    decided (plain Python dictionary lookups), and only unseen values are decided, with the same
+    ``decide``: every value's answer is the one `_per_distinct_value` gives it. Large dictionaries
+    (or a pass with too many distinct values) are left to `_per_distinct_value` (None)."""
+
+    MAX_DICTIONARY = 4096  # values per batch's dictionary looked up here
+    MAX_KNOWN = 65_536  # values remembered for the pass
+
+    def __init__(self, decide: Callable[[pa.Array, Callable], Mask]):
+        self.decide = decide
+        self.known: dict[str | None, bool] = {}
+
+    def answers(self, values: pa.DictionaryArray, when_missing: bool) -> Spreadable | None:
+        dictionary = values.dictionary
+        if dictionary.type != pa.string() or len(dictionary) > self.MAX_DICTIONARY:
+            return None
+        distinct = dictionary.to_pylist()
+        known = self.known
+        unseen = [v for v in dict.fromkeys(distinct) if v not in known]
+        if unseen:
+            if len(known) + len(unseen) > self.MAX_KNOWN:
+                return None
+            fresh = pa.array(unseen, pa.string())
+            known.update(zip(unseen, self.decide(fresh, lambda: _lower(fresh)).to_pylist(), strict=True))
+        flags = [known[v] for v in distinct]
+        if values.indices.null_count:  # the row `dictionary_codes` points a missing value to
+            flags.append(when_missing)
+        return _spreadable_bytes(np.array(flags, np.uint8))
+
+
 @dataclass(frozen=True)
 class Spreadable:
     """Answers per distinct value (or per activity index row), ready to be spread over many batches:
@@ -955,6 +1012,15 @@ def spreadable(answers: Mask) -> Spreadable:
     if 0 < trues < size and (trues == 1 or trues == size - 1):
         odd = pc.index(answers, trues == 1).as_py()
     return Spreadable(answers.cast(pa.uint8()), trues, odd)
+
+
+def _spreadable_bytes(answers: np.ndarray) -> Spreadable:
+    """`spreadable` of answers already held as uint8 (0 / 1), without a round trip through bits."""
+    size, trues = len(answers), int(np.count_nonzero(answers))
+    odd = None
+    if 0 < trues < size and (trues == 1 or trues == size - 1):
+        odd = int(np.flatnonzero(answers if trues == 1 else answers == 0)[0])
+    return Spreadable(pa.array(answers, pa.uint8()), trues, odd)
 
 
 def spread(decided: Spreadable, codes: pa.Array) -> Mask:
@@ -1185,14 +1251,25 @@ def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
     snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
     start, stop = 0, len(index)
     if len(ids) and len(index):
-        bounds = pc.min_max(ids)
-        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        low, high = _bounds(ids)
         if low is None:
             return pa.nulls(len(ids), pa.int32())
         start = _search(index, low, right=False)
         stop = _search(index, high, right=True)
     local = pc.index_in(ids, value_set=index.slice(start, stop - start))
     return pc.add(local, pa.scalar(start, local.type)) if start else local
+
+
+def _bounds(ids: pa.Array) -> tuple[str | None, str | None]:
+    """The smallest and largest of ``ids`` (None, None when all are null). Ids in ascending order — a
+    snapshot's batches are — give them as their first and last, found by one comparison of
+    neighbours, several times cheaper than Arrow's min_max over strings."""
+    if len(ids) == 0:
+        return None, None
+    if not ids.null_count and pa.types.is_string(ids.type) and _ascending(ids):
+        return ids[0].as_py(), ids[len(ids) - 1].as_py()
+    bounds = pc.min_max(ids)
+    return bounds["min"].as_py(), bounds["max"].as_py()
 
 
 def _search(ordered: pa.Array, value: str, *, right: bool) -> int:
