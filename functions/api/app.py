@@ -125,7 +125,10 @@ def openapi_settings() -> dict[str, Any]:
 class Resolver(APIGatewayRestResolver):
     """API Gateway REST events keep ``path`` percent-encoded (only ``pathParameters`` are decoded),
     and Powertools routes on ``path``: decode each route parameter after matching, so
-    ``/contacts/ada%40example.com`` names the contact ``ada@example.com``, as a body would."""
+    ``/contacts/ada%40example.com`` names the contact ``ada@example.com``, as a body would.
+
+    Routers are included by the first request for their resource (``include_routers``), in an
+    order that keeps every route where an import-time include would have put it."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
