@@ -1,5 +1,9 @@
 """The REST API: one Powertools resolver, one Router per resource, SPEC's error shape everywhere.
 
+Routers are loaded by the first request for their resource (``ROUTERS_BY_RESOURCE``), not at
+import: each brings its use cases, request models and the storage layer (pynamodb, botocore), and
+importing them all made most of the cold start. The OpenAPI document loads them all.
+
 Checked for every request before routing or validation (``rejection``; Powertools runs its request
 validation before any middleware, so this happens in the handler): the tenant must be in the
 authorizer context (401), the key's scopes must allow the method (403: read keys may only GET - the
@@ -11,6 +15,7 @@ are CORS preflights (``OPTIONS``, answered by Powertools for the console's origi
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import re
@@ -31,7 +36,6 @@ from http import HTTPStatus  # noqa: E402
 from typing import Any  # noqa: E402
 
 from audience.errors import DomainError  # noqa: E402
-from audience.tenants import may_call  # noqa: E402
 from audience.tracing import traced  # noqa: E402
 from aws_lambda_powertools import Logger, Metrics  # noqa: E402
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response  # noqa: E402
@@ -45,21 +49,6 @@ from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 
 from functions.api import errors  # noqa: E402
-from functions.api.openapi_document import finish as finish_openapi  # noqa: E402
-from functions.api.routers import (  # noqa: E402
-    campaigns,
-    categories,
-    contacts,
-    evaluation,
-    events,
-    fields,
-    imports,
-    jobs,
-    segments,
-    settings,
-    tenant,
-    trust,
-)
 from functions.api.routers.request_context import (  # noqa: E402
     ApiGatewayEvent,
     Forbidden,
@@ -76,6 +65,45 @@ logger = Logger()
 metrics = Metrics()
 
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
+
+# The routers (modules of functions/api/routers/), in the order their routes are registered: one
+# Router per resource; jobs = exports, mass update and score reset; trust = explain, preview-change,
+# membership history. Matching (static routes first, then dynamic ones in this order) and the
+# OpenAPI document follow this order, however late a router is loaded.
+ROUTERS = (
+    "segments",
+    "contacts",
+    "fields",
+    "categories",
+    "campaigns",
+    "settings",
+    "events",
+    "imports",
+    "jobs",
+    "tenant",
+    "evaluation",
+    "trust",
+)
+# The routers with a route under each first path segment. A request loads only these, with their
+# use cases, request models and the storage layer (pynamodb, botocore), not every route of the API:
+# importing them all was most of the cold start. ``tests/unit/api/test_lazy_routers.py`` checks this
+# table against the routes the routers register.
+ROUTERS_BY_RESOURCE: dict[str, tuple[str, ...]] = {
+    "segments": ("segments", "jobs", "evaluation", "trust"),
+    "contacts": ("contacts", "trust"),
+    "fields": ("fields",),
+    "categories": ("categories",),
+    "campaigns": ("campaigns",),
+    "settings": ("settings", "events"),
+    "events": ("events",),
+    "imports": ("imports",),
+    "exports": ("jobs",),
+    "jobs": ("jobs",),
+    "tenant": ("tenant",),
+}
+# Powertools answers a CORS preflight with the methods of every route registered so far; a
+# preflight loads no router, so the API's methods are registered up front (checked by the same test).
+CORS_METHODS = frozenset({"DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
 def openapi_settings() -> dict[str, Any]:
@@ -97,16 +125,66 @@ def openapi_settings() -> dict[str, Any]:
 class Resolver(APIGatewayRestResolver):
     """API Gateway REST events keep ``path`` percent-encoded (only ``pathParameters`` are decoded),
     and Powertools routes on ``path``: decode each route parameter after matching, so
-    ``/contacts/ada%40example.com`` names the contact ``ada@example.com``, as a body would."""
+    ``/contacts/ada%40example.com`` names the contact ``ada@example.com``, as a body would.
+
+    Routers are included by the first request for their resource (``include_routers``), in an
+    order that keeps every route where an import-time include would have put it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._loaded_routers: set[str] = set()
+        self._router_rank: dict[int, int] = {}  # id(route) -> its router's place in ROUTERS
+        if self._cors:
+            self._cors_methods |= CORS_METHODS
 
     def _convert_matches_into_route_keys(self, match: re.Match) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
 
+    def include_routers(self, names: tuple[str, ...] | list[str]) -> None:
+        """Import and include the named routers not loaded yet, then put every route back in
+        ``ROUTERS`` order (the app's own routes last), as if all had been included at import."""
+        rank = {name: place for place, name in enumerate(ROUTERS)}
+        loaded = False
+        for name in names:
+            if name in self._loaded_routers:
+                continue
+            known = {id(route) for route in self._static_routes + self._dynamic_routes}
+            self.include_router(importlib.import_module(f"functions.api.routers.{name}").router)
+            self._loaded_routers.add(name)
+            for route in self._static_routes + self._dynamic_routes:
+                if id(route) not in known:
+                    self._router_rank[id(route)] = rank[name]
+            loaded = True
+        if loaded:
+            self._static_routes.sort(key=self._place)  # stable: a router's own routes keep their order
+            self._dynamic_routes.sort(key=self._place)
+
+    def _place(self, route: Any) -> int:
+        return self._router_rank.get(id(route), len(ROUTERS))
+
+    def include_every_router(self) -> None:
+        """Every route of the API: for the OpenAPI document and whatever lists the routes."""
+        self.include_routers(ROUTERS)
+
+    def _resolve(self) -> Any:
+        """Load the routers that may serve this path before Powertools matches it (a preflight,
+        answered without a route, loads none)."""
+        if self.current_event.http_method.upper() != "OPTIONS":
+            first = self._remove_prefix(self.current_event.path).split("/", 2)
+            self.include_routers(ROUTERS_BY_RESOURCE.get(first[1] if len(first) > 1 else "", ()))
+        return super()._resolve()
+
+    def get_openapi_schema(self, **settings: Any) -> Any:
+        self.include_every_router()
+        return super().get_openapi_schema(**settings)
+
     def get_openapi_json_schema(self, **settings: Any) -> str:
         """Powertools' document finished by ``openapi_document.finish`` (error responses, links):
         what ``/openapi.json`` serves and ``make schemas`` writes."""
+        from functions.api.openapi_document import finish  # the rule schema: for the document only
+
         generated = json.loads(super().get_openapi_json_schema(**settings))
-        return json.dumps(finish_openapi(generated), ensure_ascii=False)
+        return json.dumps(finish(generated), ensure_ascii=False)
 
     def _call_route(self, route: Any, route_arguments: dict[str, str]) -> Any:
         """Powertools validates a JSON array sent to a route whose body is an object as the array's
@@ -146,6 +224,8 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
     method = (event.get("httpMethod") or "").upper()
     if method == "OPTIONS" or (event.get("path") in PUBLIC_PATHS and method == "GET"):
         return None
+    from audience.tenants import may_call  # the storage layer: loaded by the first request that needs it
+
     try:
         tenant = tenant_of(event)
         if not may_call(scopes_of(event), event.get("httpMethod") or ""):
@@ -156,13 +236,6 @@ def rejection(event: dict[str, Any]) -> DomainError | None:
     except DomainError as refused:
         return refused
     return None
-
-
-# One Router per resource; jobs = exports, mass update and score reset.
-for module in (segments, contacts, fields, categories, campaigns, settings, events, imports, jobs, tenant):
-    app.include_router(module.router)
-app.include_router(evaluation.router)
-app.include_router(trust.router)  # explain, preview-change, membership history
 
 
 @functools.cache

@@ -93,17 +93,18 @@ DOCUMENT_ONLY = (
 _FIRST_REQUEST = """
 import json, sys
 import app
+method, path, body = sys.argv[1:4]
 event = {
-    "resource": "/{proxy+}", "path": "/segments", "httpMethod": "POST",
-    "headers": {"Content-Type": "application/json"},
-    "multiValueHeaders": {"Content-Type": ["application/json"]},
+    "resource": "/{proxy+}", "path": path, "httpMethod": method,
+    "headers": {"Content-Type": "application/json", "Origin": "https://console.example"},
+    "multiValueHeaders": {"Content-Type": ["application/json"], "Origin": ["https://console.example"]},
     "queryStringParameters": None, "multiValueQueryStringParameters": None,
-    "pathParameters": {"proxy": "segments"}, "stageVariables": None,
-    "requestContext": {"accountId": "1", "apiId": "a", "resourcePath": "/{proxy+}", "httpMethod": "POST",
-                       "path": "/v1/segments", "stage": "v1", "requestId": "r",
+    "pathParameters": {"proxy": path[1:]}, "stageVariables": None,
+    "requestContext": {"accountId": "1", "apiId": "a", "resourcePath": "/{proxy+}", "httpMethod": method,
+                       "path": "/v1" + path, "stage": "v1", "requestId": "r",
                        "identity": {"sourceIp": "127.0.0.1"},
                        "authorizer": {"tenant_id": "t1", "scopes": "read,write"}},
-    "body": json.dumps({"name": 7}), "isBase64Encoded": False,
+    "body": body or None, "isBase64Encoded": False,
 }
 class Context:
     function_name = "api"; memory_limit_in_mb = 1024; aws_request_id = "r"
@@ -111,28 +112,65 @@ class Context:
     def get_remaining_time_in_millis(self): return 29000
 loaded = set(sys.modules)
 response = app.lambda_handler(event, Context())
-print(json.dumps({"status": response["statusCode"], "at_import": sorted(loaded), "after": sorted(sys.modules)}))
+print(json.dumps({"status": response["statusCode"], "headers": response.get("multiValueHeaders") or {},
+                  "at_import": sorted(loaded), "after": sorted(sys.modules)}))
 """
+
+
+def _first_request(method: str, path: str, body: str = "") -> dict:
+    """Import the api in its Lambda layout, send it one request; the modules loaded by each."""
+    env = {
+        "PYTHONPATH": f"{ROOT / 'functions/api'}:{ROOT / 'layers/audience'}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "test",
+        "CORS_ALLOW_ORIGIN": "https://console.example",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", _FIRST_REQUEST, method, path, body], capture_output=True,
+                         text=True, env=env, check=True, cwd=ROOT / "functions/api")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_the_api_builds_powertools_openapi_models_only_for_the_document_not_on_import_or_a_validated_request():
     """A request validated by Powertools (here a 422 on a bad body) needs no OpenAPI model either,
     so deferring them saves the cold start instead of moving the cost to the first request; nor
     does the api load pyarrow or numpy (only the evaluating functions need them)."""
-    env = {
-        "PYTHONPATH": f"{ROOT / 'functions/api'}:{ROOT / 'layers/audience'}",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "test",
-        "PATH": "/usr/bin:/bin",
-    }
-    out = subprocess.run([sys.executable, "-c", _FIRST_REQUEST], capture_output=True, text=True, env=env,
-                         check=True, cwd=ROOT / "functions/api")
-    found = json.loads(out.stdout.strip().splitlines()[-1])
+    found = _first_request("POST", "/segments", json.dumps({"name": 7}))
     assert found["status"] == 422
     for module in (*DOCUMENT_ONLY, "pyarrow", "numpy"):
         assert module not in found["at_import"]
         assert module not in found["after"]
+
+
+# What a request loads only for the routes it may reach (``app.ROUTERS_BY_RESOURCE``): the routers,
+# their use cases and request models, the storage layer with pynamodb, botocore's client machinery
+# (HTTP stack included) and boto3. Importing them all was most of the api's cold start.
+ROUTERS = ("segments", "contacts", "fields", "categories", "campaigns", "settings", "events", "imports", "jobs",
+           "tenant", "evaluation", "trust")
+STORAGE = ("pynamodb.models", "pynamodb.connection", "botocore.session", "botocore.client", "boto3",
+           "audience.storage.records", "audience.storage.models", "audience.tenants")
+
+
+def test_importing_the_api_loads_no_router_no_storage_layer_and_no_botocore_client():
+    found = _first_request("OPTIONS", "/segments")
+    for module in (*STORAGE, *(f"functions.api.routers.{name}" for name in ROUTERS), "audience.rules.schema"):
+        assert module not in found["at_import"], module
+
+
+def test_a_request_loads_only_the_routers_of_its_resource():
+    found = _first_request("POST", "/segments", json.dumps({"name": 7}))
+    assert found["status"] == 422
+    loaded = {name for name in ROUTERS if f"functions.api.routers.{name}" in found["after"]}
+    assert loaded == {"segments", "jobs", "evaluation", "trust"}
+
+
+def test_a_cors_preflight_loads_no_router_and_allows_every_method_of_the_api():
+    found = _first_request("OPTIONS", "/contacts/ada")
+    assert found["status"] == 204
+    assert found["headers"]["Access-Control-Allow-Methods"] == ["DELETE,GET,OPTIONS,PATCH,POST,PUT"]
+    for module in (*STORAGE, *(f"functions.api.routers.{name}" for name in ROUTERS)):
+        assert module not in found["after"], module
 
 
 def test_the_openapi_document_still_carries_the_api_key_security_scheme():
