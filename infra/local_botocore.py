@@ -17,11 +17,21 @@ a ``null`` (botocore refuses a None structure); then botocore's own serializer w
 else about the request (method, target and content type headers, host prefix) is built as botocore
 builds it. On AWS the functions keep botocore's code: this is installed only by the local stack
 (``infra.localstack.start``).
+
+Answers likewise: botocore parses an item operation's answer by walking the JSON along the output
+shape, which changes it only by decoding binary values (``B``/``BS``: base64 text to bytes) and by
+leaving out members that are null or that the shape lacks (the outputs have no timestamps, and
+doubles are kept as JSON gives them). So an answer of one of DynamoDB's item operations' output
+shapes is taken as ``json.loads`` gives it when it has no ``"B":``/``"BS":`` key and no ``null``
+anywhere and its top-level members are the shape's; any other answer, and every error, keeps
+botocore's parser. A member the shape lacks below the top level would be kept where botocore drops
+it; moto's answers have none (tests compare moto's answers parsed both ways).
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from infra.local_moto_requests import ITEM_OPERATIONS
@@ -29,6 +39,7 @@ from infra.moto_patches import Patches
 
 _patches = Patches()
 _FALL_BACK = ('"B":', '"BS":', " null", "[null")  # binary values; a None botocore might refuse
+_ANSWER_FALL_BACK = (b'"B":', b'"BS":', b"null")  # binary values (base64 to decode); nulls (dropped)
 
 
 class _NotPlain(TypeError):
@@ -57,10 +68,36 @@ def plain_body(parameters: dict[str, Any], operation_model: Any) -> bytes | None
     return text.encode("utf-8")
 
 
+@cache
+def _item_outputs() -> dict[str, frozenset[str]]:
+    """The output shapes of DynamoDB's item operations: name -> member names."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    shapes = (model.operation_model(name).output_shape for name in ITEM_OPERATIONS)
+    return {shape.name: frozenset(shape.members) for shape in shapes if shape is not None}
+
+
+def plain_answer(raw_body: bytes, shape: Any) -> dict[str, Any] | None:
+    """What botocore's parser would make of a DynamoDB item operation's answer, when that is its JSON
+    as it is; else None."""
+    members = _item_outputs().get(shape.name)
+    if members is None or frozenset(shape.members) != members or not raw_body.startswith(b"{"):
+        return None
+    if any(mark in raw_body for mark in _ANSWER_FALL_BACK):
+        return None
+    try:
+        parsed = json.loads(raw_body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) and parsed.keys() <= members else None
+
+
 def install() -> None:
-    """Patch botocore's JSON serializer in this process (idempotent)."""
+    """Patch botocore's JSON serializer and parser in this process (idempotent)."""
     if _patches.installed:
         return
+    from botocore.parsers import JSONParser
     from botocore.serialize import JSONSerializer
 
     original = JSONSerializer.serialize_to_request
@@ -83,6 +120,14 @@ def install() -> None:
         return serialized
 
     _patches.replace(JSONSerializer, "serialize_to_request", serialize_to_request)
+
+    handle_json_body = JSONParser._handle_json_body
+
+    def _handle_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
+        parsed = plain_answer(raw_body, shape) if isinstance(raw_body, bytes) and shape is not None else None
+        return handle_json_body(self, raw_body, shape) if parsed is None else parsed
+
+    _patches.replace(JSONParser, "_handle_json_body", _handle_json_body)
 
 
 def uninstall() -> None:

@@ -100,3 +100,74 @@ def test_item_requests_of_plain_values_do_not_walk_the_shape(patched, monkeypatc
 @pytest.mark.parametrize("value", [b"x", {"x"}, Decimal("1.5"), datetime(2026, 1, 1, tzinfo=UTC)])
 def test_values_json_cannot_write_as_they_are_go_to_botocore(value):
     assert local_botocore.plain_body({"TableName": "t", "Item": {"v": value}}, MODEL.operation_model("PutItem")) is None
+
+
+def _answers(client) -> list[dict]:
+    key = {"pk": {"S": "t1"}, "sk": {"S": "a"}}
+    calls = [
+        lambda: client.put_item(TableName="t", Item={**ITEM, **key}, ReturnConsumedCapacity="TOTAL"),
+        lambda: client.put_item(TableName="t", Item={**key, "sk": {"S": "bin"}, "b": {"B": b"\x00\xff"}}),
+        lambda: client.batch_write_item(
+            RequestItems={"t": [{"PutRequest": {"Item": {**key, "sk": {"S": f"m{i}"}}}} for i in range(3)]},
+            ReturnConsumedCapacity="INDEXES",
+        ),
+        lambda: client.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="SET #v = :v",
+            ExpressionAttributeNames={"#v": "v"},
+            ExpressionAttributeValues={":v": {"NS": ["1", "2.5"]}},
+            ReturnValues="ALL_NEW",
+        ),
+        lambda: client.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "t1"}}, Limit=3
+        ),
+        lambda: client.get_item(TableName="t", Key=key, ReturnConsumedCapacity="TOTAL"),
+        lambda: client.get_item(TableName="t", Key={**key, "sk": {"S": "bin"}}),
+        lambda: client.get_item(TableName="t", Key={**key, "sk": {"S": "nobody"}}),
+        lambda: client.batch_get_item(RequestItems={"t": {"Keys": [key, {**key, "sk": {"S": "m1"}}]}}),
+        lambda: client.delete_item(TableName="t", Key={**key, "sk": {"S": "m2"}}, ReturnValues="ALL_OLD"),
+    ]
+    return [{k: v for k, v in call().items() if k != "ResponseMetadata"} for call in calls]
+
+
+@pytest.fixture
+def table(moto_dynamodb):
+    moto_dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return moto_dynamodb
+
+
+def test_answers_are_parsed_as_botocore_parses_them(table, patched):
+    ours = _answers(table)
+    local_botocore.uninstall()
+    table.delete_table(TableName="t")
+    table.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    assert ours == _answers(table)
+
+
+def test_item_answers_of_plain_values_do_not_walk_the_shape(table, patched, monkeypatch):
+    from botocore.parsers import JSONParser
+
+    table.put_item(TableName="t", Item=ITEM)
+    walked = []
+    original = JSONParser._parse_shape
+    monkeypatch.setattr(JSONParser, "_parse_shape", lambda self, *a: walked.append(1) or original(self, *a))
+    answer = table.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": ITEM["pk"]})
+    assert answer["Items"][0]["tags"] == ITEM["tags"]
+    assert walked == []
