@@ -99,19 +99,26 @@ def install_patches() -> None:
     local_moto_updates.install()  # plain SET updates assigned directly, not through the expression walk
 
 
+def make_local_server(host: str, port: int, request_handler: Any = None) -> Any:
+    """moto's app behind the local middleware in a threaded werkzeug server (not yet serving);
+    requests handled by ``infra.local_moto_server.LocalRequestHandler`` unless told otherwise."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from infra.local_moto_server import LocalRequestHandler
+
+    app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
+    return make_server(host, port, app, threaded=True, request_handler=request_handler or LocalRequestHandler)
+
+
 def serve(host: str, port: int) -> None:
     """The child: moto's app with the local patches; prints ``host port`` once it listens, serves
     until its standard input closes (the stack stopped, or died)."""
     import logging
 
-    from moto.moto_server.threaded_moto_server import MotoRequestHandler
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     install_patches()
-    app = ObjectPutsKeepTheirBody(DomainDispatcherApplication(create_backend_app))
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_local_server(host, port)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
     print(bound_host, bound_port, flush=True)

@@ -191,7 +191,10 @@ def start(
 
     import boto3
 
+    from infra import local_botocore
     from infra.local_moto import LocalMotoServer
+
+    local_botocore.install()  # the functions' DynamoDB item requests written with json.dumps
 
     moto = LocalMotoServer(host)
     moto.start()

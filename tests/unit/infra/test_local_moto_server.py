@@ -1,0 +1,252 @@
+"""The local moto server's request handler: the same answers as moto's own handler, on kept-alive
+connections, DynamoDB's requests without moto's dispatcher."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from infra.local_moto import make_local_server
+from infra.local_moto_server import LocalRequestHandler, direct_service
+
+SIGNED = "AWS4-HMAC-SHA256 Credential=k/20261206/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=x"
+
+
+class Server:
+    """An in-process moto server with the given handler; counts new connections and dispatcher calls."""
+
+    def __init__(self, handler: Any) -> None:
+        self.server = make_local_server("127.0.0.1", 0, handler)
+        self.connections = 0
+        self.dispatched = 0
+        accept = self.server.process_request
+        dispatcher: DomainDispatcherApplication = self.server.app.app
+
+        def counted_accept(request: Any, address: Any) -> None:
+            self.connections += 1
+            accept(request, address)
+
+        def counted_app(environ: dict[str, Any], start_response: Any) -> Any:
+            self.dispatched += 1
+            return dispatcher(environ, start_response)
+
+        self.server.process_request = counted_accept
+        self.server.app.app = counted_app
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        host, port = self.server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, region_name="us-east-1", endpoint_url=self.url, config=Config(retries={"max_attempts": 1})
+        )
+
+    def close(self) -> None:
+        if self.server.socket.fileno() < 0:
+            return
+        requests.post(f"{self.url}/moto-api/reset", timeout=10)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    started: list[Server] = []
+
+    def start(handler: Any = LocalRequestHandler) -> Server:
+        started.append(Server(handler))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def _without_metadata(answer: Any) -> Any:
+    """Without what differs between two runs on one moto (request ids, times, stream sequence numbers
+    and the record sizes that count their digits)."""
+    if isinstance(answer, dict):
+        return {
+            k: _without_metadata(v)
+            for k, v in answer.items()
+            if k
+            not in (
+                "ResponseMetadata",
+                "ApproximateCreationDateTime",
+                "eventID",
+                "SequenceNumber",
+                "SizeBytes",
+                "NextShardIterator",
+            )
+        }
+    if isinstance(answer, list):
+        return [_without_metadata(v) for v in answer]
+    return answer
+
+
+def _conversation(server: Server) -> list[Any]:
+    """DynamoDB writes, reads, errors and a stream read; S3 and SQS through moto's app."""
+    ddb, streams, s3, sqs = (server.client(s) for s in ("dynamodb", "dynamodbstreams", "s3", "sqs"))
+    stream_arn = ddb.create_table(
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    item = {
+        "pk": {"S": "t1"},
+        "sk": {"S": "a"},
+        "n": {"N": "1.5"},
+        "b": {"B": b"\x00\xff"},
+        "m": {"M": {"x": {"L": []}}},
+    }
+    answers: list[Any] = [
+        ddb.put_item(TableName="t", Item=item, ReturnConsumedCapacity="TOTAL"),
+        ddb.batch_write_item(
+            RequestItems={
+                "t": [
+                    {"PutRequest": {"Item": {"pk": {"S": "t1"}, "sk": {"S": f"m{i:02d}"}, "ok": {"BOOL": True}}}}
+                    for i in range(25)
+                ]
+            }
+        ),
+        ddb.update_item(
+            TableName="t",
+            Key={"pk": {"S": "t1"}, "sk": {"S": "a"}},
+            UpdateExpression="SET #v = :v",
+            ExpressionAttributeNames={"#v": "v"},
+            ExpressionAttributeValues={":v": {"S": "é"}},
+            ReturnValues="ALL_NEW",
+        ),
+        ddb.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "t1"}}, Limit=7
+        ),
+        ddb.get_item(TableName="t", Key={"pk": {"S": "t1"}, "sk": {"S": "a"}}),
+    ]
+    for call in (
+        lambda: ddb.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)"),
+        lambda: ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "t", "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
+        ),
+        lambda: ddb.get_item(TableName="missing", Key={"pk": {"S": "t1"}, "sk": {"S": "a"}}),
+    ):
+        with pytest.raises(ddb.exceptions.ClientError) as refused:
+            call()
+        answers.append(refused.value.response)
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    answers.append(streams.get_records(ShardIterator=iterator["ShardIterator"]))
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key="k", Body=b"x" * 1000)
+    answers += [
+        s3.head_object(Bucket="bkt", Key="k")["ContentLength"],
+        s3.get_object(Bucket="bkt", Key="k")["Body"].read(),
+    ]
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    answers.append([m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]])
+    return _without_metadata(answers)
+
+
+def test_answers_are_the_same_as_moto_handler_gives(serve):
+    own = serve(MotoRequestHandler)
+    expected = _conversation(own)
+    own.close()
+    assert _conversation(serve()) == expected
+
+
+def test_dynamodb_requests_share_one_kept_alive_connection(serve):
+    server = serve()
+    ddb = server.client("dynamodb")
+    for _ in range(20):
+        ddb.list_tables()
+    assert server.connections == 1
+
+
+def test_dynamodb_requests_skip_moto_dispatcher_and_others_go_through_it(serve):
+    server = serve()
+    ddb, s3 = server.client("dynamodb"), server.client("s3")
+    for _ in range(5):
+        ddb.list_tables()
+    assert server.dispatched == 0
+    s3.list_buckets()
+    assert server.dispatched == 1
+
+
+def test_a_chunked_upload_keeps_werkzeug_handling_and_its_body(serve):
+    server = serve()
+    server.client("s3").create_bucket(Bucket="bkt")
+    body = [b"line %d\n" % i for i in range(100)]
+    answer = requests.put(f"{server.url}/bkt/k", data=iter(body), timeout=10)  # Transfer-Encoding: chunked
+    assert answer.status_code == 200
+    assert server.client("s3").get_object(Bucket="bkt", Key="k")["Body"].read() == b"".join(body)
+
+
+def test_head_answer_has_no_body_and_the_connection_serves_the_next_request(serve):
+    server = serve()
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key="k", Body=b"x" * 1000)
+    head_url, get_url = (
+        urlsplit(s3.generate_presigned_url(operation, Params={"Bucket": "bkt", "Key": "k"}))
+        for operation in ("head_object", "get_object")
+    )
+    connection = http.client.HTTPConnection(*server.server.server_address[:2])
+    connection.request("HEAD", f"{head_url.path}?{head_url.query}")
+    head = connection.getresponse()
+    assert (head.status, head.getheader("Content-Length"), head.read()) == (200, "1000", b"")
+    connection.request("GET", f"{get_url.path}?{get_url.query}")
+    assert connection.getresponse().read() == b"x" * 1000
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "service"),
+    [
+        (
+            "POST",
+            "/",
+            {"X-Amz-Target": "DynamoDB_20120810.Query", "Authorization": SIGNED.format("dynamodb")},
+            "dynamodb",
+        ),
+        (
+            "POST",
+            "/",
+            {"X-Amz-Target": "DynamoDBStreams_20120810.GetRecords", "Authorization": SIGNED.format("dynamodb")},
+            "dynamodbstreams",
+        ),
+        ("POST", "/", {"X-Amz-Target": "DynamoDB_20111205.Query", "Authorization": SIGNED.format("dynamodb")}, None),
+        ("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.Query", "Authorization": SIGNED.format("s3")}, None),
+        ("POST", "/", {"X-Amz-Target": "DynamoDB_20120810.Query"}, None),
+        (
+            "POST",
+            "/",
+            {
+                "X-Amz-Target": "DynamoDB_20120810.Query",
+                "Authorization": SIGNED.format("dynamodb"),
+                "Origin": "http://x",
+            },
+            None,
+        ),
+        ("POST", "/x", {"X-Amz-Target": "DynamoDB_20120810.Query", "Authorization": SIGNED.format("dynamodb")}, None),
+        ("GET", "/", {"X-Amz-Target": "DynamoDB_20120810.Query", "Authorization": SIGNED.format("dynamodb")}, None),
+        ("POST", "/", {"X-Amz-Target": "AmazonSQS.ReceiveMessage", "Authorization": SIGNED.format("sqs")}, None),
+    ],
+)
+def test_only_signed_dynamodb_json_requests_take_the_direct_route(method, path, headers, service):
+    assert direct_service(method, path, headers) == service
