@@ -79,6 +79,8 @@ class _Batch:
     lowered: dict[str, Any] = field(default_factory=dict)
     blanks: dict[str, _Blank] = field(default_factory=dict)
     codes: dict[str, pa.Array] = field(default_factory=dict)
+    # per list column: the folded items every list leaf of the run on it asks for (see `_ListItems`)
+    list_wanted: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     # each contact's row in the run's activity index; contacts without events get the index's length
     activity_rows: pa.Array | None = None
 
@@ -113,7 +115,8 @@ class _Batch:
         """A column case-folded once per batch for every leaf on it (a list column: its items, see `_list_items`)."""
         found = self.lowered.get(name)
         if found is None:
-            found = self.lowered[name] = _list_items(values) if _is_list(values.type) else _lower(values)
+            found = self.lowered[name] = (_list_items(values, self.list_wanted.get(name)) if _is_list(values.type)
+                                          else _lower(values))
         return found
 
     def blank(self, name: str, field_type: FieldType, values: pa.Array) -> _Blank:
@@ -185,6 +188,8 @@ class SegmentEvaluator:
         self._activity_keys: pa.Array | None = None
         # per activity condition: its answer per index row, + 1 row for contacts without events (uint8, see `spread`)
         self._decided: dict[str, Spreadable] = {}
+        # per list column: every folded item its has_any / has_all / has_none leaves ask for, numbered
+        self._list_wanted: dict[str, dict[str, int]] = {}
         self._prepared = False
         self._lock = threading.Lock()
         self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
@@ -197,7 +202,7 @@ class SegmentEvaluator:
         """Every segment's mask over one batch. Reads the run-wide state only (after `prepare`), so
         batches may be evaluated on several threads at once."""
         self.prepare()
-        state = _Batch(batch)
+        state = _Batch(batch, list_wanted=self._list_wanted)
         for sid in self.order:
             state.masks[sid] = self._compiled[sid](state)
         return state.masks
@@ -269,6 +274,11 @@ class SegmentEvaluator:
         return found
 
     def _compile_field(self, cond: FieldCondition, field_type: FieldType) -> Callable[[_Batch], Mask]:
+        if field_type is FieldType.LIST and cond.op in ("has_any", "has_all", "has_none"):
+            wanted = self._list_wanted.setdefault(cond.field, {})
+            for item in cond.value:
+                wanted.setdefault(fold(item), len(wanted))
+
         def decide(distinct: pa.Array, lowered: Callable[[], pa.Array]) -> Mask:
             return condition_mask(field_type, cond.op, cond.value, distinct, self.as_of, lowered)
 
@@ -1076,12 +1086,58 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
     raise ValueError(f"operator {op!r} on {field_type}")
 
 
-def _list_items(values: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+def _list_items(values: pa.Array, wanted: Mapping[str, int] | None = None) -> _ListItems:
     """A list column's items case-folded, with each row's first and past-the-end item positions in them:
-    the child values between the batch's first and last offset (a sliced list keeps all its children)."""
+    the child values between the batch's first and last offset (a sliced list keeps all its children).
+    ``wanted``: the folded items the run's list leaves on this column ask for (numbered), if known."""
     first, count, relative = _owned_children(values)
     flat = _lower(values.values.slice(first, count))
-    return flat, relative.slice(0, len(values)), relative.slice(1, len(values))
+    return _ListItems(flat, relative.slice(0, len(values)), relative.slice(1, len(values)), wanted)
+
+
+class _ListItems:
+    """A batch's list column for its list leaves: the folded items (``flat``) with each row's item
+    range (``starts``, ``ends``).
+
+    When the run's leaves on the column ask for few items in all (``wanted``, gathered when the rules
+    are compiled), the batch's items are hashed once — each item's number among the wanted ones,
+    with the row it belongs to — and every leaf answers from those integers (a table lookup and a
+    scatter per group of items) instead of hashing every item again for each leaf and group and
+    counting hits with a running sum: a has_all of two items hashed the items twice, and every
+    tags leaf of the bench's 50 segments did it again on the same batch."""
+
+    __slots__ = ("_coded", "ends", "flat", "starts", "wanted")
+
+    MAX_WANTED = 4096  # wanted items looked up by number (a table of this many bytes per group)
+
+    def __init__(self, flat: pa.Array, starts: pa.Array, ends: pa.Array, wanted: Mapping[str, int] | None):
+        self.flat, self.starts, self.ends = flat, starts, ends
+        self.wanted = wanted if wanted and len(wanted) <= self.MAX_WANTED else None
+        self._coded: tuple[np.ndarray, np.ndarray] | None = None
+
+    def has(self, group: list[str]) -> Mask | None:
+        """Whether each row holds any of ``group`` (folded items); None when they are not all numbered."""
+        wanted = self.wanted
+        if wanted is None or not group or any(item not in wanted for item in group):
+            return None
+        numbers, rows = self._numbered()
+        chosen = np.zeros(len(wanted) + 1, np.bool_)  # the last number: an item no leaf asks for (or null)
+        chosen[[wanted[item] for item in group]] = True
+        found = np.zeros(len(self.starts), np.bool_)
+        found[rows[chosen[numbers]]] = True
+        return pa.array(found, pa.bool_())
+
+    def _numbered(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each item's number among the wanted items (their count when unwanted or null) and its row."""
+        if self._coded is None:
+            wanted = self.wanted
+            values = pa.array(list(wanted), pa.string())  # a dict keeps its numbering order
+            numbers = pc.fill_null(pc.index_in(self.flat, value_set=values), pa.scalar(len(wanted), pa.int32()))
+            starts = self.starts.to_numpy(zero_copy_only=False)
+            lengths = self.ends.to_numpy(zero_copy_only=False) - starts
+            rows = np.repeat(np.arange(len(starts), dtype=np.int64), lengths)
+            self._coded = (numbers.to_numpy(zero_copy_only=False), rows)
+        return self._coded
 
 
 def _owned_children(values: pa.Array) -> tuple[int, int, pa.Array]:
@@ -1097,19 +1153,23 @@ def _is_list(kind: pa.DataType) -> bool:
     return pa.types.is_list(kind) or pa.types.is_large_list(kind)
 
 
-def _list_has(items: tuple[pa.Array, pa.Array, pa.Array], literal: list[str], *, every: bool) -> Mask:
+def _list_has(items: _ListItems, literal: list[str], *, every: bool) -> Mask:
     """has_any / has_all: a row matches when its list holds any / every wanted item (case-folded).
 
-    ``items``: `_list_items` of the column. Counts hits per row with a running sum read at the
-    offsets (no hashing of row numbers). A null list may still own child values (Arrow allows it, and
-    Parquet readers produce it): its row gets some answer here, which the caller's empty mask overrides."""
-    flat, starts, ends = items
+    ``items``: `_list_items` of the column. Answered from the items' numbers among the run's wanted
+    items when they cover ``literal`` (`_ListItems.has`); else counts hits per row with a running sum
+    read at the offsets (no hashing of row numbers). A null list may still own child values (Arrow
+    allows it, and Parquet readers produce it): its row gets some answer here, which the caller's
+    empty mask overrides."""
     wanted = list(dict.fromkeys(fold(v) for v in literal))
     result: Mask | None = None
     for group in ([w] for w in wanted) if every else [wanted]:
-        hits = pc.cast(pc.fill_null(pc.is_in(flat, value_set=pa.array(group, pa.string())), False), pa.int64())
-        running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)])
-        has = pc.greater(pc.subtract(running.take(ends), running.take(starts)), 0)
+        has = items.has(group)
+        if has is None:
+            hits = pc.cast(pc.fill_null(pc.is_in(items.flat, value_set=pa.array(group, pa.string())), False),
+                           pa.int64())
+            running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)])
+            has = pc.greater(pc.subtract(running.take(items.ends), running.take(items.starts)), 0)
         result = has if result is None else pc.and_(result, has)
     return result
 
