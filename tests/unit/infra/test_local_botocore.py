@@ -10,6 +10,7 @@ import pytest
 from botocore.serialize import JSONSerializer, create_serializer
 
 from infra import local_botocore
+from tests.unit.infra.conftest import create_pk_sk_table
 
 MODEL = botocore.session.get_session().get_service_model("dynamodb")
 ITEM = {
@@ -133,15 +134,7 @@ def _answers(client) -> list[dict]:
 
 @pytest.fixture
 def table(moto_dynamodb):
-    moto_dynamodb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_sk_table(moto_dynamodb)
     return moto_dynamodb
 
 
@@ -149,15 +142,7 @@ def test_answers_are_parsed_as_botocore_parses_them(table, patched):
     ours = _answers(table)
     local_botocore.uninstall()
     table.delete_table(TableName="t")
-    table.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_sk_table(table)
     assert ours == _answers(table)
 
 

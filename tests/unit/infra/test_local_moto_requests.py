@@ -6,20 +6,12 @@ import pytest
 
 from infra import local_moto_requests
 from infra.local_moto_requests import plain_params
-
-
-def create_table(client):
-    client.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
-        BillingMode="PAY_PER_REQUEST",
-    )
+from tests.unit.infra.conftest import create_pk_sk_table
 
 
 @pytest.fixture
 def ddb(moto_dynamodb):
-    create_table(moto_dynamodb)
+    create_pk_sk_table(moto_dynamodb)
     sent: list[tuple[str, bytes]] = []
 
     def record(request, **_):
@@ -31,8 +23,14 @@ def ddb(moto_dynamodb):
     local_moto_requests.uninstall()
 
 
-ITEM = {"pk": {"S": "t"}, "sk": {"S": "a"}, "n": {"N": "1.5"}, "ok": {"BOOL": True}, "nothing": {"NULL": True},
-        "m": {"M": {"l": {"L": [{"S": "x"}, {"N": "2"}]}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1"]}}}}
+ITEM = {
+    "pk": {"S": "t"},
+    "sk": {"S": "a"},
+    "n": {"N": "1.5"},
+    "ok": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "m": {"M": {"l": {"L": [{"S": "x"}, {"N": "2"}]}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1"]}}},
+}
 BINARY = {"pk": {"S": "t"}, "sk": {"S": "b"}, "b": {"B": b"\x00\xff"}, "bs": {"BS": [b"\x01"]}}
 
 
@@ -40,25 +38,56 @@ def calls(ddb):
     key = {"pk": {"S": "t"}, "sk": {"S": "a"}}
     ddb.put_item(TableName="t", Item=ITEM, ConditionExpression="attribute_not_exists(pk)")
     ddb.put_item(TableName="t", Item=BINARY)
-    ddb.update_item(TableName="t", Key=key, UpdateExpression="SET #v = :v ADD #c :one",
-                    ExpressionAttributeNames={"#v": "v", "#c": "c"},
-                    ExpressionAttributeValues={":v": {"S": "x"}, ":one": {"N": "1"}}, ReturnValues="ALL_NEW")
+    ddb.update_item(
+        TableName="t",
+        Key=key,
+        UpdateExpression="SET #v = :v ADD #c :one",
+        ExpressionAttributeNames={"#v": "v", "#c": "c"},
+        ExpressionAttributeValues={":v": {"S": "x"}, ":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )
     ddb.get_item(TableName="t", Key=key, ConsistentRead=True, ProjectionExpression="pk, m.l[0]")
-    ddb.query(TableName="t", KeyConditionExpression="pk = :p AND sk > :s", Limit=1, ScanIndexForward=False,
-              ExpressionAttributeValues={":p": {"S": "t"}, ":s": {"S": "0"}}, ExclusiveStartKey=key,
-              ReturnConsumedCapacity="TOTAL")
+    ddb.query(
+        TableName="t",
+        KeyConditionExpression="pk = :p AND sk > :s",
+        Limit=1,
+        ScanIndexForward=False,
+        ExpressionAttributeValues={":p": {"S": "t"}, ":s": {"S": "0"}},
+        ExclusiveStartKey=key,
+        ReturnConsumedCapacity="TOTAL",
+    )
     ddb.scan(TableName="t", Segment=0, TotalSegments=2, FilterExpression="attribute_exists(n)")
     both = [key, {"pk": {"S": "t"}, "sk": {"S": "b"}}]
     ddb.batch_get_item(RequestItems={"t": {"Keys": both, "ConsistentRead": True}})
-    ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {**ITEM, "sk": {"S": "c"}}}},
-                                             {"DeleteRequest": {"Key": {"pk": {"S": "t"}, "sk": {"S": "zz"}}}}]})
-    ddb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": "t", "Item": {**ITEM, "sk": {"S": "d"}}}},
-        {"Update": {"TableName": "t", "Key": key, "UpdateExpression": "SET #w = :w",
-                    "ExpressionAttributeNames": {"#w": "w"}, "ExpressionAttributeValues": {":w": {"S": "1"}}}},
-        {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "t"}, "sk": {"S": "b"}},
-                            "ConditionExpression": "attribute_exists(pk)"}},
-    ])
+    ddb.batch_write_item(
+        RequestItems={
+            "t": [
+                {"PutRequest": {"Item": {**ITEM, "sk": {"S": "c"}}}},
+                {"DeleteRequest": {"Key": {"pk": {"S": "t"}, "sk": {"S": "zz"}}}},
+            ]
+        }
+    )
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "t", "Item": {**ITEM, "sk": {"S": "d"}}}},
+            {
+                "Update": {
+                    "TableName": "t",
+                    "Key": key,
+                    "UpdateExpression": "SET #w = :w",
+                    "ExpressionAttributeNames": {"#w": "w"},
+                    "ExpressionAttributeValues": {":w": {"S": "1"}},
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": "t",
+                    "Key": {"pk": {"S": "t"}, "sk": {"S": "b"}},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+        ]
+    )
     ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": key}}])
     ddb.delete_item(TableName="t", Key={"pk": {"S": "t"}, "sk": {"S": "c"}}, ReturnValues="ALL_OLD")
     ddb.describe_table(TableName="t")
@@ -79,7 +108,8 @@ def test_item_requests_give_moto_the_parameters_its_parser_gives(ddb):
             continue
         taken.append(operation)
         parsed = JSONParser(model.operation_model(operation), map_type=dict).parse(
-            {"method": "POST", "values": {}, "headers": {}, "body": body, "url_path": "/", "url_params": {}})
+            {"method": "POST", "values": {}, "headers": {}, "body": body, "url_path": "/", "url_params": {}}
+        )
         assert plain == parsed, operation
     # every item operation but the binary put took the plain way; DescribeTable never does
     assert set(taken) == local_moto_requests.ITEM_OPERATIONS
@@ -91,7 +121,7 @@ def test_stored_items_are_the_same_with_the_plain_reading(ddb):
     client, _ = ddb
     unpatched = calls(client)
     client.delete_table(TableName="t")
-    create_table(client)
+    create_pk_sk_table(client)
     local_moto_requests.install()
     assert calls(client) == unpatched
     assert unpatched[1]["b"] == {"B": b"\x00\xff"}

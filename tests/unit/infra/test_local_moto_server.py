@@ -17,6 +17,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from infra.local_moto import make_local_server
 from infra.local_moto_server import LocalRequestHandler, direct_service
+from tests.unit.infra.conftest import create_pk_sk_table
 
 SIGNED = "AWS4-HMAC-SHA256 Credential=k/20261206/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=x"
 
@@ -99,16 +100,7 @@ def _without_metadata(answer: Any) -> Any:
 def _conversation(server: Server) -> list[Any]:
     """DynamoDB writes, reads, errors and a stream read; S3 and SQS through moto's app."""
     ddb, streams, s3, sqs = (server.client(s) for s in ("dynamodb", "dynamodbstreams", "s3", "sqs"))
-    stream_arn = ddb.create_table(
-        TableName="t",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream_arn = create_pk_sk_table(ddb, stream=True)["LatestStreamArn"]
     item = {
         "pk": {"S": "t1"},
         "sk": {"S": "a"},

@@ -7,22 +7,14 @@ import copy
 import pytest
 
 from infra.local_moto_transactions import install, uninstall
+from tests.unit.infra.conftest import create_pk_sk_table
 
 
 @pytest.fixture
 def table(moto_dynamodb):
     install()
     ddb = moto_dynamodb
-    ddb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    create_pk_sk_table(ddb, stream=True)
     yield ddb
     uninstall()
 
