@@ -19,7 +19,7 @@ class FakeStack:
         self.events.append(f"stop {self.url}")
 
 
-def test_each_seed_runs_on_a_fresh_stack_and_tenant_of_its_own_with_one_worker(monkeypatch):
+def test_each_seed_runs_on_a_fresh_stack_and_tenant_of_its_own_with_one_worker(monkeypatch, tmp_path):
     # one stack for every seed let seed 3 meet seed 1's and 2's leftovers (and background jobs),
     # and two workers decided by timing which captured ids later requests used
     events: list[str] = []
@@ -39,6 +39,7 @@ def test_each_seed_runs_on_a_fresh_stack_and_tenant_of_its_own_with_one_worker(m
         events.append(f"run seed {seed} on {url} with {workers} worker(s)")
         return fuzz.FuzzRun(seed=seed, returncode=0, output="Tested: 1\n")
 
+    monkeypatch.setattr(fuzz.tempfile, "mkdtemp", lambda prefix: str(tmp_path / prefix))
     monkeypatch.setattr("tests.e2e.conftest.start_stack", start_stack)
     monkeypatch.setattr(fuzz, "fuzz_tenant", fuzz_tenant)
     monkeypatch.setattr(fuzz, "run_schemathesis", run_schemathesis)
