@@ -8,7 +8,9 @@ Powertools' generated document, finished in this one place with what Powertools 
 - OpenAPI ``links`` from each operation that creates something to every operation that takes its
   id in the path (``LINKS``), so a client - and schemathesis' stateful phase - can follow
   create -> read -> change -> delete. A link is added for each operation whose path starts with
-  the target prefix, so routes added later are linked without touching this table.
+  the target prefix, so routes added later are linked without touching this table. A link to
+  PUT /segments/{segment_id} also carries the segment's ``type`` and ``rules`` into the body
+  (``LINK_BODIES``): the type never changes and the rules must fit it.
 - The rule language's JSON Schema (``shared/schemas/rule.schema.json``, recursive, ``if``/``then``
   per operator) as components: ``Rule`` and ``Rule<Form>`` for each of its ``$defs``, so every body
   that carries a rule (``RuleJson``) says exactly what ``parse_rule`` takes, short of the tenant's
@@ -79,6 +81,14 @@ LINKS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("post", "/segments/{segment_id}/reset-score", "$response.body#/job_id", ("/jobs/{",)),
     ("post", "/events", "$response.body#/batch_id", ("/events/batches/{",)),
 ]
+
+# Request body fields a link carries from the created resource into a target, by target (method,
+# path): PUT replaces a segment's definition but never its type, and the rules must fit that type,
+# so a client (and schemathesis' stateful phase, which merges these into the body it draws) takes
+# both from the segment it just created.
+LINK_BODIES: dict[tuple[str, str], dict[str, str]] = {
+    ("put", "/segments/{segment_id}"): {"type": "$response.body#/type", "rules": "$response.body#/rules"},
+}
 
 _PARAMETER = re.compile(r"\{([^}/]+)\}")
 
@@ -171,8 +181,13 @@ def _add_links(document: dict[str, Any]) -> None:
             parameter = _PARAMETER.search(target_path)
             if parameter is None:
                 continue
-            links[target["operationId"]] = {
+            link = {
                 "operationId": target["operationId"],
                 "parameters": {f"path.{parameter.group(1)}": expression},
                 "description": f"{target_method.upper()} {target_path} with the {parameter.group(1)} just created",
             }
+            body = LINK_BODIES.get((target_method, target_path))
+            if body is not None and expression.startswith("$response.body#"):
+                link["requestBody"] = body
+                link["description"] += ", and its " + " and ".join(body)
+            links[target["operationId"]] = link

@@ -2,13 +2,21 @@
 (examples, coverage, fuzzing, stateful through the document's links), a fixed seed and a bounded
 number of examples. A run fails on any 5xx and on any response the document does not describe.
 
-    python -m tests.e2e.fuzz [--seeds 1 2] [--max-examples 25] [--workers 2]   (what `make fuzz` runs)
+    python -m tests.e2e.fuzz [--seeds 1 2] [--max-examples 25] [--workers 1]   (what `make fuzz` runs)
 
-It starts its own local stack (``python -m infra.localstack`` on a free port) and a fresh tenant per
-seed, seeded with a few of everything requests must name (``seed_tenant``), or uses ``--url``/
-``--api-key`` for a stack and tenant already running. schemathesis draws the names the document marks
-with a tenant-name format from the tenant (hooks: ``tests/e2e/fuzz_hooks.py``), and a "schema
-validation mismatch" warning on any operation fails the run. Settings: ``tests/e2e/schemathesis.toml``.
+It starts a fresh local stack per seed (``python -m infra.localstack`` on a port the system hands
+out, never the default 3000) and in it a fresh tenant named after the seed, seeded with a few of
+everything requests must name (``seed_tenant``), or uses ``--url``/``--api-key`` for a stack and
+tenant already running. One stack per seed and one schemathesis worker (``--workers 1``, the
+default) make a seed's run as repeatable as schemathesis allows: its generation (every phase,
+stateful included) is fixed by ``--seed``, no example database, and what the service answers no
+longer depends on another seed's leftovers or on which of two workers reached an operation first
+(captured ids feed later operations). What stays outside a seed: server-made ids and timestamps, and
+background work (jobs, the hourly scheduled evaluation) finishing sooner or later.
+
+schemathesis draws the names the document marks with a tenant-name format from the tenant (hooks:
+``tests/e2e/fuzz_hooks.py``), and a "schema validation mismatch" warning on any operation fails the
+run. Settings: ``tests/e2e/schemathesis.toml``.
 ``tests/e2e/test_fuzz_e2e.py`` runs the same with a small budget inside ``make test``.
 """
 
@@ -21,6 +29,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +131,7 @@ class FuzzRun:
     returncode: int
     output: str
     mismatches: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -209,36 +219,40 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--max-examples", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="more is faster but not repeatable per seed")
     parser.add_argument("--url", help="a local stack already running (default: start one)")
     parser.add_argument("--api-key", help="with --url: the tenant's key (default: a new tenant)")
     args = parser.parse_args(argv)
 
-    stack = None
-    url = args.url
-    if url is None:
-        from tests.e2e.conftest import start_stack
+    runs = []
+    logs = {}
+    for seed in args.seeds:
+        started = time.monotonic()
+        stack = None
+        url = args.url
+        if url is None:
+            from tests.e2e.conftest import start_stack
 
-        stack = start_stack(Path(tempfile.mkdtemp(prefix="fuzz-")) / "localstack.log")
-        url = stack.url
-    try:
-        runs = []
-        for seed in args.seeds:
+            stack = start_stack(Path(tempfile.mkdtemp(prefix=f"fuzz-seed{seed}-")) / "localstack.log")
+            url = stack.url
+            logs[seed] = stack.log_path
+        try:
             if args.api_key:
                 key, names = args.api_key, tenant_names(url, args.api_key)
             else:
                 key, names = fuzz_tenant(url, f"Fuzz seed {seed}")
             run = run_schemathesis(url, key, names, seed=seed, max_examples=args.max_examples, workers=args.workers)
-            print(run.output)
-            runs.append(run)
-        for run in runs:
-            print(("PASS " if run.passed else "FAIL ") + run.summary())
-        if stack is not None and not all(run.passed for run in runs):
-            print(f"local stack log: {stack.log_path}")
-        return 0 if all(run.passed for run in runs) else 1
-    finally:
-        if stack is not None:
-            stack.stop()
+        finally:
+            if stack is not None:
+                stack.stop()
+        run.seconds = time.monotonic() - started
+        print(run.output, flush=True)
+        runs.append(run)
+    for run in runs:
+        print(("PASS " if run.passed else "FAIL ") + run.summary() + f" ({run.seconds:.0f} s)")
+        if not run.passed and run.seed in logs:
+            print(f"  local stack log: {logs[run.seed]}")
+    return 0 if all(run.passed for run in runs) else 1
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from audience.segments.inputs import (
     SaveAsListRequest,
     SegmentDraft,
     SegmentPatch,
+    SegmentReplacement,
     TransferRequest,
 )
 from audience.segments.members import add_members, list_members, remove_members
@@ -135,10 +136,12 @@ def read(segment_id: str) -> dict[str, Any]:
 @router.put(
     "/segments/<segment_id>",
     summary="Replace a segment (If-Match: version makes it conditional)",
+    description="The whole definition is replaced; `type` may be left out (a segment's type never changes, "
+    "and a given one must be the segment's), and the rules must fit the type: none for static, some for dynamic.",
     tags=TAGS,
     responses={200: _ok(SegmentOut)},
 )
-def replace(segment_id: str, draft: Annotated[SegmentDraft, Body()]) -> dict[str, Any]:
+def replace(segment_id: str, draft: Annotated[SegmentReplacement, Body()]) -> dict[str, Any]:
     return present(replace_segment(tenant_id(router), segment_id, draft, if_match=if_match(router)))
 
 

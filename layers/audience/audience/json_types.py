@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, Strict, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
 
 
 def _whole_float_as_int(value: Any) -> Any:
@@ -90,8 +90,29 @@ def tenant_name(kind: str) -> dict[str, Any]:
     return {"format": kind}
 
 
+DAY_COUNT_OPERATORS = frozenset({"within_last_days", "more_than_days_ago", "within_next_days"})
+"""The operators whose value is a day count (``audience.rules.operators``' ``ValueKind.DAYS``)."""
+
+
+def whole_day_counts(node: Any) -> Any:
+    """The rule document with its day counts (a ``within_last_days`` window, the value of a day
+    operator) written as ints: the rule schema's ``type: integer`` allows ``30.0``, the parser
+    takes it as 30, and what is stored, checked against retention (``audience.event_retention``) and
+    read by the evaluators is then the same int whichever way the caller wrote it."""
+    if isinstance(node, dict):
+        out = {key: whole_day_counts(value) for key, value in node.items()}
+        if "event" in out and "within_last_days" in out:
+            out["within_last_days"] = _whole_float_as_int(out["within_last_days"])
+        if out.get("op") in DAY_COUNT_OPERATORS and "value" in out:
+            out["value"] = _whole_float_as_int(out["value"])
+        return out
+    if isinstance(node, list):
+        return [whole_day_counts(item) for item in node]
+    return node
+
+
 RULE_PLACEHOLDER = "x-rule"
-RuleJson = Annotated[dict[str, Any], WithJsonSchema({RULE_PLACEHOLDER: "SPEC §2"})]
+RuleJson = Annotated[dict[str, Any], AfterValidator(whole_day_counts), WithJsonSchema({RULE_PLACEHOLDER: "SPEC §2"})]
 """A rule of the rule language (SPEC §2): parsed by ``audience.rules.parse_rule`` against the
 tenant's catalog. In the document, ``functions/api/openapi_document.py`` puts a ``$ref`` to the
 rule JSON Schema (``shared/schemas/rule.schema.json``, as components ``Rule*``) where this

@@ -66,6 +66,20 @@ def test_links_reach_routes_added_later_by_prefix():
     assert links["read_field"]["parameters"] == {"path.name": "$response.body#/name"}
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/segments", "201"), ("/segments/{segment_id}/clone", "201"), ("/segments/{segment_id}/save-as-list", "201")],
+)
+def test_a_link_to_put_a_segment_carries_the_new_segments_type_and_rules_into_the_body(doc, path, status):
+    # PUT keeps the segment's type and checks the rules against it: a link that only names the id
+    # leaves the stateful fuzz phase drawing the other type, or rules a static segment cannot have
+    link = doc["paths"][path]["post"]["responses"][status]["links"]["replace_segments__segment_id__put"]
+    assert link["requestBody"] == {"type": "$response.body#/type", "rules": "$response.body#/rules"}
+    assert link["parameters"] == {"path.segment_id": "$response.body#/id"}
+    other = doc["paths"][path]["post"]["responses"][status]["links"]["patch_segments__segment_id__patch"]
+    assert "requestBody" not in other
+
+
 def test_post_events_documents_its_body_and_202(doc):
     operation = doc["paths"]["/events"]["post"]
     assert "requestBody" in operation and "202" in operation["responses"]

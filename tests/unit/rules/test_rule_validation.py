@@ -183,8 +183,23 @@ def test_iso_8601_dates_and_datetimes_are_accepted(text):
 
 def test_day_counts_are_whole_non_negative_numbers():
     parse_rule({"field": "created_at", "op": "within_last_days", "value": 0}, DEFAULT_CATALOG)
-    for bad in (-1, 1.0, "1", True, None, 100_001):
+    for bad in (-1, 1.5, -1.0, 100_001.0, float("inf"), float("nan"), "1", True, None, 100_001):
         assert paths_of({"field": "created_at", "op": "within_last_days", "value": bad}) == ["/rules/value"]
+
+
+def test_a_whole_float_day_count_is_the_integer_json_schema_says_it_is_and_parses_as_an_int():
+    # the rule schema says "type": "integer", which 53769.0 is (schemathesis sent it and met a 422)
+    rule = parse_rule({"all": [
+        {"field": "created_at", "op": "within_last_days", "value": 53769.0},
+        {"event": "open", "within_last_days": 30.0,
+         "where": [{"field": "n", "op": "gt", "value": 2.0}],
+         "aggregate": {"fn": "last_at", "op": "more_than_days_ago", "value": 7.0}},
+    ]}, DEFAULT_CATALOG)
+    condition, activity = rule.all
+    assert condition.value == 53769 and type(condition.value) is int
+    assert activity.within_last_days == 30 and type(activity.within_last_days) is int
+    assert type(activity.aggregate.value) is int
+    assert type(activity.where[0].value) is float  # a number, not a day count: left as sent
 
 
 def test_a_unary_operator_may_carry_an_explicit_null_value():

@@ -251,7 +251,7 @@ class _Parser:
                        f"use one of {', '.join(operators)}")
             return None
         ok &= self.value(node, path, operators[op], field_type)
-        return FieldCondition(field=name, op=op, value=node.get("value")) if ok else None
+        return FieldCondition(field=name, op=op, value=_literal(node, operators[op])) if ok else None
 
     def event_condition(self, node: dict, path: str) -> Any:
         ok = self.keys(node, path, required={"event"}, allowed={"event", "where", "within_last_days", "aggregate"})
@@ -276,7 +276,8 @@ class _Parser:
         aggregate = self.aggregate(node.get("aggregate", {}), f"{path}/aggregate")
         if not ok or aggregate is None:
             return None
-        return EventCondition(event=name, where=tuple(where), within_last_days=window, aggregate=aggregate)
+        days = None if window is None else _whole(window)
+        return EventCondition(event=name, where=tuple(where), within_last_days=days, aggregate=aggregate)
 
     def property_condition(self, node: Any, path: str) -> Any:
         if not isinstance(node, dict):
@@ -295,7 +296,7 @@ class _Parser:
                        f"use one of {', '.join(PROPERTY_OPERATORS)}")
             return None
         ok &= self.value(node, path, PROPERTY_OPERATORS[op], None)
-        return PropertyCondition(field=name, op=op, value=node.get("value")) if ok else None
+        return PropertyCondition(field=name, op=op, value=_literal(node, PROPERTY_OPERATORS[op])) if ok else None
 
     def aggregate(self, node: Any, path: str) -> Aggregate | None:
         if not isinstance(node, dict):
@@ -321,7 +322,7 @@ class _Parser:
             self.error(f"{path}/op", f"operator {op!r} does not apply to {fn!r}")
             return None
         ok &= self.value(node, path, OPERATORS[result_type][op], result_type)
-        return Aggregate(fn=fn, field=prop, op=op, value=node.get("value")) if ok else None
+        return Aggregate(fn=fn, field=prop, op=op, value=_literal(node, OPERATORS[result_type][op])) if ok else None
 
     def keys(self, node: dict, path: str, *, required: set[str], allowed: set[str]) -> bool:
         ok = True
@@ -437,7 +438,26 @@ def _range_reversed(low: date | datetime, high: date | datetime) -> bool:
 
 
 def _is_days(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DAYS
+    """A day count is a JSON Schema integer from 0 to MAX_DAYS: ``30`` or ``30.0`` (what the rule
+    schema's ``type: integer`` allows too), never ``30.5``, ``true`` or ``"30"``."""
+    return _whole(value) is not None and 0 <= value <= MAX_DAYS
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int when it is a JSON integer (an int, or a float with no fractional part)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _literal(node: dict, kind: ValueKind) -> Any:
+    """The condition's value as the evaluators take it: a day count always an int (``30.0`` is 30)."""
+    value = node.get("value")
+    return _whole(value) if kind is ValueKind.DAYS else value
 
 
 def _escape(key: Any) -> str:

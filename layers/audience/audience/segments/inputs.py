@@ -61,8 +61,26 @@ class _Strict(BaseModel):
         return value
 
 
+def _rules_follow_the_type(schema: dict[str, Any]) -> None:
+    """The document states the rule that ``check_definition`` enforces (422 at ``/rules``): a static
+    segment has no rules (its members are added), a dynamic one needs them. Said for the ``type`` the
+    body carries; a PUT body may leave ``type`` out, and then the segment's own type decides."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"type": {"const": "static"}}, "required": ["type"]},
+            "then": {"properties": {"rules": {"type": "null"}}},
+        },
+        {
+            "if": {"properties": {"type": {"const": "dynamic"}}, "required": ["type"]},
+            "then": {"properties": {"rules": {"not": {"type": "null"}}}, "required": ["rules"]},
+        },
+    ]
+
+
 class SegmentDraft(_Strict):
-    """A whole segment definition (POST /segments, PUT /segments/{id})."""
+    """A whole segment definition (POST /segments)."""
+
+    model_config = ConfigDict(json_schema_extra=_rules_follow_the_type)
 
     name: str = NAME
     description: str | None = Field(default=None, max_length=2000)
@@ -80,6 +98,17 @@ class SegmentDraft(_Strict):
     @classmethod
     def _topics(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+
+class SegmentReplacement(SegmentDraft):
+    """A whole segment definition replacing a segment's (PUT /segments/{id}). A segment's type never
+    changes (a list becomes rules through clone, rules a list through save-as-list), so ``type`` is
+    not something PUT replaces: left out, the segment keeps its type; given, it must be the
+    segment's type (422 at ``/type`` otherwise). Everything else is replaced, defaults included."""
+
+    type: Literal["static", "dynamic"] = may_be_absent(
+        description="the segment's own type, which never changes: may be left out"
+    )
 
 
 class SegmentPatch(_Strict):

@@ -13,7 +13,7 @@ from typing import Any
 
 from audience.errors import Conflict, PreconditionFailed, ValidationFailed
 from audience.segments.definition import check_definition
-from audience.segments.inputs import SegmentDraft, SegmentPatch
+from audience.segments.inputs import SegmentPatch, SegmentReplacement
 from audience.segments.placement import place
 from audience.storage import campaigns_repo, memberships_repo, segments_repo
 from audience.storage.base import now_iso
@@ -22,8 +22,13 @@ from audience.storage.records import Segment
 UNCONDITIONAL_ATTEMPTS = 3
 
 
-def replace_segment(tenant: str, segment_id: str, draft: SegmentDraft, *, if_match: int | None = None) -> Segment:
-    return _write(tenant, segment_id, draft.model_dump(), if_match)
+def replace_segment(tenant: str, segment_id: str, draft: SegmentReplacement, *, if_match: int | None = None) -> Segment:
+    """Every field of the definition replaced (defaults for those left out), except ``type``, which
+    is only checked when given; the rules are checked against the segment's own type."""
+    changes = draft.model_dump()
+    if "type" not in draft.model_fields_set:
+        del changes["type"]
+    return _write(tenant, segment_id, changes, if_match)
 
 
 def patch_segment(tenant: str, segment_id: str, patch: SegmentPatch, *, if_match: int | None = None) -> Segment:
