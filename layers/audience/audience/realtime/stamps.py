@@ -14,12 +14,16 @@ Two kinds of item in MembershipsTable, both keyed by tenant:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError
 
-from audience.storage.base import SettingsBoundModel, now_iso
+from audience.settings import get_settings
+from audience.storage import rules_version
+from audience.storage.base import SettingsBoundModel, connection, now_iso
 from audience.storage.models import MembershipsMeta, by_contact_pk, membership_pk
 from audience.storage.paging import chunks, condition_failed
 
@@ -53,39 +57,101 @@ class StampedMembership(SettingsBoundModel):
     evaluated_at = UnicodeAttribute(null=True)
 
 
-def claim(tenant: str, contact_id: str, changed_at: str) -> bool:
-    """Advance the contact's watermark to ``changed_at``; False when a newer change was applied."""
-    mark = StreamWatermark(watermark_pk(tenant), contact_id)
+class RulesMoved(Exception):
+    """The tenant's rules stamp moved since the caller read its rules: reload them, claim again."""
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(tenant)
+        self.tenant = tenant
+
+
+UNCHECKED: Any = object()  # ``rules_stamp`` default: claim without checking the tenant's rules stamp
+
+
+def _claim_update(table: str, tenant: str, contact_id: str, changed_at: str) -> dict[str, Any]:
+    """The conditional watermark update as a raw request (built per claim without pynamodb's
+    expression builder: the same ``SET`` and condition every time, only the values differ)."""
+    return {
+        "TableName": table,
+        "Key": {"pk": {"S": watermark_pk(tenant)}, "sk": {"S": contact_id}},
+        "UpdateExpression": "SET #seen = :at",
+        "ConditionExpression": "attribute_not_exists(#seen) OR #seen <= :at",
+        "ExpressionAttributeNames": {"#seen": "seen_at"},
+        "ExpressionAttributeValues": {":at": {"S": changed_at}},
+    }
+
+
+def _reasons(exc: ClientError) -> list[str | None]:
+    return [reason.get("Code") for reason in exc.response.get("CancellationReasons") or []]
+
+
+def claim(tenant: str, contact_id: str, changed_at: str, rules_stamp: str | None = UNCHECKED) -> bool:
+    """Advance the contact's watermark to ``changed_at``; False when a newer change was applied.
+
+    With ``rules_stamp`` (the stamp of the rules the caller holds, ``rules_version``), the claim and a
+    check that the stamp is unchanged go in one transaction: RulesMoved when it moved (nothing claimed),
+    so a container that keeps a tenant's rules learns they are stale in the request it makes anyway."""
+    client = connection().client
+    update = _claim_update(get_settings().memberships_table, tenant, contact_id, changed_at)
+    if rules_stamp is UNCHECKED:
+        try:
+            client.update_item(**update)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
     try:
-        mark.update(
-            actions=[StreamWatermark.seen_at.set(changed_at)],
-            condition=StreamWatermark.seen_at.does_not_exist() | (StreamWatermark.seen_at <= changed_at),
+        client.transact_write_items(
+            TransactItems=[{"Update": update}, rules_version.unchanged_check(tenant, rules_stamp)]
         )
-    except UpdateError as exc:
-        if condition_failed(exc):
+    except ClientError as exc:
+        reasons = _reasons(exc)
+        if reasons[1:2] == ["ConditionalCheckFailed"]:
+            raise RulesMoved(tenant) from exc
+        if reasons[:1] == ["ConditionalCheckFailed"]:
             return False
         raise
     return True
 
 
-def claim_many(claims: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+def claim_many(
+    claims: Iterable[tuple[str, str, str]],
+    rules_stamps: Mapping[str, str | None] | None = None,
+    reload: Callable[[str], str | None] | None = None,
+) -> set[tuple[str, str, str]]:
     """``claim`` for many contacts at once: ``(tenant, contact_id, changed_at)`` of distinct contacts,
     one transaction of conditional updates per 100 instead of a request each. A transaction is
     all-or-nothing: when one claim in it is stale (or it conflicts), none of its claims is made and
-    they are left out of the answer, for the caller to claim one by one. Returns the claims made."""
+    they are left out of the answer, for the caller to claim one by one. Returns the claims made.
+
+    With ``rules_stamps`` (tenant -> stamp of the rules the caller holds), each transaction holds one
+    tenant's claims (99) and the check of its stamp; when the stamp moved, ``reload(tenant)`` reloads
+    the caller's rules and gives the new stamp, and the chunk is tried once more."""
+    table = get_settings().memberships_table
+    client = connection().client
+    by_tenant: dict[str | None, list[tuple[str, str, str]]] = {}
+    for key in dict.fromkeys(claims):
+        by_tenant.setdefault(key[0] if rules_stamps is not None else None, []).append(key)
     made: set[tuple[str, str, str]] = set()
-    connection = StreamWatermark._get_connection()
-    for chunk in chunks(list(dict.fromkeys(claims)), TRANSACTION_ITEMS):
-        updates = [connection.get_operation_kwargs(
-            watermark_pk(tenant), range_key=contact_id, actions=[StreamWatermark.seen_at.set(changed_at)],
-            condition=StreamWatermark.seen_at.does_not_exist() | (StreamWatermark.seen_at <= changed_at))
-            for tenant, contact_id, changed_at in chunk]
-        try:
-            connection.connection.transact_write_items(condition_check_items=[], delete_items=[], put_items=[],
-                                                       update_items=updates)
-        except TransactWriteError:
-            continue
-        made.update(chunk)
+    for tenant, keys in by_tenant.items():
+        size = TRANSACTION_ITEMS if tenant is None else TRANSACTION_ITEMS - 1
+        for chunk in chunks(keys, size):
+            items = [{"Update": _claim_update(table, t, cid, at)} for t, cid, at in chunk]
+            for attempt in range(2):
+                check = [] if tenant is None else [rules_version.unchanged_check(tenant, rules_stamps[tenant])]
+                try:
+                    client.transact_write_items(TransactItems=items + check)
+                except ClientError as exc:
+                    moved = tenant is not None and _reasons(exc)[len(items) :] == ["ConditionalCheckFailed"]
+                    if moved and reload is not None and attempt == 0:
+                        rules_stamps = {**rules_stamps, tenant: reload(tenant)}
+                        continue
+                    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                        raise
+                    break
+                made.update(chunk)
+                break
     return made
 
 
