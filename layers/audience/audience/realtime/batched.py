@@ -22,9 +22,9 @@ from pynamodb.exceptions import TransactWriteError
 from audience.realtime import stamps
 from audience.segments.placement import record_change
 from audience.settings import get_settings
-from audience.storage import batch, history_repo, segments_repo
+from audience.storage import batch, history_repo, memberships_repo, segments_repo
 from audience.storage.base import connection, now_iso
-from audience.storage.models import HistoryDayItem, SegmentItem, by_contact_pk, history_pk, membership_pk, tenant_pk
+from audience.storage.models import HistoryDayItem, SegmentItem, history_pk, membership_pk, tenant_pk
 from audience.storage.paging import chunks
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit of actions per TransactWriteItems
@@ -49,17 +49,11 @@ def write_memberships(
     sets the counts outright. `changed_at` None (erasure) only deletes."""
     stamp = changed_at or now_iso()
     added_at = now_iso()
-    puts = [
-        stamps.StampedMembership(
-            membership_pk(tenant, join.segment_id),
-            contact_id,
-            gsi1pk=by_contact_pk(tenant, contact_id),
-            gsi1sk=join.segment_id,
-            source="dynamic",
-            category=join.category,
-            added_at=added_at,
-            evaluated_at=stamp,
-        )
+    puts = [  # attribute maps, as ``StampedMembership`` stores them, without a model per membership
+        {
+            **memberships_repo._item(tenant, join.segment_id, contact_id, "dynamic", join.category, added_at),
+            "evaluated_at": {"S": stamp},
+        }
         for join in joins
     ]
     deletes = [{"pk": membership_pk(tenant, segment_id), "sk": contact_id} for segment_id in leaves]
