@@ -188,3 +188,38 @@ def test_claims_are_raw_requests_not_built_by_pynamodb_per_contact(aws, monkeypa
     assert stamps.claim("t-raw", "c9", older, None)  # with the rules check: no stamp stored yet
     monkeypatch.undo()
     assert stamps.watermark("t-raw", "c0") == newer and stamps.watermark("t-raw", "c9") == older
+
+
+def test_memberships_are_read_raw_and_unprocessed_keys_are_read_again(aws, monkeypatch):
+    """The batch's membership read builds no model per membership found, and a throttled part of the
+    answer (UnprocessedKeys) is asked for again, not lost."""
+    from audience.storage.base import connection
+
+    for sid in ("s1", "s2", "s3"):
+        stamps.add("t-read", sid, "c1", None, STAMP)
+    stamps.add("t-read", "s2", "c2", None, STAMP)
+    real = connection().client
+
+    class Throttled:  # the first answer hands back all but one key as unprocessed
+        calls = 0
+
+        def batch_get_item(self, RequestItems):
+            Throttled.calls += 1
+            if Throttled.calls > 1:
+                return real.batch_get_item(RequestItems=RequestItems)
+            [(table, request)] = RequestItems.items()
+            answer = real.batch_get_item(RequestItems={table: {**request, "Keys": request["Keys"][:1]}})
+            return {**answer, "UnprocessedKeys": {table: {**request, "Keys": request["Keys"][1:]}}}
+
+    class Connection:
+        client = Throttled()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built per membership")
+
+    monkeypatch.setattr(stamps, "connection", lambda: Connection())
+    monkeypatch.setattr(stamps, "time", type("T", (), {"sleep": staticmethod(lambda s: None)}))
+    monkeypatch.setattr(stamps.StampedMembership, "from_raw_data", classmethod(refuse))
+    found = stamps.current_members_of_many("t-read", ["c1", "c2", "c3"], ["s1", "s2", "s3", "s4"])
+    assert found == {"c1": {"s1", "s2", "s3"}, "c2": {"s2"}, "c3": set()}
+    assert Throttled.calls == 2

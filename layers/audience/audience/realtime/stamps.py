@@ -14,6 +14,7 @@ Two kinds of item in MembershipsTable, both keyed by tenant:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from audience.storage.paging import chunks, condition_failed
 
 WATERMARK_PARTITION = "~stream"
 BATCH_GET_SIZE = 100
+BATCH_GET_ATTEMPTS = 8
 TRANSACTION_ITEMS = 100  # DynamoDB's limit of actions per TransactWriteItems
 
 
@@ -176,13 +178,24 @@ def current_members(tenant: str, contact_id: str, segment_ids: Iterable[str]) ->
 
 def current_members_of_many(tenant: str, contact_ids: Iterable[str], segment_ids: Iterable[str]) -> dict[str, set[str]]:
     """``current_members`` of many contacts at once: their (segment, contact) keys packed 100 per
-    consistent BatchGet, so a stream batch of contacts in a few segments reads in a few calls."""
+    consistent BatchGet, so a stream batch of contacts in a few segments reads in a few calls. Raw
+    requests and answers (only the keys are projected): no model is built per membership found."""
     found: dict[str, set[str]] = {cid: set() for cid in contact_ids}
     segments = list(dict.fromkeys(segment_ids))
-    keys = [(membership_pk(tenant, sid), cid) for cid in found for sid in segments]
+    keys = [{"pk": {"S": membership_pk(tenant, sid)}, "sk": {"S": cid}} for cid in found for sid in segments]
+    table, client, cut = get_settings().memberships_table, connection().client, len(tenant) + 1
     for chunk in chunks(keys, BATCH_GET_SIZE):
-        for item in StampedMembership.batch_get(chunk, consistent_read=True, attributes_to_get=["pk", "sk"]):
-            found[item.sk].add(item.pk[len(tenant) + 1 :])
+        request = {table: {"Keys": chunk, "ConsistentRead": True, "ProjectionExpression": "pk, sk"}}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            answer = client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(table, []):
+                found[item["sk"]["S"]].add(item["pk"]["S"][cut:])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 1.0))  # throttled: back off as pynamodb's batch_get does
+        else:
+            raise RuntimeError(f"memberships of {tenant} stayed unprocessed after {BATCH_GET_ATTEMPTS} reads")
     return found
 
 
