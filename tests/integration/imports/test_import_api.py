@@ -183,3 +183,26 @@ def test_event_file_redelivered_is_appended_once(aws, tenant):
     from datetime import UTC, datetime
 
     assert read_events(TENANT, s3, since=datetime(2025, 3, 2, tzinfo=UTC)).num_rows == 6
+
+
+def test_import_routes_reuse_the_containers_clients_across_requests(tenant, monkeypatch):
+    status, created = call_api("POST", "/imports", {"file_name": "a.csv"})  # the container's first: builds them
+    assert status == 201
+    built: list[str] = []
+    real = boto3.client
+
+    def counting(name, *args, **kwargs):
+        built.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting)
+    for _ in range(3):
+        status, job = call_api("GET", f"/imports/{created['job_id']}")
+        assert status == 200 and job["status"] == "pending"
+    status, other = call_api("POST", "/imports", {"file_name": "b.csv"}, tenant="rival")
+    assert status == 201
+    assert built == []  # no client built per request
+    # the shared clients keep tenants apart: the tenant is in the key, not in the client
+    assert f"tenants/rival/imports/{other['job_id']}/b.csv" in requests.utils.unquote(other["upload_url"])
+    status, _ = call_api("GET", f"/imports/{other['job_id']}")
+    assert status == 404

@@ -20,20 +20,42 @@ STAMP = "2025-06-01T12:00:00.000Z"
 
 
 def _record(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
-    image = ContactItem(tenant, contact_id, fields=fields, created_at=STAMP, updated_at=STAMP, erased=False,
-                        gsi1pk=tenant, gsi1sk=f"{STAMP}#{contact_id}", version=1).serialize()
-    return {"eventID": str(sequence), "eventName": "MODIFY", "eventSource": "aws:dynamodb",
-            "dynamodb": {"ApproximateCreationDateTime": datetime(2025, 6, 1, 12, tzinfo=UTC).timestamp(),
-                         "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}}, "NewImage": image,
-                         "SequenceNumber": f"{sequence:021d}", "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    image = ContactItem(
+        tenant,
+        contact_id,
+        fields=fields,
+        created_at=STAMP,
+        updated_at=STAMP,
+        erased=False,
+        gsi1pk=tenant,
+        gsi1sk=f"{STAMP}#{contact_id}",
+        version=1,
+    ).serialize()
+    return {
+        "eventID": str(sequence),
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "ApproximateCreationDateTime": datetime(2025, 6, 1, 12, tzinfo=UTC).timestamp(),
+            "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}},
+            "NewImage": image,
+            "SequenceNumber": f"{sequence:021d}",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
 
 
 @pytest.fixture
 def hundred_segments(aws):
     tenant = "t-requests"
     for i in range(100):
-        segments_repo.create(tenant, name=f"score {i}", type="dynamic", segment_id=f"s{i:03d}",
-                             rules={"field": "score", "op": "gte", "value": i})
+        segments_repo.create(
+            tenant,
+            name=f"score {i}",
+            type="dynamic",
+            segment_id=f"s{i:03d}",
+            rules={"field": "score", "op": "gte", "value": i},
+        )
     return tenant
 
 
@@ -126,17 +148,78 @@ def test_a_batch_reads_its_contacts_memberships_together_not_one_read_per_contac
 
     tenant = "t-reads"
     for i in range(3):
-        segments_repo.create(tenant, name=f"score {i}", type="dynamic", segment_id=f"s{i}",
-                             rules={"field": "score", "op": "gte", "value": 10 * i})
+        segments_repo.create(
+            tenant,
+            name=f"score {i}",
+            type="dynamic",
+            segment_id=f"s{i}",
+            rules={"field": "score", "op": "gte", "value": 10 * i},
+        )
     stamps.add(tenant, "s2", "c0", None, "2025-05-01T00:00:00.000Z")  # c0 leaves s2 (score 5 < 20)
     records = [_record(tenant, f"c{i}", {"score": 5 + i}, i) for i in range(40)]
     with RequestCounter() as requests:
         answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
     assert answer == {"batchItemFailures": []}
-    # 40 contacts x 3 segments = 120 membership keys, 100 per read (one read each before: 40), and the
-    # flush's one read of the segments' new totals
-    assert requests.counts["BatchGetItem"] == 3
+    # 40 contacts x 3 segments = 120 membership keys, 100 per read (one read each before: 40); the
+    # segments' new totals are not read back (the container knows the counts it moves)
+    assert requests.counts["BatchGetItem"] == 2
     assert set(memberships_repo.iter_members(tenant, "s0")) == {f"c{i}" for i in range(40)}
     assert set(memberships_repo.iter_members(tenant, "s1")) == {f"c{i}" for i in range(5, 40)}
     assert set(memberships_repo.iter_members(tenant, "s2")) == {f"c{i}" for i in range(15, 40)}
     assert segments_repo.get(tenant, "s0").member_count == 40
+
+
+def test_claims_are_raw_requests_not_built_by_pynamodb_per_contact(aws, monkeypatch):
+    """A claim is the same update every time but its values: built as a raw request, not through
+    pynamodb's model and expression builder (which cost more CPU than the rest of the claim)."""
+    from pynamodb.connection import Connection, TableConnection
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a claim went through pynamodb's expression builder")
+
+    monkeypatch.setattr(Connection, "get_operation_kwargs", refuse)
+    monkeypatch.setattr(TableConnection, "get_operation_kwargs", refuse)
+    monkeypatch.setattr(Connection, "update_item", refuse)
+    older, newer = "2025-06-01T00:00:00.000Z", "2025-06-02T00:00:00.000Z"
+    assert stamps.claim_many([("t-raw", f"c{i}", older) for i in range(3)]) == {
+        ("t-raw", f"c{i}", older) for i in range(3)
+    }
+    assert stamps.claim("t-raw", "c0", newer) and not stamps.claim("t-raw", "c0", older)
+    assert stamps.claim("t-raw", "c9", older, None)  # with the rules check: no stamp stored yet
+    monkeypatch.undo()
+    assert stamps.watermark("t-raw", "c0") == newer and stamps.watermark("t-raw", "c9") == older
+
+
+def test_memberships_are_read_raw_and_unprocessed_keys_are_read_again(aws, monkeypatch):
+    """The batch's membership read builds no model per membership found, and a throttled part of the
+    answer (UnprocessedKeys) is asked for again, not lost."""
+    from audience.storage.base import connection
+
+    for sid in ("s1", "s2", "s3"):
+        stamps.add("t-read", sid, "c1", None, STAMP)
+    stamps.add("t-read", "s2", "c2", None, STAMP)
+    real = connection().client
+
+    class Throttled:  # the first answer hands back all but one key as unprocessed
+        calls = 0
+
+        def batch_get_item(self, RequestItems):
+            Throttled.calls += 1
+            if Throttled.calls > 1:
+                return real.batch_get_item(RequestItems=RequestItems)
+            [(table, request)] = RequestItems.items()
+            answer = real.batch_get_item(RequestItems={table: {**request, "Keys": request["Keys"][:1]}})
+            return {**answer, "UnprocessedKeys": {table: {**request, "Keys": request["Keys"][1:]}}}
+
+    class Connection:
+        client = Throttled()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built per membership")
+
+    monkeypatch.setattr(stamps, "connection", lambda: Connection())
+    monkeypatch.setattr(stamps, "time", type("T", (), {"sleep": staticmethod(lambda s: None)}))
+    monkeypatch.setattr(stamps.StampedMembership, "from_raw_data", classmethod(refuse))
+    found = stamps.current_members_of_many("t-read", ["c1", "c2", "c3"], ["s1", "s2", "s3", "s4"])
+    assert found == {"c1": {"s1", "s2", "s3"}, "c2": {"s2"}, "c3": set()}
+    assert Throttled.calls == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import boto3
@@ -35,3 +35,11 @@ class Clients:
     @cached_property
     def sqs(self) -> Any:
         return self._client("sqs")
+
+
+@lru_cache(maxsize=4)
+def clients_for(settings: Settings) -> Clients:
+    """The container's clients for these settings, built once and shared by every request (a boto3
+    client costs tens of milliseconds of CPU to build). Clients carry no tenant: each call names the
+    tenant in its keys and prefixes, so sharing them across requests keeps tenants apart."""
+    return Clients(settings)

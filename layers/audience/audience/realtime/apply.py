@@ -24,7 +24,8 @@ from audience.realtime.changes import ContactChange
 from audience.realtime.decide import decide
 from audience.realtime.tenant_rules import TenantRules, load_tenant_rules
 from audience.rules.record import as_utc
-from audience.storage import membership_history_repo, memberships_repo
+from audience.settings import get_settings
+from audience.storage import membership_history_repo, memberships_repo, rules_version
 from audience.storage.membership_history_repo import Cause
 
 
@@ -37,14 +38,53 @@ class Outcome:
     kept_by_run: list[str] = field(default_factory=list)  # segments a newer scheduled run decided
 
 
+class KeptRules:
+    """Per container (one module-level instance): each tenant's rules with the rules stamp read
+    before them (``storage.rules_version``), and the member counts of its dynamic segments as this
+    container last saw them. Rules kept here are used only behind a claim that checked their stamp
+    in the same transaction (``stamps.claim``/``claim_many``), so a warm container reads no rules for
+    a change while they are current, and reloads them as soon as a rule-bearing write moved the stamp.
+    Everything is dropped when the settings change (another deployment's tables, a test's moto)."""
+
+    def __init__(self) -> None:
+        self._settings: object | None = None
+        self._rules: dict[str, tuple[str | None, TenantRules]] = {}
+        self.counts: dict[tuple[str, str], int] = {}  # (tenant, segment) -> member_count last seen
+
+    def _current(self) -> None:
+        settings = get_settings()
+        if settings is not self._settings:
+            self._settings, self._rules, self.counts = settings, {}, {}
+
+    def get(self, tenant: str) -> tuple[str | None, TenantRules] | None:
+        self._current()
+        return self._rules.get(tenant)
+
+    def load(self, tenant: str) -> tuple[str | None, TenantRules]:
+        """The tenant's rules read now, the stamp read first (a write between the two reads leaves an
+        older stamp with newer rules: the next claim fails its check and they are read again)."""
+        self._current()
+        stamp = rules_version.current(tenant)
+        rules = load_tenant_rules(tenant)
+        self._rules[tenant] = (stamp, rules)
+        for key in [key for key in self.counts if key[0] == tenant]:
+            del self.counts[key]
+        self.counts.update({(tenant, sid): segment.member_count for sid, segment in rules.dynamic.items()})
+        return stamp, rules
+
+
+KEPT = KeptRules()
+
+
 class TenantCache:
-    """Per invocation: each tenant's rules and activity window, loaded on first use, shared by
-    every record of the batch (a batch of one tenant reads its segments once)."""
+    """Per invocation: each tenant's rules (kept per container in ``KEPT``, checked by the claims)
+    and activity window, shared by every record of the batch."""
 
     def __init__(self, s3_client: Callable[[], Any], *, as_of: datetime | None = None):
         self.as_of = as_utc(as_of or datetime.now(UTC))
         self._s3_client = s3_client
         self._rules: dict[str, TenantRules] = {}
+        self._stamps: dict[str, str | None] = {}  # tenant -> stamp of the rules in self._rules
         self._windows: dict[str, ActivityWindow] = {}
         self._deltas: dict[tuple[str, str], list[int]] = {}  # (tenant, segment) -> [added, removed]
         self._changes: dict[str, list[tuple[str, str, str]]] = {}  # tenant -> (segment, contact, change)
@@ -76,12 +116,24 @@ class TenantCache:
             membership_history_repo.record_many(tenant, triples, Cause("stream"))  # type: ignore[arg-type]
         for tenant, contact_id in erased:
             membership_history_repo.erase_contact(tenant, contact_id)
-        flush_counts({key: (added, removed) for key, (added, removed) in deltas.items()}, _today())
+        flush_counts({key: (added, removed) for key, (added, removed) in deltas.items()}, _today(), KEPT.counts)
 
     def rules(self, tenant: str) -> TenantRules:
+        """The tenant's rules for this batch: the container's kept copy (its stamp is checked by the
+        claims before anything is decided), or read now on the container's first change of the tenant."""
         if tenant not in self._rules:
-            self._rules[tenant] = load_tenant_rules(tenant)
+            kept = KEPT.get(tenant)
+            self._stamps[tenant], self._rules[tenant] = kept if kept is not None else KEPT.load(tenant)
         return self._rules[tenant]
+
+    def reload(self, tenant: str) -> str | None:
+        """The stamp moved under the kept rules: read them again, and forget what was read with the
+        old ones (the batch's prefetched memberships of the tenant, its activity window). The new stamp."""
+        self._stamps[tenant], self._rules[tenant] = KEPT.load(tenant)
+        self._windows.pop(tenant, None)
+        for key in [key for key in self._current if key[0] == tenant]:
+            del self._current[key]
+        return self._stamps[tenant]
 
     def window(self, tenant: str) -> ActivityWindow:
         if tenant not in self._windows:
@@ -97,7 +149,8 @@ class TenantCache:
             seen[(change.tenant, change.contact_id)] = seen.get((change.tenant, change.contact_id), 0) + 1
         once = [(c.tenant, c.contact_id, c.changed_at) for c in changes if seen[(c.tenant, c.contact_id)] == 1]
         if len(once) > 1:
-            self._claimed |= stamps.claim_many(once)
+            stamps_held = {tenant: self._stamp(tenant) for tenant, _, _ in once}
+            self._claimed |= stamps.claim_many(once, stamps_held, self.reload)
         self._prefetch_current([c for c in changes if (c.tenant, c.contact_id, c.changed_at) in self._claimed])
 
     def _prefetch_current(self, claimed: list[ContactChange]) -> None:
@@ -124,7 +177,16 @@ class TenantCache:
         if key in self._claimed:
             self._claimed.discard(key)
             return True
-        return stamps.claim(change.tenant, change.contact_id, change.changed_at)
+        for _ in range(2):
+            try:
+                return stamps.claim(change.tenant, change.contact_id, change.changed_at, self._stamp(change.tenant))
+            except stamps.RulesMoved:
+                self.reload(change.tenant)
+        return stamps.claim(change.tenant, change.contact_id, change.changed_at, self._stamp(change.tenant))
+
+    def _stamp(self, tenant: str) -> str | None:
+        self.rules(tenant)
+        return self._stamps[tenant]
 
     def prefetch_events(self, changes: list[ContactChange]) -> None:
         """One vectorised pick of the batch's contacts per tenant whose rules look at activity."""

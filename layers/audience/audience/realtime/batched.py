@@ -1,5 +1,6 @@
 """Few DynamoDB requests per stream batch: a contact's membership writes batched (25 per
-BatchWriteItem), the batch's segment counters and history days in one transaction each (per 100).
+BatchWriteItem), the batch's segment counters and history days in one transaction (per 50 segments)
+when the container knows the counts, else one transaction each (per 100).
 
 The counters' transaction keeps their condition (the segment still exists): one that fails writes
 nothing, and its chunk then goes one request per segment, which skips the missing ones. The totals
@@ -13,14 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
 
 from audience.realtime import stamps
 from audience.segments.placement import record_change
-from audience.storage import batch, history_repo, segments_repo
-from audience.storage.base import now_iso
-from audience.storage.models import HistoryDayItem, SegmentItem, by_contact_pk, history_pk, membership_pk, tenant_pk
+from audience.settings import get_settings
+from audience.storage import batch, history_repo, memberships_repo, segments_repo
+from audience.storage.base import connection, now_iso
+from audience.storage.models import HistoryDayItem, SegmentItem, history_pk, membership_pk, tenant_pk
 from audience.storage.paging import chunks
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit of actions per TransactWriteItems
@@ -33,8 +37,9 @@ class Join:
     category: str | None
 
 
-def write_memberships(tenant: str, contact_id: str, changed_at: str | None, joins: Sequence[Join],
-                      leaves: Sequence[str]) -> tuple[list[str], list[str]]:
+def write_memberships(
+    tenant: str, contact_id: str, changed_at: str | None, joins: Sequence[Join], leaves: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """Put `joins` and delete `leaves` for one contact, 25 per BatchWriteItem; (joined, left).
 
     The caller has claimed the contact's watermark (no older record of the contact writes after a
@@ -44,10 +49,13 @@ def write_memberships(tenant: str, contact_id: str, changed_at: str | None, join
     sets the counts outright. `changed_at` None (erasure) only deletes."""
     stamp = changed_at or now_iso()
     added_at = now_iso()
-    puts = [stamps.StampedMembership(membership_pk(tenant, join.segment_id), contact_id,
-                                     gsi1pk=by_contact_pk(tenant, contact_id), gsi1sk=join.segment_id,
-                                     source="dynamic", category=join.category, added_at=added_at,
-                                     evaluated_at=stamp) for join in joins]
+    puts = [  # attribute maps, as ``StampedMembership`` stores them, without a model per membership
+        {
+            **memberships_repo._item(tenant, join.segment_id, contact_id, "dynamic", join.category, added_at),
+            "evaluated_at": {"S": stamp},
+        }
+        for join in joins
+    ]
     deletes = [{"pk": membership_pk(tenant, segment_id), "sk": contact_id} for segment_id in leaves]
     if puts or deletes:
         batch.write(stamps.StampedMembership, puts=puts, delete_keys=deletes)
@@ -57,32 +65,125 @@ def write_memberships(tenant: str, contact_id: str, changed_at: str | None, join
 def _condition_failed(exc: TransactWriteError) -> bool:
     reasons = [r for r in (exc.cancellation_reasons or []) if r is not None]
     return exc.cause_response_code == "TransactionCanceledException" and any(
-        r.code == "ConditionalCheckFailed" for r in reasons)
+        r.code == "ConditionalCheckFailed" for r in reasons
+    )
 
 
-def flush_counts(deltas: Mapping[tuple[str, str], tuple[int, int]], today: str) -> None:
-    """Move each segment's count by (added - removed) and today's history by both, per 100 segments:
-    one transaction of counters, one consistent BatchGet of the new totals, one transaction of days.
-    A segment deleted meanwhile cancels its chunk's counter transaction; the chunk then goes the
-    one-request-per-segment way, which skips missing segments."""
-    for chunk in chunks(sorted(deltas.items()), TRANSACTION_ITEMS):
+def flush_counts(
+    deltas: Mapping[tuple[str, str], tuple[int, int]], today: str, known: dict[tuple[str, str], int] | None = None
+) -> None:
+    """Move each segment's count by (added - removed) and today's history by both.
+
+    Segments whose count is in ``known`` (what this container last saw the count to be: read with the
+    tenant's rules or written by its last flush) move in one transaction with their history days, 50
+    segments (100 actions) per transaction: each counter is set to known + delta only while it still
+    holds the known count, so the day records the exact total without reading it back. When any count
+    moved meanwhile (another invocation, a scheduled run, a static change) or a segment went, the
+    transaction writes nothing and its segments go the general way with the others: per 100 segments
+    one transaction of counters, one consistent BatchGet of the new totals, one transaction of days
+    (a segment deleted meanwhile cancels its chunk's counter transaction; the chunk then goes one
+    request per segment, which skips missing segments). ``known`` is kept up to date with the counts
+    written or read, and forgets those it cannot vouch for."""
+    known = {} if known is None else known
+    pending = sorted(deltas.items())
+    general = [(key, delta) for key, delta in pending if key not in known]
+    for chunk in chunks([(key, delta) for key, delta in pending if key in known], TRANSACTION_ITEMS // 2):
+        if not _transact_known(chunk, known, today):
+            general.extend(chunk)
+    for chunk in chunks(sorted(general), TRANSACTION_ITEMS):
         moving = [(key, delta) for key, delta in chunk if delta[0] != delta[1]]
         if moving and not _transact_counters(moving):
             _flush_one_by_one(chunk, today)
+            for key, _ in chunk:
+                known.pop(key, None)
             continue
         totals = _totals([key for key, _ in chunk])
+        for key, _ in chunk:
+            if key in totals:
+                known[key] = totals[key]
+            else:
+                known.pop(key, None)
         _transact_history([(key, delta, totals[key]) for key, delta in chunk if key in totals], today)
+
+
+def _transact_known(
+    chunk: Sequence[tuple[tuple[str, str], tuple[int, int]]], known: dict[tuple[str, str], int], today: str
+) -> bool:
+    """Counters and history days of segments with known counts in one transaction (raw requests);
+    False, with nothing written, when a count was not the known one (or the segment is gone)."""
+    table = get_settings().main_table
+    actions: list[dict[str, Any]] = []
+    for (tenant, segment_id), (added, removed) in chunk:
+        before = known[(tenant, segment_id)]
+        after = before + added - removed
+        key = {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": segments_repo.PREFIX + segment_id}}
+        holds = {"ConditionExpression": "#count = :before", "ExpressionAttributeNames": {"#count": "member_count"}}
+        if added != removed:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key,
+                        **holds,
+                        "UpdateExpression": "SET #count = :after",
+                        "ExpressionAttributeValues": {":before": {"N": str(before)}, ":after": {"N": str(after)}},
+                    }
+                }
+            )
+        else:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key,
+                        **holds,
+                        "ExpressionAttributeValues": {":before": {"N": str(before)}},
+                    }
+                }
+            )
+        actions.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": history_pk(tenant, segment_id)}, "sk": {"S": history_repo.PREFIX + today}},
+                    "UpdateExpression": "ADD #added :added, #removed :removed SET #total = :total",
+                    "ExpressionAttributeNames": {"#added": "added", "#removed": "removed", "#total": "total"},
+                    "ExpressionAttributeValues": {
+                        ":added": {"N": str(int(added))},
+                        ":removed": {"N": str(int(removed))},
+                        ":total": {"N": str(after)},
+                    },
+                }
+            }
+        )
+    try:
+        connection().client.transact_write_items(TransactItems=actions)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        for key, _ in chunk:
+            known.pop(key, None)  # the general way reads them again
+        return False
+    for (tenant, segment_id), (added, removed) in chunk:
+        known[(tenant, segment_id)] += added - removed
+    return True
 
 
 def _transact_counters(moving: Iterable[tuple[tuple[str, str], tuple[int, int]]]) -> bool:
     connection = SegmentItem._get_connection()
-    updates = [connection.get_operation_kwargs(
-        tenant_pk(tenant), range_key=segments_repo.PREFIX + segment_id,
-        actions=[SegmentItem.member_count.add(int(added - removed))], condition=SegmentItem.pk.exists())
-        for (tenant, segment_id), (added, removed) in moving]
+    updates = [
+        connection.get_operation_kwargs(
+            tenant_pk(tenant),
+            range_key=segments_repo.PREFIX + segment_id,
+            actions=[SegmentItem.member_count.add(int(added - removed))],
+            condition=SegmentItem.pk.exists(),
+        )
+        for (tenant, segment_id), (added, removed) in moving
+    ]
     try:
-        connection.connection.transact_write_items(condition_check_items=[], delete_items=[], put_items=[],
-                                                   update_items=updates)
+        connection.connection.transact_write_items(
+            condition_check_items=[], delete_items=[], put_items=[], update_items=updates
+        )
     except TransactWriteError as exc:
         if _condition_failed(exc):
             return False
@@ -104,13 +205,21 @@ def _transact_history(days: Sequence[tuple[tuple[str, str], tuple[int, int], int
     if not days:
         return
     connection = HistoryDayItem._get_connection()
-    updates = [connection.get_operation_kwargs(
-        history_pk(tenant, segment_id), range_key=history_repo.PREFIX + today,
-        actions=[HistoryDayItem.added.add(int(added)), HistoryDayItem.removed.add(int(removed)),
-                 HistoryDayItem.total.set(int(total))])
-        for (tenant, segment_id), (added, removed), total in days]
-    connection.connection.transact_write_items(condition_check_items=[], delete_items=[], put_items=[],
-                                               update_items=updates)
+    updates = [
+        connection.get_operation_kwargs(
+            history_pk(tenant, segment_id),
+            range_key=history_repo.PREFIX + today,
+            actions=[
+                HistoryDayItem.added.add(int(added)),
+                HistoryDayItem.removed.add(int(removed)),
+                HistoryDayItem.total.set(int(total)),
+            ],
+        )
+        for (tenant, segment_id), (added, removed), total in days
+    ]
+    connection.connection.transact_write_items(
+        condition_check_items=[], delete_items=[], put_items=[], update_items=updates
+    )
 
 
 def _flush_one_by_one(chunk: Sequence[tuple[tuple[str, str], tuple[int, int]]], today: str) -> None:

@@ -1,7 +1,8 @@
 """A contact change as the ContactsTable stream reports it: the new image, or an erasure.
 
 Reads DynamoDB-JSON item images (the stream's ``NewImage``/``OldImage``), never a Lambda event, so
-the handler stays a thin shell and tests can build changes from stored items.
+the handler stays a thin shell and tests can build changes from stored items. The image is read as
+the raw map it is (``ContactItem``'s layout), not through the pynamodb model.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from audience.storage.models import ContactItem
+from audience.storage.attributes import document_from_raw
 
 
 def iso_stamp(moment: datetime) -> str:
@@ -48,8 +49,10 @@ def change_from_images(
     fallback = iso_stamp(approximate_creation or datetime.now(UTC))
     if not new_image:  # REMOVE: the tombstone expired or the item was deleted
         return ContactChange(tenant, contact_id, fallback, None)
-    item = ContactItem.from_raw_data(new_image)
-    changed_at = item.updated_at or fallback
-    if item.erased:
+    # Read straight from the image (what ``ContactItem`` would give for these three attributes,
+    # without building the model and its attributes for every record of every batch).
+    changed_at = (new_image.get("updated_at") or {}).get("S") or fallback
+    if (new_image.get("erased") or {}).get("BOOL"):
         return ContactChange(tenant, contact_id, changed_at, None)
-    return ContactChange(tenant, contact_id, changed_at, dict(item.fields or {}))
+    fields = (new_image.get("fields") or {}).get("M")
+    return ContactChange(tenant, contact_id, changed_at, document_from_raw(fields) if fields else {})

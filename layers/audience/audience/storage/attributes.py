@@ -53,6 +53,38 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
+def _number(text: str) -> int | float:
+    """A DynamoDB number as ``from_dynamo`` gives it: plain digits straight to ``int``, the rest by Decimal."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isascii() and digits.isdigit():
+        return int(text)
+    return from_dynamo(Decimal(text))
+
+
+def document_from_raw(value: dict[str, Any]) -> dict[str, Any]:
+    """``DocumentAttribute.deserialize`` of a raw map (DynamoDB JSON ``{"name": {"S": ...}}``) without
+    boto3's deserialiser and a model around it: the stream reads every contact image this way, the
+    same values as the model's for every type (sets and binaries go the deserialiser's own way)."""
+    return {key: _value(raw) for key, raw in value.items()}
+
+
+def _value(raw: dict[str, Any]) -> Any:
+    ((kind, inner),) = raw.items()
+    if kind == "S":
+        return inner
+    if kind == "N":
+        return _number(inner)
+    if kind == "BOOL":
+        return inner
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {key: _value(item) for key, item in inner.items()}
+    if kind == "L":
+        return [_value(item) for item in inner]
+    return from_dynamo(_deserializer.deserialize(raw))
+
+
 class DocumentAttribute(Attribute[dict]):
     """A dict of JSON values stored as a DynamoDB map (``M``)."""
 

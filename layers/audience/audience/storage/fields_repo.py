@@ -6,6 +6,7 @@ from pynamodb.exceptions import PutError
 
 from audience.errors import Conflict, ValidationFailed
 from audience.fields import BUILTIN_FIELDS, CUSTOM_FIELD_NAME, FieldCatalog, FieldType
+from audience.storage import rules_version
 from audience.storage.base import now_iso
 from audience.storage.models import FieldItem, tenant_pk
 from audience.storage.paging import condition_failed
@@ -51,4 +52,5 @@ def create(tenant: str, name: str, field_type: str, label: str | None = None) ->
         if condition_failed(exc):
             raise Conflict(f"field {name!r} already exists", [{"path": "/name", "message": "exists"}]) from exc
         raise
+    rules_version.bump(tenant)
     return _record(item)

@@ -13,6 +13,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from audience.errors import NotFound, PreconditionFailed
+from audience.storage import rules_version
 from audience.storage.base import new_id, now_iso, versioned
 from audience.storage.models import SegmentItem, tenant_pk
 from audience.storage.paging import check_start_key, collect, condition_failed
@@ -164,6 +165,7 @@ def create(
         updated_at=stamp,
     )
     item.save()
+    rules_version.bump(tenant)
     return to_record(item)
 
 
@@ -192,6 +194,7 @@ def update(tenant: str, segment_id: str, changes: dict[str, Any], *, expected_ve
         if condition_failed(exc):
             _raise_stale_or_missing(tenant, segment_id, expected_version)
         raise
+    rules_version.bump(tenant)
     return to_record(item)
 
 
@@ -205,6 +208,7 @@ def delete(tenant: str, segment_id: str, *, expected_version: int | None = None)
         if condition_failed(exc):
             _raise_stale_or_missing(tenant, segment_id, expected_version)
         raise
+    rules_version.bump(tenant)
 
 
 def record_evaluation(
@@ -226,7 +230,10 @@ def record_evaluation(
     ]
     if last_run is not None:
         actions.append(SegmentItem.last_run.set(last_run))
-    return _update_unversioned(tenant, segment_id, actions)
+    if not _update_unversioned(tenant, segment_id, actions):
+        return False
+    rules_version.bump(tenant)  # the stream keeps a run's decision on changes it saw (last_evaluated_at)
+    return True
 
 
 def set_member_count(tenant: str, segment_id: str, member_count: int) -> bool:

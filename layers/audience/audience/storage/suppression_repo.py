@@ -11,6 +11,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from audience.errors import PreconditionFailed
+from audience.storage import rules_version
 from audience.storage.base import now_iso, versioned
 from audience.storage.models import SuppressionItem, tenant_pk
 from audience.storage.paging import condition_failed
@@ -45,4 +46,5 @@ def put(tenant: str, document: dict[str, Any], *, expected_version: int | None =
                 [{"path": "If-Match", "message": f"current version is {current}"}],
             ) from exc
         raise
+    rules_version.bump(tenant)
     return SuppressionSettings(document=document, updated_at=item.updated_at, version=int(item.version))
