@@ -7,12 +7,11 @@ answers 202 ``{"job_id", "status": "pending"}``; the work happens there
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
 from audience.bulk.request import MassUpdateBody, ResetScoreRequest
 from audience.exports import jobs
-from audience.exports.clients import Clients
+from audience.exports.clients import Clients, clients_for
 from audience.exports.request import ExportBody
 from audience.exports.submit import job_status, submit_export, submit_mass_update, submit_reset_score
 from audience.settings import get_settings
@@ -25,13 +24,8 @@ from functions.api.routers.request_context import authorizer_context, tenant_id
 router = Router()
 
 
-@lru_cache(maxsize=4)
-def _clients(settings) -> Clients:
-    return Clients(settings)
-
-
 def clients() -> Clients:
-    return _clients(get_settings())
+    return clients_for(get_settings())
 
 
 def requested_by() -> dict[str, Any]:
