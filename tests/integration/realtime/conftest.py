@@ -4,9 +4,12 @@ read with the local stack's poller and delivered to the contact_stream handler."
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import boto3
 import pytest
+from audience.storage import segments_repo
+from audience.storage.models import ContactItem
 
 from infra.local_triggers import StreamPoller
 from tests.integration.api.conftest import FakeLambdaContext, api_call  # noqa: F401
@@ -57,3 +60,46 @@ def tenant(aws):
     from audience.tenants import create_tenant
 
     return create_tenant("Realtime")[0]
+
+
+def modify_record(
+    tenant: str, contact_id: str, fields: dict, sequence: int, stamp: str = "2025-06-01T12:00:00.000Z"
+) -> dict:
+    """A ContactsTable stream MODIFY record of the contact with ``fields``, changed at ``stamp``, as
+    Lambda delivers it (built without the API, for the handler's request and decision tests)."""
+    image = ContactItem(
+        tenant,
+        contact_id,
+        fields=fields,
+        created_at=stamp,
+        updated_at=stamp,
+        erased=False,
+        gsi1pk=tenant,
+        gsi1sk=f"{stamp}#{contact_id}",
+        version=1,
+    ).serialize()
+    return {
+        "eventID": str(sequence),
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "ApproximateCreationDateTime": datetime(2025, 6, 1, 12, tzinfo=UTC).timestamp(),
+            "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}},
+            "NewImage": image,
+            "SequenceNumber": f"{sequence:021d}",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+
+
+def score_segments(tenant: str, count: int, *, step: int = 1) -> str:
+    """``count`` dynamic segments ``s000``, ``s001``, ... each "score >= i * step"; the tenant."""
+    for i in range(count):
+        segments_repo.create(
+            tenant,
+            name=f"score {i}",
+            type="dynamic",
+            segment_id=f"s{i:03d}",
+            rules={"field": "score", "op": "gte", "value": i * step},
+        )
+    return tenant

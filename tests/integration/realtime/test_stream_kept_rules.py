@@ -10,38 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from audience.realtime import apply, stamps
 from audience.storage import history_repo, memberships_repo, rules_version, segments_repo, suppression_repo
-from audience.storage.models import ContactItem
 
 from bench.stream import RequestCounter
 from tests.integration.api.conftest import FakeLambdaContext
+from tests.integration.realtime.conftest import modify_record, score_segments
 
 TODAY = datetime.now(UTC).date().isoformat()
-
-
-def _record(tenant: str, contact_id: str, fields: dict, sequence: int, stamp: str) -> dict:
-    image = ContactItem(
-        tenant,
-        contact_id,
-        fields=fields,
-        created_at=stamp,
-        updated_at=stamp,
-        erased=False,
-        gsi1pk=tenant,
-        gsi1sk=f"{stamp}#{contact_id}",
-        version=1,
-    ).serialize()
-    return {
-        "eventID": str(sequence),
-        "eventName": "MODIFY",
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {
-            "ApproximateCreationDateTime": datetime(2025, 6, 1, 12, tzinfo=UTC).timestamp(),
-            "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}},
-            "NewImage": image,
-            "SequenceNumber": f"{sequence:021d}",
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        },
-    }
 
 
 def _alone(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
@@ -49,22 +23,13 @@ def _alone(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
     from functions.contact_stream.app import lambda_handler
 
     stamp = f"2025-06-01T12:00:{sequence:02d}.000Z"
-    record = _record(tenant, contact_id, fields, sequence, stamp)
+    record = modify_record(tenant, contact_id, fields, sequence, stamp)
     return lambda_handler({"Records": [record]}, FakeLambdaContext(function_name="contact_stream"))
 
 
 @pytest.fixture
 def hundred_segments(aws):
-    tenant = "t-kept"
-    for i in range(100):
-        segments_repo.create(
-            tenant,
-            name=f"score {i}",
-            type="dynamic",
-            segment_id=f"s{i:03d}",
-            rules={"field": "score", "op": "gte", "value": i},
-        )
-    return tenant
+    return score_segments("t-kept", 100)
 
 
 def _day(tenant: str, segment_id: str):
@@ -110,7 +75,7 @@ def test_a_segment_created_or_changed_after_the_rules_were_kept_is_seen_by_the_n
     segments_repo.delete(tenant, "s000")
     from functions.contact_stream.app import lambda_handler
 
-    records = [_record(tenant, f"d{i}", {"score": 1}, 10 + i, "2025-06-01T12:01:00.000Z") for i in range(3)]
+    records = [modify_record(tenant, f"d{i}", {"score": 1}, 10 + i, "2025-06-01T12:01:00.000Z") for i in range(3)]
     assert lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream")) == {
         "batchItemFailures": []
     }

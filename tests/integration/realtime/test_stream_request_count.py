@@ -5,58 +5,22 @@ batch's claims, rules, counters and history shared by its records), and batching
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 from audience.realtime import stamps
 from audience.realtime.batched import Join, write_memberships
 from audience.storage import memberships_repo, segments_repo
-from audience.storage.models import ContactItem
 
 from bench.stream import RequestCounter
 from tests.integration.api.conftest import FakeLambdaContext
+from tests.integration.realtime.conftest import modify_record, score_segments
 
 STAMP = "2025-06-01T12:00:00.000Z"
 
 
-def _record(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
-    image = ContactItem(
-        tenant,
-        contact_id,
-        fields=fields,
-        created_at=STAMP,
-        updated_at=STAMP,
-        erased=False,
-        gsi1pk=tenant,
-        gsi1sk=f"{STAMP}#{contact_id}",
-        version=1,
-    ).serialize()
-    return {
-        "eventID": str(sequence),
-        "eventName": "MODIFY",
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {
-            "ApproximateCreationDateTime": datetime(2025, 6, 1, 12, tzinfo=UTC).timestamp(),
-            "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}},
-            "NewImage": image,
-            "SequenceNumber": f"{sequence:021d}",
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        },
-    }
-
-
 @pytest.fixture
 def hundred_segments(aws):
-    tenant = "t-requests"
-    for i in range(100):
-        segments_repo.create(
-            tenant,
-            name=f"score {i}",
-            type="dynamic",
-            segment_id=f"s{i:03d}",
-            rules={"field": "score", "op": "gte", "value": i},
-        )
-    return tenant
+    return score_segments("t-requests", 100)
 
 
 def test_a_contact_change_costs_at_most_five_requests_with_a_hundred_segments(hundred_segments):
@@ -64,7 +28,7 @@ def test_a_contact_change_costs_at_most_five_requests_with_a_hundred_segments(hu
 
     tenant, changes = hundred_segments, 20
     score = {f"c{i}": 10 + i for i in range(changes)}  # c{i} joins s000..s{10+i}: 11 to 30 memberships
-    records = [_record(tenant, cid, {"score": value}, i) for i, (cid, value) in enumerate(score.items())]
+    records = [modify_record(tenant, cid, {"score": value}, i) for i, (cid, value) in enumerate(score.items())]
     started = time.perf_counter()
     with RequestCounter() as requests:
         answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
@@ -118,7 +82,7 @@ def test_a_stale_record_in_a_batch_is_skipped_and_the_others_apply(hundred_segme
 
     tenant = hundred_segments
     assert stamps.claim(tenant, "c0", "2025-06-02T00:00:00.000Z")  # c0 has a newer change applied
-    records = [_record(tenant, f"c{i}", {"score": 50}, i) for i in range(3)]
+    records = [modify_record(tenant, f"c{i}", {"score": 50}, i) for i in range(3)]
     answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
     assert answer == {"batchItemFailures": []}
     assert set(memberships_repo.iter_members(tenant, "s050")) == {"c1", "c2"}
@@ -136,7 +100,7 @@ def test_each_record_of_a_batch_is_read_into_a_change_once(hundred_segments, mon
         return real(keys, image, moment)
 
     monkeypatch.setattr(contact_stream, "change_from_images", counting)
-    records = [_record(hundred_segments, f"c{i}", {"score": 50}, i) for i in range(3)]
+    records = [modify_record(hundred_segments, f"c{i}", {"score": 50}, i) for i in range(3)]
     answer = contact_stream.lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
     assert answer == {"batchItemFailures": []}
     assert sorted(read) == ["c0", "c1", "c2"]  # once for the batch's claims and for applying it
@@ -146,27 +110,19 @@ def test_each_record_of_a_batch_is_read_into_a_change_once(hundred_segments, mon
 def test_a_batch_reads_its_contacts_memberships_together_not_one_read_per_contact(aws):
     from functions.contact_stream.app import lambda_handler
 
-    tenant = "t-reads"
-    for i in range(3):
-        segments_repo.create(
-            tenant,
-            name=f"score {i}",
-            type="dynamic",
-            segment_id=f"s{i}",
-            rules={"field": "score", "op": "gte", "value": 10 * i},
-        )
-    stamps.add(tenant, "s2", "c0", None, "2025-05-01T00:00:00.000Z")  # c0 leaves s2 (score 5 < 20)
-    records = [_record(tenant, f"c{i}", {"score": 5 + i}, i) for i in range(40)]
+    tenant = score_segments("t-reads", 3, step=10)
+    stamps.add(tenant, "s002", "c0", None, "2025-05-01T00:00:00.000Z")  # c0 leaves s002 (score 5 < 20)
+    records = [modify_record(tenant, f"c{i}", {"score": 5 + i}, i) for i in range(40)]
     with RequestCounter() as requests:
         answer = lambda_handler({"Records": records}, FakeLambdaContext(function_name="contact_stream"))
     assert answer == {"batchItemFailures": []}
     # 40 contacts x 3 segments = 120 membership keys, 100 per read (one read each before: 40); the
     # segments' new totals are not read back (the container knows the counts it moves)
     assert requests.counts["BatchGetItem"] == 2
-    assert set(memberships_repo.iter_members(tenant, "s0")) == {f"c{i}" for i in range(40)}
-    assert set(memberships_repo.iter_members(tenant, "s1")) == {f"c{i}" for i in range(5, 40)}
-    assert set(memberships_repo.iter_members(tenant, "s2")) == {f"c{i}" for i in range(15, 40)}
-    assert segments_repo.get(tenant, "s0").member_count == 40
+    assert set(memberships_repo.iter_members(tenant, "s000")) == {f"c{i}" for i in range(40)}
+    assert set(memberships_repo.iter_members(tenant, "s001")) == {f"c{i}" for i in range(5, 40)}
+    assert set(memberships_repo.iter_members(tenant, "s002")) == {f"c{i}" for i in range(15, 40)}
+    assert segments_repo.get(tenant, "s000").member_count == 40
 
 
 def test_claims_are_raw_requests_not_built_by_pynamodb_per_contact(aws, monkeypatch):
