@@ -9,7 +9,7 @@ import { fromServiceRule, toServiceRule } from "../rules";
 const RuleBuilder = lazy(() => import("../components/RuleBuilder"));
 
 type Preview = { count: number };
-type Change = { count_now: number; count_after: number; entering: number; leaving: number; sample_entering?: Array<{ contact_id: string }>; sample_leaving?: Array<{ contact_id: string }> };
+type Change = { count_now: number; count_after: number; entering: number; leaving: number; sample_entering?: string[]; sample_leaving?: string[] };  // samples are contact ids (ChangePreview)
 
 export default function SegmentEditor() {
   const { id } = useParams();
@@ -131,8 +131,8 @@ export default function SegmentEditor() {
             <section aria-label="Who would enter and leave" className="panel">
               <h3>If saved</h3>
               <p>{change.count_now} now → {change.count_after} after: <strong>{change.entering}</strong> would enter, <strong>{change.leaving}</strong> would leave.</p>
-              {change.sample_entering?.length ? <p>Entering e.g.: {change.sample_entering.map((c) => c.contact_id).join(", ")}</p> : null}
-              {change.sample_leaving?.length ? <p>Leaving e.g.: {change.sample_leaving.map((c) => c.contact_id).join(", ")}</p> : null}
+              {change.sample_entering?.length ? <p>Entering e.g.: {change.sample_entering.join(", ")}</p> : null}
+              {change.sample_leaving?.length ? <p>Leaving e.g.: {change.sample_leaving.join(", ")}</p> : null}
             </section>
           )}
         </section>
