@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from audience.errors import Conflict
 from audience.imports.collapse import Candidate
 from audience.imports.rows import RejectRecord
 from audience.settings import get_settings
 from audience.storage import contacts_repo
-from audience.storage.base import connection, now_iso, versioned
+from audience.storage.base import now_iso
 from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
 from audience.storage.paging import chunks
 
@@ -72,7 +71,8 @@ class ContactWrite:
 
     candidate: Candidate
     target: str
-    item: ContactItem
+    contact: dict[str, Any]  # its attribute map, without the version (contacts_repo.contact_attributes)
+    read_version: int | None  # the version read (None: absent), which the write is conditioned on
     old_keys: dict[str, str]
     new_keys: dict[str, str]
     creates: bool
@@ -176,22 +176,14 @@ class ContactWriter:
         if live and same_value(fields, old):
             return None
         stamp = now_iso()
-        item = ContactItem(
-            self.tenant_id,
-            target,
-            fields=fields,
-            # Existing contacts keep their creation time; a new one takes the file's, if any.
-            created_at=current.created_at if live and current is not None else (candidate.created_at or stamp),
-            updated_at=stamp,
-            erased=False,
-            ttl=None,
-            gsi1pk=self.tenant_id,
-            gsi1sk=f"{stamp}#{target}",
-            **versioned(current.version if current is not None else None),
+        # Existing contacts keep their creation time; a new one takes the file's, if any.
+        created_at = current.created_at if live and current is not None else (candidate.created_at or stamp)
+        contact = contacts_repo.contact_attributes(
+            self.tenant_id, target, fields, created_at=created_at, updated_at=stamp
         )
         old_keys, new_keys = contacts_repo.unique_keys(old), contacts_repo.unique_keys(fields)
-        claims, releases = contacts_repo.contact_key_writes(self.tenant_id, target, old_keys, new_keys)
-        claimed = {k.pk for k in claims}
+        claims, releases = contacts_repo.contact_key_writes(self.tenant_id, old_keys, new_keys)
+        claimed = set(claims)
         seen_free = not any(
             unique_pk(self.tenant_id, kind, contacts_repo.unique_value(f, candidate.fields[f]) or "") in claimed
             for f, kind in UNIQUE_KINDS.items()
@@ -200,12 +192,13 @@ class ContactWriter:
         return ContactWrite(
             candidate=candidate,
             target=target,
-            item=item,
+            contact=contact,
+            read_version=int(current.version) if current is not None and current.version is not None else None,
             old_keys=old_keys,
             new_keys=new_keys,
             creates=not live,
             keys_seen_free=seen_free,
-            touched={f"C#{target}", *(k.pk for k in claims), *(k.pk for k in releases)},
+            touched={f"C#{target}", *claims, *releases},
             size=1 + len(claims) + len(releases),
         )
 
@@ -236,19 +229,21 @@ class ContactWriter:
         the rest committed again (a cancelled call wrote nothing)."""
         lost: list[int] = []
         while batch:
+            items: list[dict[str, Any]] = []
+            for index in batch:
+                write = writes[index]
+                contacts_repo.add_contact_with_keys(
+                    items,
+                    self.tenant_id,
+                    write.target,
+                    write.contact,
+                    write.read_version,
+                    write.old_keys,
+                    write.new_keys,
+                    keys_seen_free=write.keys_seen_free,
+                )
             try:
-                with TransactWrite(connection=connection()) as transaction:
-                    for index in batch:
-                        write = writes[index]
-                        contacts_repo.add_contact_with_keys(
-                            transaction,
-                            self.tenant_id,
-                            write.target,
-                            write.item,
-                            write.old_keys,
-                            write.new_keys,
-                            keys_seen_free=write.keys_seen_free,
-                        )
+                contacts_repo.transact(items)
                 return lost
             except TransactWriteError as exc:
                 reasons = exc.cancellation_reasons
