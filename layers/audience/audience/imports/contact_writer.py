@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.exceptions import TransactWriteError
 
@@ -32,17 +32,16 @@ from audience.errors import Conflict
 from audience.imports.collapse import Candidate
 from audience.imports.rows import RejectRecord
 from audience.settings import get_settings
-from audience.storage import contacts_repo
+from audience.storage import batch, contacts_repo
+from audience.storage.attributes import document_from_raw
 from audience.storage.base import now_iso
-from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
-from audience.storage.paging import chunks
+from audience.storage.models import unique_pk
 
 UNIQUE_KINDS = {"email": "EMAIL", "phone": "PHONE"}
 UNIQUE_SK = "UNIQUE"
 MAX_ATTEMPTS = 4
 DEFAULT_WRITER_THREADS = 8
 LOCAL_WRITER_THREADS = 4
-BATCH_GET = 100
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems call
 
 
@@ -55,6 +54,26 @@ def writer_threads() -> int:
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return LOCAL_WRITER_THREADS if get_settings().aws_endpoint_url else DEFAULT_WRITER_THREADS
+
+
+class StoredContact(NamedTuple):
+    """What the writer needs of a stored contact, read from its raw attribute map (``ContactItem``'s
+    layout) without building the model."""
+
+    fields: dict[str, Any]
+    created_at: str
+    erased: bool
+    version: int | None
+
+    @classmethod
+    def from_raw(cls, item: dict[str, Any]) -> StoredContact:
+        version = item.get("version")
+        return cls(
+            fields=document_from_raw(item["fields"]["M"]) if "fields" in item else {},
+            created_at=item["created_at"]["S"],
+            erased=bool(item.get("erased", {}).get("BOOL", False)),
+            version=int(version["N"]) if version is not None else None,
+        )
 
 
 @dataclass
@@ -143,18 +162,18 @@ class ContactWriter:
     def _owners(self, candidates: list[Candidate]) -> dict[tuple[str, str], str]:
         keys = {(field, c.fields[field]) for c in candidates for field in UNIQUE_KINDS if c.fields.get(field)}
         by_pk = {unique_pk(self.tenant_id, UNIQUE_KINDS[f], v): (f, v) for f, v in keys}
-        owners: dict[tuple[str, str], str] = {}
-        for chunk in chunks(list(by_pk), BATCH_GET):
-            for item in UniqueKeyItem.batch_get([(pk, UNIQUE_SK) for pk in chunk], consistent_read=True):
-                owners[by_pk[item.pk]] = item.contact_id
-        return owners
+        found = batch.get_raw(
+            get_settings().main_table,
+            [{"pk": {"S": pk}, "sk": {"S": UNIQUE_SK}} for pk in by_pk],
+            consistent=True,
+            projection="pk, contact_id",
+        )
+        return {by_pk[item["pk"]["S"]]: item["contact_id"]["S"] for item in found}
 
-    def _contacts(self, contact_ids: list[str]) -> dict[str, ContactItem]:
-        found: dict[str, ContactItem] = {}
-        for chunk in chunks(list(dict.fromkeys(contact_ids)), BATCH_GET):
-            for item in ContactItem.batch_get([(self.tenant_id, c) for c in chunk], consistent_read=True):
-                found[item.sk] = item
-        return found
+    def _contacts(self, contact_ids: list[str]) -> dict[str, StoredContact]:
+        keys = [{"pk": {"S": self.tenant_id}, "sk": {"S": c}} for c in dict.fromkeys(contact_ids)]
+        found = batch.get_raw(get_settings().contacts_table, keys, consistent=True)
+        return {item["sk"]["S"]: StoredContact.from_raw(item) for item in found}
 
     def _plan(self, candidate: Candidate, owners: dict[tuple[str, str], str]) -> str | WriteOutcome:
         fields = candidate.fields
@@ -168,7 +187,7 @@ class ContactWriter:
         return target
 
     def _prepare(
-        self, candidate: Candidate, target: str, current: ContactItem | None, owners: dict[tuple[str, str], str]
+        self, candidate: Candidate, target: str, current: StoredContact | None, owners: dict[tuple[str, str], str]
     ) -> ContactWrite | None:
         live = current is not None and not current.erased
         old = dict(current.fields or {}) if live else {}
@@ -193,7 +212,7 @@ class ContactWriter:
             candidate=candidate,
             target=target,
             contact=contact,
-            read_version=int(current.version) if current is not None and current.version is not None else None,
+            read_version=current.version if current is not None else None,
             old_keys=old_keys,
             new_keys=new_keys,
             creates=not live,
