@@ -100,3 +100,44 @@ def test_a_cancelled_call_falls_back_only_for_the_contact_whose_key_was_taken(wr
     assert contacts_repo.get(TENANT, "c-a").fields == {"email": "new-a@example.com"}
     assert contacts_repo.owner_of(TENANT, "email", "new-a@example.com") == "c-a"
     assert contacts_repo.owner_of(TENANT, "email", "old-a@example.com") is None
+
+
+def test_rows_whose_email_and_phone_nobody_owns_are_created_without_reading_their_contacts(writer_env, monkeypatch):
+    """A first import's rows name free keys: their contacts (ids derived from the job and row) cannot
+    exist, so they are not read; the contacts a row names by id, by an owned key, or by nothing at all
+    (a re-delivered chunk finds it by its derived id) still are. A derived contact that exists after
+    all, under other keys, fails its creation's condition and is updated by the fallback."""
+    from botocore.client import BaseClient
+
+    contacts_repo.upsert(TENANT, "known", {"email": "known@example.com"})
+    writer = ContactWriter(TENANT, "job-1")
+    rows = [
+        Candidate(rows=[2], fields={"email": "new1@example.com", "phone": "+12024561111"}),
+        Candidate(rows=[3], fields={"phone": "+12024561112"}),
+        Candidate(rows=[4], fields={"email": "moved@example.com", "city": "Oslo"}),
+        Candidate(rows=[5], fields={"contact_id": "by-id", "first_name": "Id"}),
+        Candidate(rows=[6], fields={"email": "known@example.com", "city": "Rome"}),
+        Candidate(rows=[7], fields={"first_name": "Nobody"}),
+    ]
+    moved = writer.new_contact_id(rows[2])  # written before under another email (a first delivery, then the API)
+    contacts_repo.upsert(TENANT, moved, {"email": "since@example.com"})
+    read: list[str] = []
+    real_call = BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if operation == "BatchGetItem" and get_settings().contacts_table in params["RequestItems"]:
+            read.extend(k["sk"]["S"] for k in params["RequestItems"][get_settings().contacts_table]["Keys"])
+        return real_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    outcomes = writer.write_all(rows)
+
+    assert sorted(read) == sorted(["by-id", "known", writer.new_contact_id(rows[5])])
+    assert [o.reject for o in outcomes] == [None] * 6
+    assert [o.contact_id for o in outcomes][2:5] == [moved, "by-id", "known"]
+    assert [o.created for o in outcomes] == [True, True, True, True, False, True]
+    people = {c.contact_id: c.fields for c in contacts_repo.iter_all(TENANT)}
+    assert len(people) == 6  # known (row 6 updates it) and five more, the moved contact once
+    assert people[moved] == {"email": "moved@example.com", "city": "Oslo"}
+    assert contacts_repo.owner_of(TENANT, "email", "moved@example.com") == moved
+    assert contacts_repo.owner_of(TENANT, "email", "since@example.com") is None

@@ -135,7 +135,7 @@ class ContactWriter:
                 outcomes[index] = plan
             else:
                 planned.append((index, plan))
-        current = self._contacts([target for _, target in planned])
+        current = self._contacts([t for i, t in planned if not self._surely_new(candidates[i], owners)])
         writes: dict[int, ContactWrite] = {}
         for index, target in planned:
             write = self._prepare(candidates[index], target, current.get(target), owners)
@@ -169,6 +169,19 @@ class ContactWriter:
             projection="pk, contact_id",
         )
         return {by_pk[item["pk"]["S"]]: item["contact_id"]["S"] for item in found}
+
+    @staticmethod
+    def _surely_new(candidate: Candidate, owners: dict[tuple[str, str], str]) -> bool:
+        """No contact id, and an email or phone that nobody owns: its contact (the id derived from
+        this job's row) was never written, since writing it claims those keys in the same
+        transaction. It is not read, then (on a first import, most rows): its creation is
+        conditioned on absence. Should it exist after all (a re-delivered chunk whose contact was
+        given other keys since), that condition fails and the row falls back to ``write``, which
+        reads it and updates it, as the read would have."""
+        if candidate.fields.get("contact_id"):
+            return False
+        keys = [(f, candidate.fields[f]) for f in UNIQUE_KINDS if candidate.fields.get(f)]
+        return bool(keys) and all(key not in owners for key in keys)
 
     def _contacts(self, contact_ids: list[str]) -> dict[str, StoredContact]:
         keys = [{"pk": {"S": self.tenant_id}, "sk": {"S": c}} for c in dict.fromkeys(contact_ids)]
