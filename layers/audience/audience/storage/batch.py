@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import GetError, PutError
 
+from audience.storage.base import connection
 from audience.storage.paging import chunks
 
 BATCH_SIZE = 25
@@ -76,10 +77,6 @@ def get_raw(
     built per item (pynamodb's ``batch_get`` builds one, ~20 us, and retries without backoff).
     ``projection`` names the attributes wanted (plain names only). Raises GetError if some keys stay
     unprocessed after every retry."""
-    from pynamodb.exceptions import GetError
-
-    from audience.storage.base import connection
-
     client = connection().client
     for chunk in chunks(keys, BATCH_GET_SIZE):
         request: dict[str, Any] = {"Keys": chunk, "ConsistentRead": consistent}
