@@ -1,4 +1,5 @@
-"""Memberships and history entries built as attribute maps: exactly what their pynamodb models store."""
+"""Memberships, history entries, contact documents and a contact's transaction items built as attribute maps:
+exactly what their pynamodb models store (and send)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,106 @@ def test_history_entries_are_what_the_model_serialises(cause, monkeypatch):
     ]
     assert built == [model.serialize() for model in models]
     assert cause.at is None or at == cause.at
+
+
+DOCUMENTS = [
+    {},
+    {"email": "a@example.com", "first_name": "Zoë", "age": 33, "score": -7, "zero": 0},
+    {"subscribed": True, "opted_out": False, "tags": ["vip", "beta"], "empty_list": [], "empty_map": {}},
+    {"ratio": 0.25, "tiny": 1e-07, "huge_float": 1e100, "negative": -2.5, "whole_float": 3.0},
+    {"max_plain": 10**38 - 1, "min_plain": -(10**38) + 1, "beyond": 10**38, "read_back": 10**50},
+    {"nested": {"list": [1, "x", False, {"deep": [2.5, None]}], "k": {"j": "v"}}, 7: "a number key"},
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_a_document_as_a_raw_map_is_what_the_attribute_serialises(document):
+    from audience.storage.attributes import DocumentAttribute, document_from_raw, document_to_raw
+
+    assert document_to_raw(document) == DocumentAttribute().serialize(document)
+    assert document_from_raw(document_to_raw(document)) == DocumentAttribute().deserialize(
+        DocumentAttribute().serialize(document)
+    )
+
+
+@pytest.mark.parametrize(
+    "bad", [{"x": float("nan")}, {"x": {1, 2}}, {"x": [float("inf")]}, {"x": 1e300}, {"x": 10**130 + 1}]
+)
+def test_a_document_that_cannot_be_stored_fails_as_the_attribute_fails(bad):
+    from audience.storage.attributes import DocumentAttribute, document_to_raw
+
+    with pytest.raises(Exception) as ours:
+        document_to_raw(bad)
+    with pytest.raises(Exception) as models:
+        DocumentAttribute().serialize(bad)
+    assert type(ours.value) is type(models.value)
+
+
+def _pynamodb_contact_with_keys(tenant, contact_id, item, old, new, keys_seen_free):
+    """The TransactWriteItems items pynamodb built for a contact and its keys before they were
+    built as raw maps (contact, claims, releases; the conditions of contacts_repo's writes)."""
+    from audience.storage.contacts_repo import UNIQUE_SK
+    from audience.storage.models import UniqueKeyItem, unique_pk
+
+    mine = UniqueKeyItem.contact_id == contact_id
+    free = UniqueKeyItem.pk.does_not_exist()
+    items = [{"Put": item.get_save_kwargs_from_instance()}]
+    for kind, value in new.items():
+        if old.get(kind) != value:
+            key = UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK, contact_id=contact_id)
+            items.append({"Put": key.get_save_kwargs_from_instance(condition=free if keys_seen_free else free | mine)})
+    for kind, value in old.items():
+        if new.get(kind) != value:
+            key = UniqueKeyItem(unique_pk(tenant, kind, value), UNIQUE_SK)
+            items.append({"Delete": key.get_delete_kwargs_from_instance(condition=free | mine)})
+    return items
+
+
+@pytest.mark.parametrize(
+    ("read_version", "old", "new", "keys_seen_free", "erased"),
+    [
+        (None, {}, {"EMAIL": "a@example.com", "PHONE": "+12024561111"}, False, False),
+        (None, {}, {"EMAIL": "a@example.com", "PHONE": "+12024561111"}, True, False),
+        (
+            4,
+            {"EMAIL": "old@example.com", "PHONE": "+12024561111"},
+            {"EMAIL": "a@example.com", "PHONE": "+12024561111"},
+            False,
+            False,
+        ),
+        (1, {"EMAIL": "old@example.com"}, {}, False, True),
+        (9, {}, {}, False, False),
+    ],
+)
+def test_a_contacts_transaction_items_are_the_requests_pynamodb_built_for_the_models(
+    read_version, old, new, keys_seen_free, erased
+):
+    from audience.storage import contacts_repo
+    from audience.storage.base import versioned
+    from audience.storage.models import ContactItem
+
+    fields = (
+        {} if erased else {"email": "a@example.com", "phone": "+12024561111", "score": 7.5, "tags": ["vip"], "ok": True}
+    )
+    stamp, created, ttl = "2026-12-06T23:00:00.123Z", "2021-06-30T08:15:00Z", 1_799_624_207
+    model = ContactItem(
+        "t1",
+        "c1",
+        fields=fields,
+        created_at=created,
+        updated_at=stamp,
+        erased=erased,
+        ttl=datetime.fromtimestamp(ttl, UTC) if erased else None,
+        gsi1pk="t1",
+        gsi1sk=f"{stamp}#c1",
+        **versioned(read_version),
+    )
+    attributes = contacts_repo.contact_attributes(
+        "t1", "c1", fields, created_at=created, updated_at=stamp, erased=erased, ttl=ttl if erased else None
+    )
+    built: list = []
+    added = contacts_repo.add_contact_with_keys(
+        built, "t1", "c1", attributes, read_version, old, new, keys_seen_free=keys_seen_free
+    )
+    assert built == _pynamodb_contact_with_keys("t1", "c1", model, old, new, keys_seen_free)
+    assert added == len(built)

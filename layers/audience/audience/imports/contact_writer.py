@@ -24,26 +24,24 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from audience.errors import Conflict
 from audience.imports.collapse import Candidate
 from audience.imports.rows import RejectRecord
 from audience.settings import get_settings
-from audience.storage import contacts_repo
-from audience.storage.base import connection, now_iso, versioned
-from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
-from audience.storage.paging import chunks
+from audience.storage import batch, contacts_repo
+from audience.storage.attributes import document_from_raw
+from audience.storage.base import now_iso
+from audience.storage.models import unique_pk
 
 UNIQUE_KINDS = {"email": "EMAIL", "phone": "PHONE"}
 UNIQUE_SK = "UNIQUE"
 MAX_ATTEMPTS = 4
 DEFAULT_WRITER_THREADS = 8
 LOCAL_WRITER_THREADS = 4
-BATCH_GET = 100
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems call
 
 
@@ -56,6 +54,26 @@ def writer_threads() -> int:
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return LOCAL_WRITER_THREADS if get_settings().aws_endpoint_url else DEFAULT_WRITER_THREADS
+
+
+class StoredContact(NamedTuple):
+    """What the writer needs of a stored contact, read from its raw attribute map (``ContactItem``'s
+    layout) without building the model."""
+
+    fields: dict[str, Any]
+    created_at: str
+    erased: bool
+    version: int | None
+
+    @classmethod
+    def from_raw(cls, item: dict[str, Any]) -> StoredContact:
+        version = item.get("version")
+        return cls(
+            fields=document_from_raw(item["fields"]["M"]) if "fields" in item else {},
+            created_at=item["created_at"]["S"],
+            erased=bool(item.get("erased", {}).get("BOOL", False)),
+            version=int(version["N"]) if version is not None else None,
+        )
 
 
 @dataclass
@@ -72,7 +90,8 @@ class ContactWrite:
 
     candidate: Candidate
     target: str
-    item: ContactItem
+    contact: dict[str, Any]  # its attribute map, without the version (contacts_repo.contact_attributes)
+    read_version: int | None  # the version read (None: absent), which the write is conditioned on
     old_keys: dict[str, str]
     new_keys: dict[str, str]
     creates: bool
@@ -116,7 +135,7 @@ class ContactWriter:
                 outcomes[index] = plan
             else:
                 planned.append((index, plan))
-        current = self._contacts([target for _, target in planned])
+        current = self._contacts([t for i, t in planned if not self._surely_new(candidates[i], owners)])
         writes: dict[int, ContactWrite] = {}
         for index, target in planned:
             write = self._prepare(candidates[index], target, current.get(target), owners)
@@ -143,18 +162,31 @@ class ContactWriter:
     def _owners(self, candidates: list[Candidate]) -> dict[tuple[str, str], str]:
         keys = {(field, c.fields[field]) for c in candidates for field in UNIQUE_KINDS if c.fields.get(field)}
         by_pk = {unique_pk(self.tenant_id, UNIQUE_KINDS[f], v): (f, v) for f, v in keys}
-        owners: dict[tuple[str, str], str] = {}
-        for chunk in chunks(list(by_pk), BATCH_GET):
-            for item in UniqueKeyItem.batch_get([(pk, UNIQUE_SK) for pk in chunk], consistent_read=True):
-                owners[by_pk[item.pk]] = item.contact_id
-        return owners
+        found = batch.get_raw(
+            get_settings().main_table,
+            [{"pk": {"S": pk}, "sk": {"S": UNIQUE_SK}} for pk in by_pk],
+            consistent=True,
+            projection="pk, contact_id",
+        )
+        return {by_pk[item["pk"]["S"]]: item["contact_id"]["S"] for item in found}
 
-    def _contacts(self, contact_ids: list[str]) -> dict[str, ContactItem]:
-        found: dict[str, ContactItem] = {}
-        for chunk in chunks(list(dict.fromkeys(contact_ids)), BATCH_GET):
-            for item in ContactItem.batch_get([(self.tenant_id, c) for c in chunk], consistent_read=True):
-                found[item.sk] = item
-        return found
+    @staticmethod
+    def _surely_new(candidate: Candidate, owners: dict[tuple[str, str], str]) -> bool:
+        """No contact id, and an email or phone that nobody owns: its contact (the id derived from
+        this job's row) was never written, since writing it claims those keys in the same
+        transaction. It is not read, then (on a first import, most rows): its creation is
+        conditioned on absence. Should it exist after all (a re-delivered chunk whose contact was
+        given other keys since), that condition fails and the row falls back to ``write``, which
+        reads it and updates it, as the read would have."""
+        if candidate.fields.get("contact_id"):
+            return False
+        keys = [(f, candidate.fields[f]) for f in UNIQUE_KINDS if candidate.fields.get(f)]
+        return bool(keys) and all(key not in owners for key in keys)
+
+    def _contacts(self, contact_ids: list[str]) -> dict[str, StoredContact]:
+        keys = [{"pk": {"S": self.tenant_id}, "sk": {"S": c}} for c in dict.fromkeys(contact_ids)]
+        found = batch.get_raw(get_settings().contacts_table, keys, consistent=True)
+        return {item["sk"]["S"]: StoredContact.from_raw(item) for item in found}
 
     def _plan(self, candidate: Candidate, owners: dict[tuple[str, str], str]) -> str | WriteOutcome:
         fields = candidate.fields
@@ -168,7 +200,7 @@ class ContactWriter:
         return target
 
     def _prepare(
-        self, candidate: Candidate, target: str, current: ContactItem | None, owners: dict[tuple[str, str], str]
+        self, candidate: Candidate, target: str, current: StoredContact | None, owners: dict[tuple[str, str], str]
     ) -> ContactWrite | None:
         live = current is not None and not current.erased
         old = dict(current.fields or {}) if live else {}
@@ -176,22 +208,14 @@ class ContactWriter:
         if live and same_value(fields, old):
             return None
         stamp = now_iso()
-        item = ContactItem(
-            self.tenant_id,
-            target,
-            fields=fields,
-            # Existing contacts keep their creation time; a new one takes the file's, if any.
-            created_at=current.created_at if live and current is not None else (candidate.created_at or stamp),
-            updated_at=stamp,
-            erased=False,
-            ttl=None,
-            gsi1pk=self.tenant_id,
-            gsi1sk=f"{stamp}#{target}",
-            **versioned(current.version if current is not None else None),
+        # Existing contacts keep their creation time; a new one takes the file's, if any.
+        created_at = current.created_at if live and current is not None else (candidate.created_at or stamp)
+        contact = contacts_repo.contact_attributes(
+            self.tenant_id, target, fields, created_at=created_at, updated_at=stamp
         )
         old_keys, new_keys = contacts_repo.unique_keys(old), contacts_repo.unique_keys(fields)
-        claims, releases = contacts_repo.contact_key_writes(self.tenant_id, target, old_keys, new_keys)
-        claimed = {k.pk for k in claims}
+        claims, releases = contacts_repo.contact_key_writes(self.tenant_id, old_keys, new_keys)
+        claimed = set(claims)
         seen_free = not any(
             unique_pk(self.tenant_id, kind, contacts_repo.unique_value(f, candidate.fields[f]) or "") in claimed
             for f, kind in UNIQUE_KINDS.items()
@@ -200,12 +224,13 @@ class ContactWriter:
         return ContactWrite(
             candidate=candidate,
             target=target,
-            item=item,
+            contact=contact,
+            read_version=current.version if current is not None else None,
             old_keys=old_keys,
             new_keys=new_keys,
             creates=not live,
             keys_seen_free=seen_free,
-            touched={f"C#{target}", *(k.pk for k in claims), *(k.pk for k in releases)},
+            touched={f"C#{target}", *claims, *releases},
             size=1 + len(claims) + len(releases),
         )
 
@@ -236,19 +261,21 @@ class ContactWriter:
         the rest committed again (a cancelled call wrote nothing)."""
         lost: list[int] = []
         while batch:
+            items: list[dict[str, Any]] = []
+            for index in batch:
+                write = writes[index]
+                contacts_repo.add_contact_with_keys(
+                    items,
+                    self.tenant_id,
+                    write.target,
+                    write.contact,
+                    write.read_version,
+                    write.old_keys,
+                    write.new_keys,
+                    keys_seen_free=write.keys_seen_free,
+                )
             try:
-                with TransactWrite(connection=connection()) as transaction:
-                    for index in batch:
-                        write = writes[index]
-                        contacts_repo.add_contact_with_keys(
-                            transaction,
-                            self.tenant_id,
-                            write.target,
-                            write.item,
-                            write.old_keys,
-                            write.new_keys,
-                            keys_seen_free=write.keys_seen_free,
-                        )
+                contacts_repo.transact(items)
                 return lost
             except TransactWriteError as exc:
                 reasons = exc.cancellation_reasons

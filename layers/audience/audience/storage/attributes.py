@@ -53,6 +53,35 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
+def document_to_raw(value: dict[str, Any]) -> dict[str, Any]:
+    """``DocumentAttribute.serialize`` without boto3's serialiser: the attribute map (DynamoDB JSON)
+    of a dict of JSON values, the same ``{"S": ...}``/``{"N": ...}`` values for every type. The
+    importer writes every contact's fields this way; strings, booleans, ints of up to 38 digits,
+    lists and maps are written here, anything else (floats, huge ints, wrong types) goes through
+    ``to_dynamo`` and boto3's serialiser as before, with the same values and errors."""
+    return {str(key): _raw(item) for key, item in value.items()}
+
+
+_MAX_PLAIN_INT = 10**DYNAMODB_DIGITS
+
+
+def _raw(value: Any) -> dict[str, Any]:
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int and -_MAX_PLAIN_INT < value < _MAX_PLAIN_INT:
+        return {"N": str(value)}
+    if kind is list:
+        return {"L": [_raw(item) for item in value]}
+    if kind is dict:
+        return {"M": {str(key): _raw(item) for key, item in value.items()}}
+    if value is None:
+        return {"NULL": True}
+    return _serializer.serialize(to_dynamo(value))
+
+
 def _number(text: str) -> int | float:
     """A DynamoDB number as ``from_dynamo`` gives it: plain digits straight to ``int``, the rest by Decimal."""
     digits = text[1:] if text[:1] == "-" else text

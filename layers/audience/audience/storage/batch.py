@@ -1,4 +1,4 @@
-"""BatchWriteItem with exponential backoff on unprocessed items.
+"""BatchWriteItem with exponential backoff on unprocessed items, and BatchGetItem of raw keys.
 
 pynamodb's own ``batch_write`` retries UnprocessedItems immediately (no backoff) and ignores
 ``VersionAttribute``; it is only used here for unversioned items (memberships, unique keys).
@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import GetError, PutError
 
+from audience.storage.base import connection
 from audience.storage.paging import chunks
 
 BATCH_SIZE = 25
+BATCH_GET_SIZE = 100  # DynamoDB's limit of keys per BatchGetItem
 MAX_ATTEMPTS = 8
 WORKERS = 8
 
@@ -38,8 +40,10 @@ def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = 
         return total
     # I/O-bound: a few calls in flight at once (botocore clients are thread-safe)
     with ThreadPoolExecutor(max_workers=min(WORKERS, -(-total // BATCH_SIZE))) as pool:
-        sent = [pool.submit(_write_chunk, connection, table, chunk)
-                for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE)]
+        sent = [
+            pool.submit(_write_chunk, connection, table, chunk)
+            for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE)
+        ]
         for future in sent:
             future.result()
     return total
@@ -63,3 +67,28 @@ def _write_chunk(connection: Any, table: str, chunk: list[dict[str, Any]]) -> No
             return
         time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     raise PutError(f"{len(pending)} items still unprocessed after {MAX_ATTEMPTS} attempts")
+
+
+def get_raw(
+    table: str, keys: list[dict[str, Any]], *, consistent: bool = False, projection: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The items found under ``keys`` (raw keys, ``{"pk": {"S": ...}, "sk": {"S": ...}}``) as raw
+    attribute maps, 100 keys a BatchGetItem, unprocessed keys read again with backoff; no model is
+    built per item (pynamodb's ``batch_get`` builds one, ~20 us, and retries without backoff).
+    ``projection`` names the attributes wanted (plain names only). Raises GetError if some keys stay
+    unprocessed after every retry."""
+    client = connection().client
+    for chunk in chunks(keys, BATCH_GET_SIZE):
+        request: dict[str, Any] = {"Keys": chunk, "ConsistentRead": consistent}
+        if projection:
+            request["ProjectionExpression"] = projection
+        pending: dict[str, Any] = {table: request}
+        for attempt in range(MAX_ATTEMPTS):
+            answer = client.batch_get_item(RequestItems=pending)
+            yield from answer.get("Responses", {}).get(table, [])
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        else:
+            raise GetError(f"{len(pending[table]['Keys'])} keys still unprocessed after {MAX_ATTEMPTS} attempts")

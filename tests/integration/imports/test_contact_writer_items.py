@@ -1,0 +1,143 @@
+"""The importer's raw transaction items on moto: stored exactly as the models store them, and a
+cancelled call falls back only for the contacts whose conditions failed."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from audience.imports.collapse import Candidate
+from audience.imports.contact_writer import ContactWriter
+from audience.settings import get_settings
+from audience.storage import contacts_repo
+from audience.storage.base import versioned
+from audience.storage.models import ContactItem, UniqueKeyItem, unique_pk
+
+TENANT = "acme"
+
+
+@pytest.fixture
+def writer_env(aws, monkeypatch):
+    monkeypatch.setenv("IMPORT_WRITER_THREADS", "1")
+    return boto3.client("dynamodb", region_name=aws.region)
+
+
+def test_raw_items_written_read_back_through_the_models_as_the_models_write_them(writer_env):
+    ddb, settings = writer_env, get_settings()
+    fields = {
+        "email": "a@example.com",
+        "phone": "+12024561111",
+        "score": 7.5,
+        "age": 40,
+        "tags": ["vip", "b"],
+        "subscribed": True,
+        "prefs": {"news": False, "topics": ["x"]},
+    }
+    steps = [  # a new contact, then an update that moves its email (claim one key, release another)
+        (None, {}, {"EMAIL": "a@example.com", "PHONE": "+12024561111"}, fields),
+        (
+            1,
+            {"EMAIL": "a@example.com", "PHONE": "+12024561111"},
+            {"EMAIL": "b@example.com", "PHONE": "+12024561111"},
+            {**fields, "email": "b@example.com", "score": 8},
+        ),
+    ]
+    for read_version, old, new, values in steps:
+        stamp = f"2026-12-06T23:00:0{read_version or 0}.000Z"
+        items: list = []
+        attributes = contacts_repo.contact_attributes(
+            TENANT, "c1", values, created_at="2021-06-30T08:15:00Z", updated_at=stamp
+        )
+        contacts_repo.add_contact_with_keys(items, TENANT, "c1", attributes, read_version, old, new)
+        contacts_repo.transact(items)
+
+        model = ContactItem(
+            TENANT,
+            "c1",
+            fields=values,
+            created_at="2021-06-30T08:15:00Z",
+            updated_at=stamp,
+            erased=False,
+            ttl=None,
+            gsi1pk=TENANT,
+            gsi1sk=f"{stamp}#c1",
+            **versioned(read_version),
+        )
+        expected = model.get_save_kwargs_from_instance()["Item"]  # what pynamodb's save would store
+        stored = ddb.get_item(
+            TableName=settings.contacts_table, Key={"pk": {"S": TENANT}, "sk": {"S": "c1"}}, ConsistentRead=True
+        )["Item"]
+        assert stored == expected
+        read = ContactItem.get(TENANT, "c1", consistent_read=True)
+        written = {name: value for name, value in model.attribute_values.items() if value is not None}
+        assert read.attribute_values == {**written, "version": (read_version or 0) + 1}
+        assert read.fields == values and type(read.fields["score"]) is type(values["score"])
+        for kind, value in new.items():
+            key = UniqueKeyItem.get(unique_pk(TENANT, kind, value), "UNIQUE", consistent_read=True)
+            assert key.attribute_values == {"pk": unique_pk(TENANT, kind, value), "sk": "UNIQUE", "contact_id": "c1"}
+    assert contacts_repo.owner_of(TENANT, "email", "a@example.com") is None  # released
+    assert contacts_repo.get(TENANT, "c1").version == 2
+
+
+def test_a_cancelled_call_falls_back_only_for_the_contact_whose_key_was_taken(writer_env, monkeypatch):
+    """Two contacts packed in one call: B claims an email another contact owns (B's look-up missed it),
+    A moves its own email (a release). Only B's condition fails, so only B falls back; A's write is
+    committed with the call retried without B. (pynamodb sent a call's deletes before its puts, so
+    the cancellation reasons' positions named A too, and A fell back as well.)"""
+    contacts_repo.upsert(TENANT, "c-a", {"email": "old-a@example.com"})
+    contacts_repo.upsert(TENANT, "winner", {"email": "taken@example.com"})
+    monkeypatch.setattr(ContactWriter, "_owners", lambda self, candidates: {})  # B reads the email as free
+    fallbacks = []
+    real_write = ContactWriter.write
+    monkeypatch.setattr(ContactWriter, "write", lambda self, c: fallbacks.append(c.rows[0]) or real_write(self, c))
+    b = Candidate(rows=[2], fields={"email": "taken@example.com", "city": "Oslo"})
+    a = Candidate(rows=[3], fields={"contact_id": "c-a", "email": "new-a@example.com"})
+
+    outcomes = ContactWriter(TENANT, "job-1").write_all([b, a])
+
+    assert fallbacks == [2]
+    assert [(o.contact_id, o.reject) for o in outcomes] == [("winner", None), ("c-a", None)]
+    assert contacts_repo.get(TENANT, "winner").fields == {"email": "taken@example.com", "city": "Oslo"}
+    assert contacts_repo.get(TENANT, "c-a").fields == {"email": "new-a@example.com"}
+    assert contacts_repo.owner_of(TENANT, "email", "new-a@example.com") == "c-a"
+    assert contacts_repo.owner_of(TENANT, "email", "old-a@example.com") is None
+
+
+def test_rows_whose_email_and_phone_nobody_owns_are_created_without_reading_their_contacts(writer_env, monkeypatch):
+    """A first import's rows name free keys: their contacts (ids derived from the job and row) cannot
+    exist, so they are not read; the contacts a row names by id, by an owned key, or by nothing at all
+    (a re-delivered chunk finds it by its derived id) still are. A derived contact that exists after
+    all, under other keys, fails its creation's condition and is updated by the fallback."""
+    from botocore.client import BaseClient
+
+    contacts_repo.upsert(TENANT, "known", {"email": "known@example.com"})
+    writer = ContactWriter(TENANT, "job-1")
+    rows = [
+        Candidate(rows=[2], fields={"email": "new1@example.com", "phone": "+12024561111"}),
+        Candidate(rows=[3], fields={"phone": "+12024561112"}),
+        Candidate(rows=[4], fields={"email": "moved@example.com", "city": "Oslo"}),
+        Candidate(rows=[5], fields={"contact_id": "by-id", "first_name": "Id"}),
+        Candidate(rows=[6], fields={"email": "known@example.com", "city": "Rome"}),
+        Candidate(rows=[7], fields={"first_name": "Nobody"}),
+    ]
+    moved = writer.new_contact_id(rows[2])  # written before under another email (a first delivery, then the API)
+    contacts_repo.upsert(TENANT, moved, {"email": "since@example.com"})
+    read: list[str] = []
+    real_call = BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        if operation == "BatchGetItem" and get_settings().contacts_table in params["RequestItems"]:
+            read.extend(k["sk"]["S"] for k in params["RequestItems"][get_settings().contacts_table]["Keys"])
+        return real_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    outcomes = writer.write_all(rows)
+
+    assert sorted(read) == sorted(["by-id", "known", writer.new_contact_id(rows[5])])
+    assert [o.reject for o in outcomes] == [None] * 6
+    assert [o.contact_id for o in outcomes][2:5] == [moved, "by-id", "known"]
+    assert [o.created for o in outcomes] == [True, True, True, True, False, True]
+    people = {c.contact_id: c.fields for c in contacts_repo.iter_all(TENANT)}
+    assert len(people) == 6  # known (row 6 updates it) and five more, the moved contact once
+    assert people[moved] == {"email": "moved@example.com", "city": "Oslo"}
+    assert contacts_repo.owner_of(TENANT, "email", "moved@example.com") == moved
+    assert contacts_repo.owner_of(TENANT, "email", "since@example.com") is None
