@@ -2,8 +2,9 @@
 
 Measures the figures of docs/benchmarks.md side by side in one run and prints a table:
 
-- evaluation: one-pass engine vs the floor (reading the needed columns) vs DuckDB on the same
-  Parquet, at 1M and 10M contacts x 20 and 50 segments (quick: 200k), plus the allocator check;
+- evaluation: the service's keyed pass + state ids vs the floor (the same reads) vs DuckDB (counts,
+  ids) and Polars (ids) on the same Parquet, generated with contact keys and events sorted by contact,
+  at 1M and 10M contacts x 20 and 50 segments (quick: 200k), plus the allocator check;
 - engine: bench/engine.py, the engine alone on in-memory batches with per-segment costs;
 - diff: membership diff for 1% churn on a 3M-member segment (quick: 300k);
 - run: bench/evaluation.py, the scheduled run's own work over a snapshot laid out as the service
