@@ -2,8 +2,9 @@
 
 Measures the figures of docs/benchmarks.md side by side in one run and prints a table:
 
-- evaluation: one-pass engine vs the floor (reading the needed columns) vs DuckDB on the same
-  Parquet, at 1M and 10M contacts x 20 and 50 segments (quick: 200k), plus the allocator check;
+- evaluation: the service's keyed pass + state ids vs the floor (the same reads) vs DuckDB (counts,
+  ids) and Polars (ids) on the same Parquet, generated with contact keys and events sorted by contact,
+  at 1M and 10M contacts x 20 and 50 segments (quick: 200k), plus the allocator check;
 - engine: bench/engine.py, the engine alone on in-memory batches with per-segment costs;
 - diff: membership diff for 1% churn on a 3M-member segment (quick: 300k);
 - run: bench/evaluation.py, the scheduled run's own work over a snapshot laid out as the service
@@ -70,7 +71,7 @@ def run_evaluation(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     results, generated = [], []
     for rows in sizes:
         started = time.perf_counter()
-        data = datagen.generate(rows, workdir / f"data-{rows}")
+        data = datagen.generate(rows, workdir / f"data-{rows}", keyed=True)  # as a snapshot holds them
         seconds = time.perf_counter() - started
         size_mb = data.contacts.stat().st_size / 2**20
         generated.append({"rows": rows, "events": data.events_rows, "seconds": seconds, "contacts_mb": size_mb,

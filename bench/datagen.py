@@ -30,6 +30,7 @@ CHUNK = 250_000
 ROW_GROUP = 125_000
 _US_PER_DAY = 86_400_000_000
 _TS = pa.timestamp("us", tz="UTC")
+CONTACT_KEY = "contact_key"  # `audience.evaluation.snapshots.KEY`, not imported: it pulls in the storage layer
 
 FIRST_NAMES = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kim", "Lena",
                "Marco", "Nora", "Omar", "Paula", "Quentin", "Rosa", "Sven", "Tara", "Ugo", "Vera", "Will", "Yuki",
@@ -230,21 +231,40 @@ def generate(
     events_per_contact: float = 0.6,
     as_of: datetime = AS_OF,
     chunk: int = CHUNK,
+    keyed: bool = False,
 ) -> Dataset:
     """Write `contacts.parquet` and `events.parquet` with `rows` contacts into `folder` (a new temp dir
-    when None). Memory stays at a few chunks whatever `rows` is."""
+    when None). Memory stays at a few chunks whatever `rows` is.
+
+    ``keyed``: the files as the service's snapshot and event log hold them — every contact carries
+    its integer contact key (``snapshots.KEY``, dense, in the file's order, as a full build numbers
+    contacts) and the events are sorted by contact, then time (as each event-log object is kept, so
+    the run streams them), marked ``sorted_by_contact``. The contacts and events themselves are the
+    same as without: readers that ignore the key column select exactly the same members."""
     target = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="audience-bench-"))
     target.mkdir(parents=True, exist_ok=True)
     contacts_path, events_path = target / "contacts.parquet", target / "events.parquet"
+    contact_schema, events_schema = contacts_schema(DEFAULT_CATALOG), EVENTS_SCHEMA
+    if keyed:
+        contact_schema = contact_schema.append(pa.field(CONTACT_KEY, pa.uint32()))
+        events_schema = events_schema.with_metadata({**(events_schema.metadata or {}), b"sorted_by_contact": b"1"})
     events_rows = 0
-    with pq.ParquetWriter(contacts_path, contacts_schema(DEFAULT_CATALOG)) as contacts, \
-            pq.ParquetWriter(events_path, EVENTS_SCHEMA) as events:
+    with pq.ParquetWriter(contacts_path, contact_schema) as contacts, \
+            pq.ParquetWriter(events_path, events_schema) as events:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
-            contacts.write_table(contacts_chunk(start, n, seed=seed, as_of=as_of), row_group_size=ROW_GROUP)
+            table = contacts_chunk(start, n, seed=seed, as_of=as_of)
+            if keyed:
+                table = table.append_column(contact_schema.field(CONTACT_KEY),
+                                            pc.cast(_arange(n, start), pa.uint32()))
+            contacts.write_table(table, row_group_size=ROW_GROUP)
             count = int(n * events_per_contact)
             if count:
-                events.write_table(events_chunk(start, n, count, seed=seed, as_of=as_of), row_group_size=4 * ROW_GROUP)
+                table = events_chunk(start, n, count, seed=seed, as_of=as_of)
+                if keyed:  # a chunk's contacts follow the previous chunk's: sorting each chunk sorts the file
+                    table = table.sort_by([("contact_id", "ascending"), ("occurred_at", "ascending")])
+                events.write_table(table.replace_schema_metadata(events_schema.metadata),
+                                   row_group_size=4 * ROW_GROUP)
                 events_rows += count
     return Dataset(target, contacts_path, events_path, rows, events_rows, as_of)
 

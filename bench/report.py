@@ -186,13 +186,31 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
     runs = section["runs"]
     engine_threads = sorted({str(run.get("engine_threads", "?")) for run in runs})
     duckdb_threads = sorted({str(run.get("duckdb_threads", "?")) for run in runs})
+    keyed = all(run.get("engine_keyed") for run in runs)
+    if keyed:
+        files = ("Same generated Parquet files for all of them, laid out as the service holds them: contacts "
+                 "carrying their integer contact key (`contact_key`, dense, as a full snapshot build numbers them; "
+                 "the peers read the same files and ignore it) and the activity event log sorted by contact. "
+                 "Each run in a fresh interpreter, interleaved. **floor** = the engine's reads and nothing else: "
+                 "the event log streamed by contact (every column) and the columns the rules need plus the key "
+                 "streamed with `ParquetFile.iter_batches` (batches of "
+                 f"{section.get('batch_size', 0):,}, low-cardinality strings dictionary-encoded); **engine** = what "
+                 "the service's scheduled run does with them (`bench/side_by_side.service_pass`, the work "
+                 "`bench/evaluation.py` times over a snapshot's layout): the same reads, the keyed pass "
+                 "`keyed.evaluate` (members as key sets; every segment an uncategorised slot without suppression, "
+                 "so its members are the rules' matches; references in dependency order), then every segment's "
+                 "member ids taken in state order, one segment after another (`KeyedMembers.in_order`, as "
+                 "`results.finish` takes them: \"state ids\"), on ")
+    else:
+        files = ("Same generated Parquet files for all of them (contacts plus the activity event log), each run in "
+                 "a fresh interpreter, interleaved. **floor** = read the event log and stream the columns the rules "
+                 "need with `ParquetFile.iter_batches` (batches of "
+                 f"{section.get('batch_size', 0):,}); **engine** = the same reads plus the scheduled run's id pass, "
+                 "`engine.evaluate` (every segment an uncategorised slot without suppression, so its members are "
+                 "the rules' matches; references in dependency order), on ")
     out.append(
-        "Same generated Parquet files for all of them (contacts plus the activity event log), each run in a fresh "
-        "interpreter, interleaved. **floor** = read the event log and stream the columns the rules need with "
-        f"`ParquetFile.iter_batches` (batches of {section.get('batch_size', 0):,}); **engine** = the same reads plus "
-        "the scheduled run's pass, `engine.evaluate` (every segment an uncategorised slot without suppression, so "
-        "its members are the rules' matches; references in dependency order), on "
-        f"{' / '.join(engine_threads)} thread(s) as deployed (`EVALUATION_THREADS` unset: one per CPU, at most 4); "
+        files + f"{' / '.join(engine_threads)} thread(s) as deployed (`EVALUATION_THREADS` unset: one per CPU, at "
+        "most 4); "
         "**1 thread** = the same with `EVALUATION_THREADS=1`; **DuckDB** = one query counting every segment on "
         f"{' / '.join(duckdb_threads)} thread(s) (rules compiled by `bench/sql.py`, which the unit tests hold to the "
         "engine's exact members). The fair peers produce what the engine produces, every segment's member ids: "
@@ -261,17 +279,33 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
         growth_factor = large["engine"]["seconds"] / small["engine"]["seconds"]
         verdicts.append((f"growth {min(sized):,} → {max(sized):,} within 11x", growth_factor <= 11,
                          f"{growth_factor:.1f}x"))
+    stage_names = (("prepare_s", "read_batches_s", "masks_s", "masks_cpu_s", "key_sets_s", "pass_s", "pass_cpu_s",
+                    "state_ids_s", "state_ids_cpu_s") if keyed else
+                   ("read_events_s", "prepare_s", "read_batches_s", "masks_s", "masks_cpu_s", "select_members_s",
+                    "pass_s", "pass_cpu_s"))
     stage_rows = []
     for run in runs:
         for kind in ("engine", "engine_1t"):
             stages = run.get(kind, {}).get("stages")
             if stages:
                 busy = stages.get("pass_cpu_s", 0.0) / stages["pass_s"] if stages.get("pass_s") else 0.0
-                stage_rows.append([f"{run['rows']:,} x {run['segments']}", kind, *(
-                    _fmt_s(stages.get(name, 0.0)) for name in (
-                        "read_events_s", "prepare_s", "read_batches_s", "masks_s", "masks_cpu_s", "select_members_s",
-                        "pass_s", "pass_cpu_s")), f"{busy:.2f}"])
-    if stage_rows:
+                cells = [_fmt_s(stages.get(name, 0.0)) for name in stage_names]
+                if keyed:
+                    cells.insert(7, f"{busy:.2f}")
+                else:
+                    cells.append(f"{busy:.2f}")
+                stage_rows.append([f"{run['rows']:,} x {run['segments']}", kind, *cells])
+    if stage_rows and keyed:
+        out += ["Where the engine's time goes (medians, `bench/side_by_side.service_pass`): the run-wide "
+                "preparation (the event log streamed: activity index and every activity condition's answer per "
+                "contact), the caller's thread waiting on Parquet for the contacts' batches, every batch's masks "
+                "(all segments' leaves, each distinct condition once per batch, then placement; wall and "
+                "calling-thread CPU seconds summed over the evaluation threads), the key sets built after the last "
+                "batch, the whole keyed pass (wall, process CPU, and their ratio: cores busy), then the state ids "
+                "(wall and process CPU).", "",
+                _md_table(["size", "run", "prepare", "read batches", "masks", "masks CPU", "key sets", "pass",
+                           "pass CPU", "cores busy", "state ids", "state ids CPU"], stage_rows), ""]
+    elif stage_rows:
         out += ["Where the engine's time goes (medians, `bench/side_by_side._staged_evaluate`): reading the event "
                 "log, the run-wide preparation (activity index and every activity condition's answer per contact), "
                 "the caller's thread waiting on Parquet for the contacts' batches, every batch's masks (all "
@@ -280,11 +314,16 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
                 "the whole streaming pass (wall, process CPU, and their ratio: cores busy).", "",
                 _md_table(["size", "run", "read events", "prepare", "read batches", "masks", "masks CPU",
                            "select ids", "pass", "pass CPU", "cores busy"], stage_rows), ""]
-    out += [f"Targets of issue 18 at {largest['rows']:,} x {largest['segments']}, as this section measures them: "
-            "the id pass (`engine.evaluate`, every segment's ids selected) on files without contact keys, so that "
-            "the peers and the engine produce the same thing. The service's run (keyed pass, members as key sets, "
-            "the event log streamed) is judged on memory and the floor in the run section below and in the "
-            "hand-written issue-18 sections.", ""]
+    if keyed:
+        out += [f"Targets of issue 18 at {largest['rows']:,} x {largest['segments']}, as this section measures "
+                "them: the service's keyed pass plus its state ids (the engine column), beside peers listing every "
+                "segment's member ids from the same files, by wall time on the deployed threads.", ""]
+    else:
+        out += [f"Targets of issue 18 at {largest['rows']:,} x {largest['segments']}, as this section measures "
+                "them: the id pass (`engine.evaluate`, every segment's ids selected) on files without contact keys, "
+                "so that the peers and the engine produce the same thing. The service's run (keyed pass, members "
+                "as key sets, the event log streamed) is judged on memory and the floor in the run section below "
+                "and in the hand-written issue-18 sections.", ""]
     out += [f"- {name}: {'met' if ok else '**not met**'} ({value})" for name, ok, value in verdicts]
     out.append("")
     allocator = section.get("allocator")

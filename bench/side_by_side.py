@@ -7,17 +7,22 @@ DuckDB query listing each segment's ids (rules compiled by `bench/sql.py`) fetch
 doing the same. ``duckdb`` (one query *counting* every segment) is kept as the lower bound of
 DuckDB's work. Unit tests hold both compilers to the engine's exact members.
 
-The engine runs the scheduled run's own pass, `audience.evaluation.engine.evaluate` (every segment
-an uncategorised slot, no suppression, so its members are the rules' matches DuckDB counts), on the
-threads the deployed evaluator uses (`EVALUATION_THREADS` unset: the CPUs, at most 4), and once
-more with `EVALUATION_THREADS=1` (``engine_1t``) to show what the threads add.
+The engine does what the service's scheduled run does with a snapshot's contacts (what
+`bench/evaluation.py` times over a snapshot's layout): the contacts' batches read with their integer
+contact keys (the generated files carry them, ``datagen.generate(keyed=True)``; the peers read the
+same files and ignore the key), the event log streamed sorted by contact (``LocalEventLog``), the
+keyed pass `audience.evaluation.keyed.evaluate` (members as key sets; every segment an uncategorised
+slot, no suppression, so its members are the rules' matches the peers list), then every segment's
+ids taken in state order as the run's writing takes them (``KeyedMembers.in_order``: "state ids").
+It runs on the threads the deployed evaluator uses (`EVALUATION_THREADS` unset: the CPUs, at most
+4), and once more with `EVALUATION_THREADS=1` (``engine_1t``) to show what the threads add.
 
 Each measurement runs in a fresh interpreter (`python -m bench.side_by_side '<json>'`), so its peak
 resident memory (`ru_maxrss`) is its own and no run warms another's caches in-process; the runs of
 one size are interleaved (floor, engine, DuckDB, floor, ...) so drift in the machine's load hits
-all three alike. The timed region is the work only: reading the event log, streaming the contacts'
-record batches and evaluating every segment (engine), reading the same columns and doing nothing
-(floor), one DuckDB query counting every segment over both files (DuckDB), or listing every
+all three alike. The timed region is the work only: streaming the event log and the contacts'
+record batches, evaluating every segment and taking its ids (engine), the same reads and nothing
+else (floor), one DuckDB query counting every segment over both files (DuckDB), or listing every
 segment's ids (DuckDB with ids), or one Polars query listing them (Polars).
 """
 
@@ -54,16 +59,16 @@ def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str 
 
 
 def _work(spec: dict[str, Any]) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-    from audience.evaluation import (
+    import pyarrow.parquet as pq  # noqa: F401 - imported before the clock starts
+    from audience.evaluation import (  # noqa: F401 - imported before the clock starts
         engine,
-        snapshots,  # noqa: F401 - imported before the clock starts (dictionary_columns)
+        keyed,
+        snapshots,
     )
-    from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
-    from audience.rules.vectorised import evaluation_threads
+    from audience.rules.vectorised import EventsWanted, evaluation_threads
 
-    from bench import datagen, ruleset
+    from bench import datagen, evaluation, ruleset  # noqa: F401 - evaluation: LocalEventLog, before the clock
 
     count = spec["segments"]
     columns = ruleset.needed_fields(count)
@@ -97,45 +102,75 @@ def _work(spec: dict[str, Any]) -> dict[str, Any]:
                                        as_of=datagen.AS_OF)
         result["counts"] = {sid: len(ids) for sid, ids in members.items()}
         result["threads"] = pl.thread_pool_size()
+    elif spec["kind"] == "floor":  # the engine's reads, nothing else: every event column, every batch
+        events, batches = _reads(spec["contacts"], spec["events"], columns, spec["batch_size"], result)
+        wanted = EventsWanted(names=frozenset(), properties=True, since=None, until=datagen.AS_OF)
+        result["events_rows"] = events.fold(
+            wanted, lambda streams: sum(batch.num_rows for stream in streams for batch in stream))
+        result["rows"] = sum(batch.num_rows for batch in batches)
     else:
-        events = pq.read_table(spec["events"])
-        dictionary = dictionary_columns(spec["contacts"], columns) if spec.get("dictionary", True) else []
-        batches = pq.ParquetFile(spec["contacts"], pre_buffer=False, read_dictionary=dictionary).iter_batches(
-            batch_size=spec["batch_size"], columns=columns)
-        result["dictionary_columns"] = dictionary
-        if spec["kind"] == "floor":
-            rows = sum(batch.num_rows for batch in batches)
-            result["rows"] = rows
-            result["events_rows"] = events.num_rows
-        else:
-            plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
-                               slots=[Slot(sid) for sid, _ in rules], events=events, columns=columns)
-            result["stages"] = stages = {"read_events_s": time.perf_counter() - started}  # and its dictionary probe
-            members = _staged_evaluate(engine, plan, batches, stages)
-            result["counts"] = {sid: len(ids) for sid, ids in members.items()}
-            result["threads"] = evaluation_threads()
+        result["stages"] = stages = {}
+        result["counts"] = {sid: len(ids) for sid, ids in service_pass(
+            spec["contacts"], spec["events"], count, batch_size=spec["batch_size"], stages=stages, noted=result)}
+        result["threads"] = evaluation_threads()
     result["seconds"] = time.perf_counter() - started
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
 
 
-def _staged_evaluate(engine, plan, batches, stages: dict[str, float]) -> dict:
-    """`engine.evaluate`, noting where the time goes: wall seconds of the run-wide preparation (the
-    activity index and aggregates), of reading the contacts' batches (the caller's thread waits on
-    Parquet while the pool evaluates) and of the final id selection; every batch's masks as wall and
-    CPU seconds summed over the evaluation threads (CPU seconds of the calling thread only: Arrow's
-    own pool is not counted there); and the whole pass's wall and process CPU seconds (their ratio
-    says how many cores were busy)."""
+def _reads(contacts: str, events: str, columns: list[str], batch_size: int, noted: dict[str, Any]):
+    """The event log and the contacts' batches as the service's pass reads them: the events streamed
+    by contact (``LocalEventLog``, as the run reads the event log), the batches with their contact
+    keys when the files carry them (`datagen.generate(keyed=True)`) and low-cardinality strings
+    dictionary-encoded."""
+    import pyarrow.parquet as pq
+    from audience.evaluation import snapshots
+
+    from bench.evaluation import LocalEventLog
+
+    keyed = snapshots.KEY in pq.ParquetFile(contacts).schema_arrow.names
+    dictionary = dictionary_columns(contacts, columns)
+    batches = pq.ParquetFile(contacts, pre_buffer=False, read_dictionary=dictionary).iter_batches(
+        batch_size=batch_size, columns=[*columns, snapshots.KEY] if keyed else columns)
+    noted.update(dictionary_columns=dictionary, keyed=keyed)
+    return LocalEventLog([Path(events)]), batches
+
+
+def service_pass(contacts: str, events: str, segments: int, *, batch_size: int = BATCH_SIZE,
+                 stages: dict[str, float] | None = None, noted: dict[str, Any] | None = None):
+    """The service's pass over the generated files and what its writing takes from it: each segment
+    of ``bench.ruleset`` (an uncategorised slot, no suppression: its members are the rules' matches)
+    with its member ids, in state order, one segment after another.
+
+    The pass is `keyed.evaluate` (members as key sets over the contact keys; over files without keys
+    it is the id pass, `engine.evaluate`'s, and each segment's ids are its result), then each
+    segment's ids are taken in state order as `results.finish` takes them (`KeyedMembers.in_order`;
+    the diff and the writes left out) — what `bench/evaluation.py` times over a snapshot's layout.
+
+    ``stages`` receives where the time goes: wall seconds of the run-wide preparation (streaming the
+    event log: the activity index and every activity condition's answer per contact), of the
+    caller's thread waiting on Parquet for the contacts' batches, every batch's masks as wall and
+    calling-thread CPU seconds summed over the evaluation threads (Arrow's own pool not counted
+    there), the key sets built once the last batch is placed, the whole pass's wall and process CPU
+    seconds (their ratio: cores busy), and the state ids' wall and process CPU seconds."""
+    from audience.evaluation import engine, keyed
+    from audience.evaluation.placement import Slot
+    from audience.fields import DEFAULT_CATALOG
     from audience.rules.vectorised import evaluation_threads
 
+    from bench import datagen, ruleset
+
+    stages = {} if stages is None else stages
+    columns, rules = ruleset.needed_fields(segments), ruleset.segments(segments)
+    log, batches = _reads(contacts, events, columns, batch_size, {} if noted is None else noted)
+    plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
+                       slots=[Slot(sid) for sid, _ in rules], events=log, columns=columns)
     evaluator = plan.evaluator()
     began = time.perf_counter()
     evaluator.prepare(threads=evaluation_threads())
     stages["prepare_s"] = time.perf_counter() - began
-    stages["read_batches_s"] = stages["masks_cpu_s"] = 0.0
+    stages["read_batches_s"] = stages["masks_s"] = stages["masks_cpu_s"] = 0.0
     real_masks = evaluator.masks
-
-    stages["masks_s"] = 0.0
 
     def masks(batch):
         cpu, wall = time.thread_time(), time.perf_counter()
@@ -157,23 +192,27 @@ def _staged_evaluate(engine, plan, batches, stages: dict[str, float]) -> dict:
                 return
             yield batch
 
-    real_select = engine.select_members
+    real_placed = engine.placed_batches
+    placed_at: list[float] = []
 
-    def select(*args, **kwargs):
-        began = time.perf_counter()
-        try:
-            return real_select(*args, **kwargs)
-        finally:
-            stages["select_members_s"] = time.perf_counter() - began
+    def placed(*args, **kwargs):  # when the last batch is placed, the key sets are built
+        yield from real_placed(*args, **kwargs)
+        placed_at.append(time.perf_counter())
 
-    engine.select_members = select
+    engine.placed_batches = placed
     began, cpu = time.perf_counter(), _process_cpu()
     try:
-        return engine.evaluate(plan, timed(batches), evaluator)
+        members = keyed.evaluate(plan, timed(batches), evaluator)
     finally:
-        engine.select_members = real_select
-        stages["pass_s"] = time.perf_counter() - began
-        stages["pass_cpu_s"] = _process_cpu() - cpu
+        engine.placed_batches = real_placed
+    ended = time.perf_counter()
+    stages["pass_s"], stages["pass_cpu_s"] = ended - began, _process_cpu() - cpu
+    stages["key_sets_s"] = ended - placed_at[-1] if placed_at else 0.0
+    began, cpu = time.perf_counter(), _process_cpu()
+    for sid in list(members):
+        found = members.pop(sid)
+        yield sid, (found.in_order().ids if isinstance(found, keyed.KeyedMembers) else found)
+    stages["state_ids_s"], stages["state_ids_cpu_s"] = time.perf_counter() - began, _process_cpu() - cpu
 
 
 def _process_cpu() -> float:
@@ -235,6 +274,7 @@ def compare(contacts: str, events: str, rows: int, segments: int, repeat: int, *
     summary["members_total"] = sum(engine_counts.values())
     summary["duckdb_threads"] = runs["duckdb"][0].get("threads")
     summary["engine_threads"] = runs["engine"][0].get("threads")
+    summary["engine_keyed"] = bool(runs["engine"][0].get("keyed"))  # the keyed pass + state ids, or the id pass
     for kind in ("engine", "engine_1t"):
         staged = [o["stages"] for o in runs[kind] if "stages" in o]
         if staged:

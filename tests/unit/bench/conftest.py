@@ -10,5 +10,7 @@ from bench import datagen
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory):
     # Small chunks so several chunks (and row groups) are exercised; many events per contact so
-    # aggregates over several events (sum, avg, count >= 2) select someone.
-    return datagen.generate(6_000, tmp_path_factory.mktemp("bench-data"), events_per_contact=3.0, chunk=2_500)
+    # aggregates over several events (sum, avg, count >= 2) select someone. Keyed, as the benchmark
+    # writes them: contact keys in the contacts file (the peers ignore them), events sorted by contact.
+    return datagen.generate(6_000, tmp_path_factory.mktemp("bench-data"), events_per_contact=3.0, chunk=2_500,
+                            keyed=True)

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from audience.evaluation import engine, keyed
 from audience.evaluation.placement import Slot
 from audience.fields import DEFAULT_CATALOG
+from audience.keysets import KeySet
 from audience.rules import parse_rule
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,3 +62,25 @@ def test_a_keyed_pass_selects_what_the_id_pass_selects(rows, rising, seed, batch
         assert len(members) == len(by_ids[sid])
         assert members.contacts.ids_of(members.keys.keys()).to_pylist() == \
             sorted(by_ids[sid].to_pylist(), key=key_of.get)
+
+
+def test_a_full_builds_state_ids_are_taken_by_the_members_keys_with_one_filter(monkeypatch):
+    # guard (pure speed): before, each segment's state ids filtered every contact's id and then every key
+    ids = pa.array([f"c{n:04d}" for n in range(300)], pa.string())
+    contacts = keyed.PassContacts(ids, np.arange(300, dtype=np.uint32))
+    chosen = np.zeros(300, np.bool_)
+    chosen[[0, 7, 8, 64, 299]] = True
+    members = keyed.KeyedMembers(KeySet.from_flags(chosen), contacts)
+    filtered: list[int] = []
+    original = pc.filter
+
+    def counting(values, *args, **kwargs):
+        filtered.append(len(values))
+        return original(values, *args, **kwargs)
+
+    monkeypatch.setattr(pc, "filter", counting)
+    ordered = members.in_order()
+    assert ordered.ids.to_pylist() == ["c0000", "c0007", "c0008", "c0064", "c0299"]
+    assert ordered.keys.to_pylist() == [0, 7, 8, 64, 299]
+    assert ordered.keys.type == pa.uint32()
+    assert filtered == [300]

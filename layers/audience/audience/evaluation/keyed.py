@@ -91,11 +91,15 @@ class PassContacts:
     def members(self, found: KeySet) -> tuple[pa.Array, pa.Array]:
         """Ids and keys (uint32) of the pass's contacts in ``found``, in the pass's order."""
         count = len(self.keys)
+        keys = pa.array(self.keys, snapshots.KEY_TYPE)  # a view of the numpy keys, not a copy
         if self.shape()[0] and found.size >= count:  # the bitmap is the pass's boolean column as it is
             chosen = pa.BooleanArray.from_buffers(pa.bool_(), count, [None, pa.py_buffer(found.bits)])
-        else:
-            chosen = pa.array(found.contains(self.keys), pa.bool_())
-        return self.ids.filter(chosen), pa.array(self.keys, snapshots.KEY_TYPE).filter(chosen)
+            # each key is its contact's position: the members' keys are where their ids are, and one
+            # take by them costs less than a second pass of the filter over every contact's id
+            keys = keys.filter(chosen)
+            return self.ids.take(keys), keys
+        chosen = pa.array(found.contains(self.keys), pa.bool_())
+        return self.ids.filter(chosen), keys.filter(chosen)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""The benchmark's engine column is the service's keyed pass plus its state ids
+(`side_by_side.service_pass`); the peers are held to `bench_peers.engine_members` (the id pass). The
+two must select exactly the same members, or the peers' table compares different work."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from audience.evaluation import snapshots
+from bench_peers import engine_members
+
+from bench import datagen, ruleset, side_by_side
+
+
+def test_keyed_files_carry_dense_contact_keys_and_events_sorted_by_contact(dataset):
+    contacts = pq.read_table(dataset.contacts, columns=["contact_id", snapshots.KEY])
+    assert contacts.schema.field(snapshots.KEY).type == snapshots.KEY_TYPE
+    assert contacts.column(snapshots.KEY).to_pylist() == list(range(dataset.rows))
+    events = pq.read_table(dataset.events)
+    assert events.schema.metadata[b"sorted_by_contact"] == b"1"
+    order = events.sort_by([("contact_id", "ascending"), ("occurred_at", "ascending")])
+    assert events.select(["contact_id", "occurred_at"]).equals(order.select(["contact_id", "occurred_at"]))
+
+
+def test_keyed_generation_writes_the_same_contacts_and_events_as_key_less(dataset, tmp_path):
+    plain = datagen.generate(dataset.rows, tmp_path, events_per_contact=3.0, chunk=2_500)
+    keyed = pq.read_table(dataset.contacts)
+    assert keyed.drop_columns([snapshots.KEY]).equals(pq.read_table(plain.contacts))
+    ordering = [("contact_id", "ascending"), ("occurred_at", "ascending"), ("event", "ascending")]
+    assert pq.read_table(dataset.events).sort_by(ordering).replace_schema_metadata(None).equals(
+        pq.read_table(plain.events).sort_by(ordering).replace_schema_metadata(None))
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_the_benchmarks_service_pass_takes_exactly_the_engines_members_in_state_order(dataset, monkeypatch,
+                                                                                        threads):
+    monkeypatch.setenv("EVALUATION_THREADS", threads)
+    segments = ruleset.segments(50)
+    expected = engine_members(segments, dataset)
+    stages: dict[str, float] = {}
+    noted: dict = {}
+    found = dict(side_by_side.service_pass(str(dataset.contacts), str(dataset.events), 50, batch_size=1_000,
+                                           stages=stages, noted=noted))
+    assert noted["keyed"] is True  # the keyed path ran, not the id pass's fallback
+    assert list(found) == [sid for sid, _ in segments]
+    for sid, ids in found.items():
+        assert set(ids.to_pylist()) == expected[sid], sid
+        assert len(ids) == len(expected[sid])
+        assert len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py(), sid  # state order: sorted
+    assert isinstance(next(iter(found.values())), pa.Array)
+    assert {"prepare_s", "masks_cpu_s", "key_sets_s", "pass_cpu_s", "state_ids_s", "state_ids_cpu_s"} <= set(stages)
