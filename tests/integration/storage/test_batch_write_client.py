@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import botocore.session
-
 from audience.storage import memberships_repo
 from audience.storage.models import MembershipItem
 

@@ -39,8 +39,10 @@ def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = 
     # I/O-bound: a few calls in flight at once, on one botocore client (thread-safe once built)
     _build_client(connection)
     with ThreadPoolExecutor(max_workers=min(WORKERS, -(-total // BATCH_SIZE))) as pool:
-        sent = [pool.submit(_write_chunk, connection, table, chunk)
-                for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE)]
+        sent = [
+            pool.submit(_write_chunk, connection, table, chunk)
+            for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE)
+        ]
         for future in sent:
             future.result()
     return total
