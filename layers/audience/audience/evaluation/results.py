@@ -18,8 +18,9 @@ from audience.storage.membership_history_repo import Cause
 from audience.storage.membership_history_repo import stamp as _stamp
 from audience.storage.records import Segment
 
-WRITE_SLICE = 50_000  # memberships handed to the batch writer at once: a first run of a huge segment
-# never holds millions of items in memory
+WRITE_SLICE = 20_000  # memberships handed to the batch writer at once: a first run of a huge segment
+# never holds millions of items in memory (with SEGMENT_WRITERS slices at once, about the 50,000 of one
+# segment at a time before)
 SEGMENT_WRITERS = 3  # segments written at once: each segment's own requests before and after its batch
 # writes (state read, previous members, state and counters written) and the building of its items then
 # overlap another segment's batches, instead of leaving the table idle between segments
