@@ -104,8 +104,8 @@ def finish(
     for sid, count in result.segments.items():  # after the loop: the run's whole duration is known
         segments_repo.record_evaluation(tenant, sid, member_count=count, evaluated_at=_iso(as_of), last_run={
             "run_id": run_id, "duration_ms": result.duration_ms, "pass_ms": pass_ms,
-            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), "snapshot_cut": manifest.watermark,
-            **result.changes[sid]})
+            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), "writes_ms": writes_ms,
+            "snapshot_cut": manifest.watermark, **result.changes[sid]})
     runs_repo.put_run(
         tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
         as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
@@ -115,6 +115,7 @@ def finish(
                          for sid, change in result.changes.items()},
             "failed": result.failed,
             "pass_ms": pass_ms,
+            "writes_ms": writes_ms,
             "shards": shards,
         },
     )
