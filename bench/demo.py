@@ -105,6 +105,7 @@ def demo_ready(contacts: int | None = None, timeout: float = 900) -> dict[str, A
     evaluated = [s for s in items if s.get("last_evaluated_at") and s.get("evaluation_status") != "failed"]
     imported = re.search(r"(\d+) contacts imported", output)
     return {
+        "first_run": run_phases(items),
         "contacts": int(imported[1]) if imported else None,
         "ready_s": ready_s,
         "demo_s": float(found[1]),
@@ -119,12 +120,31 @@ def demo_ready(contacts: int | None = None, timeout: float = 900) -> dict[str, A
     }
 
 
+def run_phases(segments: list[dict[str, Any]]) -> dict[str, float]:
+    """Where the first run's seconds went, from the ``last_run`` every evaluated segment carries:
+    ``duration_ms`` is the whole run (lease, compaction, snapshot, plan, pass, then the segments'
+    writes), ``writes_ms`` the segments' writes (memberships, history, state; ``write_ms`` one
+    segment's: before segments were written a few at once, they added up to the write phase)."""
+    runs = [s["last_run"] for s in segments if isinstance(s.get("last_run"), dict)]
+    if not runs:
+        return {}
+    if any("writes_ms" in run for run in runs):  # the write phase's wall time (segments written at once)
+        writes = max(int(run.get("writes_ms") or 0) for run in runs) / 1000
+    else:  # written one after another
+        writes = sum(int(run.get("write_ms") or 0) for run in runs) / 1000
+    whole = max(int(run.get("duration_ms") or 0) for run in runs) / 1000
+    passed = max(int(run.get("pass_ms") or 0) for run in runs) / 1000
+    return {"before pass": round(whole - writes - passed, 1), "pass": round(passed, 1), "writes": round(writes, 1)}
+
+
 def describe(result: dict[str, Any]) -> str:
     steps = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result["steps"].items())
+    phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.get("first_run", {}).items())
     return (f"demo {result['contacts']:,} contacts: ready {result['ready_s']:.1f}s "
             f"(stack {result['stack_start_s']:.1f}s, {steps}); "
             f"{result['segments_evaluated']}/{result['segments']} segments evaluated; "
-            f"CPU stack {result['cpu_s']['stack']:.1f}s + moto {result['cpu_s']['moto']:.1f}s; load "
+            + (f"first run {phases}; " if phases else "")
+            + f"CPU stack {result['cpu_s']['stack']:.1f}s + moto {result['cpu_s']['moto']:.1f}s; load "
             f"{result['load_before'][0]:.1f} -> {result['load_after'][0]:.1f}")
 
 

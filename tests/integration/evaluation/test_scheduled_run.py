@@ -4,6 +4,7 @@ against the per-record evaluator plus SPEC §1's placement."""
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -232,3 +233,47 @@ def test_scheduled_event_through_the_lambda_matches_the_per_record_evaluator(ten
         assert stored(tenant, segment.id) == expected[segment.id]
         [day] = history_repo.range(tenant, segment.id, as_of.date().isoformat(), as_of.date().isoformat())
         assert (day.added, day.removed, day.total) == (len(expected[segment.id]), 0, len(expected[segment.id]))
+
+
+def test_segments_are_written_a_few_at_a_time_and_a_failing_write_stops_no_other(tenant, s3, monkeypatch):
+    """A run writes several segments at once (``SEGMENT_WRITERS``): one segment's own requests and
+    item building overlap another's batches. Each segment's result and failure stay its own."""
+    import threading
+
+    from audience.evaluation import results
+
+    seed_contacts(tenant, 20)
+    made = [dynamic(tenant, f"Score {n}+", {"field": "score", "op": "gte", "value": n}) for n in (0, 5, 10, 50)]
+    broken = made[1].id
+    apply, lock = results._apply, threading.Lock()
+    running, most = [0], [0]
+
+    def overlapping(tenant_id, segment, *args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.3)  # long enough for the next segment's write to start meanwhile
+            if segment.id == broken:
+                raise RuntimeError("table unavailable")
+            return apply(tenant_id, segment, *args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(results, "_apply", overlapping)
+    result = run_tenant(tenant, as_of=AS_OF, s3=s3)
+
+    assert most[0] == min(results.SEGMENT_WRITERS, len(made)) > 1
+    assert result.failed == {broken: "RuntimeError: table unavailable"}
+    assert set(result.segments) == {s.id for s in made if s.id != broken}
+    for segment in made:
+        saved = segments_repo.get(tenant, segment.id)
+        if segment.id == broken:
+            assert saved.evaluation_status == "failed" and memberships_repo.count(tenant, segment.id) == 0
+        else:
+            assert saved.member_count == result.segments[segment.id] == memberships_repo.count(tenant, segment.id)
+            assert 0 <= saved.last_run["write_ms"] <= saved.last_run["writes_ms"] <= saved.last_run["duration_ms"]
+            assert saved.last_run["duration_ms"] == result.duration_ms
+    written = segments_repo.get(tenant, made[0].id).last_run["writes_ms"]
+    assert runs_repo.get_run(tenant, result.run_id).detail["writes_ms"] == written

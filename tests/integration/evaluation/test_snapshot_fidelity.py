@@ -103,3 +103,50 @@ def test_a_value_the_field_type_cannot_read_is_empty_and_does_not_stop_the_run(t
 
     assert result.failed == {}
     assert set(memberships_repo.iter_members(tenant, empty.id)) == {"odd"}
+
+
+def test_a_first_snapshot_reads_its_pages_raw_with_what_the_repository_reads(tenant, s3, monkeypatch):
+    """The full build reads the partition's Query pages raw (the next page fetched while one is
+    converted) and no pynamodb model per contact: over several pages, with odd values of every type
+    and an erased contact, the snapshot holds what ``contacts_repo.iter_all`` reads."""
+    import pyarrow as pa
+    from audience.storage import batch
+    from audience.storage.models import ContactItem
+
+    for name, kind in CUSTOM.items():
+        fields_repo.create(tenant, name, kind)
+    catalog = fields_repo.catalog(tenant)
+    rng = random.Random(23)
+    items = []
+    for n in range(700):  # ~2 KB each: the partition spans more than one 1 MB page
+        fields = {field: rng.choice(VALUES[kind]) for field, kind in FIELDS.items()}
+        fields = {k: v for k, v in fields.items() if v is not None} | {"notes": f"{n} " + "x" * 2000}
+        stamp = f"2024-05-{1 + n % 28:02d}T10:00:00.000Z"
+        items.append(ContactItem(tenant, f"c{n:03d}", fields=fields, created_at=stamp, updated_at=stamp,
+                                 gsi1pk=tenant, gsi1sk=f"{stamp}#c{n:03d}", version=1 + n % 3).serialize())
+    batch.write(ContactItem, puts=items)
+    contacts_repo.upsert(tenant, "gone", {"email": "gone@example.com"})
+    contacts_repo.erase(tenant, "gone")
+    expected = list(contacts_repo.iter_all(tenant))
+    queries = []
+    page = ContactItem._get_connection().connection.query  # noqa: SLF001
+
+    def counted(*args, **kwargs):
+        queries.append(kwargs.get("exclusive_start_key"))
+        return page(*args, **kwargs)
+
+    monkeypatch.setattr(ContactItem._get_connection().connection, "query", counted)  # noqa: SLF001
+
+    def no_model(cls, data):
+        raise AssertionError("a contact was read through a pynamodb model")
+
+    monkeypatch.setattr(ContactItem, "from_raw_data", classmethod(no_model))
+
+    manifest = snapshots.build_snapshot(tenant, s3, full=True, now=AS_OF, catalog=catalog)
+    got = pa.Table.from_batches(list(snapshots.iter_batches(manifest, s3, catalog)))
+    want = pa.Table.from_batches([snapshots.contacts_batch(expected, catalog)])
+    assert sorted(got.to_pylist(), key=lambda r: r["contact_id"]) == sorted(want.to_pylist(),
+                                                                            key=lambda r: r["contact_id"])
+    assert manifest.contact_count == len(expected) == 700
+    assert manifest.watermark == max(c.updated_at for c in expected)
+    assert len(queries) >= 2 and queries[0] is None  # several pages, each asked once

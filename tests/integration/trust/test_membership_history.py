@@ -166,5 +166,26 @@ def test_entries_expire_after_the_tenants_event_retention(tenant, api_call):
     add_members(tenant, static.id, ["ada"])
 
     [entry] = membership_history_repo.HistoryEntryItem.query(membership_history_repo.history_pk(tenant, static.id))
-    written = datetime.fromisoformat(entry.at.replace("Z", "+00:00"))
+    written = datetime.fromisoformat(entry.sk.split("#", 1)[0].replace("Z", "+00:00"))  # the key spells ``at``
     assert timedelta(days=30) - timedelta(seconds=1) <= entry.ttl - written <= timedelta(days=30)
+
+
+def test_entries_with_and_without_the_key_attributes_answer_alike(tenant, api_call):
+    """Entries written before the keys were read instead (with ``segment_id``, ``contact_id``,
+    ``change`` and ``at`` stored as attributes) and entries written now list the same way."""
+    from audience.storage.membership_history_repo import Cause, HistoryEntryItem, contact_history_pk, history_pk
+
+    at_old, at_new = "2026-12-01T10:00:00.000Z", "2026-12-02T10:00:00.000Z"
+    HistoryEntryItem(history_pk(tenant, "s1"), f"{at_old}#c#1#joined", gsi1pk=contact_history_pk(tenant, "c#1"),
+                     gsi1sk=f"{at_old}#s1#joined", segment_id="s1", contact_id="c#1", change="joined", at=at_old,
+                     source="run", run_id="r1", rules_version=1).save()
+    assert membership_history_repo.record(tenant, "s1", ["c#1"], "left", Cause("api", at=at_new)) == 1
+    expected = [
+        {"segment_id": "s1", "contact_id": "c#1", "change": "left", "at": at_new, "source": "api"},
+        {"segment_id": "s1", "contact_id": "c#1", "change": "joined", "at": at_old, "source": "run",
+         "run_id": "r1", "rules_version": 1},
+    ]
+    assert membership_history_repo.for_contact(tenant, "c#1").items == expected
+    assert membership_history_repo.for_segment(tenant, "s1").items == expected
+    assert membership_history_repo.latest_changes_since(tenant, "s1", at_old) == {"c#1": "left"}
+    assert membership_history_repo.erase_contact(tenant, "c#1") == 2

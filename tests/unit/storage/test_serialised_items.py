@@ -26,13 +26,12 @@ def test_a_membership_item_is_what_the_model_serialises(category):
 def test_history_entries_are_what_the_model_serialises(cause, monkeypatch):
     monkeypatch.setattr(membership_history_repo, "retention_days", lambda tenant: 400)
     built = membership_history_repo.entries("t1", "s1", ["c1", "c2"], "joined", cause)
-    at = built[0]["at"]["S"]
+    at = built[0]["sk"]["S"].split("#", 1)[0]
     expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=400)
     models = [
         HistoryEntryItem(history_pk("t1", "s1"), f"{at}#{c}#joined", gsi1pk=contact_history_pk("t1", c),
-                         gsi1sk=f"{at}#s1#joined", segment_id="s1", contact_id=c, change="joined", at=at,
-                         source=cause.source, run_id=cause.run_id, rules_version=cause.rules_version,
-                         ttl=expires.astimezone(UTC))
+                         gsi1sk=f"{at}#s1#joined", source=cause.source, run_id=cause.run_id,
+                         rules_version=cause.rules_version, ttl=expires.astimezone(UTC))
         for c in ("c1", "c2")
     ]
     assert built == [model.serialize() for model in models]
@@ -140,3 +139,13 @@ def test_a_contacts_transaction_items_are_the_requests_pynamodb_built_for_the_mo
     )
     assert built == _pynamodb_contact_with_keys("t1", "c1", model, old, new, keys_seen_free)
     assert added == len(built)
+
+
+def test_a_history_entry_stores_only_what_its_keys_do_not_spell(monkeypatch):
+    """Segment, contact, change and moment are in the keys: a run writes one entry per membership it
+    changes, and the four attributes were a third of each entry."""
+    monkeypatch.setattr(membership_history_repo, "retention_days", lambda tenant: 30)
+    (entry,) = membership_history_repo.entries("t1", "s1", ["c#1"], "left", Cause("run", "run-1", 2))
+    assert set(entry) == {"pk", "sk", "gsi1pk", "gsi1sk", "source", "run_id", "rules_version", "ttl"}
+    at = entry["sk"]["S"].split("#", 1)[0]
+    assert membership_history_repo._parts(entry["pk"]["S"], entry["sk"]["S"]) == ("s1", "c#1", "left", at)

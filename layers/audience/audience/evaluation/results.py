@@ -3,7 +3,9 @@ one (``fanout``): per segment the memberships that changed, its state and histor
 failures and the run's ledger record."""
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +18,12 @@ from audience.storage.membership_history_repo import Cause
 from audience.storage.membership_history_repo import stamp as _stamp
 from audience.storage.records import Segment
 
-WRITE_SLICE = 50_000  # memberships handed to the batch writer at once: a first run of a huge segment
-# never holds millions of items in memory
+WRITE_SLICE = 20_000  # memberships handed to the batch writer at once: a first run of a huge segment
+# never holds millions of items in memory (with SEGMENT_WRITERS slices at once, about the 50,000 of one
+# segment at a time before)
+SEGMENT_WRITERS = 3  # segments written at once: each segment's own requests before and after its batch
+# writes (state read, previous members, state and counters written) and the building of its items then
+# overlap another segment's batches, instead of leaving the table idle between segments
 LEASE_SECONDS = 15 * 60  # longer than the evaluator's Lambda timeout: a live run never loses it
 
 
@@ -65,30 +71,41 @@ def finish(
     segments = {s.id: s for s in segments_repo.all_segments(tenant)}
     touches = StreamTouches(tenant)
     timings: dict[str, int] = {}
-    for slot in plan.slots:
-        if slot.id in result.failed or slot.id not in members or slot.id not in segments:
-            continue
+
+    def write(segment: Segment, found: pa.Array | keyed.KeyedMembers) -> changes.Change | Exception:
         began = time.monotonic()
         try:
-            change = _apply(tenant, segments[slot.id], members.pop(slot.id), as_of, s3, bucket,
-                            snapshot_cut=manifest.watermark, touches=touches, run_id=run_id,
-                            key_space=manifest.key_space)
-            result.changes[slot.id] = {"added": len(change.added), "removed": len(change.removed)}
-            result.segments[slot.id] = change.member_count
+            return _apply(tenant, segment, found, as_of, s3, bucket, snapshot_cut=manifest.watermark,
+                          touches=touches, run_id=run_id, key_space=manifest.key_space)
         except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
-            result.failed[slot.id] = f"{type(exc).__name__}: {exc}"
-        timings[slot.id] = int((time.monotonic() - began) * 1000)
+            return exc
+        finally:
+            timings[segment.id] = int((time.monotonic() - began) * 1000)
+
+    writes_began = time.monotonic()
+    todo = [slot.id for slot in plan.slots
+            if slot.id not in result.failed and slot.id in members and slot.id in segments]
+    with ThreadPoolExecutor(max_workers=max(1, min(SEGMENT_WRITERS, len(todo)))) as pool:
+        done = [(sid, pool.submit(write, segments[sid], members.pop(sid))) for sid in todo]
+        for sid, future in done:  # in the plan's order, as the results are reported
+            change = future.result()
+            if isinstance(change, Exception):
+                result.failed[sid] = f"{type(change).__name__}: {change}"
+            else:
+                result.changes[sid] = {"added": len(change.added), "removed": len(change.removed)}
+                result.segments[sid] = change.member_count
+    writes_ms = int((time.monotonic() - writes_began) * 1000)
     for sid, reason in result.failed.items():
         segments_repo.record_evaluation(
             tenant, sid, member_count=segments[sid].member_count if sid in segments else 0,
             evaluated_at=_iso(as_of), status="failed", error=reason[:1000],
         )
-    result.duration_ms = duration_ms + sum(timings.values())
+    result.duration_ms = duration_ms + writes_ms
     for sid, count in result.segments.items():  # after the loop: the run's whole duration is known
         segments_repo.record_evaluation(tenant, sid, member_count=count, evaluated_at=_iso(as_of), last_run={
             "run_id": run_id, "duration_ms": result.duration_ms, "pass_ms": pass_ms,
-            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), "snapshot_cut": manifest.watermark,
-            **result.changes[sid]})
+            "segments_in_pass": len(plan.rules), "write_ms": timings.get(sid, 0), "writes_ms": writes_ms,
+            "snapshot_cut": manifest.watermark, **result.changes[sid]})
     runs_repo.put_run(
         tenant, run_id, "failed" if result.failed and not result.segments else "succeeded",
         as_of=as_of.isoformat(), snapshot_id=manifest.snapshot_id,
@@ -98,6 +115,7 @@ def finish(
                          for sid, change in result.changes.items()},
             "failed": result.failed,
             "pass_ms": pass_ms,
+            "writes_ms": writes_ms,
             "shards": shards,
         },
     )
@@ -111,14 +129,16 @@ class StreamTouches:
     def __init__(self, tenant: str):
         self.tenant = tenant
         self._cache: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()  # segments are written from several threads: one read per cut
 
     def since(self, moment: str | None) -> dict[str, str]:
         key = moment or ""
-        if key not in self._cache:
-            from audience.realtime import stamps
+        with self._lock:
+            if key not in self._cache:
+                from audience.realtime import stamps
 
-            self._cache[key] = dict(stamps.changed_after(self.tenant, key))
-        return self._cache[key]
+                self._cache[key] = dict(stamps.changed_after(self.tenant, key))
+            return self._cache[key]
 
 
 def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers, as_of: datetime, s3, bucket: str,

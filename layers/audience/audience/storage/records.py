@@ -55,8 +55,8 @@ class Segment(BaseModel):
     evaluation_status: str | None = None
     evaluation_error: str | None = None
     # last evaluation run: run_id, duration_ms (whole run), pass_ms (the one pass shared by
-    # segments_in_pass segments), write_ms (this segment's own diff and writes), added, removed,
-    # snapshot_cut (newest contact change its snapshot saw)
+    # segments_in_pass segments), write_ms (this segment's own diff and writes), writes_ms (every
+    # segment's, a few written at once), added, removed, snapshot_cut (newest contact change its snapshot saw)
     last_run: dict[str, Any] | None = None
     references: list[str] = Field(default_factory=list)
     created_at: str
