@@ -101,6 +101,24 @@ def install_patches() -> None:
     local_moto_updates.install()  # plain SET updates assigned directly, not through the expression walk
 
 
+def uninstall_patches() -> None:
+    """Give moto its own code back (tests compare patched and unpatched moto in one process)."""
+    from infra import (
+        local_moto_answers,
+        local_moto_batches,
+        local_moto_items,
+        local_moto_queries,
+        local_moto_requests,
+        local_moto_streams,
+        local_moto_transactions,
+        local_moto_updates,
+    )
+
+    for module in (local_moto_updates, local_moto_requests, local_moto_answers, local_moto_streams,
+                   local_moto_batches, local_moto_items, local_moto_queries, local_moto_transactions):
+        module.uninstall()
+
+
 def make_local_server(host: str, port: int, request_handler: Any = None) -> Any:
     """moto's app behind the local middleware in a threaded werkzeug server (not yet serving);
     requests handled by ``infra.local_moto_server.LocalRequestHandler`` unless told otherwise."""

@@ -39,7 +39,7 @@ def key_fingerprint(item: Any, key_names: tuple[str, ...]) -> tuple[Any, ...] | 
         value = item.get(name)
         if not isinstance(value, dict) or len(value) != 1:
             return None
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         if not isinstance(raw, str):
             return None
         fingerprint.append((kind, raw))
@@ -50,8 +50,8 @@ def install() -> None:
     """Patch moto's DynamoDB handler in this process (idempotent)."""
     if _patches.installed:
         return
+    from moto.dynamodb import responses
     from moto.dynamodb.exceptions import MockValidationException
-    from moto.dynamodb.models.utilities import dynamo_json_dump
     from moto.dynamodb.responses import DynamoHandler, DynamoResult, validate_put_has_empty_keys
 
     original = DynamoHandler.batch_write_item
@@ -63,7 +63,7 @@ def install() -> None:
         backend = self.dynamodb_backend
         put_requests: list[tuple[str, Any]] = []
         delete_requests: list[tuple[str, Any]] = []
-        (table_name, table_requests), = table_batches.items()
+        ((table_name, table_requests),) = table_batches.items()
         table = backend.get_table(table_name)
         for table_request in table_requests:
             request_type = list(table_request.keys())[0]
@@ -74,8 +74,9 @@ def install() -> None:
                 put_requests.append((table_name, item))
             elif request_type == "DeleteRequest":
                 delete_requests.append((table_name, request["Key"]))
-        if self._contains_duplicates([dynamo_json_dump(k[1]) for k in delete_requests]) or _puts_repeat(
-            self, put_requests, table, dynamo_json_dump
+        dump = responses.dynamo_json_dump  # looked up per call, as moto's handler does
+        if self._contains_duplicates([dump(k[1]) for k in delete_requests]) or _puts_repeat(
+            self, put_requests, table, dump
         ):
             raise MockValidationException("Provided list of item keys contains duplicates")
         for name, item in put_requests:
