@@ -35,6 +35,12 @@ else holds those attributes: the item's values share no list or dict with them (
 copied), and the request's parameters are dropped when it is answered. The note is forgotten
 when ``put_item`` returns; an old image, or any other record, is built from the item.
 
+Items are found by their keys' moto values, whose ``__hash__`` and ``__eq__`` compare ``cast_value``
+(a property that asks five type questions before it returns a text key's own value): a lookup
+hashes and compares keys several times per item written or read. For text, binary and boolean
+values ``cast_value`` is the value itself, so those hash and compare their value directly, the
+same hash and the same answer; every other kind keeps moto's code.
+
 Every put also checks the sizes of the item's key attributes (table and index keys) by building a
 moto value of each, which cost as much as building the item; a string or number key is measured
 directly (moto's measure: UTF-8 bytes of a string, characters of a number), any other the moto way.
@@ -54,6 +60,8 @@ BODY_BOUNDS_ITEMS = frozenset({"PutItem", "BatchWriteItem", "TransactWriteItems"
 _REQUEST = threading.local()  # .small_body: the running write's body is within ITEM_LIMIT
 _PUT = threading.local()  # .running: in Table.put_item; .item/.attrs: the item it built, from what
 _SETS = frozenset({"SS", "NS", "BS"})
+_PLAIN = frozenset({"S", "N"})  # kinds whose text moto keeps as it is
+_BY_VALUE = frozenset({"S", "B", "BOOL"})  # kinds whose cast_value is their value
 
 
 def install() -> None:
@@ -126,6 +134,24 @@ def install() -> None:
     _patches.replace(Table, "_validate_key_sizes", _validate_key_sizes)
     _patches.replace(Table, "put_item", put_item_noting_new)
 
+    moto_hash, moto_eq = DynamoType.__hash__, DynamoType.__eq__
+
+    def __hash__(self: Any) -> int:
+        kind = self.type
+        return hash((kind, self.value)) if kind in _BY_VALUE else moto_hash(self)
+
+    def __eq__(self: Any, other: Any) -> bool:
+        if type(other) is DynamoType:
+            kind = self.type
+            if kind != other.type:
+                return False
+            if kind in _BY_VALUE:
+                return self.value == other.value
+        return moto_eq(self, other)
+
+    _patches.replace(DynamoType, "__hash__", __hash__)
+    _patches.replace(DynamoType, "__eq__", __eq__)
+
 
 def new_image(item: Any) -> dict[str, Any] | None:
     """The stream image of ``item`` (``item.to_json()["Attributes"]``) when it is the item that the
@@ -153,7 +179,18 @@ def make_typed_value(odd: list[bool] | None = None) -> Any:
             if type(raw) is not dict:
                 odd[0] = True
                 return DynamoType(value)
-            raw = {key: typed_value(member) for key, member in raw.items()}
+            members = {}
+            for key, member in raw.items():  # a map's text and number members built here, the rest by a call
+                if type(member) is dict and len(member) == 1:
+                    (member_kind, member_raw), = member.items()
+                    if member_kind in _PLAIN and type(member_raw) is str:
+                        typed = new(DynamoType)
+                        typed.type = member_kind
+                        typed.value = member_raw
+                        members[key] = typed
+                        continue
+                members[key] = typed_value(member)
+            raw = members
         elif kind == "L":
             if type(raw) is not list:
                 odd[0] = True

@@ -125,3 +125,23 @@ def test_an_item_s_nested_values_are_not_built_through_dynamo_type(ddb, monkeypa
     ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "fields": fields})
     assert len(built) < 5  # the key values moto looks up by, not the item's 60 values
     assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["fields"] == fields
+
+
+KEYS = [{"S": "a"}, {"S": "b"}, {"S": "1"}, {"N": "1"}, {"N": "1.0"}, {"B": b"a"}, {"B": "YQ=="}, {"BOOL": True},
+        {"BOOL": False}, {"NULL": True}, {"S": ""}]
+
+
+def test_values_hash_and_compare_as_moto_s_own():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def judged():
+        values = [DynamoType(k) for k in KEYS]
+        return [hash(v) for v in values], [[a == b for b in values] for a in values]
+
+    unpatched = judged()
+    local_moto_items.install()
+    try:
+        assert judged() == unpatched
+    finally:
+        local_moto_items.uninstall()
+    assert unpatched[1][3][4]  # numbers by value: 1 == 1.0
