@@ -91,8 +91,8 @@ def install_patches() -> None:
         local_moto_updates,
     )
 
-    local_moto_transactions.install()  # transactions back up their own items, not whole tables
-    local_moto_queries.install()  # a Query reads its partition, not the whole table
+    local_moto_transactions.install()  # transactions back up their own items as they write them, not whole tables
+    local_moto_queries.install()  # a Query reads its partition, not the whole table, and copies no page
     local_moto_items.install()  # an item's size is checked once, not once per attribute; its values built directly
     local_moto_batches.install()  # a BatchWriteItem's puts compared by key, not dumped to JSON
     local_moto_streams.install()  # stream records: images built in one walk, dumped as JSON
