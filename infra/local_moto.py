@@ -82,6 +82,7 @@ def install_patches() -> None:
     cost follow the request instead of the table (see each module)."""
     from infra import (
         local_moto_answers,
+        local_moto_batches,
         local_moto_items,
         local_moto_queries,
         local_moto_requests,
@@ -90,13 +91,32 @@ def install_patches() -> None:
         local_moto_updates,
     )
 
-    local_moto_transactions.install()  # transactions back up their own items, not whole tables
-    local_moto_queries.install()  # a Query reads its partition, not the whole table
-    local_moto_items.install()  # an item's size is checked once, not once per attribute
-    local_moto_streams.install()  # stream records dumped as JSON, not through the shape serializer
+    local_moto_transactions.install()  # transactions back up their own items as they write them, not whole tables
+    local_moto_queries.install()  # a Query reads its partition, not the whole table, and copies no page
+    local_moto_items.install()  # an item's size is checked once, not once per attribute; its values built directly
+    local_moto_batches.install()  # a BatchWriteItem's puts compared by key, not dumped to JSON
+    local_moto_streams.install()  # stream records: images built in one walk, dumped as JSON
     local_moto_answers.install()  # read answers dumped as JSON, likewise
     local_moto_requests.install()  # item requests read with json.loads, not walked along their shapes
     local_moto_updates.install()  # plain SET updates assigned directly, not through the expression walk
+
+
+def uninstall_patches() -> None:
+    """Give moto its own code back (tests compare patched and unpatched moto in one process)."""
+    from infra import (
+        local_moto_answers,
+        local_moto_batches,
+        local_moto_items,
+        local_moto_queries,
+        local_moto_requests,
+        local_moto_streams,
+        local_moto_transactions,
+        local_moto_updates,
+    )
+
+    for module in (local_moto_updates, local_moto_requests, local_moto_answers, local_moto_streams,
+                   local_moto_batches, local_moto_items, local_moto_queries, local_moto_transactions):
+        module.uninstall()
 
 
 def make_local_server(host: str, port: int, request_handler: Any = None) -> Any:

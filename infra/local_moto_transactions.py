@@ -10,22 +10,35 @@ This keeps moto's own code for every check and write and replaces only the backu
 call names are saved (one item each) under a lock, and put back when the call is cancelled, with
 the stream records the cancelled writes produced dropped, as DynamoDB never emits them.
 
+On moto 5.2.5 the transaction's loop itself is followed step for step (``_transact_write_items``)
+so that the journal is kept as it goes: each item is saved just before it is written, from the
+look-up the loop makes anyway (a Put or Delete replaces the stored item object and never changes
+it, so the object itself is its backup; an Update changes it in place and is copied), where
+saving them beforehand looked every item up and copied it a second time. And a Put whose
+condition the loop has just found true on the same item is not handed the condition again
+(moto's ``put_item`` looked the item up and evaluated it a second time, to the same answer). Any
+other moto keeps its own loop with the journal around it.
+
 moto also parses each condition expression three times per item (validation, the transaction's
 check, the write's own check), about 1 ms each: a parsed condition is reused for the same
-expression, names and values (the parse tree only reads the item it is evaluated on).
+expression, names and values (the parse tree only reads the item it is evaluated on), looked up by
+their ``repr`` (cheaper than a JSON dump of them, which cost more than a third of the look-up). A write
+without a condition (every BatchWriteItem put) asks the parser too: moto's own parser answers that
+at once, so it is not looked up (building the look-up key cost more than the answer).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import threading
+from importlib.metadata import version
 from typing import Any
 
 _LOCK = threading.RLock()
 _STATE = threading.local()
 _originals: list[tuple[Any, str, Any]] = []  # (module or class, attribute, original value)
 _PARSED_LIMIT = 10_000
+LOOP_OF_MOTO = "5.2.5"  # the moto whose transaction loop ``_transact_write_items`` follows
 
 
 class _BackupsAreJournals:
@@ -66,9 +79,124 @@ def install() -> None:
             finally:
                 _STATE.journaling = False
 
+    def transact_write_items_journaled(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _LOCK:
+            return _transact_write_items(self, transact_items)
+
     _replace(models, "copy", _BackupsAreJournals())
-    _replace(models.DynamoDBBackend, "transact_write_items", transact_write_items)
+    if version("moto") == LOOP_OF_MOTO:
+        _replace(models.DynamoDBBackend, "transact_write_items", transact_write_items_journaled)
+    else:  # another moto: its own loop, with the journal around it
+        _replace(models.DynamoDBBackend, "transact_write_items", transact_write_items)
     _reuse_parsed_conditions()
+
+
+def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto 5.2.5's ``DynamoDBBackend.transact_write_items``, step for step, with two changes: each
+    item is saved before it is written (the journal, instead of copies of the tables), and a Put
+    whose condition was just found true is not checked a second time by ``put_item``."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    saved: list[tuple[Any, ...]] = []  # (table name, key, item before) of every write, in order
+    streams = {
+        name: len(table.stream_shard.items)
+        for name, table in backend.tables.items()
+        if table.stream_shard is not None
+        and any(op.get("TableName") == name for entry in transact_items for op in entry.values())
+    }
+    target_items: set[tuple[str, str]] = set()
+
+    def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+        item = (str(table_name), str(dict(sorted(key.items()))))
+        if item in target_items:
+            raise MultipleTransactionsException()
+        target_items.add(item)
+
+    errors: list[tuple[Any, Any, Any]] = []
+    for item in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(list(item.keys())) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            expression_attribute_names = op.get("ExpressionAttributeNames")
+            expression_attribute_values = op.get("ExpressionAttributeValues")
+            return_values_on_condition_check_failure = op.get("ReturnValuesOnConditionCheckFailure")
+            if op_type == "Put":
+                attrs = op["Item"]
+                table = backend.get_table(table_name)
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            check_unicity(table_name, key)
+            current = backend.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(
+                    condition_expression, expression_attribute_names, expression_attribute_values
+                )
+                if not condition_op.expr(current):
+                    if return_values_on_condition_check_failure == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            if op_type == "Put":
+                # a Put replaces the stored item (never changes it): the item itself is its backup
+                saved.append((table_name, key, current))
+                backend.put_item(table_name, attrs)  # the condition held on this very item just now
+            elif op_type == "Delete":
+                saved.append((table_name, key, current))
+                backend.delete_item(
+                    table_name, key, condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            elif op_type == "Update":
+                saved.append((table_name, key, copy.deepcopy(current)))  # an update changes the item in place
+                backend.update_item(
+                    table_name, key, update_expression=op["UpdateExpression"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=expression_attribute_names,
+                    expression_attribute_values=expression_attribute_values,
+                )
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            _put_back(backend, saved, streams)
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: BLE001 - as moto: any other failure is the item's reason
+            errors.append((type(e).__name__, str(e), original_item))
+    if any(code is not None for code, _, _ in errors):
+        _put_back(backend, saved, streams)
+        raise TransactionCanceledException(errors)
+
+
+def _put_back(backend: Any, saved: list[tuple[Any, ...]], streams: dict[str, int]) -> None:
+    """Undo a cancelled transaction's writes (last first) and drop the stream records they made."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    journal: list[tuple[Any, ...]] = []
+    for table_name, key, old in saved:
+        table = backend.tables[table_name]
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        journal.append((table, hash_key, range_key, old))
+    _restore(backend, [*journal, ("streams", streams)])
 
 
 def uninstall() -> None:
@@ -115,8 +243,10 @@ def _reuse_parsed_conditions() -> None:
     factory = comparisons.create_condition_expression_parser
     parsers: dict[str, Any] = {}
 
-    def create_condition_expression_parser(expr: Any, names: Any, values: Any) -> _ParsedOnce:
-        key = json.dumps([expr, names, values], sort_keys=True, default=str)
+    def create_condition_expression_parser(expr: Any, names: Any, values: Any) -> Any:
+        if not expr:  # no condition: moto's parser answers "always true" without reading anything
+            return factory(expr, names, values)
+        key = (expr, repr(names), repr(values))  # equal texts: equal expressions, names and values
         return _ParsedOnce(parsers, factory, key, (expr, names, values))
 
     for module in (comparisons, models, responses):

@@ -76,3 +76,72 @@ def test_key_sizes_are_refused_exactly_as_moto_does(moto_dynamodb):
         local_moto_items.uninstall()
     assert [answer == "stored" for answer in unpatched] == [True, False, True, False, True, False, True, False]
     assert "hashkey" in unpatched[5] and "range keys" in unpatched[1]
+
+
+def as_tree(value):
+    """A moto value as plain nested tuples: type, then the value (members as trees)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if isinstance(value, DynamoType):
+        return ("DynamoType", value.type, as_tree(value.value))
+    if isinstance(value, dict):
+        return {k: as_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_tree(v) for v in value]
+    return value
+
+
+ODD_VALUES = [
+    {"S": "x"}, {"N": "1.5"}, {"BOOL": True}, {"NULL": True}, {"B": b"\x00"}, {"SS": ["a", "b"]}, {"NS": ["1"]},
+    {"BS": [b"\x01"]}, {"L": []}, {"M": {}}, {"L": [{"S": "a"}, {"M": {"k": {"L": [{"N": "1"}]}}}]},
+    {"M": {"a": {"S": "b"}, "c": {"SS": ["d"]}}}, {"S": "x", "N": "1"}, {"L": "abc"}, {"M": [{"S": "a"}]},
+    {"L": [{"S": "a", "N": "2"}]}, {}, "text", {"M": {"k": "v"}},
+]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_values_are_built_as_moto_builds_them(value):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        expected = as_tree(DynamoType(value))
+    except Exception as exc:  # noqa: BLE001 - the same error is expected
+        with pytest.raises(type(exc)):
+            local_moto_items.make_typed_value()(value)
+        return
+    built = local_moto_items.make_typed_value()(value)
+    assert as_tree(built) == expected
+    assert built == DynamoType(value)
+
+
+def test_an_item_s_nested_values_are_not_built_through_dynamo_type(ddb, monkeypatch):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    built = []
+    real = DynamoType.__init__
+    monkeypatch.setattr(DynamoType, "__init__", lambda self, value: built.append(value) or real(self, value))
+    fields = {"M": {f"f{i}": {"L": [{"S": str(i)}, {"N": str(i)}]} for i in range(20)}}
+    local_moto_items.install()
+    ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "fields": fields})
+    assert len(built) < 5  # the key values moto looks up by, not the item's 60 values
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["fields"] == fields
+
+
+KEYS = [{"S": "a"}, {"S": "b"}, {"S": "1"}, {"N": "1"}, {"N": "1.0"}, {"B": b"a"}, {"B": "YQ=="}, {"BOOL": True},
+        {"BOOL": False}, {"NULL": True}, {"S": ""}]
+
+
+def test_values_hash_and_compare_as_moto_s_own():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def judged():
+        values = [DynamoType(k) for k in KEYS]
+        return [hash(v) for v in values], [[a == b for b in values] for a in values]
+
+    unpatched = judged()
+    local_moto_items.install()
+    try:
+        assert judged() == unpatched
+    finally:
+        local_moto_items.uninstall()
+    assert unpatched[1][3][4]  # numbers by value: 1 == 1.0

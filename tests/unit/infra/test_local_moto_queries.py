@@ -130,3 +130,23 @@ def test_a_table_query_never_lists_the_whole_table(credentials, monkeypatch):
         uninstall()
     assert len(answer["Items"]) == 60 and len(scanned["Items"]) == 240
     assert listed[0] == 60  # the query's partition only
+
+
+def test_a_query_copies_none_of_its_items_and_leaves_the_stored_ones_as_they_were(credentials, monkeypatch):
+    from moto.dynamodb.models.dynamo_type import Item
+
+    install()
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _create(ddb)
+            copies = []
+            real = Item.__deepcopy__
+            monkeypatch.setattr(Item, "__deepcopy__", lambda self, memo: copies.append(self) or real(self, memo))
+            pages = [_all_pages(ddb, query) for query in QUERIES]
+            again = [_all_pages(ddb, query) for query in QUERIES]
+    finally:
+        monkeypatch.undo()
+        uninstall()
+    assert copies == []
+    assert again == pages  # projections and filters built their own items

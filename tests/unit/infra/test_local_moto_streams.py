@@ -75,3 +75,67 @@ def test_the_local_poller_hands_over_records_read_as_sent_the_same_as_through_bo
         stream_event_record(r, arn, "us-east-1") for r in through_botocore["Records"]
     ]
     assert as_sent["Records"][0]["dynamodb"]["NewImage"]["blob"] == {"B": "AAE="}
+
+
+def stream_scenario(client) -> list:
+    """Writes of every kind to a table with a stream, over items of every attribute type."""
+    from tests.unit.infra.conftest import create_pk_sk_table, table_state
+
+    create_pk_sk_table(client, "s", stream=True)
+    item = {
+        "pk": {"S": "t"}, "sk": {"S": "c1"}, "n": {"N": "1.50"}, "ok": {"BOOL": False}, "none": {"NULL": True},
+        "tags": {"L": [{"S": "vip"}, {"N": "2"}, {"L": []}, {"M": {}}]}, "set": {"SS": ["x", "y"]},
+        "nums": {"NS": ["1", "2"]}, "fields": {"M": {"email": {"S": "é@b.co"}, "deep": {"M": {"k": {"S": "\u2028"}}}}},
+    }
+    binary = {**item, "sk": {"S": "c2"}, "blob": {"B": b"\x00\xff"}, "blobs": {"BS": [b"\x01"]},
+              "fields": {"M": {"raw": {"B": b"\x02"}}}}
+    client.put_item(TableName="s", Item=item)
+    client.put_item(TableName="s", Item=binary)
+    client.put_item(TableName="s", Item={**item, "n": {"N": "2"}})  # overwrites: an old image
+    client.update_item(
+        TableName="s", Key={"pk": {"S": "t"}, "sk": {"S": "c1"}},
+        UpdateExpression="SET #f.#e = :e, tags[0] = :v ADD #s :more",
+        ExpressionAttributeNames={"#f": "fields", "#e": "email", "#s": "set"},
+        ExpressionAttributeValues={":e": {"S": "new@b.co"}, ":v": {"S": "gold"}, ":more": {"SS": ["z"]}},
+    )
+    client.batch_write_item(RequestItems={"s": [{"PutRequest": {"Item": {**item, "sk": {"S": f"b{i}"}}}}
+                                                for i in range(3)]})
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "s", "Item": {**item, "sk": {"S": "x"}}}}])
+    client.update_item(TableName="s", Key={"pk": {"S": "t"}, "sk": {"S": "new"}}, UpdateExpression="SET v = :v",
+                       ExpressionAttributeValues={":v": {"N": "1"}})
+    client.delete_item(TableName="s", Key={"pk": {"S": "t"}, "sk": {"S": "c2"}})
+    return [table_state(client, "s")]
+
+
+def test_stream_records_are_moto_s_own_for_every_write_and_value(monkeypatch):
+    from tests.unit.infra.conftest import unpatched_and_patched
+
+    unpatched, patched = unpatched_and_patched(stream_scenario, monkeypatch)
+    assert patched == unpatched
+    records = unpatched[0]["s"]["records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "INSERT", "MODIFY", "MODIFY", "INSERT", "INSERT",
+                                                 "INSERT", "INSERT", "INSERT", "INSERT", "REMOVE"]
+    # a put's image is what was put, also after the item was changed in place by an update
+    assert records[2]["dynamodb"]["NewImage"]["fields"]["M"]["email"] == {"S": "é@b.co"}
+    assert records[2]["dynamodb"]["NewImage"]["set"] == {"SS": ["x", "y"]}
+
+
+def test_a_put_s_stream_record_does_not_walk_the_new_item_again(monkeypatch, moto_dynamodb):
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from infra.local_moto import install_patches, uninstall_patches
+    from tests.unit.infra.conftest import create_pk_sk_table
+
+    create_pk_sk_table(moto_dynamodb, "s", stream=True)
+    walked = []
+    real = Item.to_json
+    monkeypatch.setattr(Item, "to_json", lambda self, *a: walked.append(self) or real(self, *a))
+    install_patches()
+    try:
+        moto_dynamodb.batch_write_item(RequestItems={"s": [
+            {"PutRequest": {"Item": {"pk": {"S": "t"}, "sk": {"S": f"c{i}"}, "m": {"M": {"a": {"S": "b"}}}}}}
+            for i in range(5)
+        ]})
+    finally:
+        uninstall_patches()
+    assert walked == []
