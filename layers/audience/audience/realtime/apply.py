@@ -64,9 +64,12 @@ class KeptRules:
         """The tenant's rules read now, the stamp read first (a write between the two reads leaves an
         older stamp with newer rules: the next claim fails its check and they are read again)."""
         self._current()
-        stamp = rules_version.current(tenant)
+        stamp, pending = rules_version.read(tenant)
         rules = load_tenant_rules(tenant)
-        self._rules[tenant] = (stamp, rules)
+        if pending:  # a run is between its evaluations' writes (or died there): read them again next time
+            self._rules.pop(tenant, None)
+        else:
+            self._rules[tenant] = (stamp, rules)
         for key in [key for key in self.counts if key[0] == tenant]:
             del self.counts[key]
         self.counts.update({(tenant, sid): segment.member_count for sid, segment in rules.dynamic.items()})
