@@ -43,8 +43,8 @@ def test_a_change_alone_in_its_invocation_costs_at_most_five_requests_with_a_hun
     for i in range(1, 11):
         with RequestCounter() as requests:
             assert _alone(tenant, f"c{i}", {"score": 10 + i}, i) == {"batchItemFailures": []}
-        # the claim with the rules check, the consistent read of its 100 memberships, its membership
-        # writes, its history entries, the counters with their history days: no rules, no totals read
+        # the consistent read of its 100 memberships, then the claim with the rules check, its
+        # memberships, history entries, counters and days in transactions: no rules, no totals read
         assert requests.dynamodb <= 5, requests.counts
         assert requests.counts["Query"] == 0 and requests.counts["GetItem"] == 0, requests.counts
     for sid in ("s000", "s003", "s004", "s011", "s015", "s020", "s021"):

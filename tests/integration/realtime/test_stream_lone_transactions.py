@@ -112,14 +112,3 @@ def test_a_membership_written_between_the_read_and_the_transaction_is_not_counte
     for sid in ("s000", "s001", "s002"):
         assert set(memberships_repo.iter_members(tenant, sid)) == {"c-warm", "c1"}
         assert segments_repo.get(tenant, sid).member_count == 2, sid
-
-
-def test_a_stale_lone_change_writes_nothing(hundred_segments):
-    tenant = hundred_segments
-    assert _alone(tenant, "c1", 5, 5) == {"batchItemFailures": []}
-    with RequestCounter() as counted:
-        assert _alone(tenant, "c1", 90, 4) == {"batchItemFailures": []}  # older than the one applied
-    assert counted.dynamodb == 2, counted.counts  # the read, the refused transaction
-    assert set(memberships_repo.iter_members(tenant, "s090")) == set()
-    assert segments_repo.get(tenant, "s006").member_count == 0
-    assert stamps.watermark(tenant, "c1") == "2025-06-01T12:00:05.000Z"
