@@ -185,19 +185,20 @@ def _lone_moves(handler, context, moves: tuple[int, ...] = LONE_MOVES) -> list[d
     """DynamoDB requests of a change alone in its invocation (warm container) that moves exactly
     ``m`` of 100 dynamic segments' memberships: a tenant with segments ``score >= i`` (i < 100); a
     contact joins the first ``m`` (score m - 1), then leaves them (score -1). The tenant's retention
-    (read once a minute per process for the history entries' expiry) is read before counting."""
+    (read once a minute per process for the history entries' expiry; in-process moto can take more
+    than a minute per change here) is read before each change, outside its count."""
     from audience.storage import membership_history_repo, segments_repo
 
     tenant = "bench-lone"
     for i in range(100):
         segments_repo.create(tenant, name=f"score {i}", type="dynamic", segment_id=f"s{i:03d}",
                              rules={"field": "score", "op": "gte", "value": i})
-    membership_history_repo.retention_days(tenant)
     base = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
     def alone(contact_id: str, score: int, second: int) -> RequestCounter:
         stamp = (base + timedelta(seconds=second)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         record = _record(contact_id, {"score": score}, stamp, second, tenant)
+        membership_history_repo.retention_days(tenant)
         with RequestCounter() as requests:
             if handler({"Records": [record]}, context)["batchItemFailures"]:
                 raise RuntimeError(f"lone change of {contact_id} failed")
