@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from audience.evaluation import keyed
 from audience.evaluation.changes import diff as run_diff
+from audience.keysets import KeySet
 
 from bench.datagen import _arange, _ids
 
@@ -61,9 +62,12 @@ def membership_diff(members: int = 3_000_000, churn: float = 0.01, *, seed: int 
         if not (added.equals(plain_added) and removed.equals(plain_removed)):
             raise AssertionError("the run's diff and the plain is_in diff disagree")
         _, write_s = _timed(lambda: pq.write_table(pa.table({"contact_id": new_ids}), Path(folder) / "next.parquet"))
-        before = keyed.KeyedMembers(old, index.cast(pa.uint32()))
-        after = keyed.KeyedMembers(new_ids, new_index.cast(pa.uint32()))
-        (key_added, key_removed), keyed_s = _timed(lambda: keyed.diff(before, after))
+        # as a run holds them: last run's state (ids with their keys), this run's pass contacts and
+        # the segment's key set over the key space (``keyed.evaluate``)
+        old_keys = index.cast(pa.uint32())
+        contacts = keyed.PassContacts(new_ids, new_index.cast(pa.uint32()).to_numpy())
+        after = keyed.KeyedMembers(KeySet.of(contacts.keys, members + joining), contacts)
+        (key_added, key_removed), keyed_s = _timed(lambda: keyed.diff(old, old_keys, after))
         if not (key_added.equals(added) and key_removed.equals(removed)):
             raise AssertionError("the keyed diff and the run's string diff disagree")
 

@@ -5,12 +5,13 @@ benchmark's realistic 50 — fields, activity aggregates, references — plus 50
 in one category) and an event log. ContactsTable stream records (NEW_AND_OLD_IMAGES, 100 per batch,
 as the template's event source mapping sends them) go to the real ``contact_stream`` handler twice:
 ``first_pass`` (every contact new: mostly adds) and ``update_pass`` (every contact changed: adds and
-removes); then ``lone_changes``: 20 changes each alone in its invocation (a quiet tenant), which
-pay the tenant's rules and the counters' flush themselves. Reported per pass: contacts, seconds,
-contacts/s, memberships added/removed, and the AWS requests per contact by operation (DynamoDB's
-apart: the event log's S3 reads are not DynamoDB requests). The seconds are bound by in-process moto (every call is
-serialised, and moto answers a GSI query by sorting the whole table); the request counts are what
-each contact change costs on DynamoDB itself, whatever the machine.
+removes); then ``lone_changes``: 20 changes each alone in its invocation (a quiet tenant), and
+``lone_moves``: lone changes moving exactly 1, 25, 50, 99 and 100 memberships of 100 segments.
+Reported per pass: contacts, seconds, contacts/s, memberships added/removed, and the AWS requests per
+contact by operation (DynamoDB's apart: the event log's S3 reads are not DynamoDB requests). The
+seconds are bound by in-process moto (every call is serialised, and moto answers a GSI query by
+sorting the whole table); the request counts are what each contact change costs on DynamoDB itself,
+whatever the machine.
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ def _contact(rng: random.Random, now: datetime) -> dict[str, Any]:
     }
 
 
-def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int) -> dict[str, Any]:
+def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int, tenant: str = TENANT) -> dict[str, Any]:
     from audience.storage.models import ContactItem
 
-    item = ContactItem(TENANT, contact_id, fields=fields, created_at=stamp, updated_at=stamp, erased=False,
-                       gsi1pk=TENANT, gsi1sk=f"{stamp}#{contact_id}", version=1)
+    item = ContactItem(tenant, contact_id, fields=fields, created_at=stamp, updated_at=stamp, erased=False,
+                       gsi1pk=tenant, gsi1sk=f"{stamp}#{contact_id}", version=1)
     image = item.serialize()
     return {
         "eventID": str(sequence),
@@ -77,7 +78,7 @@ def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int) 
         "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": time.time(),
-            "Keys": {"pk": {"S": TENANT}, "sk": {"S": contact_id}},
+            "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}},
             "NewImage": image,
             "SequenceNumber": f"{sequence:021d}",
             "SizeBytes": 512,
@@ -173,7 +174,47 @@ def stream_throughput(segments: int = 100, quick: bool = False) -> dict[str, Any
                    "passes": [_pass("first_pass", lambda_handler, first, context),
                               _pass("update_pass", lambda_handler, second, context),
                               _pass("lone_changes", lambda_handler, lone, context, batch=1)]}
+    # a fresh moto of its own: unpatched moto deep-copies every table a transaction touches, and the
+    # passes above leave thousands of memberships and history entries in them
+    with template_moto(POWERTOOLS_LOG_LEVEL="WARNING"):
+        results["lone_moves"] = _lone_moves(lambda_handler, context)
     return results
+
+
+LONE_MOVES = (1, 25, 50, 99, 100)
+
+
+def _lone_moves(handler, context, moves: tuple[int, ...] = LONE_MOVES) -> list[dict[str, Any]]:
+    """DynamoDB requests of a change alone in its invocation (warm container) that moves exactly
+    ``m`` of 100 dynamic segments' memberships: a tenant with segments ``score >= i`` (i < 100); a
+    contact joins the first ``m`` (score m - 1), then leaves them (score -1). The tenant's retention
+    (read once a minute per process for the history entries' expiry; in-process moto can take more
+    than a minute per change here) is read before each change, outside its count."""
+    from audience.storage import membership_history_repo, segments_repo
+
+    tenant = "bench-lone"
+    for i in range(100):
+        segments_repo.create(tenant, name=f"score {i}", type="dynamic", segment_id=f"s{i:03d}",
+                             rules={"field": "score", "op": "gte", "value": i})
+    base = datetime(2025, 6, 1, 12, tzinfo=UTC)
+
+    def alone(contact_id: str, score: int, second: int) -> RequestCounter:
+        stamp = (base + timedelta(seconds=second)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record = _record(contact_id, {"score": score}, stamp, second, tenant)
+        membership_history_repo.retention_days(tenant)
+        with RequestCounter() as requests:
+            if handler({"Records": [record]}, context)["batchItemFailures"]:
+                raise RuntimeError(f"lone change of {contact_id} failed")
+        return requests
+
+    alone("warm", 100, 0)  # the container's first change of the tenant: reads the rules and counts
+    found = []
+    for number, moved in enumerate(moves):
+        joined = alone(f"m{moved}", moved - 1, 2 * number + 1)
+        left = alone(f"m{moved}", -1, 2 * number + 2)
+        found.append({"moved": moved, "join_requests": joined.dynamodb, "leave_requests": left.dynamodb,
+                      "join_by_operation": dict(joined.counts), "leave_by_operation": dict(left.counts)})
+    return found
 
 
 def run(quick: bool) -> dict[str, Any]:

@@ -43,8 +43,8 @@ def test_a_change_alone_in_its_invocation_costs_at_most_five_requests_with_a_hun
     for i in range(1, 11):
         with RequestCounter() as requests:
             assert _alone(tenant, f"c{i}", {"score": 10 + i}, i) == {"batchItemFailures": []}
-        # the claim with the rules check, the consistent read of its 100 memberships, its membership
-        # writes, its history entries, the counters with their history days: no rules, no totals read
+        # the consistent read of its 100 memberships, then the claim with the rules check, its
+        # memberships, history entries, counters and days in transactions: no rules, no totals read
         assert requests.dynamodb <= 5, requests.counts
         assert requests.counts["Query"] == 0 and requests.counts["GetItem"] == 0, requests.counts
     for sid in ("s000", "s003", "s004", "s011", "s015", "s020", "s021"):
@@ -121,3 +121,66 @@ def test_a_stale_record_alone_is_still_skipped_with_kept_rules(hundred_segments)
     assert stamps.watermark(tenant, "c1") == "2025-06-01T12:00:05.000Z"
     assert set(memberships_repo.iter_members(tenant, "s090")) == set()
     assert segments_repo.get(tenant, "s005").member_count == 1
+
+
+@pytest.fixture
+def stamp_puts(monkeypatch):
+    """The rules stamp's PutItems, in order: "pending" or "settled"."""
+    puts: list[str] = []
+    real = rules_version._put
+
+    def counted(tenant, *, pending):
+        puts.append("pending" if pending else "settled")
+        return real(tenant, pending=pending)
+
+    monkeypatch.setattr(rules_version, "_put", counted)
+    return puts
+
+
+def _joined(tenant: str, contact_id: str, segments: int) -> set[str]:
+    return {
+        f"s{i:03d}" for i in range(segments) if contact_id in set(memberships_repo.iter_members(tenant, f"s{i:03d}"))
+    }
+
+
+def test_a_run_moves_the_rules_stamp_twice_not_once_per_segment_and_containers_see_its_decisions(aws, stamp_puts):
+    import boto3
+    from audience.evaluation.run import run_tenant
+    from audience.storage import contacts_repo
+
+    tenant = score_segments("t-run-stamp", 8)
+    for i in range(4):
+        contacts_repo.upsert(tenant, f"r{i}", {"score": i})
+    assert _alone(tenant, "c1", {"score": 5}, 1) == {"batchItemFailures": []}  # the container keeps the rules
+    stamp_puts.clear()
+    run_tenant(tenant, as_of=datetime(2025, 6, 1, 13, tzinfo=UTC), s3=boto3.client("s3", region_name=aws.region))
+    assert stamp_puts == ["pending", "settled"]  # 8 segments evaluated: 8 PutItems before
+    assert rules_version.read(tenant)[1] is False
+    # a change older than the run: every segment keeps the run's decision (the kept rules were reloaded)
+    assert _alone(tenant, "c2", {"score": 6}, 2) == {"batchItemFailures": []}
+    assert _joined(tenant, "c2", 8) == set()
+
+
+def test_a_run_killed_between_its_evaluations_leaves_no_container_on_the_old_rules(hundred_segments, stamp_puts):
+    import contextvars
+
+    tenant = hundred_segments
+    assert _alone(tenant, "c1", {"score": 5}, 1) == {"batchItemFailures": []}  # rules kept by the container
+
+    def run_writing_evaluations():
+        with rules_version.one_bump(tenant):
+            segments_repo.record_evaluation(tenant, "s050", member_count=0, evaluated_at="2025-06-01T13:00:00.000Z")
+            yield  # the Lambda is killed here: the block never ends, the settled stamp is never put
+            segments_repo.record_evaluation(tenant, "s049", member_count=0, evaluated_at="2025-06-01T13:00:00.000Z")
+
+    writer, context = run_writing_evaluations(), contextvars.copy_context()
+    context.run(next, writer)
+    assert stamp_puts == ["pending"] and rules_version.read(tenant)[1] is True
+    assert _alone(tenant, "c2", {"score": 60}, 2) == {"batchItemFailures": []}  # older than the run
+    assert "s050" not in _joined(tenant, "c2", 100) and "s049" in _joined(tenant, "c2", 100)
+    # rules read under a pending stamp are not kept: the next invocation reads them again
+    assert apply.KEPT.get(tenant) is None
+    context.run(next, writer, None)  # (in this test the writer goes on: its second evaluation...)
+    assert _alone(tenant, "c3", {"score": 60}, 3) == {"batchItemFailures": []}
+    assert not {"s049", "s050"} & _joined(tenant, "c3", 100)  # ...is seen by the next change at once
+    assert stamp_puts == ["pending", "settled"] and rules_version.read(tenant)[1] is False

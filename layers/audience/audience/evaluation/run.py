@@ -40,6 +40,7 @@ from audience.storage import (
     eventlog_repo,
     fields_repo,
     memberships_repo,
+    rules_version,
     runs_repo,
     segments_repo,
     suppression_repo,
@@ -92,8 +93,9 @@ def run_tenant(
         pass_started = time.monotonic()
         members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, failed)
         pass_ms = int((time.monotonic() - pass_started) * 1000)
-        return finish(tenant, run_id, as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
-                      duration_ms=int((time.monotonic() - started) * 1000), pass_ms=pass_ms, shards=shards)
+        with rules_version.one_bump(tenant):  # the stamp moves twice per run, not once per segment
+            return finish(tenant, run_id, as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
+                          duration_ms=int((time.monotonic() - started) * 1000), pass_ms=pass_ms, shards=shards)
     except Exception as exc:
         runs_repo.put_run(tenant, run_id, "failed", as_of=as_of.isoformat(), detail={"error": str(exc)[:1000]})
         raise

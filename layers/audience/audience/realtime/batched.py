@@ -12,6 +12,7 @@ made the local stack quadratic in the memberships table, and the writes need no 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,16 @@ from pynamodb.exceptions import TransactWriteError
 from audience.realtime import stamps
 from audience.segments.placement import record_change
 from audience.settings import get_settings
-from audience.storage import batch, history_repo, memberships_repo, segments_repo
+from audience.storage import (
+    batch,
+    history_repo,
+    membership_history_repo,
+    memberships_repo,
+    rules_version,
+    segments_repo,
+)
 from audience.storage.base import connection, now_iso
+from audience.storage.membership_history_repo import Cause
 from audience.storage.models import HistoryDayItem, SegmentItem, history_pk, membership_pk, tenant_pk
 from audience.storage.paging import chunks
 
@@ -60,6 +69,130 @@ def write_memberships(
     if puts or deletes:
         batch.write(stamps.StampedMembership, puts=puts, delete_keys=deletes)
     return [join.segment_id for join in joins], list(leaves)
+
+
+class Refused(Exception):
+    """A transaction of ``transact_change`` was cancelled: nothing of it was written. ``reason``:
+    ``stale`` (a newer change of the contact was applied), ``rules`` (the tenant's rules stamp moved),
+    ``moved`` (a membership or a count is not what the caller read: read again and retry). ``added``
+    and ``removed``: what the transactions before this one wrote (a change split over several)."""
+
+    def __init__(self, reason: str, added: list[str], removed: list[str]) -> None:
+        super().__init__(reason)
+        self.reason, self.added, self.removed = reason, added, removed
+
+
+def transact_change(
+    tenant: str,
+    contact_id: str,
+    changed_at: str,
+    joins: Sequence[Join],
+    leaves: Sequence[str],
+    rules_stamp: str | None,
+    known: dict[tuple[str, str], int],
+    today: str,
+) -> tuple[list[str], list[str]]:
+    """One change's writes in as few requests as DynamoDB allows (a change alone in its invocation):
+    the watermark claim, the check of the rules stamp, and per segment moved its membership put or
+    delete, its history entry, its counter and its history day, packed into TransactWriteItems of
+    up to 100 actions (the claim and the check in the first; a segment's four actions never split).
+    With 100 dynamic segments: 2 + 4 x moved actions, so up to 24 moves in one transaction, 99 in four.
+
+    Every action that depends on what the caller read is conditional: the claim (no newer change
+    applied), the stamp (the rules decided with are current), the membership (a put only while absent,
+    a delete only while present: what the consistent read found), the counter (set to known + delta
+    only while it still holds the count in ``known``, every moved segment's count must be there). So
+    a transaction writes all of a segment's state or none of it, and the counts stay exact against
+    redelivery, a crash between transactions (the next attempt reads what is stored) and concurrent
+    writers. Raises ``Refused`` on a cancelled transaction; ``known`` follows the counts written.
+    (the joined, left) segments. Transactions cost twice the write units of plain writes: stream
+    batches of many records keep the cheaper batched path (``write_memberships`` and ``flush_counts``)."""
+    settings = get_settings()
+    memberships, main = settings.memberships_table, settings.main_table
+    at = now_iso()
+    cause = Cause("stream", at=at)
+    groups: list[tuple[str, bool, list[dict[str, Any]]]] = []  # (segment, joined, its four actions)
+    for join in joins:
+        put = {
+            **memberships_repo._item(tenant, join.segment_id, contact_id, "dynamic", join.category, at),
+            "evaluated_at": {"S": changed_at},
+        }
+        groups.append(
+            (
+                join.segment_id,
+                True,
+                [
+                    {"Put": {"TableName": memberships, "Item": put, "ConditionExpression": "attribute_not_exists(pk)"}},
+                    *_history_put(memberships, tenant, join.segment_id, contact_id, "joined", cause),
+                    *_counter_and_day(main, tenant, join.segment_id, 1, 0, known[(tenant, join.segment_id)], today),
+                ],
+            )
+        )
+    for segment_id in leaves:
+        key = {"pk": {"S": membership_pk(tenant, segment_id)}, "sk": {"S": contact_id}}
+        groups.append(
+            (
+                segment_id,
+                False,
+                [
+                    {"Delete": {"TableName": memberships, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
+                    *_history_put(memberships, tenant, segment_id, contact_id, "left", cause),
+                    *_counter_and_day(main, tenant, segment_id, 0, 1, known[(tenant, segment_id)], today),
+                ],
+            )
+        )
+    first = [
+        {"Update": stamps.claim_update(memberships, tenant, contact_id, changed_at)},
+        rules_version.unchanged_check(tenant, rules_stamp),
+    ]
+    per_group = 4
+    head = (TRANSACTION_ITEMS - len(first)) // per_group
+    parts = [groups[:head]] + [
+        groups[i : i + TRANSACTION_ITEMS // per_group] for i in range(head, len(groups), TRANSACTION_ITEMS // per_group)
+    ]
+    added: list[str] = []
+    removed: list[str] = []
+    client = connection().client
+    for number, part in enumerate(parts):
+        lead = first if number == 0 else []
+        actions = lead + [action for _, _, four in part for action in four]
+        try:
+            client.transact_write_items(TransactItems=actions, ClientRequestToken=str(uuid.uuid4()))
+        except ClientError as exc:
+            error = exc.response.get("Error", {}).get("Code")
+            if error not in ("TransactionCanceledException", "TransactionConflictException"):
+                raise
+            codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons") or []]
+            if lead and codes[:1] == ["ConditionalCheckFailed"]:
+                raise Refused("stale", added, removed) from exc
+            if lead and codes[1:2] == ["ConditionalCheckFailed"]:
+                raise Refused("rules", added, removed) from exc
+            for index, (segment_id, _, _) in enumerate(part):
+                if "ConditionalCheckFailed" in codes[len(lead) + per_group * index :][:per_group]:
+                    known.pop((tenant, segment_id), None)  # read again before the next attempt
+            raise Refused("moved", added, removed) from exc
+        for segment_id, joined, _ in part:
+            (added if joined else removed).append(segment_id)
+            known[(tenant, segment_id)] += 1 if joined else -1
+    return added, removed
+
+
+def _history_put(table: str, tenant: str, segment_id: str, contact_id: str, change: str, cause: Cause):
+    return [
+        {"Put": {"TableName": table, "Item": item}}
+        for item in membership_history_repo.entries(tenant, segment_id, [contact_id], change, cause)
+    ]  # type: ignore[arg-type]
+
+
+def know_counts(keys: Iterable[tuple[str, str]], known: dict[tuple[str, str], int]) -> bool:
+    """Make sure ``known`` holds the count of every segment in ``keys`` (one consistent BatchGet per
+    100 of those it lacks); False when one of them no longer exists."""
+    missing = [key for key in dict.fromkeys(keys) if key not in known]
+    if not missing:
+        return True
+    totals = _totals(missing)
+    known.update(totals)
+    return len(totals) == len(missing)
 
 
 def _condition_failed(exc: TransactWriteError) -> bool:
@@ -114,48 +247,7 @@ def _transact_known(
     table = get_settings().main_table
     actions: list[dict[str, Any]] = []
     for (tenant, segment_id), (added, removed) in chunk:
-        before = known[(tenant, segment_id)]
-        after = before + added - removed
-        key = {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": segments_repo.PREFIX + segment_id}}
-        holds = {"ConditionExpression": "#count = :before", "ExpressionAttributeNames": {"#count": "member_count"}}
-        if added != removed:
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": key,
-                        **holds,
-                        "UpdateExpression": "SET #count = :after",
-                        "ExpressionAttributeValues": {":before": {"N": str(before)}, ":after": {"N": str(after)}},
-                    }
-                }
-            )
-        else:
-            actions.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": table,
-                        "Key": key,
-                        **holds,
-                        "ExpressionAttributeValues": {":before": {"N": str(before)}},
-                    }
-                }
-            )
-        actions.append(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": {"pk": {"S": history_pk(tenant, segment_id)}, "sk": {"S": history_repo.PREFIX + today}},
-                    "UpdateExpression": "ADD #added :added, #removed :removed SET #total = :total",
-                    "ExpressionAttributeNames": {"#added": "added", "#removed": "removed", "#total": "total"},
-                    "ExpressionAttributeValues": {
-                        ":added": {"N": str(int(added))},
-                        ":removed": {"N": str(int(removed))},
-                        ":total": {"N": str(after)},
-                    },
-                }
-            }
-        )
+        actions += _counter_and_day(table, tenant, segment_id, added, removed, known[(tenant, segment_id)], today)
     try:
         connection().client.transact_write_items(TransactItems=actions)
     except ClientError as exc:
@@ -167,6 +259,50 @@ def _transact_known(
     for (tenant, segment_id), (added, removed) in chunk:
         known[(tenant, segment_id)] += added - removed
     return True
+
+
+def _counter_and_day(
+    table: str, tenant: str, segment_id: str, added: int, removed: int, before: int, today: str
+) -> list[dict[str, Any]]:
+    """The two actions that move one segment whose count is known to be ``before``: its counter set
+    to before + added - removed only while it still holds ``before`` (a ConditionCheck of that when
+    the count does not move), and today's history day with the exact new total."""
+    after = before + added - removed
+    key = {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": segments_repo.PREFIX + segment_id}}
+    holds = {"ConditionExpression": "#count = :before", "ExpressionAttributeNames": {"#count": "member_count"}}
+    if added != removed:
+        counter = {
+            "Update": {
+                "TableName": table,
+                "Key": key,
+                **holds,
+                "UpdateExpression": "SET #count = :after",
+                "ExpressionAttributeValues": {":before": {"N": str(before)}, ":after": {"N": str(after)}},
+            }
+        }
+    else:
+        counter = {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": key,
+                **holds,
+                "ExpressionAttributeValues": {":before": {"N": str(before)}},
+            }
+        }
+    day = {
+        "Update": {
+            "TableName": table,
+            "Key": {"pk": {"S": history_pk(tenant, segment_id)}, "sk": {"S": history_repo.PREFIX + today}},
+            "UpdateExpression": "ADD #added :added, #removed :removed SET #total = :total",
+            "ExpressionAttributeNames": {"#added": "added", "#removed": "removed", "#total": "total"},
+            "ExpressionAttributeValues": {
+                ":added": {"N": str(int(added))},
+                ":removed": {"N": str(int(removed))},
+                ":total": {"N": str(after)},
+            },
+        }
+    }
+    return [counter, day]
 
 
 def _transact_counters(moving: Iterable[tuple[tuple[str, str], tuple[int, int]]]) -> bool:

@@ -70,7 +70,7 @@ class RulesMoved(Exception):
 UNCHECKED: Any = object()  # ``rules_stamp`` default: claim without checking the tenant's rules stamp
 
 
-def _claim_update(table: str, tenant: str, contact_id: str, changed_at: str) -> dict[str, Any]:
+def claim_update(table: str, tenant: str, contact_id: str, changed_at: str) -> dict[str, Any]:
     """The conditional watermark update as a raw request (built per claim without pynamodb's
     expression builder: the same ``SET`` and condition every time, only the values differ)."""
     return {
@@ -94,7 +94,7 @@ def claim(tenant: str, contact_id: str, changed_at: str, rules_stamp: str | None
     check that the stamp is unchanged go in one transaction: RulesMoved when it moved (nothing claimed),
     so a container that keeps a tenant's rules learns they are stale in the request it makes anyway."""
     client = connection().client
-    update = _claim_update(get_settings().memberships_table, tenant, contact_id, changed_at)
+    update = claim_update(get_settings().memberships_table, tenant, contact_id, changed_at)
     if rules_stamp is UNCHECKED:
         try:
             client.update_item(**update)
@@ -139,7 +139,7 @@ def claim_many(
     for tenant, keys in by_tenant.items():
         size = TRANSACTION_ITEMS if tenant is None else TRANSACTION_ITEMS - 1
         for chunk in chunks(keys, size):
-            items = [{"Update": _claim_update(table, t, cid, at)} for t, cid, at in chunk]
+            items = [{"Update": claim_update(table, t, cid, at)} for t, cid, at in chunk]
             for attempt in range(2):
                 check = [] if tenant is None else [rules_version.unchanged_check(tenant, rules_stamps[tenant])]
                 try:

@@ -230,6 +230,7 @@ def record_evaluation(
     ]
     if last_run is not None:
         actions.append(SegmentItem.last_run.set(last_run))
+    rules_version.before_write(tenant)  # in a run's ``one_bump``: the stamp is pending before the first
     if not _update_unversioned(tenant, segment_id, actions):
         return False
     rules_version.bump(tenant)  # the stream keeps a run's decision on changes it saw (last_evaluated_at)
