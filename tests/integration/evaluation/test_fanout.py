@@ -10,7 +10,15 @@ from pathlib import Path
 from audience.evaluation import shards, snapshots
 from audience.evaluation.run import build_plan
 from audience.fields import DEFAULT_CATALOG
-from audience.storage import contacts_repo, history_repo, memberships_repo, runs_repo, segments_repo, suppression_repo
+from audience.storage import (
+    contacts_repo,
+    history_repo,
+    memberships_repo,
+    rules_version,
+    runs_repo,
+    segments_repo,
+    suppression_repo,
+)
 
 from tests.integration.evaluation.test_evaluator_handler import handler
 
@@ -36,6 +44,10 @@ def queued_records(aws, tenant: str) -> list[dict]:
 
 
 def test_fanned_out_run_equals_one_pass_and_redelivered_shards_change_nothing(tenant, s3, aws, monkeypatch):
+    stamp_puts: list[bool] = []  # the rules stamp's PutItems (pending or not)
+    real_put = rules_version._put
+    monkeypatch.setattr(rules_version, "_put", lambda t, *, pending: stamp_puts.append(pending) or real_put(
+        t, pending=pending))
     bucket = aws.env()["DATA_BUCKET"]
     monkeypatch.setattr(snapshots, "ROWS_PER_FILE", 7)  # 45 contacts: 7 base files
     monkeypatch.setenv("EVALUATION_SHARD_FILES", "3")  # -> 3 shards
@@ -53,6 +65,7 @@ def test_fanned_out_run_equals_one_pass_and_redelivered_shards_change_nothing(te
     suppression_repo.put(tenant, {"rules": None,
                                   "received_at_least_never_clicked": {"enabled": True, "min_received": 4}})
 
+    stamp_puts.clear()
     answer = handler({"tenant_id": tenant})
 
     [summary] = answer["runs"]
@@ -66,6 +79,7 @@ def test_fanned_out_run_equals_one_pass_and_redelivered_shards_change_nothing(te
 
     run = runs_repo.get_run(tenant, run_id)
     assert run.status == "succeeded" and run.detail["shards"] == 3
+    assert stamp_puts == [True, False]  # pending before the finishing shard's writes, settled after: not 3 bumps
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=f"tenants/{tenant}/runs/{run_id}/")
     manifest = snapshots.read_manifest(tenant, summary["snapshot_id"], s3, bucket)
     plan, _ = build_plan(tenant, DEFAULT_CATALOG, datetime.fromisoformat(summary["as_of"]), manifest, s3, bucket)

@@ -41,7 +41,7 @@ from audience.eventlog import LogEvents
 from audience.fields import BUILTIN_FIELDS, FieldCatalog, FieldType
 from audience.rules import parse_rule, referenced_segments, rule_to_json
 from audience.settings import get_settings
-from audience.storage import runs_repo
+from audience.storage import rules_version, runs_repo
 from audience.storage.base import now_iso
 
 
@@ -101,8 +101,9 @@ def run_shard(tenant: str, run_id: str, index: int, *, s3=None):
     started = datetime.fromisoformat((record.detail or {}).get("started_at", now_iso()).replace("Z", "+00:00"))
     duration_ms = int((datetime.now(UTC) - started).total_seconds() * 1000)
     try:
-        result = results.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3, bucket=bucket,
-                            duration_ms=duration_ms, pass_ms=duration_ms, shards=len(split))
+        with rules_version.one_bump(tenant):  # the stamp moves twice per run, as an in-process run's does
+            result = results.finish(tenant, run_id, plan.as_of, manifest, plan, members, failed, s3=s3,
+                                    bucket=bucket, duration_ms=duration_ms, pass_ms=duration_ms, shards=len(split))
     finally:
         runs_repo.release_lease(tenant, run_id)
     _delete_run_folder(s3, bucket, tenant, run_id)  # later redeliveries stop at the ledger's status
