@@ -77,9 +77,8 @@ class LocalMotoServer:
             self._process.kill()
 
 
-def install_patches() -> None:
-    """The local stack's changes to moto in this process: each keeps moto's answers and makes one
-    cost follow the request instead of the table (see each module)."""
+def _patch_modules() -> list[Any]:
+    """The local stack's patch modules, in the order they are installed (and the reverse to remove)."""
     from infra import (
         local_moto_answers,
         local_moto_batches,
@@ -91,31 +90,28 @@ def install_patches() -> None:
         local_moto_updates,
     )
 
-    local_moto_transactions.install()  # transactions back up their own items as they write them, not whole tables
-    local_moto_queries.install()  # a Query reads its partition, not the whole table, and copies no page
-    local_moto_items.install()  # an item's size is checked once, not once per attribute; its values built directly
-    local_moto_batches.install()  # a BatchWriteItem's puts compared by key, not dumped to JSON
-    local_moto_streams.install()  # stream records: images built in one walk, dumped as JSON
-    local_moto_answers.install()  # read answers dumped as JSON, likewise
-    local_moto_requests.install()  # item requests read with json.loads, not walked along their shapes
-    local_moto_updates.install()  # plain SET updates assigned directly, not through the expression walk
+    return [
+        local_moto_transactions,  # transactions back up their own items as they write them, not whole tables
+        local_moto_queries,  # a Query reads its partition, not the whole table, and copies no page
+        local_moto_items,  # an item's size is checked once, not once per attribute; its values built directly
+        local_moto_batches,  # a BatchWriteItem's puts compared by key, not dumped to JSON
+        local_moto_streams,  # stream records: images built in one walk, dumped as JSON
+        local_moto_answers,  # read answers dumped as JSON, likewise
+        local_moto_requests,  # item requests read with json.loads, not walked along their shapes
+        local_moto_updates,  # plain SET updates assigned directly, not through the expression walk
+    ]
+
+
+def install_patches() -> None:
+    """The local stack's changes to moto in this process: each keeps moto's answers and makes one
+    cost follow the request instead of the table (see each module)."""
+    for module in _patch_modules():
+        module.install()
 
 
 def uninstall_patches() -> None:
     """Give moto its own code back (tests compare patched and unpatched moto in one process)."""
-    from infra import (
-        local_moto_answers,
-        local_moto_batches,
-        local_moto_items,
-        local_moto_queries,
-        local_moto_requests,
-        local_moto_streams,
-        local_moto_transactions,
-        local_moto_updates,
-    )
-
-    for module in (local_moto_updates, local_moto_requests, local_moto_answers, local_moto_streams,
-                   local_moto_batches, local_moto_items, local_moto_queries, local_moto_transactions):
+    for module in reversed(_patch_modules()):
         module.uninstall()
 
 
