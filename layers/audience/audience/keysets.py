@@ -62,8 +62,13 @@ class KeySet:
         return np.unpackbits(self.bits, count=self.size, bitorder="little").view(np.bool_)
 
     def keys(self) -> np.ndarray:
-        """The keys, ascending (uint32)."""
-        return np.flatnonzero(self.flags()).astype(KEY_DTYPE)
+        """The keys, ascending (uint32). A sparse set (a diff's few keys) has only its non-zero bytes
+        unpacked: over a 3M key space one scan of 375 KB, not one boolean per key."""
+        filled = np.flatnonzero(self.bits)
+        if len(filled) * 16 > len(self.bits):  # not sparse: unpacking every byte costs less
+            return np.flatnonzero(self.flags()).astype(KEY_DTYPE)
+        found = np.flatnonzero(np.unpackbits(self.bits[filled], bitorder="little"))
+        return (filled[found >> 3].astype(KEY_DTYPE) << 3) | (found & 7).astype(KEY_DTYPE)
 
     def __len__(self) -> int:
         return int(np.bitwise_count(self.bits).sum(dtype=np.int64))
