@@ -49,3 +49,12 @@ def test_a_packed_arrow_mask_becomes_the_set_of_its_true_positions(flags, offset
     found = KeySet.from_packed(packed, len(whole), size)
     assert found == KeySet.of([k for k, flag in enumerate(flags) if flag], size)
     assert found.size == max(size, len(flags)) and len(found) == sum(flags)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chosen=st.lists(st.integers(min_value=0, max_value=200_000), max_size=200),
+       size=st.integers(min_value=0, max_value=200_010))
+def test_a_few_keys_in_a_large_key_space_come_back_ascending(chosen, size):
+    """Sparse sets are read from their non-zero bytes only (a diff's changed keys): same keys."""
+    found = KeySet.of(np.array(chosen, np.uint32), size).keys()
+    assert found.tolist() == sorted(set(chosen)) and found.dtype == np.uint32

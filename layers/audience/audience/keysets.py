@@ -62,8 +62,18 @@ class KeySet:
         return np.unpackbits(self.bits, count=self.size, bitorder="little").view(np.bool_)
 
     def keys(self) -> np.ndarray:
-        """The keys, ascending (uint32)."""
-        return np.flatnonzero(self.flags()).astype(KEY_DTYPE)
+        """The keys, ascending (uint32). A very sparse set (under one key per 16 words of 64 keys) has
+        only its non-zero bytes unpacked (found eight bytes at a time); denser ones (a 1% diff spread
+        over the key space hits a third of the words) unpack every byte, which then costs less."""
+        whole = len(self.bits) // 8 * 8  # scanned eight bytes at a time, then the few non-zero bytes kept
+        words = np.flatnonzero(self.bits[:whole].view(np.uint64))
+        if len(words) * 16 > whole // 8:  # not sparse: unpacking every byte costs less
+            return np.flatnonzero(self.flags()).astype(KEY_DTYPE)
+        tail = np.flatnonzero(self.bits[whole:]) + whole
+        filled = np.concatenate([(words[:, None] * 8 + np.arange(8)).ravel(), tail])
+        filled = filled[self.bits[filled] != 0]
+        found = np.flatnonzero(np.unpackbits(self.bits[filled], bitorder="little"))
+        return (filled[found >> 3].astype(KEY_DTYPE) << 3) | (found & 7).astype(KEY_DTYPE)
 
     def __len__(self) -> int:
         return int(np.bitwise_count(self.bits).sum(dtype=np.int64))

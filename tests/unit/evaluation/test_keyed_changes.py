@@ -80,3 +80,70 @@ def test_shards_keyed_members_concatenate_to_the_union(parts):
     expected = sorted({c for result in results for c in result["s"].ids.to_pylist()})
     assert merged.in_order().ids.to_pylist() == expected
     assert len(merged) == len(expected)
+
+
+@st.composite
+def key_sets(draw):
+    """A key space with ids not in key order; last run's and this run's members; the pass's contacts
+    (this run's members and others, some of last run's members erased since) in one of the pass
+    layouts ``PassContacts.positions_of`` tells apart."""
+    size = draw(st.integers(1, 80))
+    ids = draw(st.lists(st.text("abcdef", min_size=1, max_size=4), min_size=size, max_size=size, unique=True))
+    layout = draw(st.sampled_from(["positions", "rising", "any"]))
+    if layout == "positions":
+        present = list(range(size))
+    else:
+        present = sorted(draw(st.sets(st.integers(0, size - 1))))
+        if layout == "any":
+            present = draw(st.permutations(present))
+    previous = draw(st.sets(st.integers(0, size - 1)))
+    current = draw(st.sets(st.sampled_from(present))) if present else set()
+    return ids, present, previous, current
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=key_sets(), kept=st.booleans())
+def test_keyed_diff_agrees_with_a_plain_set_difference(case, kept):
+    ids, present, previous, current = case
+    state_order = sorted(previous, key=lambda k: ids[k].encode())  # the state is sorted by id
+    contacts = keyed.PassContacts(pa.array([ids[k] for k in present], pa.string()), np.array(present, np.uint32))
+    added, removed = keyed.diff(pa.array([ids[k] for k in state_order], pa.string()),
+                                pa.array(state_order, pa.uint32()),
+                                keyed.KeyedMembers(KeySet.of(sorted(current), len(ids)), contacts),
+                                KeySet.of(sorted(previous)) if kept else None)
+    assert added.to_pylist() == sorted((ids[k] for k in current - previous), key=str.encode)
+    assert removed.to_pylist() == sorted((ids[k] for k in previous - current), key=str.encode)
+
+
+class _Untouchable:
+    """Last run's column where the diff must not read it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"last run's whole column was used ({name})")
+
+
+class _Rows:
+    """Last run's ids, recording the rows taken (and refusing a whole-column filter)."""
+
+    def __init__(self, ids: list[str]):
+        self.array, self.taken = pa.array(ids, pa.string()), []
+
+    def take(self, rows):
+        self.taken.extend(pa.array(rows).to_pylist())
+        return self.array.take(rows)
+
+
+def test_diff_with_the_kept_bitmap_never_reads_last_runs_columns():
+    previous = ["c001", "c002", "c003", "c005"]
+    added, removed = keyed.diff(_Untouchable(), _Untouchable(), as_keyed(["c003", "c002", "c004"]),
+                                KeySet.of([KEYS[i] for i in previous]))
+    assert added.to_pylist() == ["c004"] and removed.to_pylist() == ["c001", "c005"]
+
+
+def test_only_the_rows_of_members_that_left_the_pass_are_taken_from_last_runs_ids():
+    previous = ["c001", "c002", "c003", "c005"]
+    contacts = pass_contacts([c for c in UNIVERSE if c != "c005"])  # c005 erased since last run
+    last_ids = _Rows(previous)
+    added, removed = keyed.diff(last_ids, state_of(previous)[1], as_keyed(["c003", "c002", "c004"], contacts))
+    assert added.to_pylist() == ["c004"] and removed.to_pylist() == ["c001", "c005"]
+    assert last_ids.taken == [3]  # c001's id came from the pass; only the erased member's row was taken

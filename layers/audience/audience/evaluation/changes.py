@@ -40,7 +40,8 @@ def _ids(values: Iterable[str]) -> pa.Array:
     return pa.array(list(values), pa.string())
 
 
-def _minus(values: pa.Array, other: pa.Array) -> pa.Array:
+def minus(values: pa.Array, other: pa.Array) -> pa.Array:
+    """``values`` not in ``other``, in their order."""
     if not len(values) or not len(other):
         return values
     return values.filter(pc.invert(pc.fill_null(pc.is_in(values, value_set=other), False)))
@@ -64,7 +65,7 @@ def diff(previous: pa.Array, current: pa.Array) -> tuple[pa.Array, pa.Array]:
     if is_strictly_sorted(current) and is_strictly_sorted(previous):
         found = sorted_positions(current, previous)
         return _not_found(current, found), previous.filter(pc.is_null(found))
-    return _minus(current, previous), _minus(previous, current)
+    return minus(current, previous), minus(previous, current)
 
 
 def in_order(ids: pa.Array) -> pa.Array:
@@ -115,7 +116,7 @@ def segment_change(
         added, removed = diff(previous, current)
         return Change(added, removed, len(current))
     touched = _ids([*recent, *newer])
-    added, removed = diff(_minus(previous, touched), _minus(current, touched))
+    added, removed = diff(minus(previous, touched), minus(current, touched))
     return with_touches(added, removed, current, recent=recent, newer=newer, stored=stored)
 
 
@@ -129,8 +130,8 @@ def with_touches(added: pa.Array, removed: pa.Array, current: pa.Array, *, recen
     recent_ids = _ids(recent)
     in_current = _within(recent_ids, current)
     held_recent = _ids(c for c in recent if c in held)
-    added = pa.concat_arrays([added, _minus(in_current, _ids(held))])
-    removed = pa.concat_arrays([removed, _minus(held_recent, current)])
+    added = pa.concat_arrays([added, minus(in_current, _ids(held))])
+    removed = pa.concat_arrays([removed, minus(held_recent, current)])
     newer_ids = _ids(newer)
     count = (len(current) if count is None else count) - len(_within(newer_ids, current)) + sum(
         1 for c in newer if c in held)

@@ -49,6 +49,7 @@ class PassContacts:
     _positions: np.ndarray | None = field(default=None, repr=False)  # per key: its position (-1: none)
     _known: dict[str, int | None] = field(default_factory=dict, repr=False)  # id -> key, as asked
     _shape: tuple[bool, bool] | None = field(default=None, repr=False)  # (keys are positions, ids sorted)
+    _order: str | None = field(default=None, repr=False)  # ``_layout``
 
     @classmethod
     def concat(cls, parts: Iterable[PassContacts]) -> PassContacts:
@@ -59,14 +60,43 @@ class PassContacts:
             return parts[0]
         return cls(pa.concat_arrays([p.ids for p in parts]), np.concatenate([p.keys for p in parts]))
 
+    def positions_of(self, keys: np.ndarray) -> np.ndarray:
+        """Each key's position in the pass (int64; -1: no contact of the pass has it). The keys asked
+        are few (a diff's changed members): when each contact's key is its position, or the keys
+        rise in the pass's order (the files of a full build and its increments), they are found
+        without a per-key map of the whole pass; only a pass in no key order builds one, once."""
+        keys = np.asarray(keys).astype(np.int64, copy=False)
+        count = len(self.keys)
+        layout = self._layout()
+        if layout == "positions":
+            return np.where((keys >= 0) & (keys < count), keys, -1)
+        if layout == "rising":
+            at = np.searchsorted(self.keys, keys)
+            hit = at < count
+            hit[hit] = self.keys[at[hit]] == keys[hit]
+            return np.where(hit, at, -1)
+        if self._positions is None:
+            size = int(self.keys.max()) + 1
+            positions = np.full(size, -1, np.int64 if count > 2**31 - 1 else np.int32)
+            positions[self.keys] = np.arange(count, dtype=positions.dtype)
+            self._positions = positions
+        inside = (keys >= 0) & (keys < len(self._positions))
+        found = np.full(len(keys), -1, np.int64)
+        found[inside] = self._positions[keys[inside]]
+        return found
+
     def ids_of(self, keys: np.ndarray) -> pa.Array:
         """The ids of these keys (each a key of the pass), in the keys' order."""
-        if self._positions is None:
-            size = int(self.keys.max()) + 1 if len(self.keys) else 0
-            positions = np.full(size, -1, np.int64 if len(self.keys) > 2**31 - 1 else np.int32)
-            positions[self.keys] = np.arange(len(self.keys), dtype=positions.dtype)
-            self._positions = positions
-        return self.ids.take(pa.array(self._positions[keys]))
+        return self.ids.take(pa.array(self.positions_of(keys)))
+
+    def _layout(self) -> str:
+        """"positions" (each key is its contact's position), "rising" or "any": one scan per pass."""
+        if self._order is None:
+            count = len(self.keys)
+            rising = count < 2 or bool(np.all(self.keys[1:] > self.keys[:-1]))
+            identity = count == 0 or (rising and int(self.keys[0]) == 0 and int(self.keys[-1]) == count - 1)
+            self._order = "positions" if identity else "rising" if rising else "any"
+        return self._order
 
     def keys_of(self, ids: Iterable[str]) -> dict[str, int]:
         """The keys of those ``ids`` the pass read (a few: the stream's touched contacts)."""
@@ -82,10 +112,7 @@ class PassContacts:
         """(whether each contact's key is its position in the pass — a pass over a full build's files —,
         whether the ids are strictly sorted), found once per pass."""
         if self._shape is None:
-            count = len(self.keys)
-            identity = count == 0 or (int(self.keys[0]) == 0 and int(self.keys[-1]) == count - 1
-                                      and bool(np.all(self.keys[1:] > self.keys[:-1])))
-            self._shape = (identity, is_strictly_sorted(self.ids))
+            self._shape = (self._layout() == "positions", is_strictly_sorted(self.ids))
         return self._shape
 
     def members(self, found: KeySet) -> tuple[pa.Array, pa.Array]:
@@ -195,31 +222,51 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
         return dict(pool.map(as_set, order))
 
 
-def diff(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers) -> tuple[pa.Array, pa.Array]:
-    """``(added ids, removed ids)``: decided on the keys (last run's ``previous_ids`` with their
-    ``previous_keys``); only the changed members' ids are taken (added ones sorted)."""
-    previous_keys = previous_keys.to_numpy(zero_copy_only=False).astype(KEY_DTYPE, copy=False)
-    removed = previous_ids.filter(pa.array(~current.keys.contains(previous_keys)))
-    joined = current.keys - KeySet.of(previous_keys, current.keys.size)
-    return changes.in_order(current.contacts.ids_of(joined.keys())), removed
+def diff(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers,
+         previous_set: KeySet | None = None) -> tuple[pa.Array, pa.Array]:
+    """``(added ids, removed ids)``, each sorted bytewise (the state's order): decided on the keys
+    (last run's ``previous_ids`` with their ``previous_keys``; ``previous_set``: those keys as the
+    state keeps them, ``state.State.key_set``, else built here).
+
+    Both directions are bitmap differences; ids are then taken for the changed members only: from
+    the pass's contacts (``positions_of``: no scan of the pass when its keys rise), and from last
+    run's state only for members no longer in the pass (erased contacts), whose rows are found by
+    key. Neither last run's ids nor keys are scanned whole unless such a member exists."""
+    if previous_set is None:
+        previous_set = KeySet.of(_key_array(previous_keys), current.keys.size)
+    joined = (current.keys - previous_set).keys()
+    left = (previous_set - current.keys).keys()
+    added = changes.in_order(current.contacts.ids_of(joined).cast(pa.string()))
+    at = current.contacts.positions_of(left)
+    here = at >= 0
+    removed = current.contacts.ids.take(pa.array(at[here])).cast(pa.string())
+    if not here.all():  # left the pass too: the ids only the state has
+        rows = np.flatnonzero(KeySet.of(left[~here]).contains(_key_array(previous_keys)))
+        removed = pa.concat_arrays([removed, previous_ids.take(pa.array(rows)).cast(pa.string())])
+    return added, changes.in_order(removed)
+
+
+def _key_array(keys: pa.Array) -> np.ndarray:
+    return keys.to_numpy(zero_copy_only=False).astype(KEY_DTYPE, copy=False)
 
 
 def segment_change(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers, *,
                    recent: Iterable[str] = (), newer: Iterable[str] = (),
-                   stored: Callable[[list[str]], set[str]] = lambda ids: set()) -> changes.Change:
+                   stored: Callable[[list[str]], set[str]] = lambda ids: set(),
+                   previous_set: KeySet | None = None) -> changes.Change:
     """``changes.segment_change`` with the untouched contacts diffed on keys; the stream's touched
-    contacts (few) are handled on their ids exactly as there (their keys looked up once per pass)."""
+    contacts (few) are handled on their ids exactly as there (their keys looked up once per pass).
+
+    The untouched contacts' diff is the whole diff less the touched ids on both sides (a contact is
+    in ``(C - T) - (P - T)`` exactly when it is in ``(C - P) - T``): only the changed ids are
+    filtered, never last run's whole column."""
     recent, newer = list(dict.fromkeys(recent)), list(dict.fromkeys(newer))
+    added, removed = diff(previous_ids, previous_keys, current, previous_set)
     if not recent and not newer:
-        added, removed = diff(previous_ids, previous_keys, current)
         return changes.Change(added, removed, len(current))
     touched = pa.array([*recent, *newer], pa.string())
     touched_keys = current.contacts.keys_of([*recent, *newer])
-    untouched = KeyedMembers(current.keys - KeySet.of(np.fromiter(touched_keys.values(), np.int64),
-                                                      current.keys.size), current.contacts)
-    keep = pc.invert(pc.fill_null(pc.is_in(previous_ids, value_set=touched), False))
-    added, removed = diff(previous_ids.filter(keep), previous_keys.filter(keep), untouched)
     members = current.keys.contains(np.fromiter(touched_keys.values(), np.int64))
     touched_members = pa.array([i for i, member in zip(touched_keys, members, strict=True) if member], pa.string())
-    return changes.with_touches(added, removed, touched_members, recent=recent, newer=newer, stored=stored,
-                                count=len(current))
+    return changes.with_touches(changes.minus(added, touched), changes.minus(removed, touched), touched_members,
+                                recent=recent, newer=newer, stored=stored, count=len(current))

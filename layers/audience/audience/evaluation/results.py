@@ -161,7 +161,7 @@ def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers
         # the state's ids, sorted (a string diff of it, as trust's what-if makes, is the sorted one)
         ordered = members.in_order()
         if key_space and previous.keys is not None and previous.key_space == key_space:
-            change = keyed.segment_change(previous.members, previous.keys, members,
+            change = keyed.segment_change(previous.members, previous.keys, members, previous_set=previous.key_set,
                                           recent=recent, newer=newer, stored=stored)
         else:
             change = changes.segment_change(previous.members, ordered.ids, recent=recent, newer=newer, stored=stored)
