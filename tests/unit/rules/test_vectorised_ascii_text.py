@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from agreement import AS_OF, CATALOG, contacts_batch
 from audience.rules import evaluate_record, parse_rule
 from audience.rules import vectorised as v
@@ -59,28 +60,9 @@ def test_folding_a_long_column_gives_utf8_lowers_result_ascii_or_not(rows, offse
             assert v._folded_affix(values, literal, suffix=suffix).equals(kernel(pc.utf8_lower(values), literal))
 
 
-def test_an_ends_with_leaf_folds_only_the_values_whose_ends_are_not_ascii(monkeypatch):
-    # guard (pure speed): before, every batch's whole column was folded by utf8_lower for the leaf
-    emails = [f"jos\u00e9.{n}@GMAIL.com" if n % 3 else f"ann.{n}@yahoo.com" for n in range(ROWS)]
-    emails[5] = "x@GMA\u0130L.COM"  # İ folds to i: this one does end with @gmail.com
-    folded: list[int] = []
-    original = pc.utf8_lower
-
-    def counting(values, *args, **kwargs):
-        folded.append(len(values))
-        return original(values, *args, **kwargs)
-
-    monkeypatch.setattr(pc, "utf8_lower", counting)
-    batch = contacts_batch([{"contact_id": f"c{n:05d}", "email": e} for n, e in enumerate(emails)])
-    rule = parse_rule({"field": "email", "op": "ends_with", "value": "@gmail.com"}, CATALOG)
-    mask = compile_segments([("s", rule)], as_of=AS_OF, catalog=CATALOG).masks(batch)["s"].to_pylist()
-    assert mask == [n % 3 != 0 or n == 5 for n in range(ROWS)]
-    assert folded == [1]  # only the value with "İ" among its last ten bytes
-
-
-def test_an_ascii_list_columns_items_are_folded_without_utf8_lower(monkeypatch):
-    # guard (pure speed): before, every batch's list items were folded by utf8_lower
-    tags = [["VIP", "newsletter"], ["trial"], [], None, ["b2b", "Vip"]] * (ROWS // 5)
+@pytest.fixture
+def utf8_lower_calls(monkeypatch) -> list[int]:
+    """The lengths of the arrays ``pc.utf8_lower`` folds while the test runs."""
     calls: list[int] = []
     original = pc.utf8_lower
 
@@ -89,6 +71,25 @@ def test_an_ascii_list_columns_items_are_folded_without_utf8_lower(monkeypatch):
         return original(values, *args, **kwargs)
 
     monkeypatch.setattr(pc, "utf8_lower", counting)
+    return calls
+
+
+def test_an_ends_with_leaf_folds_only_the_values_whose_ends_are_not_ascii(utf8_lower_calls):
+    # guard (pure speed): before, every batch's whole column was folded by utf8_lower for the leaf
+    emails = [f"jos\u00e9.{n}@GMAIL.com" if n % 3 else f"ann.{n}@yahoo.com" for n in range(ROWS)]
+    emails[5] = "x@GMA\u0130L.COM"  # İ folds to i: this one does end with @gmail.com
+    folded = utf8_lower_calls
+    batch = contacts_batch([{"contact_id": f"c{n:05d}", "email": e} for n, e in enumerate(emails)])
+    rule = parse_rule({"field": "email", "op": "ends_with", "value": "@gmail.com"}, CATALOG)
+    mask = compile_segments([("s", rule)], as_of=AS_OF, catalog=CATALOG).masks(batch)["s"].to_pylist()
+    assert mask == [n % 3 != 0 or n == 5 for n in range(ROWS)]
+    assert folded == [1]  # only the value with "İ" among its last ten bytes
+
+
+def test_an_ascii_list_columns_items_are_folded_without_utf8_lower(utf8_lower_calls):
+    # guard (pure speed): before, every batch's list items were folded by utf8_lower
+    tags = [["VIP", "newsletter"], ["trial"], [], None, ["b2b", "Vip"]] * (ROWS // 5)
+    calls = utf8_lower_calls
     batch = contacts_batch([{"contact_id": f"c{n:05d}", "tags": t} for n, t in enumerate(tags)])
     rule = parse_rule({"field": "tags", "op": "has_any", "value": ["vip"]}, CATALOG)
     mask = compile_segments([("s", rule)], as_of=AS_OF, catalog=CATALOG).masks(batch)["s"].to_pylist()
