@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from audience.evaluation import engine, fanout, shards, snapshots, state
 from audience.evaluation.placement import Slot
@@ -35,6 +37,7 @@ from audience.eventlog import LogEvents, compact
 from audience.fields import FieldCatalog
 from audience.keysets import KeySet
 from audience.rules import RuleValidationError, parse_rule, referenced_segments
+from audience.rules.vectorised import sorted_ids, sorted_positions
 from audience.settings import get_settings
 from audience.storage import (
     eventlog_repo,
@@ -91,6 +94,7 @@ def run_tenant(
             keep_lease = True  # the shard that finishes the run releases it
             return result
         pass_started = time.monotonic()
+        plan.static_keys = static_keys(plan.static_by_category, manifest, s3, bucket)
         members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, failed)
         pass_ms = int((time.monotonic() - pass_started) * 1000)
         with rules_version.one_bump(tenant):  # the stamp moves twice per run, not once per segment
@@ -230,7 +234,39 @@ def _members_and_keys(tenant: str, segment_id: str, segment: Segment | None, s3,
         return _members(tenant, segment_id, segment, s3, bucket), None
     if found.keys is None or found.key_space != manifest.key_space:
         return found.members, None
+    if found.key_set is not None:  # kept with the state: no scatter of every member's key
+        return found.members, found.key_set
     return found.members, KeySet.of(found.keys.to_numpy(zero_copy_only=False), manifest.next_key)
+
+
+def static_keys(static_by_category: dict[str, pa.Array], manifest: snapshots.Manifest, s3,
+                bucket: str) -> dict[str, KeySet]:
+    """Each category's static members as keys of the snapshot's key space, so the keyed pass places
+    them with a bit test per contact (``engine.placed_batches``) instead of hashing every contact's id
+    once per category. Members the snapshot does not hold get no key: they are in no batch.
+
+    One read of the snapshot's ``contact_id`` and key columns and one id lookup of every contact into
+    the union of the categories' members, whatever the number of categories (the pass would do one
+    per category). Empty when the snapshot has no keys (or a file without them): the pass then
+    places by id, as it does for batches without keys."""
+    wanted = {category: ids for category, ids in static_by_category.items() if len(ids)}
+    if not wanted or not manifest.key_space:
+        return {}
+    union = sorted_ids(pa.concat_arrays([ids.cast(pa.string()) for ids in wanted.values()]))
+    found = np.full(len(union), -1, np.int64)  # each member's key (-1: not in the snapshot)
+    for batch in snapshots.iter_batches(manifest, s3, manifest.catalog(), bucket=bucket, columns=["contact_id"],
+                                        keys=True):
+        keys = batch.column(batch.schema.get_field_index(snapshots.KEY))
+        if keys.null_count:
+            return {}
+        at = sorted_positions(union, batch.column(batch.schema.get_field_index("contact_id")))
+        hit = pc.is_valid(at)
+        found[at.filter(hit).to_numpy()] = keys.filter(hit).to_numpy()
+    placed = {}
+    for category, ids in wanted.items():
+        keys = found[sorted_positions(union, sorted_ids(ids)).to_numpy(zero_copy_only=False)]
+        placed[category] = KeySet.of(keys[keys >= 0], manifest.next_key)
+    return placed
 
 
 def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed: dict[str, str]):
