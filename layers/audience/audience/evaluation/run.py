@@ -94,7 +94,6 @@ def run_tenant(
             keep_lease = True  # the shard that finishes the run releases it
             return result
         pass_started = time.monotonic()
-        plan.static_keys = static_keys(plan.static_by_category, manifest, s3, bucket)
         members = _evaluate_isolating_failures(plan, manifest, s3, bucket, shards, failed)
         pass_ms = int((time.monotonic() - pass_started) * 1000)
         with rules_version.one_bump(tenant):  # the stamp moves twice per run, not once per segment
@@ -241,14 +240,16 @@ def _members_and_keys(tenant: str, segment_id: str, segment: Segment | None, s3,
 
 def static_keys(static_by_category: dict[str, pa.Array], manifest: snapshots.Manifest, s3,
                 bucket: str) -> dict[str, KeySet]:
-    """Each category's static members as keys of the snapshot's key space, so the keyed pass places
-    them with a bit test per contact (``engine.placed_batches``) instead of hashing every contact's id
-    once per category. Members the snapshot does not hold get no key: they are in no batch.
+    """Each category's static members as keys of the snapshot's key space, for ``Plan.static_keys``:
+    the keyed pass then places them with a bit test per contact (``engine.placed_batches``) instead
+    of an id lookup per contact and category. Members the snapshot does not hold get no key: they are
+    in no batch. Empty when the snapshot has no keys (or a file without them): placement by id.
 
-    One read of the snapshot's ``contact_id`` and key columns and one id lookup of every contact into
-    the union of the categories' members, whatever the number of categories (the pass would do one
-    per category). Empty when the snapshot has no keys (or a file without them): the pass then
-    places by id, as it does for batches without keys."""
+    Not called by ``run_tenant``: static members are stored by id only, so finding their keys costs
+    one more read of every contact's id and key plus the same id lookup the pass does per category
+    (measured at 1M contacts and 100k static members: ~0.2 s CPU plus ~0.07 s of read, against
+    ~0.15 s for placement by id in the pass). It pays only once the keys are kept across runs (a
+    static-members state holding keys, as dynamic segments' states do), resolved here on a cold one."""
     wanted = {category: ids for category, ids in static_by_category.items() if len(ids)}
     if not wanted or not manifest.key_space:
         return {}
@@ -264,7 +265,8 @@ def static_keys(static_by_category: dict[str, pa.Array], manifest: snapshots.Man
         found[at.filter(hit).to_numpy()] = keys.filter(hit).to_numpy()
     placed = {}
     for category, ids in wanted.items():
-        keys = found[sorted_positions(union, sorted_ids(ids)).to_numpy(zero_copy_only=False)]
+        at = pc.index_in(ids.cast(pa.string()), value_set=union)  # every non-null id is in the union
+        keys = found[at.filter(pc.is_valid(at)).to_numpy()]
         placed[category] = KeySet.of(keys[keys >= 0], manifest.next_key)
     return placed
 
