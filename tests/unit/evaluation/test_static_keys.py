@@ -1,6 +1,7 @@
 """A category's static members placed by contact key (``run.static_keys`` then ``engine.placed_batches``
 on batches read with keys) take exactly the contacts placement by id takes, batches without keys still
-being placed by id; a keyed batch's static placement hashes no contact id."""
+being placed by id; a keyed batch's static placement hashes no contact id; static ids read in id order
+(one static segment's members) are placed without sorting them again."""
 
 from __future__ import annotations
 
@@ -123,3 +124,37 @@ def test_a_batch_without_keys_still_places_static_members_by_id(threads):
                        static_keys={"a": KeySet.of([1])})
     found = engine.evaluate(plan, [b.drop_columns([snapshots.KEY]) for b in batches], threads=threads)
     assert found["high"].to_pylist() == ["c0000", "c0002"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(scores=st.lists(st.one_of(st.none(), st.integers(0, 100)), max_size=40),
+       members=st.lists(st.one_of(st.integers(0, 50).map(lambda n: f"c{n:04d}"), st.sampled_from(["b", "zz"])),
+                        max_size=30),
+       seed=st.integers(0, 2**16), batch=st.integers(1, 15))
+def test_static_ids_read_in_order_place_as_the_same_ids_in_any_order(scores, members, seed, batch):
+    batches = [b.drop_columns([snapshots.KEY])
+               for b in table(scores, np.arange(len(scores), dtype=np.uint32)).to_batches(max_chunksize=batch)]
+    shuffled = list(members)
+    np.random.default_rng(seed).shuffle(shuffled)
+
+    def placed(static: list[str]) -> list[dict[str, list[bool]]]:
+        plan = engine.Plan(as_of=AS_OF, catalog=DEFAULT_CATALOG,
+                           rules={sid: parse_rule(RULES[sid], DEFAULT_CATALOG) for sid in ("high", "any")},
+                           slots=[Slot("high", "a"), Slot("any", "a", priority=1)],
+                           static_by_category={"a": pa.array(static, pa.string())})
+        return placements(plan, batches, threads=1)
+
+    assert placed(sorted(set(members), key=str.encode)) == placed(shuffled)
+
+
+def test_a_static_segment_read_in_id_order_is_not_sorted_again(monkeypatch):
+    batches = [b.drop_columns([snapshots.KEY]) for b in table([70, 70, 70], np.arange(3, dtype=np.uint32)).to_batches()]
+    plan = engine.Plan(as_of=AS_OF, catalog=DEFAULT_CATALOG,
+                       rules={"high": parse_rule(RULES["high"], DEFAULT_CATALOG)}, slots=[Slot("high", "a")],
+                       static_by_category={"a": pa.array(["c0000", "c0002", "gone"], pa.string())})
+
+    def no_sort(*args, **kwargs):
+        raise AssertionError("static members read in id order were sorted again")
+
+    monkeypatch.setattr(engine, "sorted_ids", no_sort)
+    assert engine.evaluate(plan, batches, threads=1)["high"].to_pylist() == ["c0001"]

@@ -27,7 +27,15 @@ from audience.evaluation.placement import Slot, place_masks
 from audience.fields import FieldCatalog
 from audience.keysets import KeySet
 from audience.rules import Rule
-from audience.rules.vectorised import CONTACT_KEY, EventSource, SegmentEvaluator, contains, select_members, sorted_ids
+from audience.rules.vectorised import (
+    CONTACT_KEY,
+    EventSource,
+    SegmentEvaluator,
+    contains,
+    is_strictly_sorted,
+    select_members,
+    sorted_ids,
+)
 
 SUPPRESSION = "__suppression__"  # cannot clash: segment ids are 32 hex characters
 
@@ -74,13 +82,18 @@ def placed_batches(
 
     def static_ids(category: str) -> pa.Array:
         """The category's static members sorted once (a batch then hashes only its own id range of
-        them), at the first batch that needs them: none does when every batch carries keys."""
+        them), at the first batch that needs them: none does when every batch carries keys. A
+        category's one static segment comes sorted already (its members are read in sort-key order):
+        one comparison of neighbours instead of a sort (~0.1 s for 100k ids)."""
         found = by_id.get(category)
         if found is None:
             with lock:
                 found = by_id.get(category)
                 if found is None:
-                    found = by_id[category] = sorted_ids(static[category])
+                    members = static[category]
+                    ordered = (isinstance(members, pa.Array) and pa.types.is_string(members.type)
+                               and is_strictly_sorted(members))
+                    found = by_id[category] = members if ordered else sorted_ids(members)
         return found
 
     def place(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[str, pa.BooleanArray]]:
