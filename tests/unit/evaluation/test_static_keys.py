@@ -1,7 +1,5 @@
-"""A category's static members placed by contact key (``run.static_keys`` then ``engine.placed_batches``
-on batches read with keys) take exactly the contacts placement by id takes, batches without keys still
-being placed by id; a keyed batch's static placement hashes no contact id; static ids read in id order
-(one static segment's members) are placed without sorting them again."""
+"""A category's static ids read in id order (one static segment's members, as DynamoDB returns them)
+are placed as the same ids in any order are, without sorting them again."""
 
 from __future__ import annotations
 
@@ -11,11 +9,9 @@ from unittest import mock
 
 import numpy as np
 import pyarrow as pa
-import pytest
-from audience.evaluation import engine, run, snapshots
+from audience.evaluation import engine, snapshots
 from audience.evaluation.placement import Slot
 from audience.fields import DEFAULT_CATALOG
-from audience.keysets import KeySet
 from audience.rules import parse_rule
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,79 +47,6 @@ def table(scores: list[int | None], keys: np.ndarray) -> pa.Table:
 def placements(plan: engine.Plan, batches: list[pa.RecordBatch], threads: int) -> list[dict[str, list[bool]]]:
     return [{sid: mask.to_pylist() for sid, mask in placed.items()}
             for _, placed in engine.placed_batches(plan, batches, threads=threads)]
-
-
-@settings(max_examples=60, deadline=None)
-@given(scores=st.lists(st.one_of(st.none(), st.integers(0, 100)), max_size=50),
-       slots=st.lists(st.tuples(st.sampled_from(list(RULES)), st.sampled_from(["a", "b", None]), st.integers(0, 3),
-                                st.booleans()), min_size=1, max_size=4, unique_by=lambda s: s[0]),
-       static=st.dictionaries(st.sampled_from(["a", "b", "c"]),
-                              st.lists(st.one_of(st.integers(0, 60).map(lambda n: f"c{n:04d}"),
-                                                 st.sampled_from(["gone", "x1", "c9999"])), max_size=20)),
-       seed=st.integers(0, 2**16), gaps=st.integers(0, 4), batch=st.integers(1, 20), threads=st.sampled_from([1, 2]),
-       keyless=st.sets(st.integers(0, 10)))
-def test_placement_by_static_keys_takes_what_placement_by_static_ids_takes(scores, slots, static, seed, gaps, batch,
-                                                                            threads, keyless):
-    keys = np.arange(len(scores), dtype=np.uint32) * (gaps + 1)  # holes of erased contacts
-    np.random.default_rng(seed).shuffle(keys)
-    batches = table(scores, keys).to_batches(max_chunksize=batch)
-    static_ids = {category: pa.array(ids, pa.string()) for category, ids in static.items()}
-    plan = engine.Plan(as_of=AS_OF, catalog=DEFAULT_CATALOG,
-                       rules={sid: parse_rule(RULES[sid], DEFAULT_CATALOG) for sid, *_ in slots},
-                       slots=[Slot(sid, category, priority, ignore_suppression=ignore)
-                              for sid, category, priority, ignore in slots],
-                       suppression=parse_rule(SUPPRESSED, DEFAULT_CATALOG), static_by_category=static_ids)
-    by_ids = placements(plan, [b.drop_columns([snapshots.KEY]) for b in batches], threads)
-
-    with snapshot_of(batches):
-        plan.static_keys = run.static_keys(static_ids, manifest(len(scores) * (gaps + 1)), None, "bucket")
-    assert set(plan.static_keys) == {c for c, ids in static.items() if ids}
-    # some batches read without keys (files written before them): placed by id in the same pass
-    mixed = [b.drop_columns([snapshots.KEY]) if n in keyless else b for n, b in enumerate(batches)]
-    assert placements(plan, mixed, threads) == by_ids
-
-
-def test_a_keyed_batchs_static_placement_looks_up_no_contact_id(monkeypatch):
-    batches = table([70, 70, 10, None, 70], np.array([4, 0, 9, 2, 7], np.uint32)).to_batches(max_chunksize=2)
-    static_ids = {"a": pa.array(["c0000", "c0003", "gone"], pa.string())}
-    plan = engine.Plan(as_of=AS_OF, catalog=DEFAULT_CATALOG,
-                       rules={"high": parse_rule(RULES["high"], DEFAULT_CATALOG)}, slots=[Slot("high", "a")],
-                       static_by_category=static_ids)
-    with snapshot_of(batches):
-        plan.static_keys = run.static_keys(static_ids, manifest(10), None, "bucket")
-    assert plan.static_keys["a"] == KeySet.of([4, 2])  # "gone" is not in the snapshot: no key
-
-    def no_id_lookup(*args, **kwargs):
-        raise AssertionError("a keyed batch's static members were looked up by id")
-
-    monkeypatch.setattr(engine, "contains", no_id_lookup)
-    monkeypatch.setattr(engine, "sorted_ids", no_id_lookup)
-    found = engine.evaluate(plan, batches, threads=1)
-    assert found["high"].to_pylist() == ["c0001", "c0004"]  # c0000 matches but is placed statically
-
-
-def test_static_keys_are_left_to_ids_without_a_key_space_or_with_a_file_without_keys():
-    batches = table([1, 2], np.array([0, 1], np.uint32)).to_batches()
-    static_ids = {"a": pa.array(["c0000"], pa.string()), "b": pa.array([], pa.string())}
-    unkeyed = manifest(2)
-    unkeyed.key_space = None
-    assert run.static_keys(static_ids, unkeyed, None, "bucket") == {}
-    nulls = [batches[0].set_column(2, snapshots.KEY, pa.nulls(2, pa.uint32()))]
-    with snapshot_of(nulls):
-        assert run.static_keys(static_ids, manifest(2), None, "bucket") == {}
-    with snapshot_of(batches):
-        assert set(run.static_keys(static_ids, manifest(2), None, "bucket")) == {"a"}
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_a_batch_without_keys_still_places_static_members_by_id(threads):
-    batches = table([70, 70, 70], np.array([0, 1, 2], np.uint32)).to_batches()
-    plan = engine.Plan(as_of=AS_OF, catalog=DEFAULT_CATALOG,
-                       rules={"high": parse_rule(RULES["high"], DEFAULT_CATALOG)}, slots=[Slot("high", "a")],
-                       static_by_category={"a": pa.array(["c0001"], pa.string())},
-                       static_keys={"a": KeySet.of([1])})
-    found = engine.evaluate(plan, [b.drop_columns([snapshots.KEY]) for b in batches], threads=threads)
-    assert found["high"].to_pylist() == ["c0000", "c0002"]
 
 
 @settings(max_examples=40, deadline=None)

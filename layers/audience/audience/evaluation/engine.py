@@ -13,13 +13,11 @@ of snapshot files) evaluate independently with the same plan and their member id
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,7 +26,6 @@ from audience.fields import FieldCatalog
 from audience.keysets import KeySet
 from audience.rules import Rule
 from audience.rules.vectorised import (
-    CONTACT_KEY,
     EventSource,
     SegmentEvaluator,
     contains,
@@ -53,9 +50,6 @@ class Plan:
     # read with keys look them up by key
     member_keys: dict[str, KeySet] = field(default_factory=dict)
     static_by_category: dict[str, pa.Array] = field(default_factory=dict)  # ids placed statically per category
-    # ... the same as contact keys of the snapshot the pass reads (``run.static_keys``; members not in
-    # it have no key): batches read with keys place them by key, batches without keys by id
-    static_keys: dict[str, KeySet] = field(default_factory=dict)
     columns: list[str] | None = None  # contact columns the rules read (None: all)
 
     def evaluator(self) -> SegmentEvaluator:
@@ -76,49 +70,26 @@ def placed_batches(
     order. Batches are evaluated and placed on ``threads`` threads (default: `evaluation_threads()`,
     ``EVALUATION_THREADS``), a few batches ahead of the caller (`SegmentEvaluator.stream`)."""
     evaluator = evaluator or plan.evaluator()
-    static = {category: members for category, members in plan.static_by_category.items() if len(members)}
-    by_id: dict[str, pa.Array] = {}
-    lock = threading.Lock()
-
-    def static_ids(category: str) -> pa.Array:
-        """The category's static members sorted once (a batch then hashes only its own id range of
-        them), at the first batch that needs them: none does when every batch carries keys. A
-        category's one static segment comes sorted already (its members are read in sort-key order):
-        one comparison of neighbours instead of a sort (~0.1 s for 100k ids)."""
-        found = by_id.get(category)
-        if found is None:
-            with lock:
-                found = by_id.get(category)
-                if found is None:
-                    members = static[category]
-                    ordered = (isinstance(members, pa.Array) and pa.types.is_string(members.type)
-                               and is_strictly_sorted(members))
-                    found = by_id[category] = members if ordered else sorted_ids(members)
-        return found
+    # Each category's static members sorted once, so a batch hashes only its own id range of them.
+    static = {category: _sorted_once(members) for category, members in plan.static_by_category.items()
+              if len(members)}
 
     def place(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[str, pa.BooleanArray]]:
         contact_ids = batch.column(batch.schema.get_field_index("contact_id"))
         masks = evaluator.masks(batch)
         suppressed = masks.get(SUPPRESSION)
-        batch_keys = _batch_keys(batch) if plan.static_keys else None
-        taken = {}
-        for category in static:
-            keys = plan.static_keys.get(category) if batch_keys is not None else None
-            taken[category] = (pa.array(keys.contains(batch_keys), pa.bool_()) if keys is not None
-                               else contains(static_ids(category), contact_ids))
+        taken = {category: contains(members, contact_ids) for category, members in static.items()}
         matches = {s.id: masks[s.id] for s in plan.slots if s.id in masks}
         return batch, place_masks(matches, taken, plan.slots, suppressed)
 
     yield from evaluator.stream(batches, place, threads=threads)
 
 
-def _batch_keys(batch: pa.RecordBatch) -> np.ndarray | None:
-    """The batch's contact keys (``snapshots.KEY``), None when it was read without them (or a file
-    written before keys left some null)."""
-    index = batch.schema.get_field_index(CONTACT_KEY)
-    if index < 0 or batch.column(index).null_count:
-        return None
-    return batch.column(index).to_numpy()
+def _sorted_once(members: pa.Array) -> pa.Array:
+    """Static ids in sort order. A category's one static segment comes sorted already (its members are
+    read in sort-key order): one comparison of neighbours instead of a sort (~0.1 s for 100k ids)."""
+    ordered = isinstance(members, pa.Array) and pa.types.is_string(members.type) and is_strictly_sorted(members)
+    return members if ordered else sorted_ids(members)
 
 
 def evaluate(

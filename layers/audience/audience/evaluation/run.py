@@ -25,9 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from audience.evaluation import engine, fanout, shards, snapshots, state
 from audience.evaluation.placement import Slot
@@ -37,7 +35,6 @@ from audience.eventlog import LogEvents, compact
 from audience.fields import FieldCatalog
 from audience.keysets import KeySet
 from audience.rules import RuleValidationError, parse_rule, referenced_segments
-from audience.rules.vectorised import sorted_ids, sorted_positions
 from audience.settings import get_settings
 from audience.storage import (
     eventlog_repo,
@@ -236,39 +233,6 @@ def _members_and_keys(tenant: str, segment_id: str, segment: Segment | None, s3,
     if found.key_set is not None:  # kept with the state: no scatter of every member's key
         return found.members, found.key_set
     return found.members, KeySet.of(found.keys.to_numpy(zero_copy_only=False), manifest.next_key)
-
-
-def static_keys(static_by_category: dict[str, pa.Array], manifest: snapshots.Manifest, s3,
-                bucket: str) -> dict[str, KeySet]:
-    """Each category's static members as keys of the snapshot's key space, for ``Plan.static_keys``:
-    the keyed pass then places them with a bit test per contact (``engine.placed_batches``) instead
-    of an id lookup per contact and category. Members the snapshot does not hold get no key: they are
-    in no batch. Empty when the snapshot has no keys (or a file without them): placement by id.
-
-    Not called by ``run_tenant``: static members are stored by id only, so finding their keys costs
-    one more read of every contact's id and key plus the same id lookup the pass does per category
-    (measured at 1M contacts and 100k static members: ~0.2 s CPU plus ~0.07 s of read, against
-    ~0.15 s for placement by id in the pass). It pays only once the keys are kept across runs (a
-    static-members state holding keys, as dynamic segments' states do), resolved here on a cold one."""
-    wanted = {category: ids for category, ids in static_by_category.items() if len(ids)}
-    if not wanted or not manifest.key_space:
-        return {}
-    union = sorted_ids(pa.concat_arrays([ids.cast(pa.string()) for ids in wanted.values()]))
-    found = np.full(len(union), -1, np.int64)  # each member's key (-1: not in the snapshot)
-    for batch in snapshots.iter_batches(manifest, s3, manifest.catalog(), bucket=bucket, columns=["contact_id"],
-                                        keys=True):
-        keys = batch.column(batch.schema.get_field_index(snapshots.KEY))
-        if keys.null_count:
-            return {}
-        at = sorted_positions(union, batch.column(batch.schema.get_field_index("contact_id")))
-        hit = pc.is_valid(at)
-        found[at.filter(hit).to_numpy()] = keys.filter(hit).to_numpy()
-    placed = {}
-    for category, ids in wanted.items():
-        at = pc.index_in(ids.cast(pa.string()), value_set=union)  # every non-null id is in the union
-        keys = found[at.filter(pc.is_valid(at)).to_numpy()]
-        placed[category] = KeySet.of(keys[keys >= 0], manifest.next_key)
-    return placed
 
 
 def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed: dict[str, str]):
