@@ -110,7 +110,9 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"diff {diff['members']:,} members, {diff['churn']:.0%} churn: {diff['delta_items']:,} delta "
                      f"items; read {diff['read_previous_s']:.2f}s, string diff {diff['string_diff_s']:.2f}s "
                      f"(two is_in {diff.get('hashed_diff_s', float('nan')):.2f}s), "
-                     f"write {diff['write_next_s']:.2f}s, bitmap diff {diff['bitmap_diff_s'] * 1000:.1f} ms")
+                     f"write {diff['write_next_s']:.2f}s, "
+                     f"keyed diff {diff.get('keyed_diff_s', float('nan')) * 1000:.1f} ms, "
+                     f"bitmap diff {diff['bitmap_diff_s'] * 1000:.1f} ms")
     scheduled = results.get("run", {})
     for full in scheduled.get("full_runs", []):
         lines.append(f"run {full['contacts']:>12,} x {full['segments']:<4} {full['files']:>3} files "
@@ -358,13 +360,19 @@ def _diff_md(section: dict[str, Any]) -> list[str]:
     out.append("")
     out.append(_md_table(["step", "time"], [
         ["read last run's membership (Parquet)", _fmt_s(section["read_previous_s"])],
-        ["diff on string contact ids, as the run does it (`changes.diff`: both sides sorted, one searched in the "
-         "other slice by slice)",
+        *([["read last run's keyed state (`state.read_state(keys=True)`: ids, keys and the members' bitmap)",
+            _fmt_s(section["read_keyed_state_s"])],
+           ["the run's diff on contact keys (`keyed.diff`: last run's bitmap against this pass's key set, ids taken "
+            "only for the keys that changed)", f"{section['keyed_diff_s'] * 1000:.1f} ms"]]
+          if "keyed_diff_s" in section else []),
+        ["diff on string contact ids, as the run does it for a state without keys (`changes.diff`: both sides "
+         "sorted, one searched in the other slice by slice)",
          _fmt_s(section["string_diff_s"])],
         *([["the same diff with two whole-set Arrow `is_in` (before)", _fmt_s(section["hashed_diff_s"])]]
           if "hashed_diff_s" in section else []),
         ["write this run's membership (Parquet)", _fmt_s(section["write_next_s"])],
-        ["the same diff on a stable integer index (boolean masks)", f"{section['bitmap_diff_s'] * 1000:.1f} ms"],
+        ["the set operations alone on a stable integer index (boolean masks, no ids)",
+         f"{section['bitmap_diff_s'] * 1000:.1f} ms"],
     ]))
     out += ["", f"Delta write to DynamoDB: {section.get('delta_write', 'pending')}.", ""]
     return out
