@@ -4,7 +4,7 @@ read with the local stack's poller and delivered to the contact_stream handler."
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
@@ -48,6 +48,42 @@ class StreamTap:
 
     def flush(self) -> dict:
         return self.deliver(self.take())
+
+
+class FrozenDay:
+    """The stream path's "today" (``realtime.apply._today``, the one place it reads the date), fixed
+    when the test starts and moved only by ``advance``: a run crossing midnight UTC writes and reads
+    the same day, and a test can open the next day on purpose."""
+
+    def __init__(self, day: str) -> None:
+        self.day = day
+
+    def advance(self, days: int = 1) -> str:
+        self.day = (date.fromisoformat(self.day) + timedelta(days=days)).isoformat()
+        return self.day
+
+
+@pytest.fixture
+def frozen_day(monkeypatch) -> FrozenDay:
+    from audience.realtime import apply
+
+    frozen = FrozenDay(datetime.now(UTC).date().isoformat())
+    monkeypatch.setattr(apply, "_today", lambda: frozen.day)
+    return frozen
+
+
+@pytest.fixture
+def local_moto(aws):
+    """moto as the local stack runs it (``infra.local_moto.install_patches``): a transaction backs up
+    the items it names instead of deep-copying every table it touches, with moto's answers kept (the
+    patches' own tests compare them with plain moto). For modules of many 100-action transactions."""
+    from infra.local_moto import install_patches, uninstall_patches
+
+    install_patches()
+    try:
+        yield aws
+    finally:
+        uninstall_patches()
 
 
 @pytest.fixture

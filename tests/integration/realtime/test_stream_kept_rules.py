@@ -1,7 +1,9 @@
 """A warm contact_stream container keeps each tenant's rules and the counts it moved: a change alone in
 its invocation costs at most 5 DynamoDB requests with 100 dynamic segments, and what the container
 keeps never makes it decide with stale rules or write a wrong count (the rules stamp is checked inside
-the claim's transaction; a count is set only while it still holds the value the container knows)."""
+the claim's transaction; a count is set only while it still holds the value the container knows).
+Run on the local stack's moto (``local_moto``): plain moto deep-copies every table a transaction
+touches."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from bench.stream import RequestCounter
 from tests.integration.api.conftest import FakeLambdaContext
 from tests.integration.realtime.conftest import modify_record, score_segments
 
-TODAY = datetime.now(UTC).date().isoformat()
+pytestmark = pytest.mark.usefixtures("local_moto")
 
 
 def _alone(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
@@ -28,16 +30,18 @@ def _alone(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
 
 
 @pytest.fixture
-def hundred_segments(aws):
+def hundred_segments(aws, frozen_day):
     return score_segments("t-kept", 100)
 
 
-def _day(tenant: str, segment_id: str):
-    [day] = history_repo.range(tenant, segment_id, TODAY, TODAY)
+def _day(tenant: str, segment_id: str, today: str):
+    [day] = history_repo.range(tenant, segment_id, today, today)
     return day
 
 
-def test_a_change_alone_in_its_invocation_costs_at_most_five_requests_with_a_hundred_segments(hundred_segments):
+def test_a_change_alone_in_its_invocation_costs_at_most_five_requests_with_a_hundred_segments(
+    hundred_segments, frozen_day
+):
     tenant = hundred_segments
     assert _alone(tenant, "c-warm", {"score": 3}, 0) == {"batchItemFailures": []}  # the container's first
     for i in range(1, 11):
@@ -54,7 +58,10 @@ def test_a_change_alone_in_its_invocation_costs_at_most_five_requests_with_a_hun
         assert set(memberships_repo.iter_members(tenant, sid)) == expected
         assert segments_repo.get(tenant, sid).member_count == len(expected)
         if expected:
-            assert (_day(tenant, sid).added, _day(tenant, sid).total) == (len(expected), len(expected))
+            assert (_day(tenant, sid, frozen_day.day).added, _day(tenant, sid, frozen_day.day).total) == (
+                len(expected),
+                len(expected),
+            )
 
 
 def test_a_segment_created_or_changed_after_the_rules_were_kept_is_seen_by_the_next_change(hundred_segments):
@@ -92,17 +99,17 @@ def test_suppression_saved_after_the_rules_were_kept_applies_to_the_next_change(
     assert set(memberships_repo.iter_members(tenant, "s000")) == {"c1"}  # c2 is suppressed
 
 
-def test_a_count_moved_by_another_writer_is_not_overwritten_and_the_day_total_stays_exact(hundred_segments):
+def test_a_count_moved_by_another_writer_is_not_overwritten_and_the_day_total_stays_exact(hundred_segments, frozen_day):
     tenant = hundred_segments
     assert _alone(tenant, "c1", {"score": 0}, 1) == {"batchItemFailures": []}  # s000 known at 1
     assert segments_repo.adjust_member_count(tenant, "s000", 5) == 6  # another invocation, a static change...
     assert _alone(tenant, "c2", {"score": 0}, 2) == {"batchItemFailures": []}
     assert segments_repo.get(tenant, "s000").member_count == 7
-    assert (_day(tenant, "s000").added, _day(tenant, "s000").total) == (2, 7)
+    assert (_day(tenant, "s000", frozen_day.day).added, _day(tenant, "s000", frozen_day.day).total) == (2, 7)
     with RequestCounter() as requests:  # the count read back is known again: one transaction once more
         assert _alone(tenant, "c3", {"score": 0}, 3) == {"batchItemFailures": []}
     assert requests.dynamodb <= 5, requests.counts
-    assert segments_repo.get(tenant, "s000").member_count == 8 and _day(tenant, "s000").total == 8
+    assert segments_repo.get(tenant, "s000").member_count == 8 and _day(tenant, "s000", frozen_day.day).total == 8
 
 
 def test_an_evaluation_recorded_after_the_rules_were_kept_keeps_the_runs_decision(hundred_segments):

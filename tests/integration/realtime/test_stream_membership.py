@@ -9,8 +9,6 @@ from audience.realtime import stamps
 from audience.segments.placement import place
 from audience.storage import history_repo, memberships_repo, segments_repo
 
-TODAY = datetime.now(UTC).date().isoformat()
-
 
 def create_segment(api_call, tenant, name, rules=None, **fields):
     body = {"name": name, "type": "dynamic" if rules else "static", **fields}
@@ -34,14 +32,17 @@ def count(tenant, segment_id):
     return segments_repo.get(tenant, segment_id).member_count
 
 
-def history(tenant, segment_id):
-    return [(d.added, d.removed, d.total) for d in history_repo.range(tenant, segment_id, TODAY, TODAY)]
+def history(tenant, segment_id, day):
+    """The day's history of the segment (``day``: the test's ``frozen_day``, the stream path's today)."""
+    return [(d.added, d.removed, d.total) for d in history_repo.range(tenant, segment_id, day, day)]
 
 
 HIGH = {"field": "score", "op": "gte", "value": 50}
 
 
-def test_contact_updates_move_dynamic_memberships_counts_and_history_without_a_run(api_call, tenant, stream):
+def test_contact_updates_move_dynamic_memberships_counts_and_history_without_a_run(
+    api_call, tenant, stream, frozen_day
+):
     high = create_segment(api_call, tenant, "High", HIGH)
     low = create_segment(api_call, tenant, "Low", {"field": "score", "op": "lt", "value": 50})
     put_contact(api_call, tenant, "c1", score=10)
@@ -54,20 +55,20 @@ def test_contact_updates_move_dynamic_memberships_counts_and_history_without_a_r
     stream.flush()
     assert (members(tenant, high), members(tenant, low)) == ({"c1", "c2"}, set())
     assert (count(tenant, high), count(tenant, low)) == (2, 0)
-    assert history(tenant, high) == [(2, 0, 2)]
-    assert history(tenant, low) == [(1, 1, 0)]
+    assert history(tenant, high, frozen_day.day) == [(2, 0, 2)]
+    assert history(tenant, low, frozen_day.day) == [(1, 1, 0)]
     segments = api_call("GET", "/contacts/c1/segments", tenant=tenant).json["items"]
     assert [(s["id"], s["source"]) for s in segments] == [(high, "dynamic")]
 
 
-def test_an_unrelated_change_writes_nothing(api_call, tenant, stream):
+def test_an_unrelated_change_writes_nothing(api_call, tenant, stream, frozen_day):
     high = create_segment(api_call, tenant, "High", HIGH)
     put_contact(api_call, tenant, "c1", score=10, city="Oslo")
     stream.flush()
     put_contact(api_call, tenant, "c1", score=20, city="Bergen")
     stream.flush()
     assert members(tenant, high) == set()
-    assert history(tenant, high) == []  # no change, no history day, no count write
+    assert history(tenant, high, frozen_day.day) == []  # no change, no history day, no count write
 
 
 def test_erasing_a_contact_removes_every_membership(api_call, tenant, stream):
@@ -86,7 +87,7 @@ def test_erasing_a_contact_removes_every_membership(api_call, tenant, stream):
     assert memberships_repo.segments_of(tenant, "c1") == []
 
 
-def test_replayed_and_out_of_order_records_leave_the_newest_state(api_call, tenant, stream):
+def test_replayed_and_out_of_order_records_leave_the_newest_state(api_call, tenant, stream, frozen_day):
     high = create_segment(api_call, tenant, "High", HIGH)
     put_contact(api_call, tenant, "c1", score=80)
     [first] = stream.take()
@@ -101,7 +102,7 @@ def test_replayed_and_out_of_order_records_leave_the_newest_state(api_call, tena
     assert members(tenant, high) == {"c1"} and count(tenant, high) == 1
     stream.deliver([first, second, third, third])  # the whole history replayed, newest last
     assert members(tenant, high) == {"c1"} and count(tenant, high) == 1
-    assert history(tenant, high) == [(1, 0, 1)]
+    assert history(tenant, high, frozen_day.day) == [(1, 0, 1)]
 
     put_contact(api_call, tenant, "c1", score=5)
     [fourth] = stream.take()
@@ -132,7 +133,7 @@ def test_a_membership_stamped_by_a_newer_change_survives_an_older_removal(tenant
     assert memberships_repo.segments_of(tenant, "c1") == []  # watermarks stay out of by_contact
 
 
-def test_one_in_one_out_in_a_batch_keeps_the_count_and_records_both_in_history(api_call, tenant, stream):
+def test_one_in_one_out_in_a_batch_keeps_the_count_and_records_both_in_history(api_call, tenant, stream, frozen_day):
     high = create_segment(api_call, tenant, "High", HIGH)
     put_contact(api_call, tenant, "c1", score=80)
     stream.flush()
@@ -140,4 +141,4 @@ def test_one_in_one_out_in_a_batch_keeps_the_count_and_records_both_in_history(a
     put_contact(api_call, tenant, "c2", score=90)
     assert stream.flush() == {"batchItemFailures": []}
     assert members(tenant, high) == {"c2"} and count(tenant, high) == 1
-    assert history(tenant, high) == [(2, 1, 1)]
+    assert history(tenant, high, frozen_day.day) == [(2, 1, 1)]

@@ -7,8 +7,9 @@ batch's claimed contacts together, 100 keys per consistent BatchGet), and add/re
 differences, 25 per BatchWriteItem (``realtime.batched``); each membership added or removed moves
 the segment's ``member_count`` and today's history by one, summed over the batch and written at its
 end. A change alone in its invocation reads its memberships and then claims and writes everything
-(memberships, history entries, counters, days) in conditional transactions of 100 actions instead
-(``_apply_alone``): fewer requests than the batch's way when nothing is shared. Segments the contact
+(memberships, history entries, counters with today's history in the same update of the segment
+item) in conditional transactions of 100 actions instead (``_apply_alone``): fewer requests than the
+batch's way when nothing is shared. Segments the contact
 neither is nor should be in cost nothing. An erased contact loses every membership.
 """
 
@@ -28,6 +29,7 @@ from audience.realtime.tenant_rules import TenantRules, load_tenant_rules
 from audience.rules.record import as_utc
 from audience.settings import get_settings
 from audience.storage import membership_history_repo, memberships_repo, rules_version
+from audience.storage.history_repo import OpenDay
 from audience.storage.membership_history_repo import Cause
 
 
@@ -52,11 +54,14 @@ class KeptRules:
         self._settings: object | None = None
         self._rules: dict[str, tuple[str | None, TenantRules]] = {}
         self.counts: dict[tuple[str, str], int] = {}  # (tenant, segment) -> member_count last seen
+        # (tenant, segment) -> its open day as last read or written (kept across rules reloads: the
+        # writes check it); a segment not here is taken to hold today's or none (``transact_change``)
+        self.days: dict[tuple[str, str], OpenDay | None] = {}
 
     def _current(self) -> None:
         settings = get_settings()
         if settings is not self._settings:
-            self._settings, self._rules, self.counts = settings, {}, {}
+            self._settings, self._rules, self.counts, self.days = settings, {}, {}, {}
 
     def get(self, tenant: str) -> tuple[str | None, TenantRules] | None:
         self._current()
@@ -243,13 +248,14 @@ LONE_ATTEMPTS = 3
 
 def _apply_alone(change: ContactChange, cache: TenantCache) -> tuple[Outcome | None, tuple[list[str], list[str]]]:
     """A change alone in its invocation: its memberships read (one consistent BatchGet), then the
-    claim, the rules check and every write (memberships, history entries, counters, history days) in
-    TransactWriteItems of 100 actions (``batched.transact_change``): with 100 dynamic segments two
-    requests up to 24 memberships moved, at most five up to 99, six for all 100; the counters need no
-    flush. The memberships are read before the claim, which is safe because the transaction holds
-    only while nothing read has changed (else it writes nothing, and the change is read and tried
-    again). None (and what was written) when the tries run out or a moved segment is gone: the change
-    then goes the batch's way."""
+    claim, the rules check and every write (memberships, history entries, counters with today's
+    history on the segment item) in TransactWriteItems of 100 actions (``batched.transact_change``):
+    with 100 dynamic segments two requests up to 32 memberships moved, three up to 65, four up to 98,
+    five for 99 and 100 (a segment's first change of a day writes its previous day out: one more
+    action for it); the counters need no flush. The memberships are read before
+    the claim, which is safe because the transaction holds only while nothing read has changed (else
+    it writes nothing, and the change is read and tried again). None (and what was written) when the
+    tries run out or a moved segment is gone: the change then goes the batch's way."""
     tenant, contact_id = change.tenant, change.contact_id
     added: list[str] = []
     removed: list[str] = []
@@ -258,11 +264,19 @@ def _apply_alone(change: ContactChange, cache: TenantCache) -> tuple[Outcome | N
         current = stamps.current_members(tenant, contact_id, rules.dynamic)
         joins, leaves, kept = _moves(change, rules, current, cache)
         moved = [(tenant, join.segment_id) for join in joins] + [(tenant, sid) for sid in leaves]
-        if not know_counts(moved, KEPT.counts):
+        if not know_counts(moved, KEPT.counts, KEPT.days):
             break
         try:
             joined, left = transact_change(
-                tenant, contact_id, change.changed_at, joins, leaves, cache.stamp(tenant), KEPT.counts, _today()
+                tenant,
+                contact_id,
+                change.changed_at,
+                joins,
+                leaves,
+                cache.stamp(tenant),
+                KEPT.counts,
+                _today(),
+                KEPT.days,
             )
         except Refused as refused:
             added, removed = added + refused.added, removed + refused.removed
@@ -330,4 +344,5 @@ def _evaluated_after(last_evaluated_at: str | None, changed_at: str) -> bool:
 
 
 def _today() -> str:
+    """Today (UTC) for the history days: the one place the stream path reads the date (tests freeze it)."""
     return datetime.now(UTC).date().isoformat()

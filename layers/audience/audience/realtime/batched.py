@@ -32,6 +32,7 @@ from audience.storage import (
     segments_repo,
 )
 from audience.storage.base import connection, now_iso
+from audience.storage.history_repo import OpenDay
 from audience.storage.membership_history_repo import Cause
 from audience.storage.models import HistoryDayItem, SegmentItem, history_pk, membership_pk, tenant_pk
 from audience.storage.paging import chunks
@@ -91,32 +92,41 @@ def transact_change(
     rules_stamp: str | None,
     known: dict[tuple[str, str], int],
     today: str,
+    days: dict[tuple[str, str], OpenDay | None],
 ) -> tuple[list[str], list[str]]:
     """One change's writes in as few requests as DynamoDB allows (a change alone in its invocation):
     the watermark claim, the check of the rules stamp, and per segment moved its membership put or
-    delete, its history entry, its counter and its history day, packed into TransactWriteItems of
-    up to 100 actions (the claim and the check in the first; a segment's four actions never split).
-    With 100 dynamic segments: 2 + 4 x moved actions, so up to 24 moves in one transaction, 99 in four.
+    delete, its history entry, and its counter with today's history (the segment item's open day,
+    ``storage.history_repo``), packed into TransactWriteItems of up to 100 actions (the claim and the
+    check in the first; a segment's actions never split). With 100 dynamic segments: 2 + 3 x moved
+    actions, so up to 32 moves in one transaction, 98 in three, all 100 in four. The first change of
+    a segment on a later day than its open day also writes that day out: one more action for it
+    (once per segment per day).
 
     Every action that depends on what the caller read is conditional: the claim (no newer change
     applied), the stamp (the rules decided with are current), the membership (a put only while absent,
     a delete only while present: what the consistent read found), the counter (set to known + delta
-    only while it still holds the count in ``known``, every moved segment's count must be there). So
-    a transaction writes all of a segment's state or none of it, and the counts stay exact against
+    only while it still holds the count in ``known``, every moved segment's must be there,
+    ``know_counts``; and while its open day is today's or none, or, when ``days`` holds an earlier
+    one, exactly that day, which it writes out: a segment missing from ``days`` is taken to hold
+    today's or none: a wrong guess cancels the transaction, and the next attempt reads it). So a
+    transaction writes all of a segment's state or none of it, and counts and days stay exact against
     redelivery, a crash between transactions (the next attempt reads what is stored) and concurrent
-    writers. Raises ``Refused`` on a cancelled transaction; ``known`` follows the counts written.
-    (the joined, left) segments. Transactions cost twice the write units of plain writes: stream
-    batches of many records keep the cheaper batched path (``write_memberships`` and ``flush_counts``)."""
+    writers. Raises ``Refused`` on a cancelled
+    transaction; ``known`` and ``days`` follow what was written. (the joined, left) segments.
+    Transactions cost twice the write units of plain writes: stream batches of many records keep the
+    cheaper batched path (``write_memberships`` and ``flush_counts``)."""
     settings = get_settings()
     memberships, main = settings.memberships_table, settings.main_table
     at = now_iso()
     cause = Cause("stream", at=at)
-    groups: list[tuple[str, bool, list[dict[str, Any]]]] = []  # (segment, joined, its four actions)
+    groups: list[tuple[str, bool, list[dict[str, Any]]]] = []  # (segment, joined, its actions)
     for join in joins:
         put = {
             **memberships_repo._item(tenant, join.segment_id, contact_id, "dynamic", join.category, at),
             "evaluated_at": {"S": changed_at},
         }
+        key = (tenant, join.segment_id)
         groups.append(
             (
                 join.segment_id,
@@ -124,7 +134,7 @@ def transact_change(
                 [
                     {"Put": {"TableName": memberships, "Item": put, "ConditionExpression": "attribute_not_exists(pk)"}},
                     *_history_put(memberships, tenant, join.segment_id, contact_id, "joined", cause),
-                    *_counter_and_day(main, tenant, join.segment_id, 1, 0, known[(tenant, join.segment_id)], today),
+                    *_counter_with_open_day(main, tenant, join.segment_id, 1, known[key], days.get(key), today, at),
                 ],
             )
         )
@@ -137,7 +147,16 @@ def transact_change(
                 [
                     {"Delete": {"TableName": memberships, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
                     *_history_put(memberships, tenant, segment_id, contact_id, "left", cause),
-                    *_counter_and_day(main, tenant, segment_id, 0, 1, known[(tenant, segment_id)], today),
+                    *_counter_with_open_day(
+                        main,
+                        tenant,
+                        segment_id,
+                        -1,
+                        known[(tenant, segment_id)],
+                        days.get((tenant, segment_id)),
+                        today,
+                        at,
+                    ),
                 ],
             )
         )
@@ -145,17 +164,20 @@ def transact_change(
         {"Update": stamps.claim_update(memberships, tenant, contact_id, changed_at)},
         rules_version.unchanged_check(tenant, rules_stamp),
     ]
-    per_group = 4
-    head = (TRANSACTION_ITEMS - len(first)) // per_group
-    parts = [groups[:head]] + [
-        groups[i : i + TRANSACTION_ITEMS // per_group] for i in range(head, len(groups), TRANSACTION_ITEMS // per_group)
-    ]
+    parts: list[list[tuple[str, bool, list[dict[str, Any]]]]] = [[]]
+    room = TRANSACTION_ITEMS - len(first)
+    for group in groups:  # greedy: each transaction as full as whole segments allow
+        if len(group[2]) > room:
+            parts.append([])
+            room = TRANSACTION_ITEMS
+        parts[-1].append(group)
+        room -= len(group[2])
     added: list[str] = []
     removed: list[str] = []
     client = connection().client
     for number, part in enumerate(parts):
         lead = first if number == 0 else []
-        actions = lead + [action for _, _, four in part for action in four]
+        actions = lead + [action for _, _, actions_of in part for action in actions_of]
         try:
             client.transact_write_items(TransactItems=actions, ClientRequestToken=str(uuid.uuid4()))
         except ClientError as exc:
@@ -167,14 +189,105 @@ def transact_change(
                 raise Refused("stale", added, removed) from exc
             if lead and codes[1:2] == ["ConditionalCheckFailed"]:
                 raise Refused("rules", added, removed) from exc
-            for index, (segment_id, _, _) in enumerate(part):
-                if "ConditionalCheckFailed" in codes[len(lead) + per_group * index :][:per_group]:
+            offset, guessed = len(lead), [(tenant, sid) for later in parts[number:] for sid, _, _ in later]
+            guessed = [key for key in guessed if key not in days]  # open days taken to be today's or none
+            for segment_id, _, actions_of in part:
+                if "ConditionalCheckFailed" in codes[offset : offset + len(actions_of)]:
                     known.pop((tenant, segment_id), None)  # read again before the next attempt
+                    days.pop((tenant, segment_id), None)
+                offset += len(actions_of)
+            if any(key not in known for key in guessed):  # a wrong guess: likely a new day for all of them
+                for key in guessed:
+                    known.pop(key, None)
             raise Refused("moved", added, removed) from exc
         for segment_id, joined, _ in part:
             (added if joined else removed).append(segment_id)
-            known[(tenant, segment_id)] += 1 if joined else -1
+            key = (tenant, segment_id)
+            known[key] += 1 if joined else -1
+            days[key] = _opened(days.get(key), today, int(joined), int(not joined), known[key], at)
     return added, removed
+
+
+def _opened(before: OpenDay | None, today: str, added: int, removed: int, total: int, at: str) -> OpenDay:
+    """The open day after a change moved it (``_counter_with_open_day``)."""
+    if before is None or before.day < today:
+        return OpenDay(today, added, removed, total, at)
+    return OpenDay(before.day, before.added + added, before.removed + removed, total, at)
+
+
+def _counter_with_open_day(
+    table: str,
+    tenant: str,
+    segment_id: str,
+    delta: int,
+    before: int,
+    opened: OpenDay | None,
+    today: str,
+    at: str,
+) -> list[dict[str, Any]]:
+    """The action moving one segment's counter by ``delta`` (+1 or -1) and today's history with it, in
+    one conditional update of the segment item, while it holds the count ``before`` and:
+
+    - the open day ``opened`` is today's, or none (a day not yet opened, what ``opened`` None says):
+      the condition accepts either (another writer may have opened today meanwhile: ADD is exact both
+      ways), and the day's figures move by ADD;
+    - ``opened`` is an earlier day: that day must be exactly as ``opened`` holds it (it is written
+      out as the item ``DAY#{day}#open`` by a second action) and today opens with this change.
+
+    A clock behind the day stored (another container's) writes into the stored day."""
+    after = before + delta
+    key = {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": segments_repo.PREFIX + segment_id}}
+    names = {
+        "#count": "member_count",
+        "#day": "day",
+        "#da": "day_added",
+        "#dr": "day_removed",
+        "#dt": "day_total",
+        "#dat": "day_at",
+    }
+    values: dict[str, Any] = {
+        ":before": {"N": str(before)},
+        ":after": {"N": str(after)},
+        ":a": {"N": str(int(delta > 0))},
+        ":r": {"N": str(int(delta < 0))},
+        ":at": {"S": at},
+    }
+    if opened is None or opened.day >= today:
+        day = today if opened is None else opened.day
+        update = {
+            "ConditionExpression": "#count = :before AND (attribute_not_exists(#day) OR #day = :day)",
+            "UpdateExpression": "SET #count = :after, #day = :day, #dt = :after, #dat = :at ADD #da :a, #dr :r",
+        }
+        values[":day"] = {"S": day}
+        written_out: list[dict[str, Any]] = []
+    else:
+        update = {
+            "ConditionExpression": "#count = :before AND #day = :old AND #da = :oa AND #dr = :or AND #dt = :ot"
+            + (" AND #dat = :oat" if opened.at else " AND attribute_not_exists(#dat)"),
+            "UpdateExpression": "SET #count = :after, #day = :day, #da = :a, #dr = :r, #dt = :after, #dat = :at",
+        }
+        values.update(
+            {
+                ":day": {"S": today},
+                ":old": {"S": opened.day},
+                ":oa": {"N": str(opened.added)},
+                ":or": {"N": str(opened.removed)},
+                ":ot": {"N": str(opened.total)},
+            }
+        )
+        if opened.at:
+            values[":oat"] = {"S": opened.at}
+        written_out = [history_repo.open_day_item(table, tenant, segment_id, opened)]
+    counter = {
+        "Update": {
+            "TableName": table,
+            "Key": key,
+            **update,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+    return [counter, *written_out]
 
 
 def _history_put(table: str, tenant: str, segment_id: str, contact_id: str, change: str, cause: Cause):
@@ -184,15 +297,22 @@ def _history_put(table: str, tenant: str, segment_id: str, contact_id: str, chan
     ]  # type: ignore[arg-type]
 
 
-def know_counts(keys: Iterable[tuple[str, str]], known: dict[tuple[str, str], int]) -> bool:
+def know_counts(
+    keys: Iterable[tuple[str, str]],
+    known: dict[tuple[str, str], int],
+    days: dict[tuple[str, str], OpenDay | None] | None = None,
+) -> bool:
     """Make sure ``known`` holds the count of every segment in ``keys`` (one consistent BatchGet per
-    100 of those it lacks); False when one of them no longer exists."""
+    100 of those it lacks, which also puts their open days in ``days`` when given); False when one of
+    them no longer exists."""
     missing = [key for key in dict.fromkeys(keys) if key not in known]
     if not missing:
         return True
-    totals = _totals(missing)
-    known.update(totals)
-    return len(totals) == len(missing)
+    found = _states(missing)
+    known.update({key: count for key, (count, _) in found.items()})
+    if days is not None:
+        days.update({key: opened for key, (_, opened) in found.items()})
+    return len(found) == len(missing)
 
 
 def _condition_failed(exc: TransactWriteError) -> bool:
@@ -289,20 +409,7 @@ def _counter_and_day(
                 "ExpressionAttributeValues": {":before": {"N": str(before)}},
             }
         }
-    day = {
-        "Update": {
-            "TableName": table,
-            "Key": {"pk": {"S": history_pk(tenant, segment_id)}, "sk": {"S": history_repo.PREFIX + today}},
-            "UpdateExpression": "ADD #added :added, #removed :removed SET #total = :total",
-            "ExpressionAttributeNames": {"#added": "added", "#removed": "removed", "#total": "total"},
-            "ExpressionAttributeValues": {
-                ":added": {"N": str(int(added))},
-                ":removed": {"N": str(int(removed))},
-                ":total": {"N": str(after)},
-            },
-        }
-    }
-    return [counter, day]
+    return [counter, history_repo.day_update(table, tenant, segment_id, today, added, removed, after, now_iso())]
 
 
 def _transact_counters(moving: Iterable[tuple[tuple[str, str], tuple[int, int]]]) -> bool:
@@ -329,11 +436,17 @@ def _transact_counters(moving: Iterable[tuple[tuple[str, str], tuple[int, int]]]
 
 def _totals(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Member counts now (consistent), of the segments that still exist."""
-    found: dict[tuple[str, str], int] = {}
+    return {key: count for key, (count, _) in _states(keys).items()}
+
+
+def _states(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, OpenDay | None]]:
+    """Member counts and open days now (consistent), of the segments that still exist."""
+    found: dict[tuple[str, str], tuple[int, OpenDay | None]] = {}
     by_item = {(tenant_pk(tenant), segments_repo.PREFIX + sid): (tenant, sid) for tenant, sid in keys}
+    attributes = ["pk", "sk", "member_count", *history_repo.OPEN_DAY_ATTRIBUTES]
     for part in chunks(list(by_item), BATCH_GET_ITEMS):
-        for item in SegmentItem.batch_get(part, consistent_read=True, attributes_to_get=["pk", "sk", "member_count"]):
-            found[by_item[(item.pk, item.sk)]] = int(item.member_count or 0)
+        for item in SegmentItem.batch_get(part, consistent_read=True, attributes_to_get=attributes):
+            found[by_item[(item.pk, item.sk)]] = (int(item.member_count or 0), history_repo.open_day_of(item))
     return found
 
 
@@ -341,6 +454,7 @@ def _transact_history(days: Sequence[tuple[tuple[str, str], tuple[int, int], int
     if not days:
         return
     connection = HistoryDayItem._get_connection()
+    at = now_iso()
     updates = [
         connection.get_operation_kwargs(
             history_pk(tenant, segment_id),
@@ -349,6 +463,7 @@ def _transact_history(days: Sequence[tuple[tuple[str, str], tuple[int, int], int
                 HistoryDayItem.added.add(int(added)),
                 HistoryDayItem.removed.add(int(removed)),
                 HistoryDayItem.total.set(int(total)),
+                HistoryDayItem.at.set(at),
             ],
         )
         for (tenant, segment_id), (added, removed), total in days

@@ -104,6 +104,13 @@ class SegmentItem(_MainItem):
     evaluation_error = UnicodeAttribute(null=True)
     last_run = DocumentAttribute(null=True)  # the evaluator's figures of the last run (records.Segment)
     references = ListAttribute(of=UnicodeAttribute, null=True)  # segment ids its rules name
+    # The open day of the real-time path (``storage.history_repo``): a lone stream change moves these
+    # in the same conditional update as ``member_count`` instead of writing a history-day item.
+    day = UnicodeAttribute(null=True)  # yyyy-mm-dd
+    day_added = NumberAttribute(null=True)
+    day_removed = NumberAttribute(null=True)
+    day_total = NumberAttribute(null=True)
+    day_at = UnicodeAttribute(null=True)  # when the open day was last written
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()
@@ -169,12 +176,14 @@ class SuppressionItem(_MainItem):
 
 
 class HistoryDayItem(_MainItem):
-    """pk = ``T#{tenant}#SEG#{segment_id}``, sk = ``DAY#{yyyy-mm-dd}``."""
+    """pk = ``T#{tenant}#SEG#{segment_id}``, sk = ``DAY#{yyyy-mm-dd}`` (or ``DAY#{yyyy-mm-dd}#open``:
+    a segment's open day written out when the next day opened, ``storage.history_repo``)."""
 
     Meta = MainMeta
     added = NumberAttribute(default=0)
     removed = NumberAttribute(default=0)
     total = NumberAttribute(default=0)
+    at = UnicodeAttribute(null=True)  # when ``total`` was set (absent on items written before it existed)
 
 
 class UniqueKeyItem(_MainItem):
