@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 
 import pytest
 from audience.realtime import apply, stamps
-from audience.storage import history_repo, memberships_repo, rules_version, segments_repo, suppression_repo
+from audience.storage import (
+    history_repo,
+    membership_history_repo,
+    memberships_repo,
+    rules_version,
+    segments_repo,
+    suppression_repo,
+)
 
 from bench.stream import RequestCounter
 from tests.integration.api.conftest import FakeLambdaContext
@@ -30,7 +37,11 @@ def _alone(tenant: str, contact_id: str, fields: dict, sequence: int) -> dict:
 
 
 @pytest.fixture
-def hundred_segments(aws, frozen_day):
+def hundred_segments(aws, frozen_day, monkeypatch):
+    # the tenant's retention (history entries' expiry) is read once a minute per process: not in the
+    # counts (a loaded machine took more than a minute between two changes here)
+    monkeypatch.setattr(membership_history_repo, "RETENTION_CACHE_SECONDS", 3600.0)
+    monkeypatch.setattr(membership_history_repo, "_RETENTION", {})
     return score_segments("t-kept", 100)
 
 

@@ -120,6 +120,7 @@ def test_a_new_container_meeting_yesterdays_open_day_reads_it_and_writes_it_out(
     for sid in ("a00", "a49", "b00", "b49"):
         assert _days(tenant, sid, first, second) == [(first, 2, 0, 2), (second, 1, 1, 2)], sid
         assert segments_repo.get(tenant, sid).member_count == 2
+        assert _day_items(tenant, sid) == [f"DAY#{first}#open"]  # yesterday written out once, today open
 
 
 def test_lone_and_batched_changes_give_the_same_stats_with_other_writers_on_the_same_days(aws, frozen_day):
