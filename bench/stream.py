@@ -6,7 +6,8 @@ in one category) and an event log. ContactsTable stream records (NEW_AND_OLD_IMA
 as the template's event source mapping sends them) go to the real ``contact_stream`` handler twice:
 ``first_pass`` (every contact new: mostly adds) and ``update_pass`` (every contact changed: adds and
 removes); then ``lone_changes``: 20 changes each alone in its invocation (a quiet tenant), and
-``lone_moves``: lone changes moving exactly 1, 25, 50, 99 and 100 memberships of 100 segments.
+``lone_moves``: lone changes moving exactly 1, 25, 50, 99 and 100 memberships of 100 segments (and
+100 on the next day, the first change of a day for every segment: it writes the open days out).
 Reported per pass: contacts, seconds, contacts/s, memberships added/removed, and the AWS requests per
 contact by operation (DynamoDB's apart: the event log's S3 reads are not DynamoDB requests). The
 seconds are bound by in-process moto (every call is serialised, and moto answers a GSI query by
@@ -187,9 +188,14 @@ LONE_MOVES = (1, 25, 50, 99, 100)
 def _lone_moves(handler, context, moves: tuple[int, ...] = LONE_MOVES) -> list[dict[str, Any]]:
     """DynamoDB requests of a change alone in its invocation (warm container) that moves exactly
     ``m`` of 100 dynamic segments' memberships: a tenant with segments ``score >= i`` (i < 100); a
-    contact joins the first ``m`` (score m - 1), then leaves them (score -1). The tenant's retention
-    (read once a minute per process for the history entries' expiry; in-process moto can take more
-    than a minute per change here) is read before each change, outside its count."""
+    contact joins the first ``m`` (score m - 1), then leaves them (score -1). Expected with a read and
+    transactions of 100 actions (2 + 3 per moved segment): 2 requests up to 32 moved, 5 for 99 and
+    100. Last, ``first_of_day``: the stream's day (``realtime.apply._today``) moved to the next, a
+    contact joins all 100 (each segment's first change of the day also writes its open day out: 4
+    actions, 6 requests) and leaves them again (5). The tenant's retention (read once a minute per
+    process for the history entries' expiry; in-process moto can take more than a minute per change
+    here) is read before each change, outside its count."""
+    from audience.realtime import apply
     from audience.storage import membership_history_repo, segments_repo
 
     tenant = "bench-lone"
@@ -214,6 +220,17 @@ def _lone_moves(handler, context, moves: tuple[int, ...] = LONE_MOVES) -> list[d
         left = alone(f"m{moved}", -1, 2 * number + 2)
         found.append({"moved": moved, "join_requests": joined.dynamodb, "leave_requests": left.dynamodb,
                       "join_by_operation": dict(joined.counts), "leave_by_operation": dict(left.counts)})
+    today = apply._today
+    tomorrow = (datetime.fromisoformat(today()) + timedelta(days=1)).date().isoformat()
+    apply._today = lambda: tomorrow
+    try:
+        joined = alone("next-day", 99, 2 * len(moves) + 1)
+        left = alone("next-day", -1, 2 * len(moves) + 2)
+    finally:
+        apply._today = today
+    found.append({"moved": 100, "first_of_day": True, "join_requests": joined.dynamodb,
+                  "leave_requests": left.dynamodb, "join_by_operation": dict(joined.counts),
+                  "leave_by_operation": dict(left.counts)})
     return found
 
 

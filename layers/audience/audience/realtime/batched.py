@@ -5,6 +5,8 @@ when the container knows the counts, else one transaction each (per 100).
 The counters' transaction keeps their condition (the segment still exists): one that fails writes
 nothing, and its chunk then goes one request per segment, which skips the missing ones. The totals
 the history days record are read back with one consistent BatchGet after the counters moved.
+A change alone in its invocation goes in conditional transactions instead (``transact_change``),
+its history day kept on the segment item with the count (``storage.history_repo``'s open day).
 Membership writes are not transactions: moto copies every touched table per transaction item, which
 made the local stack quadratic in the memberships table, and the writes need no condition (see
 ``write_memberships``).
