@@ -1044,13 +1044,43 @@ def spread(decided: Spreadable, codes: pa.Array) -> Mask:
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
+    """Where the value is empty (SPEC §2: missing, "", NaN, an empty list), null-free.
+
+    A dictionary-encoded column is decided once per distinct value and spread over its indices: the
+    usual dictionary holds no empty value, and the mask is then the indices' nulls, a copy of their
+    validity bits, instead of a comparison of every row's decoded string (2-5 ms per 131k batch and
+    column). Missing values are added by Kleene OR with ``is_null``, which costs a fraction of
+    ``fill_null``'s general kernel."""
+    if isinstance(values, pa.DictionaryArray):
+        return _empty_by_value(field_type, values)
     if field_type is FieldType.STRING:
-        return pc.fill_null(pc.equal(values, ""), True)
-    if field_type is FieldType.NUMBER:
-        return pc.fill_null(pc.is_nan(values), True)
-    if field_type is FieldType.LIST:
-        return pc.fill_null(pc.equal(pc.list_value_length(values), 0), True)
-    return pc.is_null(values)
+        found = pc.equal(values, "")
+    elif field_type is FieldType.NUMBER:
+        found = pc.is_nan(values)
+    elif field_type is FieldType.LIST:
+        found = pc.equal(pc.list_value_length(values), 0)
+    else:
+        return pc.is_null(values)
+    return pc.or_kleene(found, pc.is_null(values)) if found.null_count else found
+
+
+def _empty_by_value(field_type: FieldType, values: pa.DictionaryArray) -> Mask:
+    """`empty_mask` of a dictionary-encoded column: each distinct value decided once, then spread
+    by index (a null index: missing, so empty)."""
+    indices = values.indices
+    per_value = empty_mask(field_type, values.dictionary)
+    missing = pc.is_null(indices)
+    trues = per_value.true_count
+    if trues == 0:
+        return missing
+    if trues == len(per_value):
+        return _constant(True, len(indices))
+    if trues == 1:  # the one empty value (""): a comparison of the indices
+        found = pc.equal(indices, pa.scalar(pc.index(per_value, True).as_py(), indices.type))
+    else:
+        found = per_value.cast(pa.uint8()).take(indices).cast(pa.bool_())
+    # a null index is null in ``found`` and true in ``missing``: Kleene OR leaves no null
+    return pc.or_kleene(found, missing) if indices.null_count else found
 
 
 def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
