@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +53,10 @@ Mask = pa.BooleanArray
 T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
 MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
+# Text leaves that read every value's bytes (a regex, a substring, an affix): worth deciding on the rows
+# a group still needs only (see `SegmentEvaluator._restricted`), when they are at most this share
+COSTLY_TEXT_OPS = frozenset({"matches", "contains", "starts_with", "ends_with"})
+RESTRICT_SHARE = 0.5
 CONTACT_KEY = "contact_key"  # a batch's contact keys, when it was read with them (``snapshots.KEY``)
 
 
@@ -192,6 +196,7 @@ class SegmentEvaluator:
         self._list_wanted: dict[str, dict[str, int]] = {}
         self._prepared = False
         self._lock = threading.Lock()
+        self._uses: Counter[str] = Counter()  # per leaf (its JSON key): the nodes of the run asking for it
         self._compiled = {sid: self._compile(rules[sid]) for sid in self.order}
 
     @property
@@ -209,39 +214,80 @@ class SegmentEvaluator:
 
     # -- compilation ---------------------------------------------------------------------------
 
-    def _compile(self, rule: Rule) -> Callable[[_Batch], Mask]:
+    def _compile(self, rule: Rule) -> Callable[..., Mask]:
+        """A node as ``node(state, care=None)``: its mask over the batch, exact wherever ``care`` is
+        true (everywhere when it is None); elsewhere its value does not matter to the caller. A group
+        narrows ``care`` for each child to the rows still undecided (an ``all`` where every earlier
+        child holds, an ``any`` where none does), stops once no row is, and a costly leaf that only
+        one node of the run asks for is decided on those rows alone (`_restricted`)."""
         if isinstance(rule, AllOf | AnyOf):
             children = [self._compile(c) for c in (rule.all if isinstance(rule, AllOf) else rule.any)]
-            combine = pc.and_ if isinstance(rule, AllOf) else pc.or_
+            is_all = isinstance(rule, AllOf)
+            combine = pc.and_ if is_all else pc.or_
 
-            def group(state: _Batch) -> Mask:
-                result = children[0](state)
+            def group(state: _Batch, care: Mask | None = None) -> Mask:
+                result = children[0](state, care)
                 for child in children[1:]:
-                    result = combine(result, child(state))
+                    undecided = result if is_all else pc.invert(result)
+                    if care is not None:
+                        undecided = pc.and_(care, undecided)
+                    if not undecided.true_count:  # every row that matters is decided already
+                        return result
+                    result = combine(result, child(state, undecided))
                 return result
 
             return group
         if isinstance(rule, Not):
             inner = self._compile(rule.not_)
-            return lambda state: pc.invert(inner(state))
+            return lambda state, care=None: pc.invert(inner(state, care))
         if isinstance(rule, SegmentRef):
-            return self._compile_reference(rule.segment)
+            reference = self._compile_reference(rule.segment)
+            return lambda state, care=None: reference(state)
         if isinstance(rule, Sample):
-            return _compile_sample(rule.sample)
+            sample = _compile_sample(rule.sample)
+            return lambda state, care=None: sample(state)
         key = json.dumps(rule_to_json(rule), sort_keys=True)
+        self._uses[key] += 1
+        restricted = None
         if isinstance(rule, FieldCondition):
             field_type = self.catalog.type_of(rule.field)
             leaf = self._compile_field(rule, field_type)
+            if field_type is FieldType.STRING and NEGATIONS.get(rule.op, rule.op) in COSTLY_TEXT_OPS:
+                restricted = self._restricted(rule, field_type, key)
         else:
             leaf = self._compile_activity(rule, key)
 
-        def cached(state: _Batch) -> Mask:
+        def cached(state: _Batch, care: Mask | None = None) -> Mask:
             found = state.leaves.get(key)
             if found is None:
+                if care is not None and restricted is not None:
+                    narrowed = restricted(state, care)
+                    if narrowed is not None:
+                        return narrowed
                 found = state.leaves[key] = leaf(state)
             return found
 
         return cached
+
+    def _restricted(self, cond: FieldCondition, field_type: FieldType,
+                    key: str) -> Callable[[_Batch, Mask], Mask | None]:
+        """A costly text leaf (a regex, a substring or an affix over a plain string column: a scan of
+        every value's bytes) decided only on the rows its node still needs (``care``), false elsewhere;
+        None — decide it whole — when another node of the run asks for it too (the whole mask is then
+        shared), when the column is dictionary-encoded (decided per distinct value anyway) or when
+        more than `RESTRICT_SHARE` of the rows are needed."""
+
+        def narrowed(state: _Batch, care: Mask) -> Mask | None:
+            if self._uses[key] > 1:
+                return None
+            values = state.column(cond.field, field_type)
+            if pa.types.is_dictionary(values.type) or care.true_count > RESTRICT_SHARE * len(care):
+                return None
+            chosen = values.filter(care)
+            found = condition_mask(field_type, cond.op, cond.value, chosen, self.as_of, lambda: _lower(chosen))
+            return pc.replace_with_mask(_constant(False, len(care)), care, found)
+
+        return narrowed
 
     def _compile_reference(self, segment_id: str) -> Callable[[_Batch], Mask]:
         if segment_id not in self.order:
