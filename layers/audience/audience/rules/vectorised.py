@@ -217,17 +217,22 @@ class SegmentEvaluator:
     def _compile(self, rule: Rule) -> Callable[..., Mask]:
         """A node as ``node(state, care=None)``: its mask over the batch, exact wherever ``care`` is
         true (everywhere when it is None); elsewhere its value does not matter to the caller. A group
-        narrows ``care`` for each child to the rows still undecided (an ``all`` where every earlier
-        child holds, an ``any`` where none does), stops once no row is, and a costly leaf that only
-        one node of the run asks for is decided on those rows alone (`_restricted`)."""
+        narrows ``care`` for a child that can use it (a costly leaf only one node of the run asks for,
+        `_restricted`, or a group or negation holding one: ``wants_care``) to the rows still undecided
+        (an ``all``'s where every earlier child holds, an ``any``'s where none does), and stops once no
+        row is; other children are evaluated whole, as before, without the narrowing's kernels."""
         if isinstance(rule, AllOf | AnyOf):
             children = [self._compile(c) for c in (rule.all if isinstance(rule, AllOf) else rule.any)]
+            careful = [_wants_care(c) for c in children]
             is_all = isinstance(rule, AllOf)
             combine = pc.and_ if is_all else pc.or_
 
             def group(state: _Batch, care: Mask | None = None) -> Mask:
                 result = children[0](state, care)
-                for child in children[1:]:
+                for child, narrow in zip(children[1:], careful[1:], strict=True):
+                    if not narrow:
+                        result = combine(result, child(state))
+                        continue
                     undecided = result if is_all else pc.invert(result)
                     if care is not None:
                         undecided = pc.and_(care, undecided)
@@ -236,10 +241,16 @@ class SegmentEvaluator:
                     result = combine(result, child(state, undecided))
                 return result
 
+            group.wants_care = any(careful)
             return group
         if isinstance(rule, Not):
             inner = self._compile(rule.not_)
-            return lambda state, care=None: pc.invert(inner(state, care))
+
+            def negated(state: _Batch, care: Mask | None = None) -> Mask:
+                return pc.invert(inner(state, care))
+
+            negated.wants_care = _wants_care(inner)
+            return negated
         if isinstance(rule, SegmentRef):
             reference = self._compile_reference(rule.segment)
             return lambda state, care=None: reference(state)
@@ -267,6 +278,7 @@ class SegmentEvaluator:
                 found = state.leaves[key] = leaf(state)
             return found
 
+        cached.wants_care = restricted is not None
         return cached
 
     def _restricted(self, cond: FieldCondition, field_type: FieldType,
@@ -285,7 +297,10 @@ class SegmentEvaluator:
                 return None
             chosen = values.filter(care)
             found = condition_mask(field_type, cond.op, cond.value, chosen, self.as_of, lambda: _lower(chosen))
-            return pc.replace_with_mask(_constant(False, len(care)), care, found)
+            # scattered back by numpy (a quarter of ``replace_with_mask``'s time on a 65k batch)
+            whole = np.zeros(len(care), np.bool_)
+            whole[np.flatnonzero(care.to_numpy(zero_copy_only=False))] = found.to_numpy(zero_copy_only=False)
+            return pa.array(whole, pa.bool_())
 
         return narrowed
 
@@ -776,6 +791,11 @@ def _name_codes(piece: pa.RecordBatch, names: pa.Array, kind: type = np.int32) -
             pc.fill_null(events.indices, len(known)).to_numpy()
         return np.append(known, -1).astype(kind)[codes]
     return pc.fill_null(pc.index_in(events.cast(pa.string()), value_set=names), -1).to_numpy().astype(kind)
+
+
+def _wants_care(node: Callable[..., Mask]) -> bool:
+    """Whether a compiled node can use the rows its parent still needs (see `SegmentEvaluator._compile`)."""
+    return getattr(node, "wants_care", False)
 
 
 def _numpy_mask(mask: pa.Array) -> np.ndarray:
