@@ -281,8 +281,8 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
         growth_factor = large["engine"]["seconds"] / small["engine"]["seconds"]
         verdicts.append((f"growth {min(sized):,} → {max(sized):,} within 11x", growth_factor <= 11,
                          f"{growth_factor:.1f}x"))
-    stage_names = (("prepare_s", "read_batches_s", "masks_s", "masks_cpu_s", "key_sets_s", "pass_s", "pass_cpu_s",
-                    "state_ids_s", "state_ids_cpu_s") if keyed else
+    stage_names = (("prepare_s", "prepare_cpu_s", "read_batches_s", "masks_s", "masks_cpu_s", "key_sets_s", "pass_s",
+                    "pass_cpu_s", "state_ids_s", "state_ids_cpu_s") if keyed else
                    ("read_events_s", "prepare_s", "read_batches_s", "masks_s", "masks_cpu_s", "select_members_s",
                     "pass_s", "pass_cpu_s"))
     stage_rows = []
@@ -291,22 +291,25 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
             stages = run.get(kind, {}).get("stages")
             if stages:
                 busy = stages.get("pass_cpu_s", 0.0) / stages["pass_s"] if stages.get("pass_s") else 0.0
-                cells = [_fmt_s(stages.get(name, 0.0)) for name in stage_names]
+                # a run stored before a stage was timed shows "—" there, not 0
+                cells = [_fmt_s(stages[name]) if name in stages else "—" for name in stage_names]
                 if keyed:
-                    cells.insert(7, f"{busy:.2f}")
+                    cells.insert(8, f"{busy:.2f}")
                 else:
                     cells.append(f"{busy:.2f}")
                 stage_rows.append([f"{run['rows']:,} x {run['segments']}", kind, *cells])
     if stage_rows and keyed:
         out += ["Where the engine's time goes (medians, `bench/side_by_side.service_pass`): the run-wide "
                 "preparation (the event log streamed: activity index and every activity condition's answer per "
-                "contact), the caller's thread waiting on Parquet for the contacts' batches, every batch's masks "
-                "(all segments' leaves, each distinct condition once per batch, then placement; wall and "
+                "contact; wall and process CPU), the caller's thread waiting on Parquet for the contacts' "
+                "batches, every batch's masks (all segments' leaves, each distinct condition once per batch, then "
+                "placement; wall and "
                 "calling-thread CPU seconds summed over the evaluation threads), the key sets built after the last "
                 "batch, the whole keyed pass (wall, process CPU, and their ratio: cores busy), then the state ids "
-                "(wall and process CPU).", "",
-                _md_table(["size", "run", "prepare", "read batches", "masks", "masks CPU", "key sets", "pass",
-                           "pass CPU", "cores busy", "state ids", "state ids CPU"], stage_rows), ""]
+                "(wall and process CPU; taken on the evaluation threads a few segments at once, "
+                "`keyed.in_state_order`).", "",
+                _md_table(["size", "run", "prepare", "prepare CPU", "read batches", "masks", "masks CPU", "key sets",
+                           "pass", "pass CPU", "cores busy", "state ids", "state ids CPU"], stage_rows), ""]
     elif stage_rows:
         out += ["Where the engine's time goes (medians, `bench/side_by_side._staged_evaluate`): reading the event "
                 "log, the run-wide preparation (activity index and every activity condition's answer per contact), "

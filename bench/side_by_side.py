@@ -13,7 +13,9 @@ contact keys (the generated files carry them, ``datagen.generate(keyed=True)``; 
 same files and ignore the key), the event log streamed sorted by contact (``LocalEventLog``), the
 keyed pass `audience.evaluation.keyed.evaluate` (members as key sets; every segment an uncategorised
 slot, no suppression, so its members are the rules' matches the peers list), then every segment's
-ids taken in state order as the run's writing takes them (``KeyedMembers.in_order``: "state ids").
+ids taken in state order as the run's writing takes them (``KeyedMembers.in_order``: "state ids"; on
+the evaluation threads, a few segments at once, ``keyed.in_state_order``, as `results.finish`'s
+segment writers take them several at once).
 It runs on the threads the deployed evaluator uses (`EVALUATION_THREADS` unset: the CPUs, at most
 4), and once more with `EVALUATION_THREADS=1` (``engine_1t``) to show what the threads add.
 
@@ -140,7 +142,8 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
                  stages: dict[str, float] | None = None, noted: dict[str, Any] | None = None):
     """The service's pass over the generated files and what its writing takes from it: each segment
     of ``bench.ruleset`` (an uncategorised slot, no suppression: its members are the rules' matches)
-    with its member ids, in state order, one segment after another.
+    with its member ids, in state order, segment by segment (``keyed.in_state_order``: taken on the
+    evaluation threads, the next segment's while the caller has this one's).
 
     The pass is `keyed.evaluate` (members as key sets over the contact keys; over files without keys
     it is the id pass, `engine.evaluate`'s, and each segment's ids are its result), then each
@@ -166,9 +169,9 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
                        slots=[Slot(sid) for sid, _ in rules], events=log, columns=columns)
     evaluator = plan.evaluator()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _process_cpu()
     evaluator.prepare(threads=evaluation_threads())
-    stages["prepare_s"] = time.perf_counter() - began
+    stages["prepare_s"], stages["prepare_cpu_s"] = time.perf_counter() - began, _process_cpu() - cpu
     stages["read_batches_s"] = stages["masks_s"] = stages["masks_cpu_s"] = 0.0
     real_masks = evaluator.masks
 
@@ -209,9 +212,13 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     stages["pass_s"], stages["pass_cpu_s"] = ended - began, _process_cpu() - cpu
     stages["key_sets_s"] = ended - placed_at[-1] if placed_at else 0.0
     began, cpu = time.perf_counter(), _process_cpu()
-    for sid in list(members):
-        found = members.pop(sid)
-        yield sid, (found.in_order().ids if isinstance(found, keyed.KeyedMembers) else found)
+    if all(isinstance(found, keyed.KeyedMembers) for found in members.values()):
+        # as `results.finish` takes them on its segment writers: several segments at once
+        for sid, ordered in keyed.in_state_order(members):
+            yield sid, ordered.ids
+    else:
+        for sid in list(members):
+            yield sid, members.pop(sid)
     stages["state_ids_s"], stages["state_ids_cpu_s"] = time.perf_counter() - began, _process_cpu() - cpu
 
 

@@ -15,7 +15,8 @@ to the string diff (``changes``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -152,6 +153,39 @@ class KeyedMembers:
             order = pc.sort_indices(ids)
             ids, keys = ids.take(order), keys.take(order)
         return OrderedMembers(ids, keys)
+
+
+def in_state_order(members: MutableMapping[str, KeyedMembers], *, threads: int | None = None,
+                   ) -> Iterator[tuple[str, OrderedMembers]]:
+    """Each segment's ``in_order`` members, in the mapping's order, taken on ``threads`` at once
+    (default: the evaluation threads): each take is Arrow's (it releases the GIL), so a second core
+    takes the next segment's ids while the first takes this one's, instead of one core after the pass.
+
+    Each segment is popped from ``members`` when its take starts (its bitmap freed once it is
+    taken), and about ``threads`` segments' ids are held at once: the one handed to the caller and
+    those being taken (the next take starts only when the caller asks for the next segment)."""
+    threads = evaluation_threads() if threads is None else max(1, threads)
+    order = list(members)
+    if threads == 1 or len(order) < 2:
+        for sid in order:
+            yield sid, members.pop(sid).in_order()
+        return
+    members[order[0]].contacts.shape()  # the pass's shape, found once before the threads ask for it
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="state-ids") as pool:
+        pending: deque = deque()
+        upcoming = iter(order)
+        for sid in upcoming:
+            pending.append((sid, pool.submit(members.pop(sid).in_order)))
+            if len(pending) == threads:
+                break
+        while pending:
+            sid, taking = pending.popleft()
+            found = taking.result()
+            yield sid, found
+            del found, taking  # the caller's turn is over: its ids go before the next take starts
+            nxt = next(upcoming, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(members.pop(nxt).in_order)))
 
 
 def concat(results: list[Mapping[str, KeyedMembers]]) -> dict[str, KeyedMembers]:
