@@ -171,6 +171,7 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     from datetime import datetime
 
     from audience.evaluation import engine, shards, snapshots
+    from audience.evaluation import keyed as keyed_members
     from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
     from audience.rules import parse_rule
@@ -202,13 +203,14 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     seconds = time.perf_counter() - began
     pass_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = {sid: len(found) for sid, found in members.items()}
-    # What the run's writing (``results.finish``) then does with each segment, one after another: its
-    # members' ids sorted with their keys, as the state is written (the diff and DynamoDB left out).
+    # What the run's writing (``results.finish``) then does with each segment, several at once on its
+    # writer threads: its members' ids sorted with their keys, as the state is written (the diff and
+    # DynamoDB left out); ``keyed.in_state_order`` takes them so, as the evaluation section does.
     began = time.perf_counter()
-    for sid in list(members):
-        found = members.pop(sid)
-        if keyed:
-            found.in_order()
+    if keyed:
+        for _sid, _ordered in keyed_members.in_state_order(members):
+            pass
+    members.clear()
     state_ids_s = time.perf_counter() - began
     rows = manifest.contact_count
     return {
