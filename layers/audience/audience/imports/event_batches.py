@@ -34,28 +34,18 @@ def batch_name(object_key: str) -> BatchName:
     return BatchName(tenant, "/".join(parts[2:]), "file")
 
 
-def record_outcome(
-    name: BatchName, *, read: int, ingested: int, rejects: list[RejectRecord], refused: str | None = None
-) -> eventlog_repo.EventBatch:
+def record_outcome(name: BatchName, *, read: int, ingested: int, rejects: list[RejectRecord],
+                   refused: str | None = None) -> eventlog_repo.EventBatch:
     """``ingested`` when any event was appended (possibly with some rejected), ``failed`` when the
     file was refused whole or every event was rejected."""
     by_row: dict[int, list[str]] = {}
     for reject in rejects:
-        by_row.setdefault(reject.row, []).append(
-            f"{reject.column}: {reject.reason}" if reject.column else reject.reason
-        )
+        by_row.setdefault(reject.row, []).append(f"{reject.column}: {reject.reason}" if reject.column
+                                                 else reject.reason)
     errors = [{"index": name.index(row), "message": "; ".join(messages)} for row, messages in sorted(by_row.items())]
     if refused is not None:
         errors.insert(0, {"index": None, "message": refused})
     rejected = max(read - ingested, len(by_row))
     status = "failed" if refused is not None or (ingested == 0 and rejected) else "ingested"
-    return eventlog_repo.finish(
-        name.tenant_id,
-        name.batch_id,
-        status=status,
-        accepted=max(read, ingested + rejected),
-        ingested=ingested,
-        rejected=rejected,
-        errors=errors,
-        source=name.source,
-    )
+    return eventlog_repo.finish(name.tenant_id, name.batch_id, status=status, accepted=max(read, ingested + rejected),
+                                ingested=ingested, rejected=rejected, errors=errors, source=name.source)

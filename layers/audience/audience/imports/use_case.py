@@ -192,7 +192,9 @@ def handle_chunk(services: ImportServices, message: dict[str, Any], receive_coun
             logger.exception("import chunk failed for the last time", extra={"job_id": job.job_id, "chunk": index})
             give_up_chunk(services, job, index)
         raise
-    services.s3.delete_object(Bucket=services.settings.data_bucket, Key=chunk_key(job.tenant_id, job.job_id, index))
+    services.s3.delete_object(
+        Bucket=services.settings.data_bucket, Key=chunk_key(job.tenant_id, job.job_id, index)
+    )
     return f"chunk {index} of job {job.job_id}: {done.rows_processed} rows processed, job {done.status}"
 
 
