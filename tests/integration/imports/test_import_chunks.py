@@ -232,3 +232,28 @@ def test_created_at_from_the_file_dates_new_contacts_only_and_rules_see_it(env):
     assert by_email["plain@example.com"].created_at.startswith(today)
     answer = preview(TENANT, {"field": "created_at", "op": "before", "value": "2022-01-01T00:00:00Z"}, s3=env.s3)
     assert answer["count"] == 1 and answer["sample"][0]["email"] == "new@example.com"
+
+
+def test_a_chunk_is_queued_as_soon_as_it_is_cut_before_the_next_chunk_is_read(env, monkeypatch):
+    """The chunk invocations start on a chunk while the split still reads the next one (they used to
+    wait for the next chunk to be cut before this one was queued)."""
+    read: list[int] = []
+    queued_after: list[int] = []
+    validate, queue = use_case.validate_rows, use_case._queue_chunk
+
+    def counted(*args, **kwargs):
+        for outcome in validate(*args, **kwargs):
+            read.append(outcome.row)
+            yield outcome
+
+    def noted(services, job, chunk):
+        queued_after.append(len(read))
+        queue(services, job, chunk)
+
+    monkeypatch.setattr(use_case, "validate_rows", counted)
+    monkeypatch.setattr(use_case, "_queue_chunk", noted)
+    job, note = upload(env, "big.csv", ROWS)
+    assert invoke(note) == {"batchItemFailures": []}
+    assert queued_after == [5, 9, 11]  # 4 rows a chunk: each queued once one row past it is read
+    assert [c["chunk"] for c in queued_chunks(env)] == [0, 1, 2]
+    assert jobs(env).get(TENANT, job.job_id).chunks_total == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -65,29 +66,54 @@ def is_empty(value: Any) -> bool:
 
 def coerce(value: Any, field_name: str, field_type: FieldType, options: CoercionOptions) -> Any:
     """The stored value for one non-empty cell, or CoercionError."""
-    try:
-        if field_name == "email":
-            return normalise_email(value)
-        if field_name == "phone":
-            return normalise_phone(value, options.default_region)
-    except IdentityError as exc:
-        raise CoercionError(str(exc)) from exc
+    return converter(field_name, field_type, options)(value)
+
+
+def converter(field_name: str, field_type: FieldType, options: CoercionOptions) -> Callable[[Any], Any]:
+    """``coerce`` for one column, chosen once: the importer reads every cell of a column the same
+    way, so the choice by field name and type is made per column rather than per cell."""
+    if field_name == "email":
+        return _identity_reader(normalise_email)
+    if field_name == "phone":
+        region = options.default_region
+        return _identity_reader(lambda value: normalise_phone(value, region))
     if field_type is FieldType.STRING:
-        return to_string(value)
+        return to_string
     if field_type is FieldType.NUMBER:
-        return to_number(value)
+        return to_number
     if field_type is FieldType.BOOLEAN:
-        return to_boolean(value)
+        return to_boolean
     if field_type is FieldType.DATE:
-        return to_date(value, options.date_order).isoformat()
+        order = options.date_order
+        return lambda value: to_date(value, order).isoformat()
     if field_type is FieldType.DATETIME:
-        return format_datetime(to_datetime(value, options.date_order))
+        order = options.date_order
+        return lambda value: format_datetime(to_datetime(value, order))
     if field_type is FieldType.LIST:
-        return to_list(value)
-    raise CoercionError(f"unsupported field type {field_type}")
+        return to_list
+
+    def unsupported(value: Any) -> Any:
+        raise CoercionError(f"unsupported field type {field_type}")
+
+    return unsupported
+
+
+def _identity_reader(normalise: Callable[[Any], str]) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        try:
+            return normalise(value)
+        except IdentityError as exc:
+            raise CoercionError(str(exc)) from exc
+
+    return read
 
 
 def to_string(value: Any) -> str:
+    if type(value) is str:  # a CSV cell: the common case, first
+        text = value.strip()
+        if len(text) > MAX_STRING_CHARS:
+            raise CoercionError(f"longer than {MAX_STRING_CHARS} characters")
+        return text
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float) and value.is_integer():

@@ -11,13 +11,13 @@ the future is a dropped value."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from audience.fields import FieldCatalog
-from audience.imports.coercion import CoercionError, CoercionOptions, coerce, format_datetime, is_empty, to_datetime
+from audience.fields import FieldCatalog, FieldType
+from audience.imports.coercion import CoercionError, CoercionOptions, converter, format_datetime, is_empty, to_datetime
 from audience.imports.mapping import ColumnMapping
 from audience.imports.table import RawTable
 
@@ -82,30 +82,34 @@ def validate_rows(
     now: datetime | None = None,
 ) -> Iterator[RowOutcome]:
     width = len(table.header)
-    typed = [(i, name, catalog.type_of(name), table.header[i]) for i, name in sorted(mapping.columns.items())]
     latest = now or datetime.now(UTC)
+    columns = [
+        (i, name, _column_reader(name, catalog.type_of(name), options, latest), table.header[i])
+        for i, name in sorted(mapping.columns.items())
+    ]
     for row_number, values in table.rows:
-        if all(is_empty(v) for v in values):
+        if _blank(values):
             continue
         problems: list[RejectRecord] = []
         bad_fields: set[str] = set()
         fields: dict[str, Any] = {}
         created_at: str | None = None
-        for index, name, field_type, header in typed:
+        for index, name, read, header in columns:
             value = values[index]
-            if is_empty(value):
+            if type(value) is str:  # a CSV cell: is_empty without the call
+                if not value.strip():
+                    continue
+            elif is_empty(value):
                 continue
             try:
-                if name == "contact_id":
-                    fields[name] = _contact_id(value)
-                elif name == "created_at":
-                    created_at = _created_at(value, options, latest)
+                if name == "created_at":
+                    created_at = read(value)
                 else:
-                    fields[name] = coerce(value, name, field_type, options)
+                    fields[name] = read(value)
             except CoercionError as exc:
                 problems.append(RejectRecord(row_number, header, shown(value), str(exc)))
                 bad_fields.add(name)
-        extra = [v for v in values[width:] if not is_empty(v)]
+        extra = [v for v in values[width:] if not is_empty(v)] if len(values) > width else None
         if extra:
             problems.append(
                 RejectRecord(
@@ -124,13 +128,35 @@ def validate_rows(
         yield RowOutcome(row_number, ContactRow(row_number, fields, created_at), dropped)
 
 
+def _column_reader(
+    name: str, field_type: FieldType, options: CoercionOptions, latest: datetime
+) -> Callable[[Any], Any]:
+    """How one mapped column's non-empty cells are read (chosen once per column, not per cell)."""
+    if name == "contact_id":
+        return _contact_id
+    if name == "created_at":
+        return lambda value: _created_at(value, options, latest)
+    return converter(name, field_type, options)
+
+
+def _blank(values: list[Any]) -> bool:
+    """Every cell empty (``is_empty``), text cells tested inline."""
+    for value in values:
+        if type(value) is str:
+            if value.strip():
+                return False
+        elif not is_empty(value):
+            return False
+    return True
+
+
 def _why_rejected(fields: dict[str, Any], bad: set[str], broken: bool, problems: bool) -> str | None:
     """Why the row cannot import at all (its problems are then reported as rejections), or None."""
     if broken:
         return "values beyond the header"
     if "contact_id" in bad:
         return "the contact id is not valid"
-    if bad & set(IDENTITY_FIELDS) and not any(f in fields for f in IDENTITY_FIELDS):
+    if not bad.isdisjoint(IDENTITY_FIELDS) and not any(f in fields for f in IDENTITY_FIELDS):
         return "nothing valid identifies the contact"
     if not fields:
         return "no valid value in any imported column" if problems else "no value in any imported column"

@@ -34,7 +34,7 @@ from audience.imports.jobs import ImportJob, JobStore, max_upload_bytes, parse_u
 from audience.imports.mapping import MappingError, map_columns
 from audience.imports.readers import read_table
 from audience.imports.report import RejectReport
-from audience.imports.rows import COLUMN_IGNORED, RejectRecord, validate_rows
+from audience.imports.rows import COLUMN_IGNORED, RejectRecord, RowOutcome, validate_rows
 from audience.imports.segment_membership import load_static_segment
 from audience.settings import Settings
 from audience.storage import fields_repo, tenants_repo
@@ -132,12 +132,12 @@ def split_contacts(services: ImportServices, job: ImportJob, path: Path) -> Impo
     ]
     outcomes = validate_rows(table, mapping, catalog, options)
     jobs = JobStore(services.ddb, services.settings.main_table)
-    queued: Chunk | None = None
     rows_read = index = 0
+    following: RowOutcome | None = None  # the first row past the chunk being cut, read to know there is one
     while True:
-        batch = list(islice(outcomes, CHUNK_ROWS))
-        if not batch and index > 0:
-            break
+        batch = [following] if following is not None else []
+        batch += islice(outcomes, CHUNK_ROWS - len(batch))
+        following = next(outcomes, None)
         chunk = Chunk(
             index=index,
             rows_read=len(batch),
@@ -145,17 +145,16 @@ def split_contacts(services: ImportServices, job: ImportJob, path: Path) -> Impo
             report=(header_lines if index == 0 else []) + [r for o in batch for r in o.rejects],
         )
         rows_read += len(batch)
-        if queued is not None:
-            _queue_chunk(services, job, queued)
-        queued, index = chunk, index + 1
-        if not batch:
+        if index == 0 and following is None:
+            # One chunk: no queue round trip.
+            started = jobs.set_chunks(job, 1, rows_read, ignored_columns=ignored)
+            return write_chunk(services, started, chunk)
+        # Queued as soon as it is cut (one row past it tells there is more), so the chunk
+        # invocations write it while the next chunk is still being read and validated.
+        _queue_chunk(services, job, chunk)
+        index += 1
+        if following is None:
             break
-    assert queued is not None
-    if index == 1:
-        # One chunk: no queue round trip.
-        started = jobs.set_chunks(job, 1, rows_read, ignored_columns=ignored)
-        return write_chunk(services, started, queued)
-    _queue_chunk(services, job, queued)
     return finish_if_done(services, jobs.set_chunks(job, index, rows_read, ignored_columns=ignored))
 
 
