@@ -125,3 +125,17 @@ def test_stored_items_are_the_same_with_the_plain_reading(ddb):
     local_moto_requests.install()
     assert calls(client) == unpatched
     assert unpatched[1]["b"] == {"B": b"\x00\xff"}
+
+
+def test_a_handler_s_method_names_are_listed_once_not_per_request(ddb, monkeypatch):
+    import inspect
+
+    listed = []
+    real = inspect.getmembers
+    monkeypatch.setattr(inspect, "getmembers", lambda obj, predicate=None: listed.append(obj) or real(obj, predicate))
+    client, _ = ddb
+    local_moto_requests.install()
+    for n in range(5):
+        client.put_item(TableName="t", Item={"pk": {"S": "t"}, "sk": {"S": str(n)}})
+    assert client.get_item(TableName="t", Key={"pk": {"S": "t"}, "sk": {"S": "3"}})["Item"]["sk"] == {"S": "3"}
+    assert len(listed) <= 1  # moto listed them for each of the 6 requests
