@@ -17,11 +17,20 @@ Before it calls the action, moto's handler also lists the names of every functio
 whether the action is one of them, for every request: a tenth of a single UpdateItem's time. The
 list is kept per class here. Only these patches change moto's handler classes, and they are all
 installed before the server takes a request (and the list is dropped when they are removed).
+
+Every answer also gets a request id of 52 characters from ``mock_random.get_random_string``, one
+``Random.choice`` each (three Python calls a character): a sixth of a single UpdateItem's time. The
+same characters are drawn here the way ``choice`` draws them (``getrandbits`` of the pool's bit
+length, drawn again while out of range), so a seeded moto gives the same ids and its generator is
+left in the same state; a generator whose ``choice`` or ``_randbelow`` is not ``random.Random``'s
+own keeps moto's code.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import string
 from typing import Any
 
 from infra.moto_patches import Patches
@@ -80,6 +89,35 @@ def install() -> None:
         return names
 
     _patches.replace(core_responses, "method_names_from_class", method_names_from_class)
+
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    _patches.replace(MotoRandom, "get_random_string", make_random_string(MotoRandom.get_random_string))
+
+
+def make_random_string(original: Any) -> Any:
+    """``MotoRandom.get_random_string`` drawing each character as ``Random.choice`` does (see module)."""
+    pools = {True: string.ascii_letters + string.digits, False: string.ascii_letters}
+    own_randbelow = random.Random._randbelow_with_getrandbits  # type: ignore[attr-defined]
+
+    def get_random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        cls = type(self)
+        if cls.choice is not random.Random.choice or cls._randbelow is not own_randbelow:
+            return original(self, length, include_digits, lower_case)
+        pool = pools[bool(include_digits)]
+        size = len(pool)
+        width = size.bit_length()
+        bits = self.getrandbits
+        chars = []
+        for _ in range(length):
+            drawn = bits(width)
+            while drawn >= size:
+                drawn = bits(width)
+            chars.append(pool[drawn])
+        text = "".join(chars)
+        return text.lower() if lower_case else text
+
+    return get_random_string
 
 
 def uninstall() -> None:

@@ -18,13 +18,15 @@ NUMBERS = ["1", "00", "-1", "1.5", " 1", "", "1e500", "x", "\u0661\u0662", "9" *
 TEXTS = ["a", "", "é", "a" * 1024, "a" * 1025, "é" * 600]
 scalars = st.one_of(
     st.builds(lambda t: {"S": t}, st.sampled_from(TEXTS)),
-    st.builds(lambda n: {"S": n}, st.integers(0, 3)),  # a number sent as text: moto refuses it
     st.builds(lambda n: {"N": n}, st.sampled_from(NUMBERS)),
     st.builds(lambda b: {"BOOL": b}, st.booleans()),
     st.builds(lambda b: {"NULL": b}, st.booleans()),
     st.just({"SS": ["a", "b"]}),
     st.just({"S": "x", "N": "1"}),
 )
+# a number sent as text: moto's type check refuses it as an attribute or in a map (in a list moto fails
+# with a Python error when it sizes the item, which the local stack skips for a request under 405 KB)
+number_as_text = st.builds(lambda n: {"S": n}, st.integers(0, 3))
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(
@@ -54,7 +56,7 @@ items = st.builds(
     keys,
     keys,
     keys,
-    st.dictionaries(st.sampled_from(NAMES[:-1]), st.one_of(plain, plain, values), max_size=4),
+    st.dictionaries(st.sampled_from(NAMES[:-1]), st.one_of(plain, plain, values, number_as_text), max_size=4),
 )
 
 
@@ -78,11 +80,19 @@ def create_table(client) -> None:
     )
 
 
+def attempt(call, **kwargs):
+    """``outcome`` of the call, or the Python error moto raised (in-process moto lets them through)."""
+    try:
+        return outcome(call, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the same error is expected of both
+        return {"raised": type(exc).__name__, "message": str(exc)}
+
+
 def put_everywhere(client, batch: list[dict]) -> list:
     """The items put by BatchWriteItem, by PutItem one by one, and by a TransactWriteItems (with a
     condition on each put): every answer, then the table's items and stream records."""
-    answers = [outcome(client.batch_write_item, RequestItems={"t": [{"PutRequest": {"Item": i}} for i in batch]})]
-    answers += [outcome(client.put_item, TableName="t", Item=item) for item in batch]
+    answers = [attempt(client.batch_write_item, RequestItems={"t": [{"PutRequest": {"Item": i}} for i in batch]})]
+    answers += [attempt(client.put_item, TableName="t", Item=item) for item in batch]
     transaction = [
         {
             "Put": {
@@ -94,7 +104,7 @@ def put_everywhere(client, batch: list[dict]) -> list:
         }
         for item in batch
     ]
-    answers.append(outcome(client.transact_write_items, TransactItems=transaction))
+    answers.append(attempt(client.transact_write_items, TransactItems=transaction))
     try:
         state = table_state(client, "t")
     except Exception as exc:  # noqa: BLE001 - a scan that fails fails alike on both
