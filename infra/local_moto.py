@@ -83,6 +83,7 @@ def _patch_modules() -> list[Any]:
         local_moto_answers,
         local_moto_batches,
         local_moto_items,
+        local_moto_puts,
         local_moto_queries,
         local_moto_requests,
         local_moto_streams,
@@ -93,6 +94,7 @@ def _patch_modules() -> list[Any]:
     return [
         local_moto_transactions,  # transactions back up their own items as they write them, not whole tables
         local_moto_queries,  # a Query reads its partition, not the whole table, and copies no page
+        local_moto_puts,  # a put's key, type and key-size checks in one tight pass each (before items wraps put_item)
         local_moto_items,  # an item's size is checked once, not once per attribute; its values built directly
         local_moto_batches,  # a BatchWriteItem's puts compared by key, not dumped to JSON
         local_moto_streams,  # stream records: images built in one walk, dumped as JSON

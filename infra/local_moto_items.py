@@ -41,9 +41,7 @@ hashes and compares keys several times per item written or read. For text, binar
 values ``cast_value`` is the value itself, so those hash and compare their value directly, the
 same hash and the same answer; every other kind keeps moto's code.
 
-Every put also checks the sizes of the item's key attributes (table and index keys) by building a
-moto value of each, which cost as much as building the item; a string or number key is measured
-directly (moto's measure: UTF-8 bytes of a string, characters of a number), any other the moto way.
+(The sizes of a put's key attributes are measured in ``infra.local_moto_puts``.)
 """
 
 from __future__ import annotations
@@ -68,8 +66,7 @@ def install() -> None:
     """Patch moto's DynamoDB ``Item`` in this process (idempotent)."""
     if _patches.installed:
         return
-    from moto.dynamodb.exceptions import HashKeyTooLong, ItemSizeTooLarge, RangeKeyTooLong
-    from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.models.utilities import bytesize
@@ -101,23 +98,6 @@ def install() -> None:
             _PUT.running = False
             _PUT.item = _PUT.attrs = None
 
-    def key_size(value: Any) -> int:
-        if isinstance(value, dict) and len(value) == 1:
-            (kind, raw), = value.items()
-            if kind == "S" and isinstance(raw, str):
-                return len(raw.encode("utf-8"))
-            if kind == "N" and isinstance(raw, str):
-                return len(raw)
-        return DynamoType(value).size()
-
-    def _validate_key_sizes(self: Any, item_attrs: dict[str, Any]) -> None:
-        for names, limit, error in ((self.hash_key_names, HASH_KEY_MAX_LENGTH, HashKeyTooLong),
-                                    (self.range_key_names, RANGE_KEY_MAX_LENGTH, RangeKeyTooLong)):
-            for name in names:
-                value = item_attrs.get(name)
-                if value and key_size(value) > limit:
-                    raise error
-
     call_action = DynamoHandler.call_action
 
     def call_action_noting_body(self: Any) -> Any:
@@ -131,7 +111,6 @@ def install() -> None:
 
     _patches.replace(Item, "__init__", __init__)
     _patches.replace(DynamoHandler, "call_action", call_action_noting_body)
-    _patches.replace(Table, "_validate_key_sizes", _validate_key_sizes)
     _patches.replace(Table, "put_item", put_item_noting_new)
 
     moto_hash, moto_eq = DynamoType.__hash__, DynamoType.__eq__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from infra import local_moto_items
+from infra import local_moto_items, local_moto_puts
 
 
 @pytest.fixture
@@ -69,11 +69,13 @@ def test_key_sizes_are_refused_exactly_as_moto_does(moto_dynamodb):
     cases = [("a" * 1024, "1", "g" * 2048), ("a" * 1025, "1", "g"), ("é" * 512, "1", "é" * 1024), ("é" * 513, "1", "g"),
              ("a", "1" * 38, "g"), ("a", "1", "g" * 2049), ("a", "1", CLEF * 512), ("a", "1", CLEF * 513)]
     unpatched = [put_keys(moto_dynamodb, "unpatched", *case) for case in cases]
+    local_moto_puts.install()  # where the key sizes are measured
     local_moto_items.install()
     try:
         assert [put_keys(moto_dynamodb, "patched", *case) for case in cases] == unpatched
     finally:
         local_moto_items.uninstall()
+        local_moto_puts.uninstall()
     assert [answer == "stored" for answer in unpatched] == [True, False, True, False, True, False, True, False]
     assert "hashkey" in unpatched[5] and "range keys" in unpatched[1]
 

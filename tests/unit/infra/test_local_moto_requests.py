@@ -125,3 +125,41 @@ def test_stored_items_are_the_same_with_the_plain_reading(ddb):
     local_moto_requests.install()
     assert calls(client) == unpatched
     assert unpatched[1]["b"] == {"B": b"\x00\xff"}
+
+
+def test_a_handler_s_method_names_are_listed_once_not_per_request(ddb, monkeypatch):
+    import inspect
+
+    listed = []
+    real = inspect.getmembers
+    monkeypatch.setattr(inspect, "getmembers", lambda obj, predicate=None: listed.append(obj) or real(obj, predicate))
+    client, _ = ddb
+    local_moto_requests.install()
+    for n in range(5):
+        client.put_item(TableName="t", Item={"pk": {"S": "t"}, "sk": {"S": str(n)}})
+    assert client.get_item(TableName="t", Key={"pk": {"S": "t"}, "sk": {"S": "3"}})["Item"]["sk"] == {"S": "3"}
+    assert len(listed) <= 1  # moto listed them for each of the 6 requests
+
+
+@pytest.mark.parametrize("arguments", [(52, True, False), (20, False, False), (7, True, True), (0, True, False)])
+def test_random_strings_are_moto_s_own_for_the_same_seed(arguments):
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    drawn = []
+    for get in (MotoRandom.get_random_string, local_moto_requests.make_random_string(MotoRandom.get_random_string)):
+        generator = MotoRandom(1234)
+        drawn.append([get(generator, *arguments) for _ in range(50)] + [generator.getrandbits(64)])
+    assert drawn[0] == drawn[1]
+
+
+def test_a_request_id_is_drawn_without_a_choice_call_per_character(ddb, monkeypatch):
+    import random
+
+    chosen = []
+    real = random.Random.choice
+    monkeypatch.setattr(random.Random, "choice", lambda self, seq: chosen.append(seq) or real(self, seq))
+    client, _ = ddb
+    local_moto_requests.install()
+    answer = client.put_item(TableName="t", Item={"pk": {"S": "t"}, "sk": {"S": "x"}})
+    assert len(answer["ResponseMetadata"]["RequestId"]) == 52
+    assert chosen == []  # moto's own draws 52
