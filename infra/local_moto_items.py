@@ -72,20 +72,20 @@ def install() -> None:
     from moto.dynamodb.models.utilities import bytesize
     from moto.dynamodb.responses import DynamoHandler
 
-    odd = [False]
+    odd = threading.local()  # per server thread: two requests' items are built at once
     typed_value = make_typed_value(odd)
 
     def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
         self.hash_key = hash_key
         self.range_key = range_key
-        odd[0] = False
+        odd.seen = False
         typed = {key: typed_value(value) for key, value in attrs.items()}
         checked = getattr(_REQUEST, "small_body", False) or _within_limit_as_json(attrs)
         if not checked and sum(bytesize(k) + v.size() for k, v in typed.items()) > ITEM_LIMIT:
             raise ItemSizeTooLarge
         self.attrs = new_attrs(LimitedSizeDict)
         dict.update(self.attrs, typed)  # no per-key re-check: the total was checked above
-        if getattr(_PUT, "running", False) and not odd[0] and type(attrs) is dict:
+        if getattr(_PUT, "running", False) and not odd.seen and type(attrs) is dict:
             _PUT.item, _PUT.attrs = self, attrs
 
     put_item = Table.put_item
@@ -139,24 +139,25 @@ def new_image(item: Any) -> dict[str, Any] | None:
     return _PUT.attrs if getattr(_PUT, "item", None) is item else None
 
 
-def make_typed_value(odd: list[bool] | None = None) -> Any:
+def make_typed_value(odd: Any = None) -> Any:
     """A builder of moto's ``DynamoType`` values equal to ``DynamoType(value)`` (see module). A set's
     list is copied (moto's value shares the request's list), so the value shares no container with
-    the request. ``odd[0]`` is set when a value is built by moto's ``DynamoType`` or holds binary
-    text (whose stream image moto decodes)."""
+    the request. ``odd.seen`` is set when a value is built by moto's ``DynamoType`` or holds binary
+    text (whose stream image moto decodes); ``odd`` is the caller's ``threading.local``, as the
+    server's threads build items at the same time."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     new = object.__new__
-    odd = odd if odd is not None else [False]
+    odd = odd if odd is not None else threading.local()
 
     def typed_value(value: Any) -> Any:
         if type(value) is not dict or len(value) != 1:
-            odd[0] = True
+            odd.seen = True
             return DynamoType(value)
         (kind, raw), = value.items()
         if kind == "M":
             if type(raw) is not dict:
-                odd[0] = True
+                odd.seen = True
                 return DynamoType(value)
             members = {}
             for key, member in raw.items():  # a map's text and number members built here, the rest by a call
@@ -172,14 +173,14 @@ def make_typed_value(odd: list[bool] | None = None) -> Any:
             raw = members
         elif kind == "L":
             if type(raw) is not list:
-                odd[0] = True
+                odd.seen = True
                 return DynamoType(value)
             raw = [typed_value(member) for member in raw]
         elif kind in _SETS:
             if type(raw) is list:
                 raw = list(raw)
         elif kind == "B" and type(raw) is not bytes:
-            odd[0] = True
+            odd.seen = True
         typed = new(DynamoType)
         typed.type = kind
         typed.value = raw

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -114,6 +116,27 @@ def test_values_are_built_as_moto_builds_them(value):
     built = local_moto_items.make_typed_value()(value)
     assert as_tree(built) == expected
     assert built == DynamoType(value)
+
+
+def test_an_odd_value_built_on_another_server_thread_marks_only_that_thread_s_item():
+    """The server builds two requests' items at once: one thread's binary value must not mark (or
+    unmark) the item another thread is building, whose stream image depends on the mark."""
+    flags = threading.local()
+    typed_value = local_moto_items.make_typed_value(flags)
+    flags.seen = False
+    seen_there: list[bool] = []
+
+    def other_request() -> None:
+        flags.seen = False
+        typed_value({"B": "aGk="})  # binary text: its stream image is moto's (decoded)
+        seen_there.append(flags.seen)
+
+    worker = threading.Thread(target=other_request)
+    worker.start()
+    worker.join()
+    typed_value({"S": "plain"})
+    assert seen_there == [True]
+    assert flags.seen is False
 
 
 def test_an_item_s_nested_values_are_not_built_through_dynamo_type(ddb, monkeypatch):
