@@ -121,3 +121,32 @@ def test_stream_partial_failure_resumes_from_the_first_failed_record(aws, dynamo
     assert keys == [["c1", "c2", "c3"], ["c2", "c3"]]
     assert [r["eventName"] for r in function.batches[0]] == ["INSERT"] * 3
     assert sqs.receive_message(QueueUrl=aws.queue_url("StreamDLQ")).get("Messages", []) == []
+
+
+def test_waiting_for_the_stream_to_catch_up_polls_at_once_instead_of_sleeping_out_the_idle_interval(
+    aws, dynamodb, sqs
+):
+    """The demo waits for the contact stream before it creates its segments: the poller is woken for
+    the polls that prove it caught up, not left to sleep its idle interval between them."""
+    import time
+
+    function = RecordingFunction("ContactStreamFunction")
+    endpoint = f"https://streams.dynamodb.{aws.region}.amazonaws.com"
+    streams = boto3.client("dynamodbstreams", region_name=aws.region, endpoint_url=endpoint)
+    stop = threading.Event()
+    poller = StreamPoller(function, _event(aws, "ContactStreamFunction", "DynamoDB"), aws, streams, sqs, stop,
+                          retry_delay=0, poll_interval=60)
+    poller.start()
+    try:
+        assert poller.ready.wait(10)
+        while poller.empty_polls == 0:  # idle now, for a minute
+            time.sleep(0.01)
+        _put_contacts(dynamodb, aws, ["c1", "c2"])
+        began = time.monotonic()
+        assert poller.wait_until_caught_up(timeout=20)
+        assert time.monotonic() - began < 20
+        assert [r["dynamodb"]["Keys"]["sk"]["S"] for batch in function.batches for r in batch] == ["c1", "c2"]
+    finally:
+        stop.set()
+        poller.join(5)
+    assert not poller.is_alive()

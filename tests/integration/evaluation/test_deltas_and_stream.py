@@ -13,7 +13,7 @@ from audience.evaluation.run import run_tenant
 from audience.realtime.apply import TenantCache, apply_change
 from audience.realtime.changes import ContactChange
 from audience.storage import contacts_repo, history_repo, memberships_repo, segments_repo
-from pynamodb.connection.base import Connection
+from botocore.client import BaseClient
 
 WRITES = {"PutItem", "DeleteItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -24,7 +24,7 @@ def membership_writes(monkeypatch):
     history entries written in the same requests are not counted (tests/integration/trust counts them)."""
     table = os.environ["MEMBERSHIPS_TABLE"]
     counted: Counter = Counter()
-    original = Connection._make_api_call
+    original = BaseClient._make_api_call  # at the wire: pynamodb's calls and raw ones alike
 
     def counting(self, operation, kwargs):
         if operation == "BatchWriteItem":
@@ -36,7 +36,7 @@ def membership_writes(monkeypatch):
             counted[operation] += 1
         return original(self, operation, kwargs)
 
-    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     return counted
 
 

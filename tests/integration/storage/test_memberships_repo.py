@@ -56,3 +56,27 @@ def test_large_segments_are_written_and_emptied_completely_in_parallel_batches(a
     assert {m.category for m in memberships_repo.segments_of("acme", "c02099")} == {"gold"}
     assert memberships_repo.remove_all("acme", "big") == 2100
     assert memberships_repo.count("acme", "big") == 0
+
+
+def test_dynamic_memberships_with_and_without_a_stored_source_read_alike_everywhere(aws):
+    """A dynamic membership is written without its source now; one written before stores it. Both
+    read as dynamic through the segment's pages, the contact's index, a walk and a category rewrite,
+    and a static membership keeps its own."""
+    from audience.storage.models import MembershipItem, by_contact_pk, membership_pk
+
+    MembershipItem(membership_pk("acme", "s1"), "old", gsi1pk=by_contact_pk("acme", "old"), gsi1sk="s1",
+                   source="dynamic", category="life", added_at="2026-12-01T00:00:00Z").save()
+    memberships_repo.add_many("acme", "s1", ["new"], source="dynamic", category="life")
+    memberships_repo.add_many("acme", "s2", ["new"], source="static")
+    stored = {item.sk: item.source for item in MembershipItem.query(membership_pk("acme", "s1"))}
+    assert stored == {"new": None, "old": "dynamic"}
+
+    page = memberships_repo.list_segment("acme", "s1")
+    assert [(m.contact_id, m.source, m.category) for m in page.items] == [("new", "dynamic", "life"),
+                                                                        ("old", "dynamic", "life")]
+    assert [m.source for m in memberships_repo.iter_segment("acme", "s1")] == ["dynamic", "dynamic"]
+    assert {(m.segment_id, m.source) for m in memberships_repo.segments_of("acme", "new")} == {
+        ("s1", "dynamic"), ("s2", "static")}
+    assert memberships_repo.set_category("acme", "s1", "other") == 2
+    assert {(m.contact_id, m.source, m.category) for m in memberships_repo.iter_segment("acme", "s1")} == {
+        ("new", "dynamic", "other"), ("old", "dynamic", "other")}

@@ -15,7 +15,7 @@ from audience.realtime.changes import ContactChange
 from audience.segments.members import add_members, remove_members
 from audience.segments.transfer import transfer
 from audience.storage import categories_repo, contacts_repo, membership_history_repo, segments_repo
-from pynamodb.connection.base import Connection
+from botocore.client import BaseClient
 
 
 def history(api_call, tenant, path, **query):
@@ -111,7 +111,7 @@ def history_requests(monkeypatch):
     """BatchWriteItem calls and the history entries they carry, counted at the wire."""
     table = os.environ["MEMBERSHIPS_TABLE"]
     counted: Counter = Counter()
-    original = Connection._make_api_call
+    original = BaseClient._make_api_call  # at the wire: pynamodb's calls and raw ones alike
 
     def counting(self, operation, kwargs):
         if operation == "BatchWriteItem":
@@ -123,7 +123,7 @@ def history_requests(monkeypatch):
             counted["single"] += 1
         return original(self, operation, kwargs)
 
-    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     return counted
 
 
@@ -179,13 +179,17 @@ def test_entries_with_and_without_the_key_attributes_answer_alike(tenant, api_ca
     HistoryEntryItem(history_pk(tenant, "s1"), f"{at_old}#c#1#joined", gsi1pk=contact_history_pk(tenant, "c#1"),
                      gsi1sk=f"{at_old}#s1#joined", segment_id="s1", contact_id="c#1", change="joined", at=at_old,
                      source="run", run_id="r1", rules_version=1).save()
-    assert membership_history_repo.record(tenant, "s1", ["c#1"], "left", Cause("api", at=at_new)) == 1
+    at_run = "2026-12-01T12:00:00.000Z"  # a run's entry written now: no source stored
+    assert membership_history_repo.record(tenant, "s1", ["c#1"], "left", Cause("run", "r2", 2, at=at_run)) == 1
+    assert membership_history_repo.record(tenant, "s1", ["c#1"], "joined", Cause("api", at=at_new)) == 1
     expected = [
-        {"segment_id": "s1", "contact_id": "c#1", "change": "left", "at": at_new, "source": "api"},
+        {"segment_id": "s1", "contact_id": "c#1", "change": "joined", "at": at_new, "source": "api"},
+        {"segment_id": "s1", "contact_id": "c#1", "change": "left", "at": at_run, "source": "run",
+         "run_id": "r2", "rules_version": 2},
         {"segment_id": "s1", "contact_id": "c#1", "change": "joined", "at": at_old, "source": "run",
          "run_id": "r1", "rules_version": 1},
     ]
     assert membership_history_repo.for_contact(tenant, "c#1").items == expected
     assert membership_history_repo.for_segment(tenant, "s1").items == expected
-    assert membership_history_repo.latest_changes_since(tenant, "s1", at_old) == {"c#1": "left"}
-    assert membership_history_repo.erase_contact(tenant, "c#1") == 2
+    assert membership_history_repo.latest_changes_since(tenant, "s1", at_old) == {"c#1": "joined"}
+    assert membership_history_repo.erase_contact(tenant, "c#1") == 3

@@ -8,16 +8,25 @@ from audience.storage import batch
 
 
 class FakeConnection:
-    def __init__(self) -> None:
+    """pynamodb's TableConnection (``.connection``) and its Connection's botocore client (``.client``)."""
+
+    def __init__(self, unprocessed: int = 0) -> None:
         self.requests: list[tuple[list, list]] = []
+        self.sent: list[dict] = []
         self.wrote = threading.Event()
         self.lock = threading.Lock()
+        self.connection = self.client = self
+        self.unprocessed = unprocessed  # the first request's last items are left unprocessed
 
-    def batch_write_item(self, put_items=None, delete_items=None):
+    def batch_write_item(self, **request):
+        ((table, writes),) = request["RequestItems"].items()
         with self.lock:
-            self.requests.append((put_items or [], delete_items or []))
+            self.sent.append(request)
+            self.requests.append(([w["PutRequest"]["Item"] for w in writes if "PutRequest" in w],
+                                  [w["DeleteRequest"]["Key"] for w in writes if "DeleteRequest" in w]))
+            left, self.unprocessed = writes[len(writes) - self.unprocessed:] if self.unprocessed else [], 0
         self.wrote.set()
-        return {}
+        return {"UnprocessedItems": {table: left} if left else {}}
 
 
 def model_with(connection):
@@ -58,3 +67,19 @@ def test_a_few_items_are_written_in_order_without_a_pool():
     connection = FakeConnection()
     assert batch.write(model_with(connection), puts=[Item(n, connection) for n in range(30)]) == 30
     assert [len(p) for p, _ in connection.requests] == [25, 5]
+
+
+def test_a_request_is_the_chunk_as_built_and_only_the_unprocessed_items_are_sent_again(monkeypatch):
+    """Each BatchWriteItem carries the chunk's requests themselves (not rebuilt item by item, no
+    consumed capacity asked for), and a retry only what DynamoDB answered unprocessed."""
+    monkeypatch.setattr(batch.time, "sleep", lambda seconds: None)
+    connection = FakeConnection(unprocessed=3)
+    items = [{"pk": {"S": str(n)}} for n in range(20)]
+    keys = [{"pk": f"d{n}", "sk": "x"} for n in range(2)]
+    assert batch.write(model_with(connection), puts=items, delete_keys=keys) == 22
+    first, retry = connection.sent
+    assert first == {"RequestItems": {"t": first["RequestItems"]["t"]}}
+    sent_items = [w["PutRequest"]["Item"] for w in first["RequestItems"]["t"][:20]]
+    assert sent_items == items
+    assert all(a is b for a, b in zip(sent_items, items, strict=True))
+    assert retry == {"RequestItems": {"t": first["RequestItems"]["t"][-3:]}}

@@ -11,12 +11,30 @@ from audience.storage.membership_history_repo import Cause, HistoryEntryItem, co
 from audience.storage.models import MembershipItem, by_contact_pk, membership_pk
 
 
+@pytest.mark.parametrize("source", ["dynamic", "static", "import"])
 @pytest.mark.parametrize("category", [None, "lifecycle", ""])
-def test_a_membership_item_is_what_the_model_serialises(category):
-    built = memberships_repo._item("t1", "s1", "c1", "dynamic", category, "2026-12-06T10:00:00.123456+00:00")
-    model = MembershipItem(membership_pk("t1", "s1"), "c1", gsi1pk=by_contact_pk("t1", "c1"), gsi1sk="s1",
-                           source="dynamic", category=category, added_at="2026-12-06T10:00:00.123456+00:00")
-    assert built == model.serialize()
+def test_a_membership_item_is_what_the_model_serialises(category, source):
+    for lean in (False, True):
+        built = memberships_repo._item("t1", "s1", "c1", source, category, "2026-12-06T10:00:00.123456+00:00",
+                                       lean=lean)
+        model = MembershipItem(membership_pk("t1", "s1"), "c1", gsi1pk=by_contact_pk("t1", "c1"), gsi1sk="s1",
+                               source=None if lean and source == "dynamic" else source, category=category,
+                               added_at="2026-12-06T10:00:00.123456+00:00")
+        assert built == model.serialize()
+
+
+def test_a_dynamic_membership_stores_no_source_and_reads_as_dynamic_as_one_that_stores_it():
+    """Runs and the stream write one dynamic membership per member: the source they all share is left
+    out, and memberships written before (with it) read the same."""
+    stamp = "2026-12-06T10:00:00.123456+00:00"
+    new = memberships_repo._item("t1", "s1", "c1", "dynamic", "lifecycle", stamp, lean=True)
+    assert set(new) == {"pk", "sk", "gsi1pk", "gsi1sk", "category", "added_at"}
+    old = {**new, "source": {"S": "dynamic"}}
+    read = [memberships_repo._to_record(MembershipItem.from_raw_data(item)) for item in (new, old)]
+    assert read[0] == read[1]
+    assert read[0].source == "dynamic"
+    static = memberships_repo._item("t1", "s1", "c1", "static", None, stamp, lean=True)
+    assert memberships_repo._to_record(MembershipItem.from_raw_data(static)).source == "static"
 
 
 @pytest.mark.parametrize(
@@ -30,7 +48,8 @@ def test_history_entries_are_what_the_model_serialises(cause, monkeypatch):
     expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=400)
     models = [
         HistoryEntryItem(history_pk("t1", "s1"), f"{at}#{c}#joined", gsi1pk=contact_history_pk("t1", c),
-                         gsi1sk=f"{at}#s1#joined", source=cause.source, run_id=cause.run_id,
+                         gsi1sk=f"{at}#s1#joined", source=None if cause.source == "run" else cause.source,
+                         run_id=cause.run_id,
                          rules_version=cause.rules_version, ttl=expires.astimezone(UTC))
         for c in ("c1", "c2")
     ]
@@ -146,6 +165,22 @@ def test_a_history_entry_stores_only_what_its_keys_do_not_spell(monkeypatch):
     changes, and the four attributes were a third of each entry."""
     monkeypatch.setattr(membership_history_repo, "retention_days", lambda tenant: 30)
     (entry,) = membership_history_repo.entries("t1", "s1", ["c#1"], "left", Cause("run", "run-1", 2))
-    assert set(entry) == {"pk", "sk", "gsi1pk", "gsi1sk", "source", "run_id", "rules_version", "ttl"}
+    assert set(entry) == {"pk", "sk", "gsi1pk", "gsi1sk", "run_id", "rules_version", "ttl"}
     at = entry["sk"]["S"].split("#", 1)[0]
     assert membership_history_repo._parts(entry["pk"]["S"], entry["sk"]["S"]) == ("s1", "c#1", "left", at)
+
+
+@pytest.mark.parametrize("source", ["api", "import", "transfer", "stream"])
+def test_a_run_entry_is_told_by_its_run_id_and_every_other_source_is_stored(source, monkeypatch):
+    """A run's entries (one per membership a run changes) leave their source out: only a run's carry
+    a ``run_id``. Older run entries, which store ``"run"``, read the same."""
+    monkeypatch.setattr(membership_history_repo, "retention_days", lambda tenant: 30)
+    (run,) = membership_history_repo.entries("t1", "s1", ["c1"], "joined", Cause("run", "run-1", 2))
+    (other,) = membership_history_repo.entries("t1", "s1", ["c1"], "joined", Cause(source))
+    assert "source" not in run
+    assert other["source"] == {"S": source}
+    as_read = [membership_history_repo._as_dict(HistoryEntryItem.from_raw_data(item))
+               for item in (run, {**run, "source": {"S": "run"}}, other)]
+    assert as_read[0] == as_read[1]
+    assert (as_read[0]["source"], as_read[0]["run_id"], as_read[0]["rules_version"]) == ("run", "run-1", 2)
+    assert as_read[2]["source"] == source

@@ -345,35 +345,50 @@ def _cell(kind: FieldType, raw: Any) -> Any:
 def _full_build(tenant, s3, bucket, folder, schema, catalog, manifest: Manifest,
                 carried: tuple[pa.Array, pa.Array] | None = None) -> str | None:
     """Every contact of the tenant's partition (repair and first snapshot) into sorted base files.
-    Keys: ``carried`` (sorted ids, their keys) are kept, every other contact gets the next key."""
+    Keys: ``carried`` (sorted ids, their keys) are kept, every other contact gets the next key.
+
+    Each Query page becomes its record batch as soon as it is read, while the table serves the next
+    page (``_partition_pages``): the typed columns of the last page, not of the whole partition, are
+    what is left to build once the table has answered (the same values: ``contacts_batch`` is row by
+    row, and the keys are numbered over the file's rows in the same order as before)."""
     watermark: str | None = None
-    chunk: list[Contact] = []
+    batches: list[pa.RecordBatch] = []
+    rows = 0
 
     def flush() -> None:
-        if chunk:
-            known = None if carried is None else _lookup_keys(*carried, pa.array([c.contact_id for c in chunk]))
-            batch = contacts_batch(chunk, catalog, keys=_fill_new_keys(known, len(chunk), manifest))
-            _write_base(s3, bucket, folder, pa.Table.from_batches([batch]), manifest)
-            chunk.clear()
+        nonlocal rows
+        if batches:
+            table = pa.Table.from_batches(batches)
+            ids = table.column("contact_id").combine_chunks()
+            known = None if carried is None else _lookup_keys(*carried, ids)
+            keys = _fill_new_keys(known, table.num_rows, manifest)
+            _write_base(s3, bucket, folder, table.append_column(pa.field(KEY, KEY_TYPE), keys), manifest)
+            batches.clear()
+            rows = 0
 
-    for contact in _partition_contacts(tenant):
-        watermark = max(watermark or "", contact.updated_at)
-        chunk.append(contact)
-        if len(chunk) >= ROWS_PER_FILE:
-            flush()
+    for page in _partition_pages(tenant):
+        for contact in page:
+            watermark = max(watermark or "", contact.updated_at)
+        while page:
+            taken, page = page[:ROWS_PER_FILE - rows], page[ROWS_PER_FILE - rows:]
+            batches.append(contacts_batch(taken, catalog))
+            rows += len(taken)
+            if rows >= ROWS_PER_FILE:
+                flush()
     flush()
     return watermark
 
 
-def _partition_contacts(tenant: str) -> Iterator[Contact]:
-    """Every live contact of the tenant's partition, as ``contacts_repo.iter_all`` gives them, for the
-    full build (a tenant's first snapshot reads every contact it has).
+def _partition_pages(tenant: str) -> Iterator[list[Contact]]:
+    """Every live contact of the tenant's partition, a Query page at a time, for the full build (a
+    tenant's first snapshot reads every contact it has).
 
     Read from the Query's raw pages: the next page is fetched on a thread while this one is
-    converted, so the table serves a page while the caller converts the last, instead of each
-    waiting for the other; and each contact is read from its raw map (``document_from_raw``, as
-    the contact stream reads images: the same values) instead of through a pynamodb model and
-    boto3's deserialiser, which were most of the caller's CPU on the demo's 20,000 contacts."""
+    converted (and, in ``_full_build``, made a record batch), so the table serves a page while the
+    caller works on the last, instead of each waiting for the other; and each contact is read from
+    its raw map (``document_from_raw``, as the contact stream reads images: the same values) instead
+    of through a pynamodb model and boto3's deserialiser, which were most of the caller's CPU on the
+    demo's 20,000 contacts."""
     ContactItem._get_connection().connection.client  # noqa: B018, SLF001 - built here, from this thread's
     # shared botocore session, not on the reader's thread from a new one
     pages = ContactItem.query(tenant).page_iter
@@ -381,9 +396,10 @@ def _partition_contacts(tenant: str) -> Iterator[Contact]:
         pending = reader.submit(next, pages, None)
         while (page := pending.result()) is not None:
             pending = reader.submit(next, pages, None)
-            for raw in page.get("Items") or []:
-                if not (raw.get("erased") or {}).get("BOOL"):
-                    yield _contact_from_raw(raw)
+            live = [_contact_from_raw(raw) for raw in page.get("Items") or []
+                    if not (raw.get("erased") or {}).get("BOOL")]
+            if live:
+                yield live
 
 
 def _contact_from_raw(raw: dict[str, Any]) -> Contact:

@@ -15,8 +15,11 @@ attribute after the tenant's event retention (``retention_days``).
 The keys spell the entry's segment, contact, change and moment, so an entry stores only what they do
 not (``source``, ``run_id``, ``rules_version``, ``ttl``) and readers take the rest from the keys
 (``_parts``); entries written before also carry ``segment_id``, ``contact_id``, ``change`` and ``at``
-as attributes, with the same values. A run writes an entry per membership it changes (a first run
-of a segment as many as its members): four attributes fewer is a third less to send and to store.
+as attributes, with the same values. A run's entry does not store its ``source`` either: only a run
+writes a ``run_id``, so an entry with a ``run_id`` and no ``source`` is a run's (``_source``); older
+run entries store ``"run"``, every other source is stored. A run writes an entry per membership it
+changes (a first run of a segment as many as its members): five attributes fewer than the twelve of
+the first entries is less to send, to parse and to store for each.
 
 Unlike ``history_repo`` (per-day counters for ``/stats``) this holds one item per change.
 """
@@ -69,7 +72,7 @@ class HistoryEntryItem(SettingsBoundModel):
     contact_id = UnicodeAttribute(null=True)
     change = UnicodeAttribute(null=True)
     at = UnicodeAttribute(null=True)
-    source = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)  # absent on a run's newer entries (module docstring)
     run_id = UnicodeAttribute(null=True)
     rules_version = NumberAttribute(null=True)
     ttl = TTLAttribute(null=True)
@@ -117,9 +120,10 @@ def entries(
     at = cause.at or now_iso()
     expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=retention_days(tenant))
     shared: dict[str, Any] = {
-        "source": {"S": cause.source},
         "ttl": {"N": json.dumps(calendar.timegm(expires.utctimetuple()))},  # as TTLAttribute serialises it
     }
+    if cause.source != "run" or cause.run_id is None:  # a run's entry is told by its run_id (``_source``)
+        shared["source"] = {"S": cause.source}
     if cause.run_id is not None:
         shared["run_id"] = {"S": cause.run_id}
     if cause.rules_version is not None:
@@ -156,6 +160,12 @@ def _parts(pk: str, sk: str) -> tuple[str, str, str, str]:
     return pk.split(_HISTORY_MARK, 1)[1], contact_id, change, at
 
 
+def _source(stored: str | None) -> str:
+    """An entry's source: as stored, else a run's (``entries`` leaves it out of a run's entries alone,
+    which carry their ``run_id``)."""
+    return stored or "run"
+
+
 def _as_dict(item: HistoryEntryItem) -> dict[str, Any]:
     segment_id, contact_id, change, at = _parts(item.pk, item.sk)
     out: dict[str, Any] = {
@@ -163,7 +173,7 @@ def _as_dict(item: HistoryEntryItem) -> dict[str, Any]:
         "contact_id": contact_id,
         "change": change,
         "at": at,
-        "source": item.source,
+        "source": _source(item.source),
     }
     if item.run_id:
         out["run_id"] = item.run_id

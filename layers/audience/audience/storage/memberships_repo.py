@@ -3,6 +3,11 @@
 GSI ``by_contact`` (``gsi1pk = {tenant}#{contact}``, ``gsi1sk = segment_id``) answers "which
 segments is this contact in", used by category exclusivity, erasure and ``GET /contacts/{id}/segments``.
 Memberships carry no version: a membership either exists or not, so batch writes are safe here.
+
+A dynamic membership written by ``add_many`` (a run's, by far the most) stores no ``source``: its
+absence reads as ``"dynamic"`` (``_to_record``); memberships written before and the contact stream's
+store it; every other source is stored. A first run writes one membership per member, and each attribute an item
+carries is parsed, stored and answered on every write and read of it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from audience.storage.models import MembershipItem, by_contact_pk, membership_pk
 from audience.storage.paging import check_start_key, chunks, collect
 from audience.storage.records import Membership, Page
 
+DYNAMIC = "dynamic"  # the source a membership without one has
 BATCH_GET_SIZE = 100
 PURGE_PAGE = 1000  # keys deleted per round of parallel batch writes
 
@@ -25,22 +31,26 @@ def _to_record(item: MembershipItem) -> Membership:
     return Membership(
         segment_id=item.gsi1sk,
         contact_id=item.sk,
-        source=item.source,
+        source=item.source or DYNAMIC,  # not stored for dynamic memberships (module docstring)
         category=item.category,
         added_at=item.added_at,
     )
 
 
-def _item(tenant: str, segment_id: str, contact_id: str, source: str, category: str | None, stamp: str):
-    """A membership as ``MembershipItem`` stores it (its attribute map): a run writes thousands."""
+def _item(tenant: str, segment_id: str, contact_id: str, source: str, category: str | None, stamp: str,
+          *, lean: bool = False):
+    """A membership as ``MembershipItem`` stores it (its attribute map): a run writes thousands.
+    ``lean``: a dynamic one without its ``source`` (module docstring), as ``add_many`` writes them; the
+    contact stream's writers (``realtime.batched``) still store it, as ``StampedMembership`` does."""
     item = {
         "pk": {"S": membership_pk(tenant, segment_id)},
         "sk": {"S": contact_id},
         "gsi1pk": {"S": by_contact_pk(tenant, contact_id)},
         "gsi1sk": {"S": segment_id},
-        "source": {"S": source},
         "added_at": {"S": stamp},
     }
+    if not lean or source != DYNAMIC:
+        item["source"] = {"S": source}
     if category is not None:
         item["category"] = {"S": category}
     return item
@@ -61,7 +71,7 @@ def add_many(
     batched requests."""
     stamp = now_iso()
     ids = list(dict.fromkeys(contact_ids))
-    puts: list[Any] = [_item(tenant, segment_id, c, source, category, stamp) for c in ids]
+    puts: list[Any] = [_item(tenant, segment_id, c, source, category, stamp, lean=True) for c in ids]
     if history is not None:
         puts += membership_history_repo.entries(tenant, segment_id, ids, "joined", history)
     batch.write(MembershipItem, puts=puts)

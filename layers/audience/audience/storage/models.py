@@ -263,7 +263,7 @@ class MembershipItem(SettingsBoundModel):
     sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
-    source = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)  # absent: "dynamic" (``memberships_repo``)
     category = UnicodeAttribute(null=True)
     added_at = UnicodeAttribute()
     by_contact = MembershipsByContact()
