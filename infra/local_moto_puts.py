@@ -44,17 +44,23 @@ _SHAPES: dict[int, tuple[Any, ...]] = {}  # id(table) -> (table, indexes, what p
 _PROVEN = threading.local()  # .pairs: {(id(item attrs), id(table))} proven plain in the running request
 
 
+def _still_for(hit: tuple[Any, ...] | None, table: Any, indexes: tuple[Any, ...]) -> bool:
+    """Whether a per-table cache entry ``(table, indexes, ...)`` was made for this very table and
+    its index objects as they are now (an UpdateTable replaces them)."""
+    return (
+        hit is not None
+        and hit[0] is table
+        and len(hit[1]) == len(indexes)
+        and all(a is b for a, b in zip(hit[1], indexes, strict=True))
+    )
+
+
 def key_names(table: Any) -> tuple[list[str], list[str], list[str], list[str]]:
     """``(hash_key_names, range_key_names, attribute_keys, GSI key names)`` of a moto table, as its
     properties give them, computed again only when the table's index objects change."""
     indexes = (*table.indexes, *table.global_indexes)
     hit = _NAMES.get(id(table))
-    if (
-        hit is None
-        or hit[0] is not table
-        or len(hit[1]) != len(indexes)
-        or any(a is not b for a, b in zip(hit[1], indexes, strict=True))
-    ):
+    if not _still_for(hit, table, indexes):
         gsi_keys = [name for gsi in table.global_indexes for name in gsi.schema_key_attrs]
         hit = (table, indexes, table.hash_key_names, table.range_key_names, table.attribute_keys, gsi_keys)
         _NAMES[id(table)] = hit
@@ -68,12 +74,7 @@ def _shape(table: Any) -> tuple[Any, ...]:
 
     indexes = (*table.indexes, *table.global_indexes)
     hit = _SHAPES.get(id(table))
-    if (
-        hit is None
-        or hit[0] is not table
-        or len(hit[1]) != len(indexes)
-        or any(a is not b for a, b in zip(hit[1], indexes, strict=True))
-    ):
+    if not _still_for(hit, table, indexes):
         hash_names, range_names, attribute_keys, gsi_keys = key_names(table)
         limits: dict[str, int] = {}
         for names, limit in ((hash_names, HASH_KEY_MAX_LENGTH), (range_names, RANGE_KEY_MAX_LENGTH)):

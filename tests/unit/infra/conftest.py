@@ -42,9 +42,10 @@ def freeze_moto_records(monkeypatch) -> None:
     monkeypatch.setattr(tables.mock_random, "uuid4", lambda: FixedId())
 
 
-def unpatched_and_patched(scenario, monkeypatch) -> list:
+def unpatched_and_patched(scenario, monkeypatch, config=None) -> list:
     """``scenario(client)`` on a fresh unpatched moto, then on a fresh moto with every local patch
-    (``infra.local_moto.install_patches``): its two results."""
+    (``infra.local_moto.install_patches``): its two results. ``config``: the client's botocore Config
+    (e.g. no client-side validation, to send values as a careless caller would)."""
     from infra.local_moto import install_patches, uninstall_patches
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -56,7 +57,7 @@ def unpatched_and_patched(scenario, monkeypatch) -> list:
             if patched:
                 install_patches()
             try:
-                results.append(scenario(boto3.client("dynamodb", region_name="us-east-1")))
+                results.append(scenario(boto3.client("dynamodb", region_name="us-east-1", config=config)))
             finally:
                 uninstall_patches()
     return results

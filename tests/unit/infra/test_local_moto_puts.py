@@ -3,6 +3,8 @@ records as moto's own checks, and without moto's per-item walks for plain items.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import boto3
 import pytest
 from botocore.config import Config
@@ -11,7 +13,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from infra import local_moto_puts
-from tests.unit.infra.conftest import freeze_moto_records, outcome, table_state
+from tests.unit.infra import conftest
+from tests.unit.infra.conftest import outcome, table_state
 
 NAMES = ["x", "n", "N", "S", "NULL", "M", "gsi1pk"]
 NUMBERS = ["1", "00", "-1", "1.5", " 1", "", "1e500", "x", "\u0661\u0662", "9" * 38, "9" * 39, "1" * 130]
@@ -113,25 +116,15 @@ def put_everywhere(client, batch: list[dict]) -> list:
 
 
 def unpatched_and_patched(scenario, monkeypatch) -> list:
-    """``scenario(client)`` on unpatched moto, then with every local patch; the client sends values
-    as given (no client-side validation), as a careless caller would."""
-    from infra.local_moto import install_patches, uninstall_patches
+    """``scenario(client)`` on a fresh table ``t`` of unpatched moto, then of patched moto
+    (``conftest.unpatched_and_patched``); the client sends values as given (no client-side
+    validation), as a careless caller would."""
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    freeze_moto_records(monkeypatch)
-    results = []
-    for patched in (False, True):
-        with mock_aws():
-            if patched:
-                install_patches()
-            try:
-                client = boto3.client("dynamodb", region_name="us-east-1", config=Config(parameter_validation=False))
-                create_table(client)
-                results.append(scenario(client))
-            finally:
-                uninstall_patches()
-    return results
+    def on_a_new_table(client):
+        create_table(client)
+        return scenario(client)
+
+    return conftest.unpatched_and_patched(on_a_new_table, monkeypatch, Config(parameter_validation=False))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -187,6 +180,21 @@ def test_each_clause_of_the_proof_agrees_with_moto(case, monkeypatch):
     assert patched == unpatched
 
 
+@contextmanager
+def only_the_put_patch(monkeypatch):
+    """A client of a fresh moto with this module's patch alone, and its table ``t``."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        local_moto_puts.install()
+        try:
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            create_table(client)
+            yield client
+        finally:
+            local_moto_puts.uninstall()
+
+
 def test_plain_items_are_put_without_moto_s_per_item_walks(monkeypatch):
     from moto.dynamodb.models.table import Table
 
@@ -203,33 +211,17 @@ def test_plain_items_are_put_without_moto_s_per_item_walks(monkeypatch):
 
     monkeypatch.setattr(Table, "_validate_item_types", counted_validate)
     monkeypatch.setattr(Table, "hash_key_names", property(counted_names))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        local_moto_puts.install()
-        try:
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_table(client)
-            client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": membership(n)}} for n in range(25)]})
-            assert calls == {"item types": 0, "key names": 1}  # the table's key names read once, no item walked
-            bad = {**membership(99), "n": {"N": "1.5"}, "S": {"S": "x"}}
-            client.put_item(TableName="t", Item=bad)  # not plain: moto's own walk judges it
-            assert calls["item types"] == 2  # the two odd attributes, one by one
-            assert client.scan(TableName="t")["Count"] == 26
-        finally:
-            local_moto_puts.uninstall()
+    with only_the_put_patch(monkeypatch) as client:
+        client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": membership(n)}} for n in range(25)]})
+        assert calls == {"item types": 0, "key names": 1}  # the table's key names read once, no item walked
+        bad = {**membership(99), "n": {"N": "1.5"}, "S": {"S": "x"}}
+        client.put_item(TableName="t", Item=bad)  # not plain: moto's own walk judges it
+        assert calls["item types"] == 2  # the two odd attributes, one by one
+        assert client.scan(TableName="t")["Count"] == 26
 
 
 @pytest.mark.parametrize("item", [membership(1), {**membership(1), "gsi1sk": {"S": ""}}, {"pk": {"S": "a"}}])
 def test_a_proof_is_forgotten_when_its_request_ends(item, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        local_moto_puts.install()
-        try:
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_table(client)
-            outcome(client.put_item, TableName="t", Item=item)
-            assert local_moto_puts._PROVEN.pairs is None
-        finally:
-            local_moto_puts.uninstall()
+    with only_the_put_patch(monkeypatch) as client:
+        outcome(client.put_item, TableName="t", Item=item)
+        assert local_moto_puts._PROVEN.pairs is None
