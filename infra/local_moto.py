@@ -90,6 +90,7 @@ def _patch_modules() -> list[Any]:
         local_moto_puts,
         local_moto_queries,
         local_moto_requests,
+        local_moto_results,
         local_moto_sizes,
         local_moto_streams,
         local_moto_transactions,
@@ -105,6 +106,7 @@ def _patch_modules() -> list[Any]:
         local_moto_batches,  # a BatchWriteItem's puts compared by key, not dumped to JSON
         local_moto_streams,  # stream records: images built in one walk, dumped as JSON
         local_moto_answers,  # read answers dumped as JSON, likewise
+        local_moto_results,  # answers' moto values made plain by a direct walk, not moto's generic one
         local_moto_requests,  # item requests read with json.loads, not walked along their shapes
         local_moto_updates,  # plain SET updates assigned directly, not through the expression walk
     ]
