@@ -23,6 +23,12 @@ item) is reported too, which a loaded machine disturbs less than the sum. Each r
 tenant; the first repeat warms up and is not reported. Prints JSON: per kind the median moto CPU in ms per item, and all
 repeats. ``PYTHONPATH`` decides which ``infra`` (which patches) the server runs: point it at an older
 worktree to measure old code with this script.
+
+``python -m bench.moto_items --snapshot [CONTACTS] [REPEATS]`` measures the first snapshot's read alone:
+CONTACTS demo-like contacts (``infra.demo.generate``'s rows as the importer stores them, about 1 KB
+each; 20,000 by default) written to one tenant by BatchWriteItem, then read whole by a paged Query
+without a ``Limit`` (1 MB pages, as the snapshot reads them), REPEATS times after a warm-up; moto's
+CPU seconds per full read and per item, with the same two ways of counting CPU.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -252,8 +260,12 @@ def run_kinds(
     return results
 
 
-def measure(scale: int = 200, repeats: int = 3, in_process: bool = False) -> dict[str, Any]:
+@contextmanager
+def _local_moto(in_process: bool) -> Iterator[tuple[Any, dict[str, str], int | None, _Requests | None]]:
+    """The local stack's moto server with the template's tables: (client, table names, the moto child's
+    pid or None in process, the per-request timer in process or None); stopped on leaving."""
     import boto3
+    from botocore.config import Config
 
     from infra import local_botocore
     from infra.local_moto import LocalMotoServer
@@ -272,13 +284,16 @@ def measure(scale: int = 200, repeats: int = 3, in_process: bool = False) -> dic
         session = boto3.Session(region_name=os.environ["AWS_DEFAULT_REGION"])
         env = create_resources(session, load_template(), endpoint_url=endpoint, region=session.region_name).env()
         tables = {"contacts": env["CONTACTS_TABLE"], "main": env["MAIN_TABLE"], "memberships": env["MEMBERSHIPS_TABLE"]}
-        from botocore.config import Config
-
         ddb = session.client("dynamodb", endpoint_url=endpoint, config=Config(max_pool_connections=16))
         pid = None if timed is not None else moto._process.pid  # noqa: SLF001 - the child whose CPU is measured
-        runs = [run_kinds(ddb, tables, scale, pid, timed) for _ in range(repeats + 1)][1:]
+        yield ddb, tables, pid, timed
     finally:
         moto.stop()
+
+
+def measure(scale: int = 200, repeats: int = 3, in_process: bool = False) -> dict[str, Any]:
+    with _local_moto(in_process) as (ddb, tables, pid, timed):
+        runs = [run_kinds(ddb, tables, scale, pid, timed) for _ in range(repeats + 1)][1:]
     per_item = {
         kind: round(statistics.median(1000 * run[kind]["moto_cpu_s"] / run[kind]["items"] for run in runs), 4)
         for kind in runs[0]
@@ -296,6 +311,82 @@ def measure(scale: int = 200, repeats: int = 3, in_process: bool = False) -> dic
             for kind in runs[0]
         }
     return answer
+
+
+_NUMBERS = frozenset({"age", "score", "sent_count", "clicks_count"})
+
+
+def demo_contact(tenant: str, row: dict[str, str], stamp: str) -> dict[str, Any]:
+    """A row of ``infra.demo.generate`` as a contact item (non-empty columns in ``fields``: numbers as
+    numbers, ``subscribed`` a boolean, ``tags`` a list), about 1 KB like the demo's contacts."""
+    fields: dict[str, Any] = {}
+    for column, value in row.items():
+        if not value or column in ("contact_id", "created_at"):
+            continue
+        if column in _NUMBERS:
+            fields[column] = {"N": value}
+        elif column == "subscribed":
+            fields[column] = {"BOOL": value == "true"}
+        elif column == "tags":
+            fields[column] = {"L": [{"S": tag} for tag in value.split(";")]}
+        else:
+            fields[column] = {"S": value}
+    item = contact(tenant, row["contact_id"], 0, stamp)
+    item["fields"] = {"M": fields}
+    item["created_at"] = {"S": row["created_at"]}
+    return item
+
+
+def measure_snapshot(contacts: int = 20_000, repeats: int = 3, in_process: bool = False) -> dict[str, Any]:
+    """moto's CPU for the first snapshot's read of a tenant of ``contacts`` demo-like contacts: a paged
+    Query of the whole partition in 1 MB pages (see module)."""
+    from infra.demo import generate
+
+    tenant, stamp = f"bench-{uuid.uuid4().hex[:8]}", "2026-12-07T01:02:03.456Z"
+    rows, _ = generate(contacts)
+    with _local_moto(in_process) as (ddb, tables, pid, timed):
+        contacts_t = tables["contacts"]
+        items = [demo_contact(tenant, row, stamp) for row in rows]
+
+        def put(chunk: list[dict[str, Any]]) -> None:
+            answer = ddb.batch_write_item(RequestItems={contacts_t: [{"PutRequest": {"Item": i}} for i in chunk]})
+            assert not answer["UnprocessedItems"], answer
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(put, _chunks(items, 25)))
+        runs = []
+        for _ in range(repeats + 1):
+            count, pages, start = 0, 0, None
+            started_cpu, started = cpu_seconds(pid) if pid else 0.0, time.monotonic()
+            if timed is not None:
+                timed.kind = "snapshot"
+            while True:
+                page = ddb.query(
+                    TableName=contacts_t,
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": tenant}},
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+                count, pages, start = count + len(page["Items"]), pages + 1, page.get("LastEvaluatedKey")
+                if not start:
+                    break
+            wall = time.monotonic() - started
+            if timed is not None:
+                timed.kind = None
+                cpu = sum(timed.seconds.pop("snapshot", []))
+            else:
+                cpu = cpu_seconds(pid) - started_cpu
+            assert count == len(items), (count, len(items))
+            runs.append({"moto_cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "items": count, "pages": pages})
+    runs = runs[1:]
+    return {
+        "contacts": len(items),
+        "bytes_per_contact": round(sum(len(json.dumps(i)) for i in items) / len(items)),
+        "moto_cpu_s": statistics.median(run["moto_cpu_s"] for run in runs),
+        "moto_cpu_ms_per_item": round(1000 * statistics.median(run["moto_cpu_s"] for run in runs) / len(items), 4),
+        "runs": runs,
+        "load": os.getloadavg(),
+    }
 
 
 class _InProcess:
@@ -324,5 +415,6 @@ class _InProcess:
 
 if __name__ == "__main__":
     in_process = "--in-process" in sys.argv
-    arguments = [int(a) for a in sys.argv[1:] if a != "--in-process"][:2]
-    print(json.dumps(measure(*arguments, in_process=in_process), indent=1))
+    arguments = [int(a) for a in sys.argv[1:] if not a.startswith("--")][:2]
+    run = measure_snapshot if "--snapshot" in sys.argv else measure
+    print(json.dumps(run(*arguments, in_process=in_process), indent=1))

@@ -51,7 +51,11 @@ class LocalMotoServer:
         root = str(Path(__file__).resolve().parent.parent)
         paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
         self._process = subprocess.Popen(
-            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
         )
         assert self._process.stdout is not None
@@ -86,6 +90,8 @@ def _patch_modules() -> list[Any]:
         local_moto_puts,
         local_moto_queries,
         local_moto_requests,
+        local_moto_results,
+        local_moto_sizes,
         local_moto_streams,
         local_moto_transactions,
         local_moto_updates,
@@ -94,11 +100,13 @@ def _patch_modules() -> list[Any]:
     return [
         local_moto_transactions,  # transactions back up their own items as they write them, not whole tables
         local_moto_queries,  # a Query reads its partition, not the whole table, and copies no page
+        local_moto_sizes,  # a Query's or Scan's items measured once each (after queries: it binds query's signature)
         local_moto_puts,  # a put's key, type and key-size checks in one tight pass each (before items wraps put_item)
         local_moto_items,  # an item's size is checked once, not once per attribute; its values built directly
         local_moto_batches,  # a BatchWriteItem's puts compared by key, not dumped to JSON
         local_moto_streams,  # stream records: images built in one walk, dumped as JSON
         local_moto_answers,  # read answers dumped as JSON, likewise
+        local_moto_results,  # answers' moto values made plain by a direct walk, not moto's generic one
         local_moto_requests,  # item requests read with json.loads, not walked along their shapes
         local_moto_updates,  # plain SET updates assigned directly, not through the expression walk
     ]

@@ -53,8 +53,12 @@ QUERIES = [
         "ExpressionAttributeValues": {":p": {"S": "p0"}, ":n": {"N": "50"}},
     },
     {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "absent"}}},
-    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p2"}}, "Limit": 9,
-     "ScanIndexForward": False},
+    {
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": "p2"}},
+        "Limit": 9,
+        "ScanIndexForward": False,
+    },
     {
         "KeyConditionExpression": "pk = :p AND sk > :a",
         "ExpressionAttributeValues": {":p": {"S": "p1"}, ":a": {"S": "s030"}},
@@ -150,3 +154,29 @@ def test_a_query_copies_none_of_its_items_and_leaves_the_stored_ones_as_they_wer
         uninstall()
     assert copies == []
     assert again == pages  # projections and filters built their own items
+
+
+def test_a_partition_of_text_sort_keys_is_ordered_without_motos_cast_value(credentials, monkeypatch):
+    """``cast_value`` asks five type questions per key; a text or binary key's value is read directly,
+    in the same order (numbers keep ``cast_value``: ``"10" < "9"`` as text)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from infra.local_moto_queries import _after_start
+
+    class Table:
+        range_key_attr = "sk"
+
+    class Stored:
+        def __init__(self, kind, value):
+            self.range_key = DynamoType({kind: value})
+
+    texts = [Stored("S", f"s{n:03d}") for n in random.Random(3).sample(range(200), 200)]
+    numbers = [Stored("N", str(n)) for n in (10, 9, 100, -1)]
+    cast = []
+    moto_cast = DynamoType.cast_value
+
+    monkeypatch.setattr(DynamoType, "cast_value", property(lambda self: cast.append(self) or moto_cast.fget(self)))
+    ordered = _after_start(Table(), texts, None, None, True)
+    assert cast == []
+    assert [s.range_key.value for s in ordered] == sorted(s.range_key.value for s in texts)
+    assert [s.range_key.value for s in _after_start(Table(), numbers, None, None, True)] == ["-1", "9", "10", "100"]
