@@ -16,14 +16,33 @@ def moto_dynamodb(monkeypatch):
         yield boto3.client("dynamodb", region_name="us-east-1")
 
 
-def create_pk_sk_table(client, name: str = "t", *, stream: bool = False) -> dict:
+def create_pk_sk_table(
+    client, name: str = "t", *, stream: bool = False, index: tuple[str, str, str] | None = None
+) -> dict:
     """A pay-per-request table keyed by string ``pk`` and ``sk`` (with a new-and-old-images stream when
-    asked): the table most patch tests compare patched and unpatched moto on. Its description."""
-    extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}} if stream else {}
+    asked, and ``index`` = (name, hash key, range key) a global index of string keys projecting every
+    attribute): the table most patch tests compare patched and unpatched moto on. Its description."""
+    extra: dict = {}
+    if stream:
+        extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    keys = ["pk", "sk"]
+    if index is not None:
+        index_name, index_hash, index_range = index
+        keys += [index_hash, index_range]
+        extra["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index_name,
+                "KeySchema": [
+                    {"AttributeName": index_hash, "KeyType": "HASH"},
+                    {"AttributeName": index_range, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
     return client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in keys],
         BillingMode="PAY_PER_REQUEST",
         **extra,
     )["TableDescription"]

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from infra import local_moto_puts
 from tests.unit.infra import conftest
-from tests.unit.infra.conftest import outcome, table_state
+from tests.unit.infra.conftest import create_pk_sk_table, outcome, table_state
 
 NAMES = ["x", "n", "N", "S", "NULL", "M", "gsi1pk"]
 NUMBERS = ["1", "00", "-1", "1.5", " 1", "", "1e500", "x", "\u0661\u0662", "9" * 38, "9" * 39, "1" * 130]
@@ -64,23 +64,7 @@ items = st.builds(
 
 
 def create_table(client) -> None:
-    client.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_g",
-                "Projection": {"ProjectionType": "ALL"},
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    create_pk_sk_table(client, stream=True, index=("by_g", "gsi1pk", "gsi1sk"))
 
 
 def attempt(call, **kwargs):

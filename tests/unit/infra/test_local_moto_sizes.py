@@ -8,27 +8,11 @@ import random
 import pytest
 
 from infra.local_moto_sizes import install, make_item_size, uninstall
-from tests.unit.infra.conftest import outcome, unpatched_and_patched
+from tests.unit.infra.conftest import create_pk_sk_table, outcome, unpatched_and_patched
 
 
 def _contacts_table(client) -> None:
-    client.create_table(
-        TableName="contacts",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gpk", "gsk")],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "changed",
-                "KeySchema": [
-                    {"AttributeName": "gpk", "KeyType": "HASH"},
-                    {"AttributeName": "gsk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_sk_table(client, "contacts", stream=True, index=("changed", "gpk", "gsk"))
 
 
 def _contact(rng: random.Random, tenant: str, n: int) -> dict:
