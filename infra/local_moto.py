@@ -87,6 +87,7 @@ def _patch_modules() -> list[Any]:
         local_moto_answers,
         local_moto_batches,
         local_moto_items,
+        local_moto_locks,
         local_moto_puts,
         local_moto_queries,
         local_moto_requests,
@@ -109,6 +110,7 @@ def _patch_modules() -> list[Any]:
         local_moto_results,  # answers' moto values made plain by a direct walk, not moto's generic one
         local_moto_requests,  # item requests read with json.loads, not walked along their shapes
         local_moto_updates,  # plain SET updates assigned directly, not through the expression walk
+        local_moto_locks,  # one DynamoDB request at a time, atomic to the others (last: the outermost wrapper)
     ]
 
 

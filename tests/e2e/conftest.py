@@ -37,6 +37,19 @@ class RunningStack:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def tracebacks(self) -> str:
+        """Every traceback in the stack's log with the line that logged it: what a failed test needs
+        to show, however long the log grew after it (a tail can miss it)."""
+        lines, kept, inside = self.log().splitlines(), [], False
+        for number, line in enumerate(lines):
+            if line.startswith("Traceback (most recent call last)"):
+                inside = True
+                kept += ["", lines[number - 1] if number else ""]
+            if inside:
+                kept.append(line)
+                inside = line.startswith((" ", "Traceback", "During handling", "The above")) or not line.strip()
+        return "\n".join(kept)
+
     def stop(self, timeout: float = 20) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -16,5 +16,5 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(local_sta
     key, names = fuzz_tenant(local_stack.url)
     run = run_schemathesis(local_stack.url, key, names, seed=7, max_examples=3, phases="examples,fuzzing,stateful",
                            judge_mismatch=False)
-    assert run.passed, run.output[-6000:] + "\n" + local_stack.log()[-4000:]
+    assert run.passed, run.output[-6000:] + "\n" + local_stack.tracebacks()[-8000:]
     assert run.figure(r"Tested:\s+(\d+)") == run.figure(r"Selected:\s+(\d+)/")
