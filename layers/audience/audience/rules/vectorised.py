@@ -1474,8 +1474,9 @@ def _sorted_unique(ids: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> pa
 def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
     """Each id's position in the sorted distinct `index` (null when absent).
 
-    Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
-    snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
+    Only the index's slice between the batch's smallest and largest id is looked up, so batches of a
+    snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant:
+    by binary search over integers when the ids allow it (`_same_width_positions`), else hashed."""
     start, stop = 0, len(index)
     if len(ids) and len(index):
         low, high = _bounds(ids)
@@ -1483,8 +1484,81 @@ def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
             return pa.nulls(len(ids), pa.int32())
         start = _search(index, low, right=False)
         stop = _search(index, high, right=True)
+        local = _same_width_positions(index.slice(start, stop - start), ids, start, low, high)
+        if local is not None:
+            return local
     local = pc.index_in(ids, value_set=index.slice(start, stop - start))
     return pc.add(local, pa.scalar(start, local.type)) if start else local
+
+
+_NUMBERED_FROM = 4_096  # ids: below this, Arrow's hash lookup costs less than the numbering
+
+
+def _same_width_positions(ordered: pa.Array, ids: pa.Array, start: int, low: str, high: str) -> pa.Array | None:
+    """`_positions` (offset by ``start``) by binary search over integers instead of hashing every id;
+    ``ordered``: the index's slice between the batch's smallest id ``low`` and largest ``high``. None
+    when the shortcut does not apply.
+
+    It applies when every id of the batch and of ``ordered`` has the same byte length and ``low`` and
+    ``high`` differ only in their last 8 bytes: every string between them bytewise starts with their
+    common prefix, and equally long strings with one prefix sort bytewise as their remaining bytes
+    read as a big-endian integer. Sequential ids of one width (``c000123456``, numeric ids) are so
+    within a snapshot's batch; random ids (UUIDs) are not, and are hashed as before. Ids rising
+    strictly (a snapshot's batches) are found by searching the slice's numbers among theirs (the
+    slice is the shorter), others by searching each id among the slice's."""
+    count, size = len(ids), len(ordered)
+    if count < _NUMBERED_FROM or ids.null_count or not pa.types.is_string(ids.type) \
+            or not pa.types.is_string(ordered.type):
+        return None
+    width = _common_width(ids)
+    if not width or (size and width != _common_width(ordered)):
+        return None
+    low_bytes, high_bytes = low.encode(), high.encode()
+    shared = 0
+    while shared < width and low_bytes[shared] == high_bytes[shared]:
+        shared += 1
+    if width - shared > _WORD_BYTES:
+        return None
+    found = _tail_numbers(ids, width, shared)
+    valid = np.zeros(count, np.bool_)
+    positions = np.zeros(count, np.int32)
+    if size:
+        wanted = _tail_numbers(ordered, width, shared)
+        if bool(np.all(found[1:] > found[:-1])):  # rising ids: each of the slice's among them
+            at = np.searchsorted(found, wanted)
+            np.minimum(at, count - 1, out=at)
+            hit = found[at] == wanted
+            valid[at[hit]] = True
+            positions[at[hit]] = np.flatnonzero(hit) + start
+        else:
+            at = np.searchsorted(wanted, found)
+            np.minimum(at, size - 1, out=at)
+            valid = wanted[at] == found
+            positions = (at + start).astype(np.int32)
+    missing = count - int(np.count_nonzero(valid))
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if missing else None
+    return pa.Array.from_buffers(pa.int32(), count, [validity, pa.py_buffer(positions)], null_count=missing)
+
+
+_WORD_BYTES = 8
+
+
+def _common_width(values: pa.Array) -> int | None:
+    """The byte length every value of a string array has, None when they differ."""
+    bounds = np.frombuffer(values.buffers()[1], np.int32, count=len(values) + 1, offset=values.offset * 4)
+    width = int(bounds[1] - bounds[0])
+    return width if int(bounds[-1] - bounds[0]) == width * len(values) and \
+        bool(np.all(np.diff(bounds) == width)) else None
+
+
+def _tail_numbers(values: pa.Array, width: int, shared: int) -> np.ndarray:
+    """Each value's bytes after its first ``shared`` (at most 8 of them) as a big-endian integer (uint64)."""
+    bounds = np.frombuffer(values.buffers()[1], np.int32, count=2, offset=values.offset * 4)
+    rows = np.frombuffer(values.buffers()[2], np.uint8, count=len(values) * width,
+                         offset=int(bounds[0])).reshape(len(values), width)
+    padded = np.zeros((len(values), _WORD_BYTES), np.uint8)
+    padded[:, _WORD_BYTES - (width - shared):] = rows[:, shared:]
+    return padded.view(">u8").ravel().astype(np.uint64)
 
 
 def _bounds(ids: pa.Array) -> tuple[str | None, str | None]:
