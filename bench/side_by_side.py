@@ -39,12 +39,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# One batch per row group of the generated files (`datagen.ROW_GROUP`), as the service's snapshot
-# reader yields one batch per row group (`snapshots.BATCH_ROWS` both). A batch size that is not a
-# multiple of the row groups' (131,072 against 125,000 before) makes Parquet's reader cut every other
-# batch short (125,000, 6,072, 118,928, 12,144 ... rows): twice the batches, and each batch's masks
-# cost a fixed ~7 ms of kernel calls and Python per 50 segments whatever its rows.
-BATCH_SIZE = 125_000
+BATCH_SIZE = 131_072
 KINDS = ("floor", "engine", "engine_1t", "duckdb", "duckdb_ids", "polars")
 PEERS_WITH_IDS = ("duckdb_ids", "polars")
 

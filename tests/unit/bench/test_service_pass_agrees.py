@@ -51,13 +51,3 @@ def test_the_benchmarks_service_pass_takes_exactly_the_engines_members_in_state_
         assert len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py(), sid  # state order: sorted
     assert isinstance(next(iter(found.values())), pa.Array)
     assert {"prepare_s", "masks_cpu_s", "key_sets_s", "pass_cpu_s", "state_ids_s", "state_ids_cpu_s"} <= set(stages)
-
-
-def test_the_benchmark_reads_one_batch_per_row_group_of_the_generated_files(tmp_path):
-    # The service's snapshot reader yields one batch per row group; a batch size that is not the
-    # generated row groups' made Parquet's reader cut every other batch short (twice the batches,
-    # each with its fixed cost of evaluating every segment).
-    assert side_by_side.BATCH_SIZE == datagen.ROW_GROUP
-    data = datagen.generate(2 * datagen.ROW_GROUP + 10, tmp_path, events_per_contact=0.0, keyed=True)
-    _, batches = side_by_side._reads(str(data.contacts), str(data.events), ["contact_id"], side_by_side.BATCH_SIZE, {})
-    assert [batch.num_rows for batch in batches] == [datagen.ROW_GROUP, datagen.ROW_GROUP, 10]
