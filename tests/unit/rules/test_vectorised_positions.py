@@ -65,3 +65,9 @@ def test_ids_differing_in_more_than_their_last_8_bytes_are_hashed(small_batches)
     ids = pa.array(sorted(f"{n:016x}" for n in (1, 5, 2**60, 2**63)), pa.string())
     assert v._same_width_positions(index, ids, 0, ids[0].as_py(), ids[len(ids) - 1].as_py()) is None
     assert v._positions(index, ids).to_pylist() == _hashed(index, ids)
+
+
+def test_chunked_ids_are_still_looked_up(small_batches):
+    index = pa.array([f"c{n:09d}" for n in range(0, 100, 2)], pa.string())
+    ids = pa.chunked_array([[f"c{n:09d}" for n in range(10, 20)], [f"c{n:09d}" for n in range(20, 30)]])
+    assert v._positions(index, ids).to_pylist() == _hashed(index, ids)

@@ -1507,9 +1507,9 @@ def _same_width_positions(ordered: pa.Array, ids: pa.Array, start: int, low: str
     strictly (a snapshot's batches) are found by searching the slice's numbers among theirs (the
     slice is the shorter), others by searching each id among the slice's."""
     count, size = len(ids), len(ordered)
-    if count < _NUMBERED_FROM or ids.null_count or not pa.types.is_string(ids.type) \
-            or not pa.types.is_string(ordered.type):
-        return None
+    if count < _NUMBERED_FROM or not isinstance(ids, pa.Array) or not isinstance(ordered, pa.Array) \
+            or ids.null_count or not pa.types.is_string(ids.type) or not pa.types.is_string(ordered.type):
+        return None  # chunked ids (one buffer per chunk) are hashed
     width = _common_width(ids)
     if not width or (size and width != _common_width(ordered)):
         return None
