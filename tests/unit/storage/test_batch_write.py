@@ -133,3 +133,32 @@ def test_items_are_taken_only_a_few_batches_ahead_of_the_writers():
     assert held <= (batch.WORKERS * 3 + 1) * batch.BATCH_SIZE  # in flight, and two batches a writer ahead
     written = sorted(int(p["pk"]["S"]) for put_items, _ in connection.requests for p in put_items)
     assert written == list(range(2_000))
+
+
+def test_a_batch_that_waits_does_not_stop_the_others():
+    """While one request waits (DynamoDB left items unprocessed and its retry backs off), the other
+    writers keep taking and sending batches: only batches in flight count against the few taken ahead."""
+    connection = FakeConnection()
+    stuck = threading.Event()
+    send = connection.batch_write_item
+
+    def first_waits(**request):
+        if request["RequestItems"]["t"][0]["PutRequest"]["Item"]["pk"]["S"] == "0":
+            assert stuck.wait(10)
+        return send(**request)
+
+    connection.batch_write_item = first_waits
+    items = [{"pk": {"S": str(n)}} for n in range(2_000)]
+    done = threading.Thread(target=batch.write, args=(model_with(connection),), kwargs={"puts": items})
+    done.start()
+    try:
+        for _ in range(200):
+            if len(connection.requests) == 2_000 // batch.BATCH_SIZE - 1:
+                break
+            threading.Event().wait(0.05)
+        others = len(connection.requests)
+    finally:
+        stuck.set()
+        done.join(10)
+    assert others == 2_000 // batch.BATCH_SIZE - 1
+    assert len(connection.requests) == 2_000 // batch.BATCH_SIZE

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import chain, islice
 from typing import Any
 
@@ -60,13 +59,15 @@ def _send_all(connection: Any, table: str, batches: Iterable[list[dict[str, Any]
     batches ahead of the writers, an item lives for the time of a few requests."""
     written = 0
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        waiting: deque[Future[None]] = deque()
+        waiting: set[Future[None]] = set()
         for chunk in batches:
-            if len(waiting) >= WORKERS * AHEAD:
-                waiting.popleft().result()  # roughly the first to finish: requests take about as long
-            waiting.append(pool.submit(_write_chunk, connection, table, chunk))
+            while len(waiting) >= WORKERS * AHEAD:  # any batch done (one retrying with backoff holds no other)
+                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+            waiting.add(pool.submit(_write_chunk, connection, table, chunk))
             written += len(chunk)
-        for future in waiting:
+        for future in wait(waiting).done:
             future.result()
     return written
 
