@@ -83,3 +83,82 @@ def test_a_request_is_the_chunk_as_built_and_only_the_unprocessed_items_are_sent
     assert sent_items == items
     assert all(a is b for a, b in zip(sent_items, items, strict=True))
     assert retry == {"RequestItems": {"t": first["RequestItems"]["t"][-3:]}}
+
+
+class BlockedConnection(FakeConnection):
+    """Every request waits until ``release`` is set: the table is slower than the items come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.in_flight = 0
+
+    def batch_write_item(self, **request):
+        with self.lock:
+            self.in_flight += 1
+        assert self.release.wait(10), "the test never released the writers"
+        return super().batch_write_item(**request)
+
+
+def test_items_are_taken_only_a_few_batches_ahead_of_the_writers():
+    """A run hands a segment's tens of thousands of memberships over as a generator: while the table
+    is busy, the writer takes (builds) only a few batches per writer thread beyond those in flight,
+    instead of every item at once (all alive until written: memory, and the garbage collector's full
+    walks of the heap). Every item is still written once."""
+    connection = BlockedConnection()
+    taken = 0
+
+    class Items:  # sized, as a list is, but built as it is read
+        def __len__(self):
+            return 2_000
+
+        def __iter__(self):
+            nonlocal taken
+            for n in range(2_000):
+                taken += 1
+                yield {"pk": {"S": str(n)}}
+
+    done = threading.Thread(target=batch.write, args=(model_with(connection),), kwargs={"puts": Items()})
+    done.start()
+    try:
+        for _ in range(100):  # until every writer is blocked in a request and the taking has stopped
+            before = taken
+            threading.Event().wait(0.05)
+            if connection.in_flight >= batch.WORKERS and taken == before:
+                break
+        held = taken
+    finally:
+        connection.release.set()
+        done.join(10)
+    assert held <= (batch.WORKERS * 3 + 1) * batch.BATCH_SIZE  # in flight, and two batches a writer ahead
+    written = sorted(int(p["pk"]["S"]) for put_items, _ in connection.requests for p in put_items)
+    assert written == list(range(2_000))
+
+
+def test_a_batch_that_waits_does_not_stop_the_others():
+    """While one request waits (DynamoDB left items unprocessed and its retry backs off), the other
+    writers keep taking and sending batches: only batches in flight count against the few taken ahead."""
+    connection = FakeConnection()
+    stuck = threading.Event()
+    send = connection.batch_write_item
+
+    def first_waits(**request):
+        if request["RequestItems"]["t"][0]["PutRequest"]["Item"]["pk"]["S"] == "0":
+            assert stuck.wait(10)
+        return send(**request)
+
+    connection.batch_write_item = first_waits
+    items = [{"pk": {"S": str(n)}} for n in range(2_000)]
+    done = threading.Thread(target=batch.write, args=(model_with(connection),), kwargs={"puts": items})
+    done.start()
+    try:
+        for _ in range(200):
+            if len(connection.requests) == 2_000 // batch.BATCH_SIZE - 1:
+                break
+            threading.Event().wait(0.05)
+        others = len(connection.requests)
+    finally:
+        stuck.set()
+        done.join(10)
+    assert others == 2_000 // batch.BATCH_SIZE - 1
+    assert len(connection.requests) == 2_000 // batch.BATCH_SIZE

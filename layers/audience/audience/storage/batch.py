@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import chain, islice
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,33 +23,53 @@ BATCH_SIZE = 25
 BATCH_GET_SIZE = 100  # DynamoDB's limit of keys per BatchGetItem
 MAX_ATTEMPTS = 8
 WORKERS = 8
+AHEAD = 2  # batches built per writer thread beyond those in flight (``_send_all``)
 
 
-def write(model: Any, puts: list[Any] = (), delete_keys: list[dict[str, Any]] = ()) -> int:
+def write(model: Any, puts: Iterable[Any] = (), delete_keys: Iterable[dict[str, Any]] = ()) -> int:
     """Put the model instances (or their serialised attribute maps) in ``puts`` and delete the
-    ``delete_keys`` ({"pk", "sk"} strings).
+    ``delete_keys`` ({"pk", "sk"} strings); either may be a generator.
 
     Returns the number of requests written. Raises PutError if some items stay unprocessed after
-    every retry (nothing is silently dropped). Items are serialised a batch at a time while the
-    batches before are being written, not all before the first write.
+    every retry (nothing is silently dropped; a failed batch stops the batches not yet sent). Items are
+    taken from ``puts`` and serialised a batch at a time, at most ``AHEAD`` batches per writer ahead of
+    the batches being written (``_send_all``), not all before the first write.
     """
     connection = model._get_connection()
     table = model.Meta.table_name
-    total = len(puts) + len(delete_keys)
-    if total <= 2 * BATCH_SIZE:
-        for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE):
+    batches = chunks(_requests(puts, delete_keys), BATCH_SIZE)
+    head = list(islice(batches, 3))
+    if len(head) <= 2:  # at most 2 * BATCH_SIZE requests: no pool
+        for chunk in head:
             _write_chunk(connection, table, chunk)
-        return total
+        return sum(map(len, head))
     # I/O-bound: a few calls in flight at once, on one botocore client (thread-safe once built)
     _build_client(connection)
-    with ThreadPoolExecutor(max_workers=min(WORKERS, -(-total // BATCH_SIZE))) as pool:
-        sent = [
-            pool.submit(_write_chunk, connection, table, chunk)
-            for chunk in chunks(_requests(puts, delete_keys), BATCH_SIZE)
-        ]
-        for future in sent:
+    return _send_all(connection, table, chain(head, batches))
+
+
+def _send_all(connection: Any, table: str, batches: Iterable[list[dict[str, Any]]]) -> int:
+    """Send the batches on ``WORKERS`` threads, taking (building) the next batch only when fewer than
+    ``WORKERS * AHEAD`` are waiting or in flight.
+
+    A run's first write of a segment hands over tens of thousands of memberships and history
+    entries; submitted all at once, every batch's items and future stayed alive in the pool's queue
+    for as long as the table took to write them (a 20,000-member slice with its entries: ~60 MB at
+    the peak, three segments at once). Taken a few batches ahead of the writers, an item lives for
+    the time of a few requests (~1 MB at the peak)."""
+    written = 0
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        waiting: set[Future[None]] = set()
+        for chunk in batches:
+            while len(waiting) >= WORKERS * AHEAD:  # any batch done (one retrying with backoff holds no other)
+                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+            waiting.add(pool.submit(_write_chunk, connection, table, chunk))
+            written += len(chunk)
+        for future in wait(waiting).done:
             future.result()
-    return total
+    return written
 
 
 def _build_client(connection: Any) -> None:
@@ -64,7 +85,7 @@ def _build_client(connection: Any) -> None:
         inner.client  # noqa: B018 - the property builds and keeps the client
 
 
-def _requests(puts: list[Any], delete_keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _requests(puts: Iterable[Any], delete_keys: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for item in puts:
         yield {"PutRequest": {"Item": item if isinstance(item, dict) else item.serialize()}}
     for key in delete_keys:

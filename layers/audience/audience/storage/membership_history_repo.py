@@ -117,6 +117,15 @@ def entries(
     the attribute maps ``HistoryEntryItem`` stores: a run writes one per membership it changes, and
     building a model per entry only to serialise it cost more than sending it. The segment, contact,
     change and moment are in the keys only (module docstring)."""
+    return list(iter_entries(tenant, segment_id, contact_ids, change, cause))
+
+
+def iter_entries(
+    tenant: str, segment_id: str, contact_ids: Iterable[str], change: Change, cause: Cause
+) -> Iterator[dict[str, Any]]:
+    """``entries``, built one at a time as the batch writer takes them (``batch.write``): a run's
+    tens of thousands of entries are not all held at once. The moment, retention and shared
+    attributes are settled here, when called, not when the first entry is taken."""
     at = cause.at or now_iso()
     expires = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=retention_days(tenant))
     shared: dict[str, Any] = {
@@ -129,7 +138,7 @@ def entries(
     if cause.rules_version is not None:
         shared["rules_version"] = {"N": json.dumps(cause.rules_version)}  # as NumberAttribute does
     pk = {"S": history_pk(tenant, segment_id)}
-    return [
+    return (
         {
             "pk": pk,
             "sk": {"S": f"{at}#{contact_id}#{change}"},
@@ -138,7 +147,7 @@ def entries(
             **shared,
         }
         for contact_id in contact_ids
-    ]
+    )
 
 
 def record(tenant: str, segment_id: str, contact_ids: Iterable[str], change: Change, cause: Cause) -> int:

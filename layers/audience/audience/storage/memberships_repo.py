@@ -13,6 +13,7 @@ carries is parsed, stored and answered on every write and read of it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 from audience.storage import batch, membership_history_repo
@@ -68,12 +69,15 @@ def add_many(
     """Put one membership per distinct id (re-adding refreshes ``added_at``); returns how many.
 
     ``history``: the ids are new members, and each gets a ``joined`` entry of that cause in the same
-    batched requests."""
+    batched requests.
+
+    The items are built as the batch writer takes them (a first run hands over tens of thousands of
+    ids: ``batch.write``), not all before the first request."""
     stamp = now_iso()
     ids = list(dict.fromkeys(contact_ids))
-    puts: list[Any] = [_item(tenant, segment_id, c, source, category, stamp, lean=True) for c in ids]
+    puts: Iterable[dict[str, Any]] = (_item(tenant, segment_id, c, source, category, stamp, lean=True) for c in ids)
     if history is not None:
-        puts += membership_history_repo.entries(tenant, segment_id, ids, "joined", history)
+        puts = chain(puts, membership_history_repo.iter_entries(tenant, segment_id, ids, "joined", history))
     batch.write(MembershipItem, puts=puts)
     return len(ids)
 
@@ -84,8 +88,8 @@ def remove_many(tenant: str, segment_id: str, contact_ids: Iterable[str], *, his
     ``history``: the ids are members, and each gets a ``left`` entry in the same batched requests."""
     pk = membership_pk(tenant, segment_id)
     ids = list(dict.fromkeys(contact_ids))
-    keys = [{"pk": pk, "sk": c} for c in ids]
-    puts = membership_history_repo.entries(tenant, segment_id, ids, "left", history) if history else []
+    keys = ({"pk": pk, "sk": c} for c in ids)
+    puts = membership_history_repo.iter_entries(tenant, segment_id, ids, "left", history) if history else ()
     batch.write(MembershipItem, puts=puts, delete_keys=keys)
     return len(ids)
 
