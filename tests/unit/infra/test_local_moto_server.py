@@ -4,6 +4,7 @@ connections, DynamoDB's requests without moto's dispatcher."""
 from __future__ import annotations
 
 import http.client
+import io
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -242,3 +243,95 @@ def test_head_answer_has_no_body_and_the_connection_serves_the_next_request(serv
 )
 def test_only_signed_dynamodb_json_requests_take_the_direct_route(method, path, headers, service):
     assert direct_service(method, path, headers) == service
+
+
+class EnvironsCompared(LocalRequestHandler):
+    """Records, for each direct request, its direct environ beside werkzeug's and moto's own."""
+
+    seen: list[tuple[Any, Any]] = []
+
+    def direct_environ(self, body: bytes) -> Any:
+        direct = super().direct_environ(body)
+        if direct is not None:
+            own = self.make_environ()
+            own["CONTENT_LENGTH"] = str(len(body))
+            EnvironsCompared.seen.append((dict(direct), own))
+        return direct
+
+
+def test_direct_environ_is_what_werkzeug_and_moto_build(serve):
+    EnvironsCompared.seen = []
+    server = serve(EnvironsCompared)
+    ddb, streams = server.client("dynamodb"), server.client("dynamodbstreams")
+    create_pk_sk_table(ddb, stream=True)
+    ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "b"}})
+    streams.list_streams()
+    assert len(EnvironsCompared.seen) == 3
+    for direct, own in EnvironsCompared.seen:
+        assert {k: v for k, v in direct.items() if k != "wsgi.input"} == {
+            k: v for k, v in own.items() if k != "wsgi.input"
+        }
+
+
+def _setup_of(request: Any, service: str) -> dict[str, Any]:
+    """The attributes moto's ``setup_class`` gives the service's handler for this request."""
+    from infra.local_moto_server import _handler_class
+
+    handler = _handler_class(service)()
+    handler.setup_class(request)
+    state = dict(vars(handler))
+    state["headers"] = dict(state["headers"])
+    state.pop("normalized_request")
+    return state
+
+
+@pytest.mark.parametrize(
+    ("service", "target", "body"),
+    [
+        ("dynamodb", "DynamoDB_20120810.UpdateItem", b'{"TableName": "t", "UpdateExpression": "SET #a = :b"}'),
+        ("dynamodb", "DynamoDB_20120810.Query", b'{"TableName": "t&x=1", "x": "a+b%41"}'),
+        ("dynamodb", "DynamoDB_20120810.GetItem", b""),
+        ("dynamodbstreams", "DynamoDBStreams_20120810.GetRecords", b'{"ShardIterator": "i", "Limit": 5}'),
+    ],
+)
+def test_direct_request_sets_up_moto_handler_as_moto_own_request(service, target, body, monkeypatch):
+    from infra.local_moto_server import _direct_request, _server_request
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    environ = {
+        "wsgi.url_scheme": "http",
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "RAW_URI": "/",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "4555",
+        "HTTP_HOST": "dynamodb.eu-west-3.amazonaws.com",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_X_AMZ_TARGET": target,
+        "HTTP_AUTHORIZATION": SIGNED.format("dynamodb"),
+    }
+    own = _server_request()({**environ, "wsgi.input": io.BytesIO(body)})
+    direct = _direct_request()({**environ, "wsgi.input": io.BytesIO(body)}, body)
+    assert direct.raw_url == own.raw_url
+    assert _setup_of(direct, service) == _setup_of(own, service)
+
+
+def test_dynamodb_requests_are_answered_without_werkzeug_environ_url_or_form(serve):
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    server = serve()
+    ddb = server.client("dynamodb")
+    create_pk_sk_table(ddb)
+    read = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MotoRequestHandler, "make_environ", lambda self: read.append("environ") or 1 / 0)
+        patch.setattr(WerkzeugRequest, "_load_form_data", lambda self: read.append("form") or 1 / 0)
+        patch.setattr(WerkzeugRequest, "url_root", property(lambda self: read.append("url") or 1 / 0))
+        ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "b"}})
+        answer = ddb.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "b"}})
+    assert answer["Item"]["sk"] == {"S": "b"}
+    assert read == []
