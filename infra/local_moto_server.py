@@ -35,15 +35,23 @@ request (path ``/``, no query, no header name with ``_``, no TLS), built in one 
 moto's, with the body it was read with, no form (werkzeug gives a JSON body none), and the URL that
 moto's own ``raw_url`` gives, computed once per host. A gzip-encoded or form-typed body keeps moto's
 request as before. The handler's ``setup_class`` and everything after it are moto's own.
+
+Every request's header block was parsed by the ``email`` package's feed parser (``http.client.
+parse_headers``): ~140 µs a botocore request, about a tenth of a single UpdateItem. A block of plain
+``Name: value`` lines (a name of printable characters without a colon, no continuation line) is split
+directly into the same ``HTTPMessage`` (``plain_headers``); any other block keeps the email parser.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
+import re
 import socket
 import sys
 from functools import cache, lru_cache
+from http import HTTPStatus
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
@@ -52,6 +60,43 @@ from werkzeug.exceptions import InternalServerError
 DIRECT_TARGETS = {"DynamoDB_20120810": "dynamodb", "DynamoDBStreams_20120810": "dynamodbstreams"}
 _NO_BODY_CODES = frozenset({204, 304})
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_PLAIN_HEADER = re.compile(rb"([\x21-\x39\x3b-\x7e]+):[ \t]*(.*?)\r?\n", re.DOTALL)
+_MAX_LINE, _MAX_HEADERS = 65536, 100  # http.client's limits (_MAXLINE, _MAXHEADERS)
+
+
+def plain_headers(lines: list[bytes]) -> http.client.HTTPMessage | None:
+    """The message ``http.client.parse_headers`` makes of these header lines (the block's last line
+    the empty one), when every other line is a plain ``Name: value`` line; else None. The email parser
+    keeps a plain line's name as it is and its value without the leading blanks and the line end."""
+    message = http.client.HTTPMessage()
+    for line in lines[:-1]:
+        match = _PLAIN_HEADER.fullmatch(line)
+        if match is None or b"\r" in match.group(2) or b"\n" in match.group(2):
+            return None
+        message[match.group(1).decode("iso-8859-1")] = match.group(2).decode("iso-8859-1")
+    message.set_payload("")
+    return message
+
+
+def read_headers(rfile: Any) -> http.client.HTTPMessage:
+    """``http.client.parse_headers(rfile)``: the same lines read with the same limits, split directly
+    when they are plain (``plain_headers``), else parsed by the email parser as there."""
+    lines = []
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    message = plain_headers(lines) if lines[-1] != b"" else None
+    if message is None:
+        import email.parser
+
+        message = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(lines).decode("iso-8859-1"))
+    return message
 
 
 def direct_service(method: str, path: str, headers: Any) -> str | None:
@@ -276,6 +321,73 @@ class LocalRequestHandler(MotoRequestHandler):
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {}
         environ["CONTENT_LENGTH"] = str(len(body))
         return environ
+
+    def parse_request(self) -> bool:
+        """http.server's ``parse_request`` (Python 3.11), its header block read by ``read_headers``."""
+        self.command = None
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if len(words) == 0:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                version_number = base_version_number.split(".")
+                if len(version_number) != 2:
+                    raise ValueError
+                if any(not component.isdigit() for component in version_number):
+                    raise ValueError("non digit in http version")
+                if any(len(component) > 10 for component in version_number):
+                    raise ValueError("unreasonable length http version")
+                version_number = int(version_number[0]), int(version_number[1])
+            except (ValueError, IndexError):
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
+                return False
+            if version_number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+            if version_number >= (2, 0):
+                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({base_version_number})")
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = read_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
+            return False
+        conntype = self.headers.get("Connection", "")
+        if conntype.lower() == "close":
+            self.close_connection = True
+        elif conntype.lower() == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "")
+        if (
+            expect.lower() == "100-continue"
+            and self.protocol_version >= "HTTP/1.1"
+            and self.request_version >= "HTTP/1.1"
+        ):
+            return bool(self.handle_expect_100())
+        return True
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Status line, headers and body in one write: a second small write on a kept connection

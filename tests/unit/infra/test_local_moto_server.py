@@ -13,6 +13,8 @@ import boto3
 import pytest
 import requests
 from botocore.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -335,3 +337,66 @@ def test_dynamodb_requests_are_answered_without_werkzeug_environ_url_or_form(ser
         answer = ddb.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "b"}})
     assert answer["Item"]["sk"] == {"S": "b"}
     assert read == []
+
+
+def _parsed_alike(message: Any) -> Any:
+    return message._headers, message.get_payload(), [type(d) for d in message.defects], message.get_unixfrom()
+
+
+BOTOCORE_BLOCK = (
+    b"Host: 127.0.0.1:4555\r\nAccept-Encoding: identity\r\nX-Amz-Target: DynamoDB_20120810.UpdateItem\r\n"
+    b"Content-Type: application/x-amz-json-1.0\r\nUser-Agent: Boto3/1.35 md/Botocore#1.35 ua/2.0\r\n"
+    b"X-Amz-Date: 20261207T053000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=k/20261206/us-east-1/dynamodb/"
+    b"aws4_request, SignedHeaders=host, Signature=ab\r\namz-sdk-request: attempt=1\r\nContent-Length: 170\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        BOTOCORE_BLOCK,
+        b"\r\n",
+        b"",
+        b"A: 1\r\nA: 2\r\nB:\r\nC:\t x \r\nD: caf\xe9\n\n",
+        b"A: 1\r\n continued\r\n\r\n",
+        b"From me\r\nA: 1\r\n\r\n",
+        b": empty name\r\n\r\n",
+        b"A: x\ry\r\n\r\n",
+        b"A: x\r\r\n\r\n",
+        b"Bad line\r\nA: 1\r\n\r\n",
+        b"A: 1\r\nno end",
+        b"A: 1\r\n\r\nbody: not a header\r\n",
+    ],
+)
+def test_request_headers_read_as_http_client_parses_them(block):
+    from infra.local_moto_server import read_headers
+
+    ours, theirs = io.BytesIO(block), io.BytesIO(block)
+    assert _parsed_alike(read_headers(ours)) == _parsed_alike(http.client.parse_headers(theirs))
+    assert ours.tell() == theirs.tell()
+
+
+@given(st.lists(st.text(alphabet="Ab-_: \t\r\n\x80é=", max_size=12), max_size=6))
+def test_any_header_block_is_read_as_http_client_parses_it(lines):
+    from infra.local_moto_server import read_headers
+
+    block = "".join(line + "\r\n" for line in lines).encode("utf-8") + b"\r\n"
+    assert _parsed_alike(read_headers(io.BytesIO(block))) == _parsed_alike(http.client.parse_headers(io.BytesIO(block)))
+
+
+def test_botocore_request_headers_are_split_without_the_email_parser(serve, monkeypatch):
+    server = serve()
+    ddb = server.client("dynamodb")
+    parsed_on_server = []
+    parse = http.client.parse_headers
+
+    def counted(fp: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            parsed_on_server.append(fp)
+        return parse(fp, *args, **kwargs)
+
+    monkeypatch.setattr(http.client, "parse_headers", counted)
+    create_pk_sk_table(ddb)
+    ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "b"}})
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "b"}})["Item"]["sk"] == {"S": "b"}
+    assert parsed_on_server == []
