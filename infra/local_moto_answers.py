@@ -9,6 +9,12 @@ requests), so they are dumped as JSON the way DynamoDB sends them: binary values
 epoch seconds, absent values left out. The writes' answers are small, but the demo's first run sends
 ~5,000 BatchWriteItem requests, and the serializer was a fifth of moto's time per request beyond the
 items' own work. Every other operation, and every error, keeps moto's serializer.
+
+Absent values (``None`` members) are left out by a walk of the answer that copies every dict and
+list, items included: for a Query page that second walk was about a fifth of the handler's time.
+An answer holds a ``None`` only where its JSON text holds ``null`` (a text value that spells "null"
+shows it too, inside quotes), so the answer is dumped as it is first and walked only when its text
+says ``null``: the same text either way.
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ def _present(value: Any) -> Any:
     return value
 
 
+def _dumped(result: Any) -> str:
+    """The answer's JSON without its ``None`` members, walked for them only when it has any (see module)."""
+    body = json.dumps(result, cls=_WireEncoder, separators=(",", ":"))
+    if "null" in body:
+        body = json.dumps(_present(result), cls=_WireEncoder, separators=(",", ":"))
+    return body
+
+
 def install() -> None:
     """Patch moto's DynamoDB answers in this process (idempotent)."""
     if _patches.installed:
@@ -59,7 +73,7 @@ def install() -> None:
     def execute_result(self: Any, context: Any) -> Any:
         if context.operation_model.name not in AS_JSON:
             return original(self, context)
-        body = json.dumps(_present(self.result), cls=_WireEncoder, separators=(",", ":"))
+        body = _dumped(self.result)
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
     _patches.replace(DynamoResult, "execute_result", execute_result)

@@ -117,3 +117,19 @@ def test_errors_keep_motos_serializer(ddb):
         ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": existing,
                                                          "ConditionExpression": "attribute_not_exists(pk)"}}])
     assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
+
+
+def test_answers_without_absent_values_are_not_walked_again(ddb, monkeypatch):
+    local_moto_answers.install()
+    walked = []
+    walk = local_moto_answers._present
+    monkeypatch.setattr(local_moto_answers, "_present", lambda value: walked.append(value) or walk(value))
+    reads(ddb)
+    writes(ddb)
+    assert walked == []
+
+
+def test_absent_values_are_left_out_also_beside_a_text_that_spells_null():
+    answer = {"Count": 1, "LastEvaluatedKey": None, "Items": [{"s": {"S": "null"}, "gone": None}], "n": [None, 1]}
+    assert local_moto_answers._dumped(answer) == '{"Count":1,"Items":[{"s":{"S":"null"}}],"n":[null,1]}'
+    assert local_moto_answers._dumped({"Items": [{"s": {"S": "null"}}]}) == '{"Items":[{"s":{"S":"null"}}]}'

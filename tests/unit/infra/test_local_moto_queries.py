@@ -6,6 +6,7 @@ import random
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from infra.local_moto_queries import install, uninstall
@@ -180,3 +181,104 @@ def test_a_partition_of_text_sort_keys_is_ordered_without_motos_cast_value(crede
     assert cast == []
     assert [s.range_key.value for s in ordered] == sorted(s.range_key.value for s in texts)
     assert [s.range_key.value for s in _after_start(Table(), numbers, None, None, True)] == ["-1", "9", "10", "100"]
+
+
+def _large_partition_pages_with_writes_between(ddb):
+    """A 300-item partition read in pages of 40, with a put of a new key, a put replacing an item, a
+    delete, an update and a rolled-back transaction between pages: every page's items."""
+    _create(ddb)
+    items = [{"pk": {"S": "big"}, "sk": {"S": f"k{n:04d}"}, "v": {"N": str(n)}} for n in range(0, 600, 2)]
+    random.Random(5).shuffle(items)
+    for first in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in items[first : first + 25]]})
+    key = {"pk": {"S": "big"}}
+    writes = [
+        lambda: ddb.put_item(TableName="t", Item={**key, "sk": {"S": "k0301"}, "v": {"N": "-1"}}),
+        lambda: ddb.put_item(TableName="t", Item={**key, "sk": {"S": "k0400"}, "v": {"N": "-2"}}),
+        lambda: ddb.delete_item(TableName="t", Key={**key, "sk": {"S": "k0410"}}),
+        lambda: ddb.update_item(
+            TableName="t",
+            Key={**key, "sk": {"S": "k0420"}},
+            UpdateExpression="SET v = :v",
+            ExpressionAttributeValues={":v": {"N": "-3"}},
+        ),
+        lambda: pytest.raises(
+            ClientError,
+            ddb.transact_write_items,
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": {**key, "sk": {"S": "k0431"}}}},
+                {
+                    "Put": {
+                        "TableName": "t",
+                        "Item": {**key, "sk": {"S": "k0440"}},
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                },
+            ],
+        ),
+    ]
+    pages, start = [], None
+    for forward in (True, False):
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            answer = ddb.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "big"}},
+                Limit=40,
+                ScanIndexForward=forward,
+                **extra,
+            )
+            pages.append(answer["Items"])
+            if writes and len(pages) >= 2:
+                writes.pop(0)()
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                break
+    return pages
+
+
+def test_a_large_partition_read_between_writes_pages_exactly_as_moto_does(credentials):
+    with mock_aws():
+        unpatched = _large_partition_pages_with_writes_between(boto3.client("dynamodb", region_name="us-east-1"))
+    install()
+    try:
+        with mock_aws():
+            patched = _large_partition_pages_with_writes_between(boto3.client("dynamodb", region_name="us-east-1"))
+    finally:
+        uninstall()
+    assert patched == unpatched
+    assert sum(map(len, patched)) == 600  # forward: the new key in, the deleted one out; backward: 300
+
+
+def test_a_large_partition_is_sorted_once_for_all_its_pages(credentials, monkeypatch):
+    import infra.local_moto_queries as queries
+
+    install()
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            _create(ddb)
+            items = [{"pk": {"S": "big"}, "sk": {"S": f"k{n:04d}"}} for n in range(300)]
+            for first in range(0, len(items), 25):
+                ddb.batch_write_item(
+                    RequestItems={"t": [{"PutRequest": {"Item": i}} for i in items[first : first + 25]]}
+                )
+            sorted_keys = []
+            sort_value = queries._sort_value
+            monkeypatch.setattr(queries, "_sort_value", lambda key: sorted_keys.append(key) or sort_value(key))
+            query = {
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "big"}},
+                "Limit": 50,
+            }
+            pages = _all_pages(ddb, query)
+            once = len(sorted_keys)
+            ddb.put_item(TableName="t", Item={"pk": {"S": "big"}, "sk": {"S": "k0100"}, "v": {"N": "1"}})
+            again = _all_pages(ddb, query)
+    finally:
+        monkeypatch.undo()
+        uninstall()
+    assert sum(map(len, pages)) == 300 and len(pages) == 6
+    assert once == 300  # one sort for the six pages
+    assert len(sorted_keys) == 600 and again[2][0]["v"] == {"N": "1"}  # a put replaced an item: sorted anew
