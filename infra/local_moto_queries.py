@@ -17,10 +17,6 @@ first snapshot of a tenant) cost each page the whole partition again. The partit
 the same values moto compares (``cast_value``, read directly for text keys; keys are unique in a
 partition, so the order is the same) and cut where the start key falls, by bisection; moto's own
 sort and skip then have nothing left to do. A start key of another partition or type is left to moto.
-That order is kept for a large partition (``_in_key_order``) and used again while the partition holds
-the very same item objects in the same places (a put replaces an item object, a delete or a new key
-changes the places; an update changes an item in place but never its key): the snapshot's 1 MB pages of
-a 20,000-contact partition sorted the whole partition again for each page (~50 ms of CPU a page).
 
 moto then deep-copies the page it answers (``copy.deepcopy(results)``) before projecting and
 filtering it: the snapshot reads every contact that way, page by page, and the copies were half of
@@ -32,7 +28,6 @@ page to new dicts at once), so while a Query runs the page is copied as a list o
 from __future__ import annotations
 
 import inspect
-import operator
 import threading
 from bisect import bisect_left, bisect_right
 from typing import Any
@@ -41,8 +36,6 @@ from infra.moto_patches import Patches
 
 _STATE = threading.local()
 _BY_VALUE = frozenset({"S", "B"})  # sort key kinds whose cast_value is their value
-_ORDERS: dict[tuple[int, Any], tuple[Any, ...]] = {}  # (id(table), partition) -> (table, items, in order, keys)
-_ORDER_MIN, _ORDER_LIMIT = 256, 32  # partitions whose order is kept: this large, at most this many
 _patches = Patches()
 
 
@@ -116,9 +109,11 @@ def _after_start(table: Any, items: list[Any], partition: Any, start: Any, forwa
     (those up to it forward, those from it on backward)."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    items, keys = _in_key_order(table, partition, items)
+    keys = [_sort_value(item.range_key) for item in items]
+    order = sorted(range(len(items)), key=keys.__getitem__)
+    items, keys = [items[i] for i in order], [keys[i] for i in order]
     if not start:
-        return list(items)  # moto may reverse or sort its list in place: never the kept one
+        return items
     hash_value, range_value = start.get(table.hash_key_attr), start.get(table.range_key_attr)
     if (
         not isinstance(range_value, dict)
@@ -126,27 +121,9 @@ def _after_start(table: Any, items: list[Any], partition: Any, start: Any, forwa
         or not isinstance(hash_value, dict)
         or DynamoType(hash_value) != partition
     ):
-        return list(items)  # moto judges an odd start key itself
+        return items  # moto judges an odd start key itself
     cut = DynamoType(range_value).cast_value
     return items[bisect_right(keys, cut) :] if forward else items[: bisect_left(keys, cut)]
-
-
-def _in_key_order(table: Any, partition: Any, items: list[Any]) -> tuple[list[Any], list[Any]]:
-    """``items`` (a partition's, in the bucket's order) in moto's ascending order, with their sort
-    values; for a large partition kept and given again while its bucket lists the same item objects
-    in the same places (see module)."""
-    kept = len(items) >= _ORDER_MIN
-    hit = _ORDERS.get((id(table), partition)) if kept else None
-    if hit is not None and hit[0] is table and len(hit[1]) == len(items) and all(map(operator.is_, hit[1], items)):
-        return hit[2], hit[3]
-    keys = [_sort_value(item.range_key) for item in items]
-    order = sorted(range(len(items)), key=keys.__getitem__)
-    ordered, ordered_keys = [items[i] for i in order], [keys[i] for i in order]
-    if kept:
-        if len(_ORDERS) >= _ORDER_LIMIT:
-            _ORDERS.clear()
-        _ORDERS[(id(table), partition)] = (table, items, ordered, ordered_keys)
-    return ordered, ordered_keys
 
 
 def _sort_value(key: Any) -> Any:
@@ -157,5 +134,4 @@ def _sort_value(key: Any) -> Any:
 
 def uninstall() -> None:
     """Give moto its own code back."""
-    _ORDERS.clear()
     _patches.restore()
