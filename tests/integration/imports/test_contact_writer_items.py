@@ -239,10 +239,10 @@ def test_a_chunk_whose_first_call_names_stored_people_is_read_first_without_send
     writer_env, monkeypatch
 ):
     """A list imported again: the first call, written as new people, is cancelled (every key is
-    owned); the chunk's other calls are then not sent as new people at all but resolved by reading,
-    so a re-import wastes one cancelled call a chunk, and each row updates the contact that owns its
-    email."""
-    people = [f"p{i}@example.com" for i in range(70)]  # two calls as new people: 50 + 20 groups of 2 items
+    owned); the chunk's other rows are then not written as new people at all but resolved by
+    reading, so a re-import wastes one cancelled call a chunk, and each row updates the contact that
+    owns its email."""
+    people = [f"p{i}@example.com" for i in range(70)]  # more than the first call's 33 contacts
     for i, email in enumerate(people):
         contacts_repo.upsert(TENANT, f"c{i}", {"email": email})
     calls = _recording_calls(monkeypatch)
@@ -253,7 +253,7 @@ def test_a_chunk_whose_first_call_names_stored_people_is_read_first_without_send
 
     transactions = [params["TransactItems"] for operation, params in calls if operation == "TransactWriteItems"]
     claims = [[t for t in items if t["Put"]["Item"]["sk"]["S"] == "UNIQUE"] for items in transactions]
-    assert [len(c) for c in claims] == [50, 0]  # the cancelled first call, then the updates (no claims)
+    assert [len(c) for c in claims] == [33, 0]  # the cancelled first call, then the updates (no claims)
     assert len(transactions[1]) == 70
     assert [(o.contact_id, o.created, o.reject) for o in outcomes] == [(f"c{i}", False, None) for i in range(70)]
     assert {c.contact_id: c.fields["city"] for c in contacts_repo.iter_all(TENANT)} == {

@@ -44,6 +44,7 @@ MAX_ATTEMPTS = 4
 DEFAULT_WRITER_THREADS = 8
 LOCAL_WRITER_THREADS = 4
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems call
+PROBE_CONTACTS = TRANSACTION_ITEMS // 3  # one call's worth of new contacts (a contact and two key claims)
 
 
 def writer_threads() -> int:
@@ -169,21 +170,32 @@ class ContactWriter:
         owners and of the contacts named by id: ~1.7 keys a row, about a quarter of the DynamoDB
         work of a created row.
 
-        The chunk's first call is the probe: if any of its groups fails, the list is taken for one
-        that names people already stored and the whole chunk goes through the reads (a re-import
-        then costs one cancelled call a chunk). After the probe, the first cancellation stops
+        The chunk's first call (its first ``PROBE_CONTACTS`` contacts) is the probe: if any of its
+        groups fails, the list is taken for one that names people already stored and the rest of
+        the chunk is resolved by reading without being planned as new (a re-import then costs one
+        cancelled call of 33 contacts a chunk). After the probe, the first cancellation stops
         further presumed calls (those not yet sent go through the reads)."""
-        writes: dict[int, ContactWrite] = {}
-        for index, candidate in enumerate(candidates):
-            target = candidate.fields.get("contact_id") or self.new_contact_id(candidate)
-            write = self._prepare(candidate, target, None, {}, stamp)
-            assert write is not None  # nothing read, nothing to compare with: always a write
-            writes[index] = write
-        lost = set(self._commit(writes, presumed_new=True))
+        probe = range(min(PROBE_CONTACTS, len(candidates)))
+        writes = {index: self._presumed(candidates[index], stamp) for index in probe}
+        lost = self._commit(writes)
+        if lost:
+            rest = list(range(len(probe), len(candidates)))
+        else:
+            rest_writes = {i: self._presumed(candidates[i], stamp) for i in range(len(probe), len(candidates))}
+            writes.update(rest_writes)
+            rest = self._commit(rest_writes, presumed_new=True) if rest_writes else []
+        unread = set(lost) | set(rest)
         for index, write in writes.items():
-            if index not in lost:
+            if index not in unread:
                 outcomes[index] = WriteOutcome(write.candidate, contact_id=write.target, created=True)
-        return sorted(lost)
+        return sorted(unread)
+
+    def _presumed(self, candidate: Candidate, stamp: str) -> ContactWrite:
+        """The candidate's writes as a new person: its contact id, else the id derived from the row."""
+        target = candidate.fields.get("contact_id") or self.new_contact_id(candidate)
+        write = self._prepare(candidate, target, None, {}, stamp)
+        assert write is not None  # nothing read, nothing to compare with: always a write
+        return write
 
     def _write_resolved(
         self, candidates: list[Candidate], indexes: list[int], outcomes: list[WriteOutcome | None], stamp: str
@@ -306,8 +318,7 @@ class ContactWriter:
         """Commit every write in packed transactions; returns the indexes whose conditions failed
         (plus any that touch an item an earlier write of this chunk touches: they are re-resolved
         after it). ``presumed_new``: the writes were planned without reading (``_write_presumed_new``):
-        the first call goes alone as the probe, and once a call is cancelled the calls not yet sent
-        are returned unsent."""
+        once a call is cancelled, the calls not yet sent are returned unsent."""
         seen: set[str] = set()
         deferred: list[int] = []
         ready: list[int] = []
@@ -319,11 +330,6 @@ class ContactWriter:
                 ready.append(index)
         batches = list(_packed(ready, writes))
         conflict = threading.Event() if presumed_new else None
-        if presumed_new and batches:
-            probe = self._commit_batch(batches[0], writes, conflict)
-            if probe:
-                return probe + [i for batch in batches[1:] for i in batch] + deferred
-            batches = batches[1:]
         threads = writer_threads()
         if threads == 1 or len(batches) <= 1:
             lost = [i for batch in batches for i in self._commit_batch(batch, writes, conflict)]
