@@ -4,8 +4,11 @@ Match order: contact_id, else normalised email, else E.164 phone, else create. E
 unique per tenant through MainTable key items (``T#{tenant}#EMAIL#{email}`` / ``...#PHONE#{e164}``,
 the same items ``storage.contacts_repo`` keeps).
 
-Per chunk: owners of every email/phone and the current contacts are read with consistent
-BatchGets (100 keys a call). Each contact then becomes one group of transaction items — the contact
+Per chunk: every row is first written as a new person without any read, conditioned on the absence
+of all it writes (``_write_presumed_new``: it commits only where the reads would have planned the
+same creation); the rows whose conditions fail (or the whole chunk, when its first call fails) are
+then resolved by reading: owners of every email/phone and the current contacts are read with
+consistent BatchGets (100 keys a call). Each contact then becomes one group of transaction items — the contact
 (conditioned on the version read, or on absence), each new key claimed only if free or already its
 own, each old key released only if still its own — and groups are packed into TransactWriteItems
 calls of up to 100 items, several calls in parallel (they touch disjoint items). A contact's writes
