@@ -7,11 +7,16 @@ through S3 → ImportQueue → importer (split) → ImportChunksQueue → import
 run, on the same moto server, it measures moto's raw BatchWriteItem (25 contact-sized items a call)
 and conditional PutItem rates: the import's contacts/s divided into moto's BatchWriteItem items/s
 says how far the importer is from writing as fast as moto can store items at all.
+
+``python -m bench.imports [MB] [--import-only]`` (default 5 MB; ``--import-only`` skips moto's own
+rates, for before/after runs) also reports the CPU seconds of the stack's process (every thread:
+importer, contact stream, pollers, front door) and of moto's child process during the import.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import random
 import time
 from typing import Any
@@ -97,8 +102,11 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
     return buf.getvalue()
 
 
-def import_throughput(target_bytes: int = 5 * MB - 4096, formats: tuple[str, ...] = ("csv",)) -> dict[str, Any]:
-    """One import per format on a fresh local stack, and moto's raw rates measured in between."""
+def import_throughput(
+    target_bytes: int = 5 * MB - 4096, formats: tuple[str, ...] = ("csv",), peer: bool = True
+) -> dict[str, Any]:
+    """One import per format on a fresh local stack, and moto's raw rates measured in between
+    (``peer=False``: the imports alone, for quicker before/after comparisons)."""
     import threading
 
     from infra.localstack import free_port, start
@@ -108,16 +116,18 @@ def import_throughput(target_bytes: int = 5 * MB - 4096, formats: tuple[str, ...
     try:
         results = []
         builders = {"csv": (csv_bytes, "leads.csv"), "xlsx": (xlsx_bytes, "leads.xlsx")}
-        peer_before = moto_write_rates(stack, "peer-before")
+        peer_before = moto_write_rates(stack, "peer-before") if peer else None
         for label in formats:
             build, name = builders[label]
             data, rows = build(target_bytes)
             results.append(_run_one(stack, label, name, data, rows))
-        peer_after = moto_write_rates(stack, "peer-after")
+        peer_after = moto_write_rates(stack, "peer-after") if peer else None
     finally:
         stack.stop.set()
         server.shutdown()
         stack._moto.stop()
+    if peer_before is None or peer_after is None:
+        return {"results": results}
     peer = {
         name: round((peer_before[name] + peer_after[name]) / 2)
         for name in ("batch_write_items_per_s", "conditional_puts_per_s")
@@ -194,6 +204,8 @@ def _run_one(stack, label: str, file_name: str, data: bytes, rows: int) -> dict[
 
     key = stack.tenants[0].api_key
     headers = {"X-Api-Key": key}
+    moto_pid = stack._moto._process.pid
+    cpu, moto_cpu = time.process_time(), _cpu_seconds(moto_pid)
     started = time.perf_counter()
     job = requests.post(f"{stack.api_url}/imports", json={"file_name": file_name}, headers=headers, timeout=30)
     job.raise_for_status()
@@ -207,6 +219,7 @@ def _run_one(stack, label: str, file_name: str, data: bytes, rows: int) -> dict[
             break
         time.sleep(POLL_SECONDS)
     elapsed = time.perf_counter() - started
+    cpu, moto_cpu = time.process_time() - cpu, _cpu_seconds(moto_pid) - moto_cpu
     if state["status"] != "succeeded":
         raise RuntimeError(f"benchmark import of {file_name} failed: {state.get('error')}")
     contacts = state["contacts_created"] + state["contacts_updated"]
@@ -226,8 +239,18 @@ def _run_one(stack, label: str, file_name: str, data: bytes, rows: int) -> dict[
         "rows_per_s": round(rows / elapsed, 1),
         "contacts_per_s": round(contacts / elapsed, 1),
         "items_per_contact": round(items / max(contacts, 1), 2),
+        # the stack's process (importer, contact stream, pollers, front door: every thread) and moto's
+        "cpu_s": {"stack": round(cpu, 1), "moto": round(moto_cpu, 1)},
+        "cpu_us_per_row": {"stack": round(cpu / rows * 1e6), "moto": round(moto_cpu / rows * 1e6)},
         "rows_processed_seen": growing[:: max(1, len(growing) // 8)] + ([growing[-1]] if growing else []),
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _items_written(stack, tenant: str) -> int:
@@ -256,5 +279,6 @@ if __name__ == "__main__":
     import json
     import sys
 
-    size = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
-    print(json.dumps(import_throughput(int(size * MB) - 4096), indent=2))
+    sizes = [a for a in sys.argv[1:] if not a.startswith("--")]
+    size = float(sizes[0]) if sizes else 5.0
+    print(json.dumps(import_throughput(int(size * MB) - 4096, peer="--import-only" not in sys.argv), indent=2))

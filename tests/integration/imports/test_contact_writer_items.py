@@ -104,11 +104,12 @@ def test_a_cancelled_call_falls_back_only_for_the_contact_whose_key_was_taken(wr
     assert contacts_repo.owner_of(TENANT, "email", "old-a@example.com") is None
 
 
-def test_rows_whose_email_and_phone_nobody_owns_are_created_without_reading_their_contacts(writer_env, monkeypatch):
-    """A first import's rows name free keys: their contacts (ids derived from the job and row) cannot
-    exist, so they are not read; the contacts a row names by id, by an owned key, or by nothing at all
-    (a re-delivered chunk finds it by its derived id) still are. A derived contact that exists after
-    all, under other keys, fails its creation's condition and is updated by the fallback."""
+def test_rows_naming_nothing_stored_are_created_without_reading_and_only_the_others_are_read(writer_env, monkeypatch):
+    """Every row is first written as a new person, conditioned on the absence of all it writes: rows
+    whose keys, id or derived id name nothing stored are created without any read; only the groups
+    whose conditions fail are resolved by reading (here the row whose email another contact owns).
+    A derived contact that exists after all, under other keys, fails its creation's condition and is
+    updated by the fallback."""
     from botocore.client import BaseClient
 
     contacts_repo.upsert(TENANT, "known", {"email": "known@example.com"})
@@ -134,7 +135,7 @@ def test_rows_whose_email_and_phone_nobody_owns_are_created_without_reading_thei
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     outcomes = writer.write_all(rows)
 
-    assert sorted(read) == sorted(["by-id", "known", writer.new_contact_id(rows[5])])
+    assert read == ["known"]  # the moved row's email is free: its contact is taken for new, then falls back
     assert [o.reject for o in outcomes] == [None] * 6
     assert [o.contact_id for o in outcomes][2:5] == [moved, "by-id", "known"]
     assert [o.created for o in outcomes] == [True, True, True, True, False, True]
@@ -174,3 +175,87 @@ def test_a_later_chunk_is_written_by_the_same_writer_threads_without_new_botocor
     outcomes = writer.write_all(chunk(100))
     assert len(outcomes) == 60 and all(o.created for o in outcomes)
     assert built == []
+
+
+def _recording_calls(monkeypatch) -> list[tuple[str, dict]]:
+    """Every DynamoDB call of the writer, in order, with its parameters."""
+    from botocore.client import BaseClient
+
+    calls: list[tuple[str, dict]] = []
+    real_call = BaseClient._make_api_call
+
+    def recording(self, operation, params):
+        calls.append((operation, params))
+        return real_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def test_a_first_import_of_new_people_reads_nothing_and_creates_each_once(writer_env, monkeypatch):
+    """New people (named by email and phone, by a contact id, or by nothing) are written as new
+    without a single read: no owners of their keys, no contacts by id (a BatchGetItem of ~1.7 keys a
+    row, about a quarter of the DynamoDB work of a created row, was read first). Their creations and
+    claims are conditioned on absence, so they are exactly what the reads would have planned."""
+    writer = ContactWriter(TENANT, "job-1")
+    rows = [
+        Candidate(rows=[2], fields={"email": "new1@example.com", "phone": "+12024561111"}),
+        Candidate(rows=[3], fields={"phone": "+12024561112"}, created_at="2021-06-30T08:15:00Z"),
+        Candidate(rows=[4], fields={"contact_id": "by-id", "email": "id@example.com", "first_name": "Id"}),
+        Candidate(rows=[5], fields={"first_name": "Nobody"}),
+    ]
+    calls = _recording_calls(monkeypatch)
+
+    outcomes = writer.write_all(rows)
+
+    assert [operation for operation, _ in calls] == ["TransactWriteItems"]
+    assert [(o.contact_id, o.created, o.reject) for o in outcomes] == [
+        (writer.new_contact_id(rows[0]), True, None),
+        (writer.new_contact_id(rows[1]), True, None),
+        ("by-id", True, None),
+        (writer.new_contact_id(rows[3]), True, None),
+    ]
+    people = {c.contact_id: c for c in contacts_repo.iter_all(TENANT)}
+    assert {k: c.fields for k, c in people.items()} == {
+        writer.new_contact_id(rows[0]): {"email": "new1@example.com", "phone": "+12024561111"},
+        writer.new_contact_id(rows[1]): {"phone": "+12024561112"},
+        "by-id": {"email": "id@example.com", "first_name": "Id"},
+        writer.new_contact_id(rows[3]): {"first_name": "Nobody"},
+    }
+    assert people[writer.new_contact_id(rows[1])].created_at == "2021-06-30T08:15:00Z"
+    assert contacts_repo.owner_of(TENANT, "email", "id@example.com") == "by-id"
+    assert contacts_repo.owner_of(TENANT, "phone", "+12024561111") == writer.new_contact_id(rows[0])
+
+    calls.clear()  # the same chunk delivered again: every creation fails, nothing is written twice
+    again = writer.write_all(rows)
+    assert [o.contact_id for o in again] == [o.contact_id for o in outcomes]
+    assert [o.created for o in again] == [True, True, False, True]  # as read: by-id exists, so it is updated
+    assert len(list(contacts_repo.iter_all(TENANT))) == 4
+    assert all(c.version == 1 for c in contacts_repo.iter_all(TENANT))  # unchanged rows: not written again
+    assert [operation for operation, _ in calls].count("TransactWriteItems") == 1  # the cancelled one
+
+
+def test_a_chunk_whose_first_call_names_stored_people_is_read_first_without_sending_its_other_calls(
+    writer_env, monkeypatch
+):
+    """A list imported again: the first call, written as new people, is cancelled (every key is
+    owned); the chunk's other rows are then not written as new people at all but resolved by
+    reading, so a re-import wastes one cancelled call a chunk, and each row updates the contact that
+    owns its email."""
+    people = [f"p{i}@example.com" for i in range(70)]  # more than the first call's 33 contacts
+    for i, email in enumerate(people):
+        contacts_repo.upsert(TENANT, f"c{i}", {"email": email})
+    calls = _recording_calls(monkeypatch)
+
+    outcomes = ContactWriter(TENANT, "job-2").write_all(
+        [Candidate(rows=[i + 2], fields={"email": e, "city": "Oslo"}) for i, e in enumerate(people)]
+    )
+
+    transactions = [params["TransactItems"] for operation, params in calls if operation == "TransactWriteItems"]
+    claims = [[t for t in items if t["Put"]["Item"]["sk"]["S"] == "UNIQUE"] for items in transactions]
+    assert [len(c) for c in claims] == [33, 0]  # the cancelled first call, then the updates (no claims)
+    assert len(transactions[1]) == 70
+    assert [(o.contact_id, o.created, o.reject) for o in outcomes] == [(f"c{i}", False, None) for i in range(70)]
+    assert {c.contact_id: c.fields["city"] for c in contacts_repo.iter_all(TENANT)} == {
+        f"c{i}": "Oslo" for i in range(70)
+    }

@@ -68,10 +68,15 @@ def people(tenant=TENANT) -> dict[str, dict]:
     return {c.contact_id: c.fields for c in contacts_repo.iter_all(tenant)}
 
 
-ROWS = b"email,phone,score\n" + b"".join(
-    b"p%d@example.com,%s,%s\n" % (i, b"+1202456%04d" % (1000 + i) if i != 5 else b"12", b"x" if i == 9 else b"%d" % i)
-    for i in range(10)
-) + b"nobody,,\n"
+ROWS = (
+    b"email,phone,score\n"
+    + b"".join(
+        b"p%d@example.com,%s,%s\n"
+        % (i, b"+1202456%04d" % (1000 + i) if i != 5 else b"12", b"x" if i == 9 else b"%d" % i)
+        for i in range(10)
+    )
+    + b"nobody,,\n"
+)
 
 
 def test_a_large_file_is_split_into_chunks_and_the_job_counts_up_until_the_last_one(env):
@@ -159,7 +164,11 @@ def test_a_chunk_failing_its_last_delivery_fails_the_job_exactly_once(env, monke
     assert len(people()) == 6  # chunks 0 and 2: p0-p3, p8, p9
 
 
-def test_two_importers_racing_chunk_by_chunk_on_the_same_people_create_each_once(env, monkeypatch):
+@pytest.mark.parametrize("presume_new", [True, False], ids=["written-as-new-first", "read-first"])
+def test_two_importers_racing_chunk_by_chunk_on_the_same_people_create_each_once(env, monkeypatch, presume_new):
+    """Both ways a chunk is written race: written as new people first (the losers' conditions fail,
+    they are resolved by reading and update the winners' contacts), and read first (both read the
+    people as new, the losers' transactions fail and fall back)."""
     # moto applies a transaction by deep-copying its tables without a lock: serialise single API calls
     # (as DynamoDB applies each atomically); the read-then-write races between importers stay free.
     lock, real_call = threading.Lock(), BaseClient._make_api_call
@@ -180,15 +189,26 @@ def test_two_importers_racing_chunk_by_chunk_on_the_same_people_create_each_once
     fallbacks = []
     from audience.imports.contact_writer import ContactWriter
 
-    real_fallback = ContactWriter.write
+    monkeypatch.setattr(ContactWriter, "presume_new", presume_new)
+    real_fallback, real_resolved = ContactWriter.write, ContactWriter._write_resolved
     monkeypatch.setattr(ContactWriter, "write", lambda self, c: fallbacks.append(c) or real_fallback(self, c))
-    # Every chunk resolves its people before any chunk commits (a barrier between the two steps), so
-    # both importers always plan to create the same people and one of each pair must lose and fall back.
-    resolved, real_commit = threading.Barrier(len(messages), timeout=60), ContactWriter._commit
+    if presume_new:  # a presumed-new write that lost is resolved by reading
 
-    def commit_after_everyone_resolved(self, writes):
-        resolved.wait()
-        return real_commit(self, writes)
+        def resolving(self, candidates, indexes, *rest):
+            fallbacks.extend(indexes)
+            return real_resolved(self, candidates, indexes, *rest)
+
+        monkeypatch.setattr(ContactWriter, "_write_resolved", resolving)
+    # Every chunk plans its people before any chunk commits (a barrier before each one's first
+    # commit), so both importers always plan to create the same people and one of each pair must lose.
+    resolved, real_commit = threading.Barrier(len(messages), timeout=60), ContactWriter._commit
+    waited: set[int] = set()
+
+    def commit_after_everyone_resolved(self, writes, **options):
+        if id(self) not in waited:
+            waited.add(id(self))
+            resolved.wait()
+        return real_commit(self, writes, **options)
 
     monkeypatch.setattr(ContactWriter, "_commit", commit_after_everyone_resolved)
     # chunk invocations of both jobs at once (each is its own Lambda invocation)

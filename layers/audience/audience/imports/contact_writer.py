@@ -4,8 +4,11 @@ Match order: contact_id, else normalised email, else E.164 phone, else create. E
 unique per tenant through MainTable key items (``T#{tenant}#EMAIL#{email}`` / ``...#PHONE#{e164}``,
 the same items ``storage.contacts_repo`` keeps).
 
-Per chunk: owners of every email/phone and the current contacts are read with consistent
-BatchGets (100 keys a call). Each contact then becomes one group of transaction items — the contact
+Per chunk: every row is first written as a new person without any read, conditioned on the absence
+of all it writes (``_write_presumed_new``: it commits only where the reads would have planned the
+same creation); the rows whose conditions fail (or the whole chunk, when its first call fails) are
+then resolved by reading: owners of every email/phone and the current contacts are read with
+consistent BatchGets (100 keys a call). Each contact then becomes one group of transaction items — the contact
 (conditioned on the version read, or on absence), each new key claimed only if free or already its
 own, each old key released only if still its own — and groups are packed into TransactWriteItems
 calls of up to 100 items, several calls in parallel (they touch disjoint items). A contact's writes
@@ -44,6 +47,7 @@ MAX_ATTEMPTS = 4
 DEFAULT_WRITER_THREADS = 8
 LOCAL_WRITER_THREADS = 4
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems call
+PROBE_CONTACTS = TRANSACTION_ITEMS // 3  # one call's worth of new contacts (a contact and two key claims)
 
 
 def writer_threads() -> int:
@@ -133,6 +137,8 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 class ContactWriter:
+    presume_new = True  # write each chunk as new people first (``_write_presumed_new``); False: read first
+
     def __init__(self, tenant_id: str, id_seed: str) -> None:
         self.tenant_id = tenant_id
         self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"audience-import:{tenant_id}:{id_seed}")
@@ -146,17 +152,71 @@ class ContactWriter:
 
     def write_all(self, candidates: list[Candidate]) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome | None] = [None] * len(candidates)
-        owners = self._owners(candidates)
+        stamp = now_iso()  # one update time for the chunk's writes, taken before any of them
+        unread = self._write_presumed_new(candidates, outcomes, stamp) if self.presume_new else range(len(candidates))
+        self._write_resolved(candidates, list(unread), outcomes, stamp)
+        return [o for o in outcomes if o is not None]
+
+    def _write_presumed_new(
+        self, candidates: list[Candidate], outcomes: list[WriteOutcome | None], stamp: str
+    ) -> list[int]:
+        """Write the chunk as new people without reading anything first; returns the indexes that
+        must be resolved by reading (``_write_resolved``).
+
+        Each contact is created conditioned on its absence and each of its keys claimed on theirs:
+        such a group commits only when nothing it writes exists at that moment, and then the reads
+        would have found nothing either (no owner, no contact) and planned the very same items. A
+        group that names anything existing (an owned email or phone, a contact id or derived id
+        already written: an update, a re-delivered chunk, a racing importer) fails its conditions,
+        writes nothing, and is resolved by reading like every other row before. On a first import
+        (a new list: most rows) this saves the consistent BatchGets of every row's email and phone
+        owners and of the contacts named by id: ~1.7 keys a row, about a quarter of the DynamoDB
+        work of a created row.
+
+        The chunk's first call (its first ``PROBE_CONTACTS`` contacts) is the probe: if any of its
+        groups fails, the list is taken for one that names people already stored and the rest of
+        the chunk is resolved by reading without being planned as new (a re-import then costs one
+        cancelled call of 33 contacts a chunk). After the probe, the first cancellation stops
+        further presumed calls (those not yet sent go through the reads)."""
+        probe = range(min(PROBE_CONTACTS, len(candidates)))
+        writes = {index: self._presumed(candidates[index], stamp) for index in probe}
+        lost = self._commit(writes)
+        if lost:
+            rest = list(range(len(probe), len(candidates)))
+        else:
+            rest_writes = {i: self._presumed(candidates[i], stamp) for i in range(len(probe), len(candidates))}
+            writes.update(rest_writes)
+            rest = self._commit(rest_writes, presumed_new=True) if rest_writes else []
+        unread = set(lost) | set(rest)
+        for index, write in writes.items():
+            if index not in unread:
+                outcomes[index] = WriteOutcome(write.candidate, contact_id=write.target, created=True)
+        return sorted(unread)
+
+    def _presumed(self, candidate: Candidate, stamp: str) -> ContactWrite:
+        """The candidate's writes as a new person: its contact id, else the id derived from the row."""
+        target = candidate.fields.get("contact_id") or self.new_contact_id(candidate)
+        write = self._prepare(candidate, target, None, {}, stamp)
+        assert write is not None  # nothing read, nothing to compare with: always a write
+        return write
+
+    def _write_resolved(
+        self, candidates: list[Candidate], indexes: list[int], outcomes: list[WriteOutcome | None], stamp: str
+    ) -> None:
+        """Resolve ``indexes`` by reading their keys' owners and contacts, then write them."""
+        if not indexes:
+            return
+        chosen = [candidates[i] for i in indexes]
+        owners = self._owners(chosen)
         planned: list[tuple[int, str]] = []
-        for index, candidate in enumerate(candidates):
-            plan = self._plan(candidate, owners)
+        for index in indexes:
+            plan = self._plan(candidates[index], owners)
             if isinstance(plan, WriteOutcome):
                 outcomes[index] = plan
             else:
                 planned.append((index, plan))
         current = self._contacts([t for i, t in planned if not self._surely_new(candidates[i], owners)])
         writes: dict[int, ContactWrite] = {}
-        stamp = now_iso()  # one update time for the chunk's writes, taken before any of them
         for index, target in planned:
             write = self._prepare(candidates[index], target, current.get(target), owners, stamp)
             if write is None:
@@ -177,7 +237,6 @@ class ContactWriter:
             outcomes[index] = WriteOutcome(write.candidate, contact_id=write.target, created=created)
         for index in sorted(lost):
             outcomes[index] = self.write(candidates[index])
-        return [o for o in outcomes if o is not None]
 
     def _owners(self, candidates: list[Candidate]) -> dict[tuple[str, str], str]:
         keys = {(field, c.fields[field]) for c in candidates for field in UNIQUE_KINDS if c.fields.get(field)}
@@ -258,10 +317,11 @@ class ContactWriter:
             size=1 + len(claims) + len(releases),
         )
 
-    def _commit(self, writes: dict[int, ContactWrite]) -> list[int]:
+    def _commit(self, writes: dict[int, ContactWrite], *, presumed_new: bool = False) -> list[int]:
         """Commit every write in packed transactions; returns the indexes whose conditions failed
         (plus any that touch an item an earlier write of this chunk touches: they are re-resolved
-        after it)."""
+        after it). ``presumed_new``: the writes were planned without reading (``_write_presumed_new``):
+        once a call is cancelled, the calls not yet sent are returned unsent."""
         seen: set[str] = set()
         deferred: list[int] = []
         ready: list[int] = []
@@ -272,20 +332,27 @@ class ContactWriter:
                 seen |= write.touched
                 ready.append(index)
         batches = list(_packed(ready, writes))
+        conflict = threading.Event() if presumed_new else None
         threads = writer_threads()
         if threads == 1 or len(batches) <= 1:
-            lost = [i for batch in batches for i in self._commit_batch(batch, writes)]
+            lost = [i for batch in batches for i in self._commit_batch(batch, writes, conflict)]
         else:
             pool = writer_pool(threads)
-            sent = [pool.submit(self._commit_batch, batch, writes) for batch in batches]
+            sent = [pool.submit(self._commit_batch, batch, writes, conflict) for batch in batches]
             wait(sent)  # every call ended, as leaving a pool of its own waited, before any error is raised
             lost = [i for future in sent for i in future.result()]
         return lost + deferred
 
-    def _commit_batch(self, batch: list[int], writes: dict[int, ContactWrite]) -> list[int]:
+    def _commit_batch(
+        self, batch: list[int], writes: dict[int, ContactWrite], conflict: threading.Event | None = None
+    ) -> list[int]:
         """One TransactWriteItems call; on cancellation, the groups that failed are set aside and
-        the rest committed again (a cancelled call wrote nothing)."""
+        the rest committed again (a cancelled call wrote nothing). ``conflict`` (presumed-new writes
+        only) is set by a cancellation, and a call not yet sent when it is set is not sent at all:
+        its groups are returned to be resolved by reading."""
         lost: list[int] = []
+        if conflict is not None and conflict.is_set():
+            return list(batch)
         while batch:
             items: list[dict[str, Any]] = []
             for index in batch:
@@ -315,6 +382,8 @@ class ContactWriter:
                     position += size
                 if not failed:
                     raise
+                if conflict is not None:
+                    conflict.set()
                 lost += failed
                 batch = [i for i in batch if i not in failed]
         return lost
