@@ -102,10 +102,8 @@ def install() -> None:
     from infra.local_moto_items import new_image
 
     def record_init(self: Any, table: Any, stream_type: str, event_name: str, old: Any, new: Any, seq: int) -> None:
-        # moto's StreamRecord.__init__, with the images built by ``image``
-        old_a = image(old) if old is not None else {}
-        fresh = new_image(new) if new is not None else None
-        new_a = fresh if fresh is not None else image(new) if new is not None else {}
+        # moto's StreamRecord.__init__, with the images built by ``image``, and only those the stream's
+        # view type sends (moto builds both: a NEW_IMAGE stream's update paid for an old image unsent)
         rec = old if old is not None else new
         keys = {table.hash_key_attr: rec.hash_key.to_json()}
         if table.range_key_attr is not None and rec is not None:
@@ -125,9 +123,10 @@ def install() -> None:
             },
         }
         if stream_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
-            self.record["dynamodb"]["NewImage"] = new_a
+            fresh = new_image(new)
+            self.record["dynamodb"]["NewImage"] = fresh if fresh is not None else image(new)
         if stream_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
-            self.record["dynamodb"]["OldImage"] = old_a
+            self.record["dynamodb"]["OldImage"] = image(old)
         self.record["dynamodb"]["SizeBytes"] = len(tables.dynamo_json_dump(self.record["dynamodb"]))
 
     _patches.replace(tables.StreamRecord, "__init__", record_init)

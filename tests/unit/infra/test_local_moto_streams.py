@@ -139,3 +139,30 @@ def test_a_put_s_stream_record_does_not_walk_the_new_item_again(monkeypatch, mot
     finally:
         uninstall_patches()
     assert walked == []
+
+
+@pytest.mark.parametrize("view", ["NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"])
+def test_a_stream_record_builds_only_the_images_its_view_type_sends(monkeypatch, moto_dynamodb, view):
+    built: list[str] = []
+    real = local_moto_streams.make_image
+
+    def counting() -> object:
+        image = real()
+        return lambda item: built.append(getattr(item.attrs.get("v"), "value", None)) or image(item)
+
+    monkeypatch.setattr(local_moto_streams, "make_image", counting)
+    moto_dynamodb.create_table(
+        TableName="v",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+    )
+    local_moto_streams.install()
+    try:
+        for value in ("old", "new"):  # an insert, then an overwrite (a record with an old image)
+            moto_dynamodb.put_item(TableName="v", Item={"pk": {"S": "c1"}, "v": {"S": value}})
+    finally:
+        local_moto_streams.uninstall()
+    sent = {"NEW_IMAGE": ["old", "new"], "OLD_IMAGE": ["old"], "KEYS_ONLY": []}[view]
+    assert built == sent  # moto's way built both images of every record whatever the view type
