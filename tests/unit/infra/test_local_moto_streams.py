@@ -166,3 +166,40 @@ def test_a_stream_record_builds_only_the_images_its_view_type_sends(monkeypatch,
         local_moto_streams.uninstall()
     sent = {"NEW_IMAGE": ["old", "new"], "OLD_IMAGE": ["old"], "KEYS_ONLY": []}[view]
     assert built == sent  # moto's way built both images of every record whatever the view type
+
+
+def test_records_written_while_patched_read_with_moto_s_sizes_and_no_json_per_write(monkeypatch, clients):
+    import moto.dynamodb.models.table as tables
+
+    ddb, streams, arn = clients
+    item = {"pk": {"S": "c1"}, "n": {"N": "1.5"}, "tags": {"L": [{"S": "é"}, {"N": "2"}]},
+            "fields": {"M": {"email": {"S": "a@b.co"}, "raw": {"B": b"\x00\x01"}}}, "set": {"SS": ["x"]}}
+
+    def writes(table: str) -> None:
+        ddb.put_item(TableName=table, Item=item)
+        ddb.put_item(TableName=table, Item={**item, "n": {"N": "22"}})
+        ddb.update_item(TableName=table, Key={"pk": {"S": "c2"}}, UpdateExpression="SET v = :v",
+                        ExpressionAttributeValues={":v": {"S": "x" * 300}})
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "c1"}})
+
+    writes("t")
+    unpatched = read_all(streams, arn)[0]
+    ddb.create_table(
+        TableName="t2",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    arn2 = ddb.describe_table(TableName="t2")["Table"]["LatestStreamArn"]
+    local_moto_streams.install()
+    dumped = []
+    real = tables.dynamo_json_dump
+    monkeypatch.setattr(tables, "dynamo_json_dump", lambda value: dumped.append(value) or real(value))
+    writes("t2")
+    assert dumped == []  # moto's way wrote every record's JSON out at the write, to measure its size
+    patched = read_all(streams, arn2)[0]
+    assert len(patched) == len(unpatched) == 5  # moto records an update of a new item twice
+    for mine, theirs in zip(patched, unpatched, strict=True):
+        assert {k: v for k, v in mine.items() if k != "eventID"} == {k: v for k, v in theirs.items() if k != "eventID"}
+    assert dumped == []  # measured on the JSON GetRecords sent
