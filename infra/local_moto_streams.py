@@ -14,8 +14,13 @@ moto's time per item written. ``StreamRecord`` here builds the same images in on
 ``{type: value}`` dicts, new dicts and lists where moto makes copies, base64 text of a nested binary
 value decoded as moto decodes it, and the values no write ever changes in place (text, numbers'
 text, booleans, bytes, ``None``) shared. A value of any other kind is handed to moto's own
-``to_regular_json``. Everything else in the record (keys, time, sequence number, ``SizeBytes``
-measured on the same JSON) is moto's code.
+``to_regular_json``. Everything else in the record (keys, time, sequence number) is moto's code.
+
+``SizeBytes``: moto measures it at the write by writing the record's ``dynamodb`` out as JSON, and
+GetRecords then writes the same images out again. Here a record's size is measured when it is first
+read: GetRecords measures it on the JSON it sends (``_record_json``: the same text but for the
+creation time's digits, which are accounted for), any other reader of ``record`` as moto would. Only
+the stream's view type's images are built (moto builds both).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -93,8 +99,14 @@ def install() -> None:
 
     def get_records(self: Any) -> str:
         limit = self._get_param("Limit")
-        answer = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
-        return json.dumps(answer, cls=Encoder)
+        _RAW.on = True  # the records as stored: their sizes are measured on the JSON written below
+        try:
+            answer = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+        finally:
+            _RAW.on = False
+        records = ", ".join(_record_json(record, Encoder) for record in answer.pop("Records"))
+        rest = json.dumps(answer, cls=Encoder)
+        return '{"Records": [' + records + "]" + (", " + rest[1:] if len(rest) > 2 else "}")
 
     _patches.replace(DynamoDBStreamsHandler, "get_records", get_records)
 
@@ -102,10 +114,8 @@ def install() -> None:
     from infra.local_moto_items import new_image
 
     def record_init(self: Any, table: Any, stream_type: str, event_name: str, old: Any, new: Any, seq: int) -> None:
-        # moto's StreamRecord.__init__, with the images built by ``image``
-        old_a = image(old) if old is not None else {}
-        fresh = new_image(new) if new is not None else None
-        new_a = fresh if fresh is not None else image(new) if new is not None else {}
+        # moto's StreamRecord.__init__, with the images built by ``image``, and only those the stream's
+        # view type sends (moto builds both: a NEW_IMAGE stream's update paid for an old image unsent)
         rec = old if old is not None else new
         keys = {table.hash_key_attr: rec.hash_key.to_json()}
         if table.range_key_attr is not None and rec is not None:
@@ -125,12 +135,53 @@ def install() -> None:
             },
         }
         if stream_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
-            self.record["dynamodb"]["NewImage"] = new_a
+            fresh = new_image(new)
+            self.record["dynamodb"]["NewImage"] = fresh if fresh is not None else image(new)
         if stream_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
-            self.record["dynamodb"]["OldImage"] = old_a
-        self.record["dynamodb"]["SizeBytes"] = len(tables.dynamo_json_dump(self.record["dynamodb"]))
+            self.record["dynamodb"]["OldImage"] = image(old)
+        self.record["dynamodb"]["SizeBytes"] = None  # measured when first read (``measured_record``)
+
+    def measured_record(self: Any) -> dict[str, Any]:
+        record = self.__dict__["record"]
+        if record["dynamodb"]["SizeBytes"] is None and not _RAW.on:
+            record["dynamodb"]["SizeBytes"] = 1  # as moto measures it: with its placeholder in
+            record["dynamodb"]["SizeBytes"] = len(tables.dynamo_json_dump(record["dynamodb"]))
+        return record
+
+    def store_record(self: Any, record: dict[str, Any]) -> None:
+        self.__dict__["record"] = record  # also what the record holds once moto has its code back
 
     _patches.replace(tables.StreamRecord, "__init__", record_init)
+    _patches.replace(tables.StreamRecord, "record", property(measured_record, store_record))
+
+
+_RAW = threading.local()  # ``on`` while GetRecords reads records whose size it measures itself
+_RAW.on = False
+_SIZE_PLACEHOLDER = '"SizeBytes": 1, "Keys"'  # the first text of this form in a record's ``dynamodb``
+
+
+def _record_json(record: dict[str, Any], encoder: type[json.JSONEncoder]) -> str:
+    """One stream record as GetRecords sends it, with ``SizeBytes`` measured as moto measures it
+    (``len(dynamo_json_dump(record["dynamodb"]))`` with a placeholder 1 in it) on the same JSON that
+    is sent, instead of writing the images out once more per record at the write. The two JSON texts
+    differ only in the creation time: moto's full epoch seconds there, milliseconds here."""
+    dynamodb = record["dynamodb"]
+    if dynamodb["SizeBytes"] is not None:
+        return json.dumps(record, cls=encoder)
+    dynamodb["SizeBytes"] = 1
+    sent = json.dumps(dynamodb, cls=encoder)
+    created = dynamodb["ApproximateCreationDateTime"]
+    size = len(sent) - len(json.dumps(encoder().default(created))) + len(json.dumps(_unix_time(created)))
+    dynamodb["SizeBytes"] = size
+    head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"}, cls=encoder)
+    body = sent.replace(_SIZE_PLACEHOLDER, f'"SizeBytes": {size}, "Keys"', 1)
+    return head[:-1] + ', "dynamodb": ' + body + "}"
+
+
+def _unix_time(moment: datetime) -> float:
+    from moto.core.utils import unix_time
+
+    return unix_time(moment)
 
 
 def uninstall() -> None:

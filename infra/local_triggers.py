@@ -291,8 +291,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+GET_RECORDS_LIMIT = 1000  # GetRecords' own maximum: records read per request, then handed over in batches
+
+
 class StreamPoller(threading.Thread):
-    """Lambda's DynamoDB stream event source mapping for one function event."""
+    """Lambda's DynamoDB stream event source mapping for one function event. Like Lambda's poller it
+    reads a shard up to 1,000 records a GetRecords and hands them over in batches of ``BatchSize``, in
+    order: a stream that lags an import catches up in a tenth of the requests to moto (each waits for
+    the moto lock the import's writes hold)."""
 
     def __init__(
         self,
@@ -390,14 +396,14 @@ class StreamPoller(threading.Thread):
             if not iterator:
                 continue
             answer = get_records_as_sent(self._http, self.streams.meta.endpoint_url, self.resources.region, iterator,
-                                         self.batch_size)
+                                         max(self.batch_size, GET_RECORDS_LIMIT))
             self._iterators[shard_id] = answer.get("NextShardIterator")
             records = [
                 stream_event_record(r, self.stream_arn, self.resources.region, as_sent=True) for r in answer["Records"]
             ]
-            if records:
-                self.deliver(records, shard_id)
-                delivered += len(records)
+            for first in range(0, len(records), self.batch_size):  # in order, each batch as Lambda hands it
+                self.deliver(records[first : first + self.batch_size], shard_id)
+            delivered += len(records)
         return delivered
 
     def deliver(self, records: list[dict[str, Any]], shard_id: str) -> None:

@@ -86,7 +86,7 @@ def test_lint_catches_a_cycle_that_only_the_translated_template_shows(tmp_path):
 def test_created_tables_follow_the_key_design(aws, dynamodb):
     contacts = dynamodb.describe_table(TableName=aws.name("ContactsTable"))["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in contacts["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
-    assert contacts["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert contacts["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     assert [g["IndexName"] for g in contacts["GlobalSecondaryIndexes"]] == ["by_updated"]
     assert contacts["LatestStreamArn"] == aws.stream_arns["ContactsTable"]
     memberships = dynamodb.describe_table(TableName=aws.name("MembershipsTable"))["Table"]

@@ -150,3 +150,20 @@ def test_waiting_for_the_stream_to_catch_up_polls_at_once_instead_of_sleeping_ou
         stop.set()
         poller.join(5)
     assert not poller.is_alive()
+
+
+def test_the_stream_poller_reads_many_records_a_request_and_hands_them_over_in_batches_in_order(
+    aws, dynamodb, sqs
+):
+    function = RecordingFunction("ContactStreamFunction")
+    poller = _stream_poller(aws, sqs, function)
+    ids = [f"c{i:03d}" for i in range(250)]
+    _put_contacts(dynamodb, aws, ids)
+    reads = []
+    post = poller._http.post
+    poller._http.post = lambda *args, **kwargs: reads.append(kwargs["data"]) or post(*args, **kwargs)
+    assert poller.poll_once() == 250
+    assert len(reads) == 1  # one GetRecords for the 250 records, not one per batch
+    assert [len(batch) for batch in function.batches] == [100, 100, 50]  # the template's BatchSize
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for batch in function.batches for r in batch] == ids
+    assert poller.poll_once() == 0

@@ -123,7 +123,7 @@ def modify_record(
             "Keys": {"pk": {"S": tenant}, "sk": {"S": contact_id}},
             "NewImage": image,
             "SequenceNumber": f"{sequence:021d}",
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "StreamViewType": "NEW_IMAGE",
         },
     }
 

@@ -139,3 +139,74 @@ def test_a_put_s_stream_record_does_not_walk_the_new_item_again(monkeypatch, mot
     finally:
         uninstall_patches()
     assert walked == []
+
+
+@pytest.mark.parametrize("view", ["NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"])
+def test_a_stream_record_builds_only_the_images_its_view_type_sends(monkeypatch, moto_dynamodb, view):
+    built: list[str] = []
+    real = local_moto_streams.make_image
+
+    def counting() -> object:
+        image = real()
+        return lambda item: built.append(getattr(item.attrs.get("v"), "value", None)) or image(item)
+
+    monkeypatch.setattr(local_moto_streams, "make_image", counting)
+    moto_dynamodb.create_table(
+        TableName="v",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+    )
+    local_moto_streams.install()
+    try:
+        for value in ("old", "new"):  # an insert, then an overwrite (a record with an old image)
+            moto_dynamodb.put_item(TableName="v", Item={"pk": {"S": "c1"}, "v": {"S": value}})
+    finally:
+        local_moto_streams.uninstall()
+    sent = {"NEW_IMAGE": ["old", "new"], "OLD_IMAGE": ["old"], "KEYS_ONLY": []}[view]
+    assert built == sent  # moto's way built both images of every record whatever the view type
+
+
+def test_records_written_while_patched_read_with_moto_s_sizes_and_no_json_per_write(monkeypatch, clients):
+    import moto.dynamodb.models.table as tables
+
+    ddb, streams, arn = clients
+    item = {"pk": {"S": "c1"}, "n": {"N": "1.5"}, "tags": {"L": [{"S": "é"}, {"N": "2"}]},
+            "fields": {"M": {"email": {"S": "a@b.co"}, "raw": {"B": b"\x00\x01"}}}, "set": {"SS": ["x"]}}
+
+    def writes(table: str) -> None:
+        ddb.put_item(TableName=table, Item=item)
+        ddb.put_item(TableName=table, Item={**item, "n": {"N": "22"}})
+        ddb.update_item(TableName=table, Key={"pk": {"S": "c2"}}, UpdateExpression="SET v = :v",
+                        ExpressionAttributeValues={":v": {"S": "x" * 300}})
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "c1"}})
+
+    writes("t")
+    unpatched = read_all(streams, arn)[0]
+    ddb.create_table(
+        TableName="t2",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    arn2 = ddb.describe_table(TableName="t2")["Table"]["LatestStreamArn"]
+    local_moto_streams.install()
+    dumped = []
+    real = tables.dynamo_json_dump
+    monkeypatch.setattr(tables, "dynamo_json_dump", lambda value: dumped.append(value) or real(value))
+    writes("t2")
+    assert dumped == []  # moto's way wrote every record's JSON out at the write, to measure its size
+    patched = read_all(streams, arn2)[0]
+    assert dumped == []  # measured on the JSON GetRecords sent
+    assert len(patched) == len(unpatched) == 5  # moto records an update of a new item twice
+    from moto.dynamodb.models import dynamodb_backends
+
+    stored = dynamodb_backends["123456789012"]["us-east-1"].tables["t2"].stream_shard.items
+    measured = [len(real({**r.__dict__["record"]["dynamodb"], "SizeBytes": 1})) for r in stored]  # moto's measure
+    assert [r["dynamodb"]["SizeBytes"] for r in patched] == measured
+    assert [r["dynamodb"]["SizeBytes"] for r in read_all(streams, arn2)[0]] == measured  # read again: the same
+    for mine, theirs in zip(patched, unpatched, strict=True):  # the rest as moto's own (the sizes: other times)
+        mine["dynamodb"].pop("SizeBytes"), theirs["dynamodb"].pop("SizeBytes")
+        assert {k: v for k, v in mine.items() if k != "eventID"} == {k: v for k, v in theirs.items() if k != "eventID"}

@@ -11,6 +11,10 @@ end. A change alone in its invocation reads its memberships and then claims and 
 item) in conditional transactions of 100 actions instead (``_apply_alone``): fewer requests than the
 batch's way when nothing is shared. Segments the contact
 neither is nor should be in cost nothing. An erased contact loses every membership.
+
+A tenant without dynamic segments (``TenantCache.quiet``: a bulk import before any segment exists)
+has nothing to decide: its changes claim no watermark and write nothing; only its rules stamp is
+checked, once per batch. Why no watermark is needed there is argued in ``TenantCache.quiet``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from audience.storage.membership_history_repo import Cause
 @dataclass
 class Outcome:
     contact_id: str
-    status: str  # "applied" or "stale" (an older record than one already applied)
+    # "applied", "stale" (an older record than one already applied) or "quiet" (the tenant has no
+    # dynamic segment: nothing decided, nothing claimed, ``TenantCache.quiet``)
+    status: str
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept_by_run: list[str] = field(default_factory=list)  # segments a newer scheduled run decided
@@ -102,6 +108,8 @@ class TenantCache:
         self._claimed: set[tuple[str, str, str]] = set()  # (tenant, contact, changed_at) claimed in bulk
         self._current: dict[tuple[str, str], set[str]] = {}  # (tenant, contact) -> dynamic segments held
         self.alone = False  # the invocation holds one change: it goes in transactions (``apply_change``)
+        self._fresh: set[str] = set()  # tenants whose rules (and stamp) were read in this invocation
+        self._quiet: dict[str, bool] = {}  # tenant -> no dynamic segment, checked (``quiet``)
 
     def note(self, tenant: str, segment_id: str, contact_id: str, change: str) -> None:
         """A membership the stream changed, for the history entries ``flush`` writes in one batch."""
@@ -134,17 +142,67 @@ class TenantCache:
         claims before anything is decided), or read now on the container's first change of the tenant."""
         if tenant not in self._rules:
             kept = KEPT.get(tenant)
-            self._stamps[tenant], self._rules[tenant] = kept if kept is not None else KEPT.load(tenant)
+            if kept is None:
+                kept = KEPT.load(tenant)
+                self._fresh.add(tenant)
+            self._stamps[tenant], self._rules[tenant] = kept
         return self._rules[tenant]
 
     def reload(self, tenant: str) -> str | None:
         """The stamp moved under the kept rules: read them again, and forget what was read with the
         old ones (the batch's prefetched memberships of the tenant, its activity window). The new stamp."""
         self._stamps[tenant], self._rules[tenant] = KEPT.load(tenant)
+        self._fresh.add(tenant)
+        self._quiet.pop(tenant, None)
         self._windows.pop(tenant, None)
         for key in [key for key in self._current if key[0] == tenant]:
             del self._current[key]
         return self._stamps[tenant]
+
+    def quiet(self, tenant: str) -> bool:
+        """Whether the tenant has no dynamic segment, by rules known current now: read in this
+        invocation, or kept and their stamp read again (one consistent GetItem per tenant per batch,
+        instead of the stamp's ConditionCheck in the claims' transactions); a moved stamp reloads them.
+        A quiet tenant's changes claim no watermark and write nothing (``apply_change``).
+
+        Why skipping the watermark is safe. The watermark protects one thing: a record R' of a contact
+        older than a record R already applied (t' < t) must not decide the contact's memberships.
+        Suppose R was skipped here (the tenant had no dynamic segment as of the stamp read, which is
+        after R was written to ContactsTable: a stream record exists only once its write is done) and
+        R' comes later, when a dynamic segment S exists (so S's rules were written after that read,
+        else the stamp would have moved and the rules been reloaded).
+
+        1. Lambda's event source mapping hands a shard's records in order and retries a batch from its
+           first failed record (or whole, or bisected in order): records of one item are in one shard,
+           in write order, so R' handed over after R is part of a retry that hands R again after it.
+           R then finds S, claims its watermark (t > t') and decides the contact from R's image
+           against the memberships R' left (read after the claim): the end state is R's, as when R'
+           is stopped by a watermark; what remains is one join-and-leave pair in S's history.
+        2. Whatever delivers R' (a replay outside the event source mapping): S's stamp bump, and that
+           of every run of S (a run records its evaluations under a bump), came after the stamp read
+           that let R be skipped, so after R was written; a run's snapshot then holds R or newer and
+           its ``as_of`` is later than t, and the stream leaves S's membership of the contact to the
+           run for R' (``kept_by_run``). Before S's first run, R' may write S's membership of the
+           contact; that run re-decides it from a snapshot holding R or newer (cut >= t > t' = the
+           watermark R' claimed: not one of the "newer" contacts a run leaves alone,
+           ``evaluation.changes``), so the write lasts until then. (One window is left: a run of S
+           that started before R was written, while S's create request had written S but not yet
+           moved the stamp. There the old claim decided R without S too, and S kept the run's older
+           decision for the contact until its next change or run, as it does now.)
+        3. Nothing else reads what a skipped claim would have written: a run or an export uses the
+           watermarks (``stamps.changed_after``) to leave alone or re-read contacts whose memberships
+           the stream wrote, and for a skipped record it wrote none, so the run's plain diff and the
+           export's state are right for that contact.
+
+        Erasures are never skipped (``apply_change``): they remove static memberships as well."""
+        if tenant not in self._quiet:
+            rules = self.rules(tenant)
+            if not rules.dynamic and tenant not in self._fresh:
+                stamp, _ = rules_version.read(tenant)  # kept rules are never read under a pending stamp
+                if stamp != self._stamps[tenant]:
+                    self.reload(tenant)
+            self._quiet[tenant] = not self.rules(tenant).dynamic
+        return self._quiet[tenant]
 
     def window(self, tenant: str) -> ActivityWindow:
         if tenant not in self._windows:
@@ -161,7 +219,11 @@ class TenantCache:
         seen: dict[tuple[str, str], int] = {}
         for change in changes:
             seen[(change.tenant, change.contact_id)] = seen.get((change.tenant, change.contact_id), 0) + 1
-        once = [(c.tenant, c.contact_id, c.changed_at) for c in changes if seen[(c.tenant, c.contact_id)] == 1]
+        once = [
+            (c.tenant, c.contact_id, c.changed_at)
+            for c in changes
+            if seen[(c.tenant, c.contact_id)] == 1 and (c.erased or not self.quiet(c.tenant))
+        ]
         if len(once) > 1:
             stamps_held = {tenant: self.stamp(tenant) for tenant, _, _ in once}
             self._claimed |= stamps.claim_many(once, stamps_held, self.reload)
@@ -210,7 +272,7 @@ class TenantCache:
             if not change.erased:
                 by_tenant.setdefault(change.tenant, []).append(change.contact_id)
         for tenant, ids in by_tenant.items():
-            if self.rules(tenant).needs_events:
+            if self.rules(tenant).needs_events and not self.quiet(tenant):
                 self.window(tenant).prefetch(ids)
 
 
@@ -218,6 +280,8 @@ def apply_change(change: ContactChange, cache: TenantCache) -> Outcome:
     """Write the change's membership differences. A change alone in its invocation writes everything
     itself, in transactions (``_apply_alone``); a change of a batch writes its memberships and leaves
     counts and history to ``cache.flush()``, shared by the batch."""
+    if not change.erased and cache.quiet(change.tenant):
+        return Outcome(change.contact_id, "quiet")  # nothing to decide (``TenantCache.quiet``)
     done: tuple[list[str], list[str]] = ([], [])
     if cache.alone and not change.erased:
         outcome, done = _apply_alone(change, cache)

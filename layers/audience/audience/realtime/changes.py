@@ -52,7 +52,13 @@ def change_from_images(
     # Read straight from the image (what ``ContactItem`` would give for these three attributes,
     # without building the model and its attributes for every record of every batch).
     changed_at = (new_image.get("updated_at") or {}).get("S") or fallback
-    if (new_image.get("erased") or {}).get("BOOL"):
+    if erasure(new_image):
         return ContactChange(tenant, contact_id, changed_at, None)
     fields = (new_image.get("fields") or {}).get("M")
     return ContactChange(tenant, contact_id, changed_at, document_from_raw(fields) if fields else {})
+
+
+def erasure(new_image: dict[str, Any] | None) -> bool:
+    """Whether a record with this new image (DynamoDB JSON, None for a REMOVE) says the contact is
+    gone: read without converting the image's fields (``change_from_images`` gives ``fields`` None)."""
+    return not new_image or bool((new_image.get("erased") or {}).get("BOOL"))
