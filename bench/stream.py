@@ -2,7 +2,7 @@
 
 A fresh in-process moto with every template resource; one tenant with 100 dynamic segments (the
 benchmark's realistic 50 — fields, activity aggregates, references — plus 50 field rules, ten of them
-in one category) and an event log. ContactsTable stream records (NEW_AND_OLD_IMAGES, 100 per batch,
+in one category) and an event log. ContactsTable stream records (NEW_IMAGE, 100 per batch,
 as the template's event source mapping sends them) go to the real ``contact_stream`` handler twice:
 ``first_pass`` (every contact new: mostly adds) and ``update_pass`` (every contact changed: adds and
 removes); then ``lone_changes``: 20 changes each alone in its invocation (a quiet tenant), and
@@ -83,7 +83,7 @@ def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int, 
             "NewImage": image,
             "SequenceNumber": f"{sequence:021d}",
             "SizeBytes": 512,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "StreamViewType": "NEW_IMAGE",
         },
     }
 

@@ -58,3 +58,6 @@ def test_stream_sample_has_insert_modify_remove_with_images():
     assert [r.event_name.name for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     assert records[1].dynamodb.new_image["fields"]["score"] == 85
     assert records[2].dynamodb.new_image == {}
+    # the view type ContactsTable's stream has in template.yaml: contact_stream reads no old image
+    assert {r.dynamodb.stream_view_type.name for r in records} == {"NEW_IMAGE"}
+    assert not any(r.dynamodb.old_image for r in records)
