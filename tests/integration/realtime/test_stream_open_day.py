@@ -174,3 +174,14 @@ def test_a_run_crossing_midnight_counts_its_changes_on_the_frozen_day(tenant, fr
     monkeypatch.setattr(apply, "datetime", AfterMidnight)
     _alone(tenant, "c1", {"score": 1}, 1)
     assert _days(tenant, "a00", today, today) == [(today, 1, 0, 1)]
+
+
+def test_a_batch_whose_segment_went_meanwhile_counts_the_others_on_the_batch_day(tenant, frozen_day):
+    """A segment deleted meanwhile cancels its chunk's counter transaction; the chunk's segments then go
+    one request at a time, still on the day the batch counts on, not on the wall clock's."""
+    from audience.realtime.batched import flush_counts
+
+    day = "2025-01-01"  # the batch's day, long before the wall clock's
+    flush_counts({(tenant, "a00"): (2, 0), (tenant, "gone"): (1, 0)}, day)
+    assert segments_repo.get(tenant, "a00").member_count == 2
+    assert _days(tenant, "a00", day, day) == [(day, 2, 0, 2)]

@@ -478,7 +478,7 @@ def _transact_history(days: Sequence[tuple[tuple[str, str], tuple[int, int], int
 def _flush_one_by_one(chunk: Sequence[tuple[tuple[str, str], tuple[int, int]]], today: str) -> None:
     for (tenant, segment_id), (added, removed) in chunk:
         if added != removed:
-            record_change(tenant, segment_id, added=added, removed=removed)
+            record_change(tenant, segment_id, added=added, removed=removed, day=today)
             continue
         segment = segments_repo.find(tenant, segment_id)
         if segment is not None:

@@ -76,8 +76,9 @@ def remove_everyone(tenant: str, segment: Segment) -> int:
     return removed
 
 
-def record_change(tenant: str, segment_id: str, *, added: int = 0, removed: int = 0) -> int:
-    """Apply the change to the stored member count and today's history; returns the new total.
+def record_change(tenant: str, segment_id: str, *, added: int = 0, removed: int = 0, day: str | None = None) -> int:
+    """Apply the change to the stored member count and the history of ``day`` (today's UTC date
+    unless given: a caller counting a batch on one day passes it); returns the new total.
 
     The count moves by the exact number of memberships written or deleted (each checked against the
     table first), so large lists are never recounted.
@@ -87,5 +88,5 @@ def record_change(tenant: str, segment_id: str, *, added: int = 0, removed: int 
     total = segments_repo.adjust_member_count(tenant, segment_id, added - removed)
     if total is None:
         return 0
-    history_repo.add_day(tenant, segment_id, datetime.now(UTC).date().isoformat(), added, removed, total)
+    history_repo.add_day(tenant, segment_id, day or datetime.now(UTC).date().isoformat(), added, removed, total)
     return total
