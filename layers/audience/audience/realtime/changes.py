@@ -1,8 +1,9 @@
 """A contact change as the ContactsTable stream reports it: the new image, or an erasure.
 
-Reads DynamoDB-JSON item images (the stream's ``NewImage``/``OldImage``), never a Lambda event, so
-the handler stays a thin shell and tests can build changes from stored items. The image is read as
-the raw map it is (``ContactItem``'s layout), not through the pynamodb model.
+Reads DynamoDB-JSON item images (the stream's ``NewImage``: ContactsTable's stream sends the new
+image only; a REMOVE carries the keys alone), never a Lambda event, so the handler stays a thin
+shell and tests can build changes from stored items. The image is read as the raw map it is
+(``ContactItem``'s layout), not through the pynamodb model.
 """
 
 from __future__ import annotations
