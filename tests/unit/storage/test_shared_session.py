@@ -37,3 +37,14 @@ def test_another_thread_gets_a_session_of_its_own():
     worker.join()
     assert all(session is there[0][0] for session in there[0])
     assert there[0][0] is not here
+
+
+def test_every_client_pools_as_many_connections_as_a_run_sends_at_once():
+    """A run writes 3 segments at once, each on ``batch.WORKERS`` threads: with pynamodb's default of
+    10 pooled connections, botocore opened (and dropped) a connection for every request beyond them."""
+    from audience.evaluation.results import SEGMENT_WRITERS
+    from audience.storage import batch
+
+    in_flight = SEGMENT_WRITERS * batch.WORKERS
+    clients = [model._get_connection().connection.client for model in MODELS] + [connection().client]
+    assert all(client.meta.config.max_pool_connections >= in_flight for client in clients)
