@@ -257,7 +257,7 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
 
 
 def diff(previous_ids: pa.Array | None, previous_keys: pa.Array | None, current: KeyedMembers,
-         previous_set: KeySet | None = None, *,
+         previous_set: KeySet | None = None,
          ids_of_gone: Callable[[np.ndarray], pa.Array] | None = None) -> tuple[pa.Array, pa.Array]:
     """``(added ids, removed ids)``, each sorted bytewise (the state's order): decided on the keys
     (last run's ``previous_ids`` with their ``previous_keys``; ``previous_set``: those keys as the
@@ -305,7 +305,7 @@ def segment_change(previous_ids: pa.Array | None, previous_keys: pa.Array | None
     in ``(C - T) - (P - T)`` exactly when it is in ``(C - P) - T``): only the changed ids are
     filtered, never last run's whole column."""
     recent, newer = list(dict.fromkeys(recent)), list(dict.fromkeys(newer))
-    added, removed = diff(previous_ids, previous_keys, current, previous_set, ids_of_gone=ids_of_gone)
+    added, removed = diff(previous_ids, previous_keys, current, previous_set, ids_of_gone)
     if not recent and not newer:
         return changes.Change(added, removed, len(current))
     touched = pa.array([*recent, *newer], pa.string())
