@@ -6,9 +6,10 @@ pass's order (``PassContacts``) — one id per contact, not one per membership. 
 from there only where ids must be written: the members that changed (their DynamoDB writes), and a
 segment's state only when it cannot be kept as keys alone (``in_order``; ``state``).
 
-Last run's state keeps its members' keys too (``state``), so the next diff is a set operation on
-integers: last run's keys looked up in this run's bitmap (removed: their ids come from the state),
-this run's bitmap minus last run's keys (added: their ids looked up by key). Keys from different key
+Last run's state keeps its members' keys too, or only them (``state``), so the next diff is a set
+operation on integers: last run's keys looked up in this run's bitmap (removed: their ids come from
+the pass, or for members erased since from the state's ids or the key space's directory), this
+run's bitmap minus last run's keys (added: their ids looked up by key). Keys from different key
 spaces (a full snapshot rebuild numbers contacts afresh) are never compared: the run then falls back
 to the string diff (``changes``).
 """
