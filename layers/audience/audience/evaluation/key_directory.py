@@ -14,7 +14,8 @@ Incremental builds give a few keys each: once ``MERGE_AT`` small parts (under ``
 end the directory, they are merged into one, so a key space's part count stays about its keys over
 ``SMALL_KEYS`` plus ``MERGE_AT`` however many builds it has seen (an hourly build for a year would
 otherwise leave ~9,000 parts for every full read to list and fetch). A key is never given twice
-within a key space and a part is never deleted, so the directory names every key a state of that
+within a key space and no key's entry is ever dropped (a merge moves entries, never removes one),
+so the directory names every key a state of that
 key space can hold: live contacts, contacts erased since (whose tombstones a compaction drops from
 the snapshot), and all keys of a key space a full rebuild has since replaced. A key space numbered
 before the directory existed gets it once, from the snapshot that then still holds every key a
