@@ -112,6 +112,7 @@ def prepare_snapshot(rows: int, folder: str) -> dict[str, Any]:
         entry["dictionary"] = snapshots.low_cardinality_strings(pq.read_table(target / entry["key"]))
     manifest.contact_count = rows
     manifest.key_space, manifest.next_key = "bench", numbered
+    manifest.key_directory = True  # as a full build's: runs over it keep their states as keys only
     data.contacts.unlink()
     (target / "manifest.json").write_text(json.dumps(asdict(manifest)))
     sort_events(folder)
@@ -178,7 +179,7 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     """Time the run's evaluation over the snapshot in ``folder`` (see module docstring)."""
     from datetime import datetime
 
-    from audience.evaluation import engine, shards, snapshots
+    from audience.evaluation import engine, shards, snapshots, state
     from audience.evaluation import keyed as keyed_members
     from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
@@ -211,11 +212,15 @@ def full_run(folder: str, segments: int = 50) -> dict[str, Any]:
     seconds = time.perf_counter() - began
     pass_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = {sid: len(found) for sid, found in members.items()}
-    # What the run's writing (``results.finish``) then does with each segment, several at once on its
-    # writer threads: its members' ids sorted with their keys, as the state is written (the diff and
-    # DynamoDB left out); ``keyed.in_state_order`` takes them so, as the evaluation section does.
+    # What the run's writing (``results.finish``) then does with each segment's members to write its
+    # state (the diff and DynamoDB left out): over a key space with its key directory, the bitmap
+    # encoded as a keys-only state keeps it (``state.key_bits``), no id taken; otherwise its ids
+    # sorted with their keys (``keyed.in_state_order``, several segments at once as the writers do).
     began = time.perf_counter()
-    if keyed:
+    if keyed and manifest.key_directory:
+        for sid in list(members):
+            state.key_bits(members.pop(sid).keys)
+    elif keyed:
         for _sid, _ordered in keyed_members.in_state_order(members):
             pass
     members.clear()

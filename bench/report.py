@@ -201,8 +201,9 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
                  "`bench/evaluation.py` times over a snapshot's layout): the same reads, the keyed pass "
                  "`keyed.evaluate` (members as key sets; every segment an uncategorised slot without suppression, "
                  "so its members are the rules' matches; references in dependency order), then every segment's "
-                 "member ids taken in state order, one segment after another (`KeyedMembers.in_order`, as "
-                 "`results.finish` takes them: \"state ids\"), on ")
+                 "state as `results.finish` keeps it (\"state ids\": runs stored before keys-only states took "
+                 "every member's id in state order, `KeyedMembers.in_order`; now the members' bitmap is encoded, "
+                 "`state.key_bits`, and no id is taken), on ")
     else:
         files = ("Same generated Parquet files for all of them (contacts plus the activity event log), each run in "
                  "a fresh interpreter, interleaved. **floor** = read the event log and stream the columns the rules "
@@ -305,9 +306,9 @@ def _evaluation_md(section: dict[str, Any]) -> list[str]:
                 "batches, every batch's masks (all segments' leaves, each distinct condition once per batch, then "
                 "placement; wall and "
                 "calling-thread CPU seconds summed over the evaluation threads), the key sets built after the last "
-                "batch, the whole keyed pass (wall, process CPU, and their ratio: cores busy), then the state ids "
-                "(wall and process CPU; taken on the evaluation threads a few segments at once, "
-                "`keyed.in_state_order`).", "",
+                "batch, the whole keyed pass (wall, process CPU, and their ratio: cores busy), then the state "
+                "(\"state ids\": wall and process CPU; the keys-only states' bitmaps encoded, `state.key_bits` — "
+                "in runs stored before them, every member's id taken, `keyed.in_state_order`).", "",
                 _md_table(["size", "run", "prepare", "prepare CPU", "read batches", "masks", "masks CPU", "key sets",
                            "pass", "pass CPU", "cores busy", "state ids", "state ids CPU"], stage_rows), ""]
     elif stage_rows:
@@ -391,8 +392,9 @@ def _run_md(section: dict[str, Any]) -> list[str]:
         "reads, one file read ahead, each file's low-cardinality strings dictionary-encoded); "
         "the plan of every segment of `bench/ruleset.py` (five of them in one category) with the tenant "
         "suppression \"received at least 4, never clicked\"; the event log streamed sorted by contact; "
-        "`keyed.evaluate` (members as key sets) on the deployed thread count, then every segment's ids taken "
-        "in state order as the run's writing does (\"state ids\"). The floor reads the same event and contact "
+        "`keyed.evaluate` (members as key sets) on the deployed thread count, then every segment's state "
+        "as the run's writing makes it (\"state ids\": a keys-only state's bitmap encoded; before keys-only "
+        "states, every member's id taken in state order). The floor reads the same event and contact "
         "columns and does nothing. No DynamoDB in the pass.", "",
         _md_table(["contacts", "segments", "base files", "pass", "floor", "pass / floor", "state ids",
                    "(pass + ids) / floor", "contacts/s", "peak RSS MB (pass / all / floor)"], [

@@ -13,9 +13,10 @@ contact keys (the generated files carry them, ``datagen.generate(keyed=True)``; 
 same files and ignore the key), the event log streamed sorted by contact (``LocalEventLog``), the
 keyed pass `audience.evaluation.keyed.evaluate` (members as key sets; every segment an uncategorised
 slot, no suppression, so its members are the rules' matches the peers list), then every segment's
-ids taken in state order as the run's writing takes them (``KeyedMembers.in_order``: "state ids"; on
-the evaluation threads, a few segments at once, ``keyed.in_state_order``, as `results.finish`'s
-segment writers take them several at once).
+state as the run's writing makes it over a snapshot whose key space has its key directory: the
+members' bitmap encoded (``state.key_bits``: a keys-only state; no member's id is taken — the run
+takes ids only for the members that changed, whose diff is not timed here). The stage keeps its
+name "state ids" (``state_ids_s``) for the stored results' sake.
 It runs on the threads the deployed evaluator uses (`EVALUATION_THREADS` unset: the CPUs, at most
 4), and once more with `EVALUATION_THREADS=1` (``engine_1t``) to show what the threads add.
 
@@ -149,21 +150,22 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
                  dictionary: list[str] | None = None):
     """The service's pass over the generated files and what its writing takes from it: each segment
     of ``bench.ruleset`` (an uncategorised slot, no suppression: its members are the rules' matches)
-    with its member ids, in state order, segment by segment (``keyed.in_state_order``: taken on the
-    evaluation threads, the next segment's while the caller has this one's).
+    with its members (``keyed.KeyedMembers``; ids over files without keys), segment by segment.
 
     The pass is `keyed.evaluate` (members as key sets over the contact keys; over files without keys
     it is the id pass, `engine.evaluate`'s, and each segment's ids are its result), then each
-    segment's ids are taken in state order as `results.finish` takes them (`KeyedMembers.in_order`;
-    the diff and the writes left out) — what `bench/evaluation.py` times over a snapshot's layout.
+    segment's state is made as `results.finish` makes it over a key space with its key directory:
+    the bitmap encoded for a keys-only state (``state.key_bits``; the diff and the writes left out)
+    — what `bench/evaluation.py` times over a snapshot's layout.
 
     ``stages`` receives where the time goes: wall seconds of the run-wide preparation (streaming the
     event log: the activity index and every activity condition's answer per contact), of the
     caller's thread waiting on Parquet for the contacts' batches, every batch's masks as wall and
     calling-thread CPU seconds summed over the evaluation threads (Arrow's own pool not counted
     there), the key sets built once the last batch is placed, the whole pass's wall and process CPU
-    seconds (their ratio: cores busy), and the state ids' wall and process CPU seconds."""
-    from audience.evaluation import engine, keyed
+    seconds (their ratio: cores busy), and the state's (``state_ids_s``: the bitmaps encoded) wall
+    and process CPU seconds."""
+    from audience.evaluation import engine, keyed, state
     from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
     from audience.rules.vectorised import evaluation_threads
@@ -220,9 +222,11 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     stages["key_sets_s"] = ended - placed_at[-1] if placed_at else 0.0
     began, cpu = time.perf_counter(), _process_cpu()
     if all(isinstance(found, keyed.KeyedMembers) for found in members.values()):
-        # as `results.finish` takes them on its segment writers: several segments at once
-        for sid, ordered in keyed.in_state_order(members):
-            yield sid, ordered.ids
+        # as `results._apply` keeps a keys-only state: the bitmap compressed, no id taken
+        for sid in list(members):
+            found = members.pop(sid)
+            state.key_bits(found.keys)
+            yield sid, found
     else:
         for sid in list(members):
             yield sid, members.pop(sid)

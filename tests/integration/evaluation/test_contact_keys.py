@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from audience.evaluation import snapshots
+import numpy as np
+from audience.evaluation import key_directory, snapshots
 from audience.fields import DEFAULT_CATALOG, FieldCatalog, FieldType
 from audience.storage import contacts_repo
 from hypothesis import HealthCheck, given, settings
@@ -74,6 +75,13 @@ def test_contact_keys_survive_snapshots_compaction_and_erasure(drawn, aws, s3, m
         for contact_id, key in found.items():
             assert given_keys.setdefault(contact_id, key) == key, "a contact keeps its key"
             assert owners.setdefault(key, contact_id) == contact_id, "an erased contact's key is not reused"
+        # every key the key space ever gave (erased contacts' too, compactions since or not) is named
+        # by its key directory: what a keys-only state's members are read back by
+        assert manifest.key_directory
+        if owners:
+            wanted = np.array(sorted(owners), np.int64)
+            named = key_directory.ids_of(tenant, key_space, wanted, s3, aws.env()["DATA_BUCKET"]).to_pylist()
+            assert named == [owners[key] for key in wanted.tolist()]
 
 
 def test_keys_are_only_read_when_asked(aws, s3):
@@ -122,8 +130,10 @@ def test_runs_diff_on_contact_keys_and_fall_back_to_ids_in_a_new_key_space(tenan
     kept = state.read_state(tenant, high.id, s3, bucket, keys=True)
     assert kept.key_space == manifest.key_space
     by_id = keyed_snapshot(manifest, s3)
-    assert dict(zip(kept.members.to_pylist(), kept.keys.to_pylist(), strict=True)) == {
-        c: by_id[c] for c in kept.members.to_pylist()}
+    assert kept.keys_only  # the snapshot's key space has its key directory: the members kept as keys
+    ids = state.member_ids(tenant, kept, s3, bucket).to_pylist()
+    assert ids == ["c2", "c6", "c7", "c8", "late"]
+    assert sorted(kept.key_set.keys().tolist()) == sorted(by_id[c] for c in ids)
 
     snapshots.build_snapshot(tenant, s3, full=True)  # a new key space: kept keys are not comparable
     contacts_repo.upsert(tenant, "c6", {"score": 1})

@@ -92,6 +92,23 @@ def test_dynamic_export_equals_the_members_with_changes_after_the_snapshot(world
     assert done.counts["members_read"] == 6 and done.counts["row_count"] == 6
 
 
+def test_a_keys_only_state_exports_exactly_its_members_with_their_current_values(world, no_batch_get):
+    """The run kept the members as keys only: the export names them from the key directory, a
+    contact changed since comes with its new values and one erased since is not exported."""
+    segment_id = evaluated_segment(world)
+    kept = state.read_state(TENANT, segment_id, world.s3, get_settings().data_bucket, keys=True)
+    assert kept.keys_only and kept.member_count == 7
+    contacts_repo.upsert(TENANT, "c06", {"first_name": "Renamed after the run"})
+    contacts_repo.erase(TENANT, "c10")
+    done = run(world, queue(world, segment_id, {"format": "csv", "fields": ["contact_id", "first_name"]}))
+
+    rows = {r["contact_id"]: r["first_name"] for r in csv_rows(world, done)}
+    assert set(rows) == set(memberships_repo.iter_members(TENANT, segment_id)) == {
+        "c05", "c06", "c07", "c08", "c09", "c11"}
+    assert rows["c06"] == "Renamed after the run"
+    assert done.result["read_from"] == {"members": "state", "contacts": "snapshot"}
+
+
 def test_stream_changes_since_the_run_are_members_of_the_export(world, no_batch_get):
     segment_id = evaluated_segment(world)
     contacts_repo.upsert(TENANT, "c01", {"score": 99})

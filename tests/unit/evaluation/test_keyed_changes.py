@@ -46,6 +46,38 @@ def test_keyed_diff_writes_what_the_string_diff_writes(previous, current, recent
     assert by_keys.member_count == by_ids.member_count
 
 
+@settings(max_examples=200, deadline=None)
+@given(previous=members, current=members, recent=members, newer=members, held=members,
+       erased=st.sets(st.sampled_from(UNIVERSE)), order=st.permutations(UNIVERSE))
+def test_a_keys_only_state_diffs_as_the_string_diff_with_erased_members_named_by_the_directory(
+        previous, current, recent, newer, held, erased, order):
+    """Last run's state as its key set alone (no ids): members no longer in the pass (erased) are
+    named by ``ids_of_gone`` (the key directory), asked only for those keys."""
+    newer = [c for c in newer if c not in recent]
+    current = [c for c in current if c not in erased]
+    stored = lambda ids: {c for c in ids if c in held}  # noqa: E731
+    in_pass = [c for c in order if c not in erased]
+    directory = {key: contact_id for contact_id, key in KEYS.items()}
+    asked: list[int] = []
+
+    def ids_of_gone(keys):
+        asked.extend(keys.tolist())
+        return pa.array([directory[k] for k in keys.tolist()], pa.string())
+
+    by_ids = changes.segment_change(pa.array(previous, pa.string()), pa.array(current, pa.string()),
+                                    recent=recent, newer=newer, stored=stored)
+    by_keys = keyed.segment_change(None, None, as_keyed(current, pass_contacts(in_pass) if in_pass else
+                                                        keyed.PassContacts(pa.array([], pa.string()),
+                                                                           np.zeros(0, np.uint32))),
+                                   recent=recent, newer=newer, stored=stored,
+                                   previous_set=KeySet.of([KEYS[i] for i in previous], 53), ids_of_gone=ids_of_gone)
+
+    assert sorted(by_keys.added.to_pylist()) == sorted(by_ids.added.to_pylist())
+    assert sorted(by_keys.removed.to_pylist()) == sorted(by_ids.removed.to_pylist())
+    assert by_keys.member_count == by_ids.member_count
+    assert sorted(asked) == sorted(KEYS[c] for c in previous if c in erased)
+
+
 def test_only_changed_members_ids_are_taken_from_the_keys(monkeypatch):
     contacts = pass_contacts()
     taken = []

@@ -3,12 +3,13 @@
 The pass keeps each segment's members as a ``KeySet`` (a bitmap over the key space,
 ``audience.keysets``) and, once for the whole pass, the contacts it read: their ids and keys in the
 pass's order (``PassContacts``) — one id per contact, not one per membership. String ids are taken
-from there only where ids must be written: the members that changed (their DynamoDB writes) and a
-segment's state (``in_order``, one segment at a time while the run writes its results).
+from there only where ids must be written: the members that changed (their DynamoDB writes), and a
+segment's state only when it cannot be kept as keys alone (``in_order``; ``state``).
 
-Last run's state keeps its members' keys too (``state``), so the next diff is a set operation on
-integers: last run's keys looked up in this run's bitmap (removed: their ids come from the state),
-this run's bitmap minus last run's keys (added: their ids looked up by key). Keys from different key
+Last run's state keeps its members' keys too, or only them (``state``), so the next diff is a set
+operation on integers: last run's keys looked up in this run's bitmap (removed: their ids come from
+the pass, or for members erased since from the state's ids or the key space's directory), this
+run's bitmap minus last run's keys (added: their ids looked up by key). Keys from different key
 spaces (a full snapshot rebuild numbers contacts afresh) are never compared: the run then falls back
 to the string diff (``changes``).
 """
@@ -256,16 +257,19 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
         return dict(pool.map(as_set, order))
 
 
-def diff(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers,
-         previous_set: KeySet | None = None) -> tuple[pa.Array, pa.Array]:
+def diff(previous_ids: pa.Array | None, previous_keys: pa.Array | None, current: KeyedMembers,
+         previous_set: KeySet | None = None,
+         ids_of_gone: Callable[[np.ndarray], pa.Array] | None = None) -> tuple[pa.Array, pa.Array]:
     """``(added ids, removed ids)``, each sorted bytewise (the state's order): decided on the keys
     (last run's ``previous_ids`` with their ``previous_keys``; ``previous_set``: those keys as the
     state keeps them, ``state.State.key_set``, else built here).
 
     Both directions are bitmap differences; ids are then taken for the changed members only: from
-    the pass's contacts (``positions_of``: no scan of the pass when its keys rise), and from last
-    run's state only for members no longer in the pass (erased contacts), whose rows are found by
-    key. Neither last run's ids nor keys are scanned whole unless such a member exists."""
+    the pass's contacts (``positions_of``: no scan of the pass when its keys rise), and for members
+    no longer in the pass (erased contacts) from last run's state, whose rows are found by key — or,
+    a keys-only state (``previous_ids`` None), from ``ids_of_gone(keys)`` (the key space's
+    directory, ``state``). Neither last run's ids nor keys are scanned whole unless such a member
+    exists."""
     if previous_set is None:
         previous_set = KeySet.of(_key_array(previous_keys), current.keys.size)
     joined = (current.keys - previous_set).keys()
@@ -274,9 +278,15 @@ def diff(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers,
     at = current.contacts.positions_of(left)
     here = at >= 0
     removed = current.contacts.ids.take(pa.array(at[here])).cast(pa.string())
-    if not here.all():  # left the pass too: the ids only the state has
-        rows = np.flatnonzero(KeySet.of(left[~here]).contains(_key_array(previous_keys)))
-        removed = pa.concat_arrays([removed, previous_ids.take(pa.array(rows)).cast(pa.string())])
+    if not here.all():  # left the pass too: the ids only the state (or its key directory) has
+        if previous_ids is None or previous_keys is None:
+            if ids_of_gone is None:
+                raise ValueError("a keys-only state's erased members need ids_of_gone")
+            gone = ids_of_gone(left[~here])
+        else:
+            rows = np.flatnonzero(KeySet.of(left[~here]).contains(_key_array(previous_keys)))
+            gone = previous_ids.take(pa.array(rows))
+        removed = pa.concat_arrays([removed, gone.cast(pa.string())])
     return added, changes.in_order(removed)
 
 
@@ -284,10 +294,11 @@ def _key_array(keys: pa.Array) -> np.ndarray:
     return keys.to_numpy(zero_copy_only=False).astype(KEY_DTYPE, copy=False)
 
 
-def segment_change(previous_ids: pa.Array, previous_keys: pa.Array, current: KeyedMembers, *,
+def segment_change(previous_ids: pa.Array | None, previous_keys: pa.Array | None, current: KeyedMembers, *,
                    recent: Iterable[str] = (), newer: Iterable[str] = (),
                    stored: Callable[[list[str]], set[str]] = lambda ids: set(),
-                   previous_set: KeySet | None = None) -> changes.Change:
+                   previous_set: KeySet | None = None,
+                   ids_of_gone: Callable[[np.ndarray], pa.Array] | None = None) -> changes.Change:
     """``changes.segment_change`` with the untouched contacts diffed on keys; the stream's touched
     contacts (few) are handled on their ids exactly as there (their keys looked up once per pass).
 
@@ -295,7 +306,7 @@ def segment_change(previous_ids: pa.Array, previous_keys: pa.Array, current: Key
     in ``(C - T) - (P - T)`` exactly when it is in ``(C - P) - T``): only the changed ids are
     filtered, never last run's whole column."""
     recent, newer = list(dict.fromkeys(recent)), list(dict.fromkeys(newer))
-    added, removed = diff(previous_ids, previous_keys, current, previous_set)
+    added, removed = diff(previous_ids, previous_keys, current, previous_set, ids_of_gone)
     if not recent and not newer:
         return changes.Change(added, removed, len(current))
     touched = pa.array([*recent, *newer], pa.string())

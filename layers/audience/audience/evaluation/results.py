@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from audience.evaluation import changes, engine, keyed, snapshots, state
+from audience.evaluation import changes, engine, key_directory, keyed, snapshots, state
 from audience.storage import history_repo, memberships_repo, runs_repo, segments_repo
 from audience.storage.membership_history_repo import Cause
 from audience.storage.membership_history_repo import stamp as _stamp
@@ -76,7 +76,8 @@ def finish(
         began = time.monotonic()
         try:
             return _apply(tenant, segment, found, as_of, s3, bucket, snapshot_cut=manifest.watermark,
-                          touches=touches, run_id=run_id, key_space=manifest.key_space)
+                          touches=touches, run_id=run_id, key_space=manifest.key_space,
+                          keys_only=bool(manifest.key_space and manifest.key_directory))
         except Exception as exc:  # noqa: BLE001 - one segment's failure must not stop the others
             return exc
         finally:
@@ -143,11 +144,15 @@ class StreamTouches:
 
 def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers, as_of: datetime, s3, bucket: str,
            *, snapshot_cut: str | None, touches: StreamTouches, run_id: str | None = None,
-           key_space: str | None = None) -> changes.Change:
+           key_space: str | None = None, keys_only: bool = False) -> changes.Change:
     """Write one segment's result: only the changed memberships (``changes``), each with its history
     entry in the same batched requests, then the state and the day's counters (``finish`` then sets
     the count). Memberships first: a run dying after them is repaired by the next run. Members with
-    contact keys are diffed on the keys (``keyed``) when the state holds keys of the same key space."""
+    contact keys are diffed on the keys (``keyed``) when the state holds keys of the same key space.
+
+    ``keys_only``: the snapshot's key space has a complete key directory, so the state is written
+    as keys alone (``state``) and ids are taken only for the changed members — every member's ids
+    (``in_order``) only when the diff falls back to strings (no keyed state of this key space)."""
     found = state.read_state(tenant, segment.id, s3, bucket, keys=True)
     base_is_table = found is None
     previous = found or state.previous_state(tenant, segment.id, s3, bucket)
@@ -156,19 +161,28 @@ def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers
         since = snapshot_cut
     recent, newer = changes.touched_groups(touches.since(since), previous.cut, snapshot_cut, base_is_table)
     stored = lambda ids: memberships_repo.existing(tenant, segment.id, ids, consistent=True)  # noqa: E731
-    keys = None
+    keys = key_set = None
+    previous_ids = previous.members
+    if previous.keys_only and not (isinstance(members, keyed.KeyedMembers) and previous.key_space == key_space):
+        previous_ids = state.member_ids(tenant, previous, s3, bucket)  # another key space: named by its directory
     if isinstance(members, keyed.KeyedMembers):
-        # the state's ids, sorted (a string diff of it, as trust's what-if makes, is the sorted one)
-        ordered = members.in_order()
-        if key_space and previous.keys is not None and previous.key_space == key_space:
-            change = keyed.segment_change(previous.members, previous.keys, members, previous_set=previous.key_set,
-                                          recent=recent, newer=newer, stored=stored)
+        if key_space and previous.key_space == key_space and (previous.keys is not None or previous.keys_only):
+            gone = lambda left: key_directory.ids_of(tenant, key_space, left, s3, bucket)  # noqa: E731
+            change = keyed.segment_change(previous_ids, previous.keys, members, previous_set=previous.key_set,
+                                          recent=recent, newer=newer, stored=stored, ids_of_gone=gone)
+            ordered = None
         else:
-            change = changes.segment_change(previous.members, ordered.ids, recent=recent, newer=newer, stored=stored)
-        members, keys = ordered.ids, ordered.keys
+            # the state's ids, sorted (a string diff of it, as trust's what-if makes, is the sorted one)
+            ordered = members.in_order()
+            change = changes.segment_change(previous_ids, ordered.ids, recent=recent, newer=newer, stored=stored)
+        if keys_only and key_space:
+            members, key_set = None, members.keys
+        else:
+            ordered = ordered or members.in_order()
+            members, keys = ordered.ids, ordered.keys
     else:
         members = changes.in_order(members)
-        change = changes.segment_change(previous.members, members, recent=recent, newer=newer, stored=stored)
+        change = changes.segment_change(previous_ids, members, recent=recent, newer=newer, stored=stored)
     cause = Cause("run", run_id=run_id, rules_version=segment.version, at=_stamp(as_of))
     for first in range(0, len(change.added), WRITE_SLICE):
         ids = change.added.slice(first, WRITE_SLICE).to_pylist()
@@ -176,7 +190,8 @@ def _apply(tenant: str, segment: Segment, members: pa.Array | keyed.KeyedMembers
     for first in range(0, len(change.removed), WRITE_SLICE):
         memberships_repo.remove_many(tenant, segment.id, change.removed.slice(first, WRITE_SLICE).to_pylist(),
                                      history=cause)
-    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut, keys=keys, key_space=key_space)
+    state.write_state(tenant, segment.id, members, s3, bucket, cut=snapshot_cut, keys=keys, key_space=key_space,
+                      key_set=key_set)
     history_repo.add_day(tenant, segment.id, as_of.date().isoformat(), len(change.added), len(change.removed),
                          change.member_count)
     return change

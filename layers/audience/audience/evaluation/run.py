@@ -228,11 +228,12 @@ def _members_and_keys(tenant: str, segment_id: str, segment: Segment | None, s3,
         found = state.read_state(tenant, segment_id, s3, bucket, keys=True)
     if found is None:
         return _members(tenant, segment_id, segment, s3, bucket), None
-    if found.keys is None or found.key_space != manifest.key_space:
-        return found.members, None
+    ids = state.member_ids(tenant, found, s3, bucket)  # a keys-only state's from its key directory
+    if (found.keys is None and not found.keys_only) or found.key_space != manifest.key_space:
+        return ids, None
     if found.key_set is not None:  # kept with the state: no scatter of every member's key
-        return found.members, found.key_set
-    return found.members, KeySet.of(found.keys.to_numpy(zero_copy_only=False), manifest.next_key)
+        return ids, found.key_set
+    return ids, KeySet.of(found.keys.to_numpy(zero_copy_only=False), manifest.next_key)
 
 
 def _evaluate_isolating_failures(plan, manifest, s3, bucket, shard_count, failed: dict[str, str]):

@@ -21,7 +21,9 @@ tenant's snapshots, stored beside ``contact_id`` in base files and the delta and
 incremental snapshot and compaction, so a run's memberships can be integer sets. Erased contacts
 leave holes: a key is never given to another contact within a key space (``Manifest.key_space``).
 Only ``build_snapshot(full=True)`` numbers the contacts afresh (a new key space, holes closed); a
-rewrite forced by a catalog change keeps the key space and every key.
+rewrite forced by a catalog change keeps the key space and every key. Every key given is also
+recorded in the key space's directory (``key_directory``: key -> id, never pruned), so a run's state
+can keep its members as keys only and still be named after they are erased or renumbered.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from audience.columnar import contacts_schema
+from audience.evaluation import key_directory
 from audience.fields import FieldCatalog, FieldType
 from audience.ranged import RangedObject
 from audience.rules.record import normalise
@@ -75,6 +79,7 @@ class Manifest:
     contact_count: int = 0
     key_space: str | None = None  # id of the build that numbered the keys (None: written before keys)
     next_key: int = 0  # the key the next new contact gets
+    key_directory: bool = False  # every key of key_space is in its directory (``key_directory``)
 
     @property
     def base_rows(self) -> int:
@@ -136,6 +141,11 @@ def build_snapshot(
     )
     if previous is not None and previous.key_space is None:
         previous = None  # written before contact keys: number them once
+    if previous is not None and not previous.key_directory:
+        # a key space numbered before the directory: its every key (live contacts and the delta's
+        # erased ones) recorded once, from this snapshot, which holds each key a state can hold
+        _record_all_keys(tenant, previous, s3, bucket)
+        previous.key_directory = True
     carried = None
     if previous is not None and previous.fields != manifest.fields:
         # the catalog changed: base files lack (or mistype) a field stored values may use; rewritten
@@ -145,6 +155,7 @@ def build_snapshot(
         previous = None
     if previous is None:
         manifest.key_space = manifest.key_space or snapshot_id
+        manifest.key_directory = True  # a new key space's keys are recorded as given (``_full_build``)
         manifest.watermark = _full_build(tenant, s3, bucket, folder, schema, catalog, manifest, carried)
     else:
         _incremental(tenant, s3, bucket, folder, schema, catalog, previous, manifest)
@@ -361,7 +372,10 @@ def _full_build(tenant, s3, bucket, folder, schema, catalog, manifest: Manifest,
             table = pa.Table.from_batches(batches)
             ids = table.column("contact_id").combine_chunks()
             known = None if carried is None else _lookup_keys(*carried, ids)
+            first = manifest.next_key
             keys = _fill_new_keys(known, table.num_rows, manifest)
+            fresh = ids if known is None else ids.filter(pc.is_null(known))
+            key_directory.record(tenant, manifest.key_space, first, fresh, s3, bucket)
             _write_base(s3, bucket, folder, table.append_column(pa.field(KEY, KEY_TYPE), keys), manifest)
             batches.clear()
             rows = 0
@@ -427,6 +441,7 @@ def _incremental(tenant, s3, bucket, folder, schema, catalog, previous: Manifest
         watermark = max(watermark or "", contact.updated_at)
     manifest.watermark = watermark
     manifest.key_space, manifest.next_key = previous.key_space, previous.next_key
+    manifest.key_directory = previous.key_directory
     old_delta = _read_delta(previous, s3, bucket)
     parts = []
     changed_ids = pa.array(list(changed), pa.string())
@@ -439,7 +454,10 @@ def _incremental(tenant, s3, bucket, folder, schema, catalog, previous: Manifest
         parts.append(old_delta)
     if changed:
         live = pc.invert(pa.array([c.erased for c in changed.values()], pa.bool_()))
+        first = manifest.next_key
         keys = _fill_new_keys(known, len(changed), manifest, only=live)  # an erased stranger gets none
+        fresh = changed_ids.filter(pc.and_(pc.is_null(known), live))  # given in this order, from ``first``
+        key_directory.record(tenant, manifest.key_space, first, fresh, s3, bucket)
         parts.append(pa.Table.from_batches([contacts_batch(changed.values(), catalog, with_erased=True, keys=keys)]))
     delta = pa.concat_tables(parts) if parts else None
     manifest.files = list(previous.files)
@@ -510,6 +528,21 @@ def _live_keys(manifest: Manifest, s3, bucket: str) -> tuple[pa.Array, pa.Array]
                                   schema=pa.schema([pa.field("contact_id", pa.string(), nullable=False),
                                                     pa.field(KEY, KEY_TYPE)])).sort_by("contact_id")
     return table.column("contact_id").combine_chunks(), table.column(KEY).combine_chunks()
+
+
+def _record_all_keys(tenant: str, manifest: Manifest, s3, bucket: str) -> None:
+    """Every key ``manifest`` holds (live contacts, and erased ones whose tombstones its delta keeps)
+    recorded as one directory part from key 0 (null: a key no longer held by anyone)."""
+    live = _live_keys(manifest, s3, bucket)
+    ids, keys = live if live is not None else (pa.array([], pa.string()), pa.array([], KEY_TYPE))
+    delta = _read_delta(manifest, s3, bucket)
+    if delta is not None and KEY in delta.column_names:
+        gone = delta.filter(pc.and_(pc.fill_null(delta.column(ERASED), False), pc.is_valid(delta.column(KEY))))
+        ids = pa.concat_arrays([ids, gone.column("contact_id").combine_chunks().cast(pa.string())])
+        keys = pa.concat_arrays([keys, gone.column(KEY).combine_chunks().cast(KEY_TYPE)])
+    at = np.full(manifest.next_key, -1, np.int64)
+    at[keys.to_numpy(zero_copy_only=False).astype(np.int64)] = np.arange(len(keys))
+    key_directory.record(tenant, manifest.key_space, 0, ids.take(pa.array(at, mask=at < 0)), s3, bucket)
 
 
 def _lookup_keys(ordered_ids: pa.Array, keys: pa.Array, ids: pa.Array) -> pa.Array:
