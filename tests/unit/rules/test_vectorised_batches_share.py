@@ -79,3 +79,35 @@ def test_positions_in_a_sorted_index_are_exact_for_sorted_and_unsorted_batches(i
     present = [i for i in ids if i is not None]
     low, high = vectorised._bounds(pa.array(ids, pa.string()))
     assert (low, high) == ((min(present, key=str.encode), max(present, key=str.encode)) if present else (None, None))
+
+
+@settings(max_examples=200, deadline=None)
+@given(flags=st.lists(st.booleans(), max_size=40))
+def test_a_few_answers_held_as_python_booleans_spread_as_the_same_bytes_would(flags):
+    fast = vectorised._spreadable_flags(flags)
+    reference = vectorised._spreadable_bytes(pa.array(flags, pa.bool_()).cast(pa.uint8()).to_numpy())
+    assert fast.answers.equals(reference.answers)
+    assert (fast.trues, fast.odd) == (reference.trues, reference.odd)
+    codes = pa.array(list(range(len(flags))) * 2, pa.int32())
+    assert vectorised.spread(fast, codes).to_pylist() == flags * 2
+
+
+def test_a_batchs_dictionary_is_read_into_python_once_for_every_leaf_on_its_column(monkeypatch):
+    # guard (pure speed): four leaves on ``city``, one conversion of its dictionary per batch
+    rules = [(sid, parse_rule(rule, CATALOG)) for sid, rule in RULES.items()]
+    evaluator = compile_segments(rules, as_of=AS_OF, catalog=CATALOG)
+    contacts = [{"contact_id": f"c{n}", "city": city} for n, city in enumerate(CITIES * 3)]
+    batch = _encoded(contacts, list(dict.fromkeys(CITIES)))
+    converted: list[int] = []
+    original = vectorised._Batch.dictionary_values
+
+    def counting(self, name, values):
+        if name not in self.values:
+            converted.append(len(values.dictionary))
+        return original(self, name, values)
+
+    monkeypatch.setattr(vectorised._Batch, "dictionary_values", counting)
+    masks = evaluator.masks(batch)
+    assert converted == [len(set(CITIES))]
+    for sid, rule in rules:
+        assert masks[sid].to_pylist() == [evaluate_record(rule, c, as_of=AS_OF, catalog=CATALOG) for c in contacts]

@@ -71,3 +71,41 @@ def test_chunked_ids_are_still_looked_up(small_batches):
     index = pa.array([f"c{n:09d}" for n in range(0, 100, 2)], pa.string())
     ids = pa.chunked_array([[f"c{n:09d}" for n in range(10, 20)], [f"c{n:09d}" for n in range(20, 30)]])
     assert v._positions(index, ids).to_pylist() == _hashed(index, ids)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=prefixes, width=st.integers(1, 12), indexed=st.lists(st.integers(0, 10**6), max_size=60),
+       asked=numbers, order=st.sampled_from(["rising", "as drawn", "repeats"]), odd=st.booleans(),
+       chunked=st.booleans())
+def test_positions_with_a_row_for_absent_ids_equal_the_hash_lookup_filled(small_batches, prefix, width, indexed,
+                                                                           asked, order, odd, chunked):
+    # the activity lookup's form: absent ids get the index's length (its row for contacts without events)
+    def ident(n: int) -> str:
+        return prefix + str(n % 10**width).zfill(width)
+
+    index = pa.array(sorted({ident(n) for n in indexed}), pa.string())
+    chosen = [ident(n) for n in asked]
+    if order == "rising":
+        chosen = sorted(set(chosen))
+    elif order == "repeats":
+        chosen = sorted(chosen + chosen[:3])
+    if odd:
+        chosen.append(ident(asked[0]) + "x")
+    ids = pa.chunked_array([chosen[:2], chosen[2:]], pa.string()) if chunked else pa.array(chosen, pa.string())
+    found = v._positions(index, ids, missing=len(index))
+    assert found.null_count == 0
+    assert found.to_pylist() == [len(index) if at is None else at for at in _hashed(index, ids)]
+
+
+def test_a_batch_without_events_for_some_contacts_gets_their_row_without_filling_nulls(small_batches, monkeypatch):
+    # guard (pure speed): the rising integer search writes the absent ids' row in place, no fill_null
+    calls: list[int] = []
+    original = pc.fill_null
+    monkeypatch.setattr(pc, "fill_null",
+                        lambda values, *a, **kw: calls.append(len(values)) or original(values, *a, **kw))
+    index = pa.array([f"c{n:09d}" for n in range(0, 50_000, 3)], pa.string())
+    ids = pa.array([f"c{n:09d}" for n in range(20_000, 30_000)], pa.string())
+    found = v._positions(index, ids, missing=len(index))
+    assert calls == []
+    assert found.null_count == 0
+    assert found.to_pylist() == [len(index) if at is None else at for at in _hashed(index, ids)]

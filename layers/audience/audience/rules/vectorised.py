@@ -83,6 +83,8 @@ class _Batch:
     lowered: dict[str, Any] = field(default_factory=dict)
     blanks: dict[str, _Blank] = field(default_factory=dict)
     codes: dict[str, pa.Array] = field(default_factory=dict)
+    columns: dict[tuple[str, FieldType], pa.Array] = field(default_factory=dict)  # `column`, once per leaf kind
+    values: dict[str, list] = field(default_factory=dict)  # a dictionary column's values as Python strings
     # per list column: the folded items every list leaf of the run on it asks for (see `_ListItems`)
     list_wanted: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     # each contact's row in the run's activity index; contacts without events get the index's length
@@ -93,6 +95,14 @@ class _Batch:
         return self.batch.num_rows
 
     def column(self, name: str, field_type: FieldType) -> pa.Array:
+        """The column as the leaves of ``field_type`` read it, found (and cast) once per batch: a batch's
+        50 segments ask for some 15 columns about 55 times."""
+        found = self.columns.get((name, field_type))
+        if found is None:
+            found = self.columns[(name, field_type)] = self._column(name, field_type)
+        return found
+
+    def _column(self, name: str, field_type: FieldType) -> pa.Array:
         index = self.batch.schema.get_field_index(name)
         if index < 0:
             return pa.nulls(self.size, arrow_type(field_type))
@@ -128,6 +138,13 @@ class _Batch:
         found = self.blanks.get(name)
         if found is None:
             found = self.blanks[name] = _Blank(field_type, values)
+        return found
+
+    def dictionary_values(self, name: str, values: pa.DictionaryArray) -> list:
+        """A dictionary column's distinct values as Python objects, once per batch for every leaf on it."""
+        found = self.values.get(name)
+        if found is None:
+            found = self.values[name] = values.dictionary.to_pylist()
         return found
 
     def dictionary_codes(self, name: str, values: pa.DictionaryArray) -> pa.Array:
@@ -352,7 +369,9 @@ class SegmentEvaluator:
                 if not when_missing:
                     when_missing.append(_missing_answer(decide, values.dictionary.type))
                 codes = state.dictionary_codes(cond.field, values)
-                decided = known.answers(values, when_missing[0])
+                decided = (known.answers(values, when_missing[0],
+                                         state.dictionary_values(cond.field, values))
+                           if len(values.dictionary) <= known.MAX_DICTIONARY else None)
                 if decided is not None:
                     return spread(decided, codes)
                 return _per_distinct_value(values, decide, when_missing[0], codes)
@@ -373,10 +392,8 @@ class SegmentEvaluator:
         Only the index's slice between the batch's smallest and largest id is hashed, so batches of a
         snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant."""
         if state.activity_rows is None:
-            rows = _positions(self._activity_keys, state.contact_ids())
-            if rows.null_count:
-                rows = pc.fill_null(rows, pa.scalar(len(self._activity_keys), rows.type))
-            state.activity_rows = rows
+            state.activity_rows = _positions(self._activity_keys, state.contact_ids(),
+                                             missing=len(self._activity_keys))
         return state.activity_rows
 
     # -- run-wide work, once -------------------------------------------------------------------
@@ -1053,11 +1070,14 @@ class _KnownValues:
         self.decide = decide
         self.known: dict[str | None, bool] = {}
 
-    def answers(self, values: pa.DictionaryArray, when_missing: bool) -> Spreadable | None:
+    def answers(self, values: pa.DictionaryArray, when_missing: bool, distinct: list | None = None,
+                ) -> Spreadable | None:
+        """``distinct``: the dictionary's values as Python objects when the caller has them (one
+        conversion per batch and column, `_Batch.dictionary_values`, not one per leaf)."""
         dictionary = values.dictionary
         if dictionary.type != pa.string() or len(dictionary) > self.MAX_DICTIONARY:
             return None
-        distinct = dictionary.to_pylist()
+        distinct = dictionary.to_pylist() if distinct is None else distinct
         known = self.known
         unseen = [v for v in dict.fromkeys(distinct) if v not in known]
         if unseen:
@@ -1068,7 +1088,7 @@ class _KnownValues:
         flags = [known[v] for v in distinct]
         if values.indices.null_count:  # the row `dictionary_codes` points a missing value to
             flags.append(when_missing)
-        return _spreadable_bytes(np.array(flags, np.uint8))
+        return _spreadable_flags(flags)
 
 
 @dataclass(frozen=True)
@@ -1088,6 +1108,16 @@ def spreadable(answers: Mask) -> Spreadable:
     if 0 < trues < size and (trues == 1 or trues == size - 1):
         odd = pc.index(answers, trues == 1).as_py()
     return Spreadable(answers.cast(pa.uint8()), trues, odd)
+
+
+def _spreadable_flags(flags: list[bool]) -> Spreadable:
+    """`_spreadable_bytes` of a few answers held as Python booleans (a batch's dictionary): counted in
+    Python and wrapped as bytes, without numpy's per-call costs (a dozen leaves per batch ask)."""
+    size, trues = len(flags), sum(flags)
+    odd = None
+    if 0 < trues < size and (trues == 1 or trues == size - 1):
+        odd = flags.index(trues == 1)
+    return Spreadable(pa.Array.from_buffers(pa.uint8(), size, [None, pa.py_buffer(bytes(flags))]), trues, odd)
 
 
 def _spreadable_bytes(answers: np.ndarray) -> Spreadable:
@@ -1471,8 +1501,10 @@ def _sorted_unique(ids: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> pa
     return distinct.take(pc.sort_indices(distinct))
 
 
-def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
-    """Each id's position in the sorted distinct `index` (null when absent).
+def _positions(index: pa.Array, ids: pa.Array, *, missing: int | None = None) -> pa.Array:
+    """Each id's position in the sorted distinct `index` (null when absent, or ``missing`` when given:
+    the activity lookup's row for contacts without events, then written in place by the integer
+    search instead of a validity bitmap filled afterwards by a ``fill_null`` of the whole batch).
 
     Only the index's slice between the batch's smallest and largest id is looked up, so batches of a
     snapshot ordered by contact id cost time in proportion to the batch, not to the whole tenant:
@@ -1481,20 +1513,23 @@ def _positions(index: pa.Array, ids: pa.Array) -> pa.Array:
     if len(ids) and len(index):
         low, high = _bounds(ids)
         if low is None:
-            return pa.nulls(len(ids), pa.int32())
+            found = pa.nulls(len(ids), pa.int32())
+            return found if missing is None else pc.fill_null(found, pa.scalar(missing, pa.int32()))
         start = _search(index, low, right=False)
         stop = _search(index, high, right=True)
-        local = _same_width_positions(index.slice(start, stop - start), ids, start, low, high)
+        local = _same_width_positions(index.slice(start, stop - start), ids, start, low, high, missing=missing)
         if local is not None:
             return local
     local = pc.index_in(ids, value_set=index.slice(start, stop - start))
-    return pc.add(local, pa.scalar(start, local.type)) if start else local
+    local = pc.add(local, pa.scalar(start, local.type)) if start else local
+    return local if missing is None or not local.null_count else pc.fill_null(local, pa.scalar(missing, local.type))
 
 
 _NUMBERED_FROM = 4_096  # ids: below this, Arrow's hash lookup costs less than the numbering
 
 
-def _same_width_positions(ordered: pa.Array, ids: pa.Array, start: int, low: str, high: str) -> pa.Array | None:
+def _same_width_positions(ordered: pa.Array, ids: pa.Array, start: int, low: str, high: str, *,
+                          missing: int | None = None) -> pa.Array | None:
     """`_positions` (offset by ``start``) by binary search over integers instead of hashing every id;
     ``ordered``: the index's slice between the batch's smallest id ``low`` and largest ``high``. None
     when the shortcut does not apply.
@@ -1505,7 +1540,8 @@ def _same_width_positions(ordered: pa.Array, ids: pa.Array, start: int, low: str
     read as a big-endian integer. Sequential ids of one width (``c000123456``, numeric ids) are so
     within a snapshot's batch; random ids (UUIDs) are not, and are hashed as before. Ids rising
     strictly (a snapshot's batches) are found by searching the slice's numbers among theirs (the
-    slice is the shorter), others by searching each id among the slice's."""
+    slice is the shorter), others by searching each id among the slice's. ``missing``: the position
+    absent ids get (no validity bitmap), as `_positions` says."""
     count, size = len(ids), len(ordered)
     if count < _NUMBERED_FROM or not isinstance(ids, pa.Array) or not isinstance(ordered, pa.Array) \
             or ids.null_count or not pa.types.is_string(ids.type) or not pa.types.is_string(ordered.type):
@@ -1520,24 +1556,31 @@ def _same_width_positions(ordered: pa.Array, ids: pa.Array, start: int, low: str
     if width - shared > _WORD_BYTES:
         return None
     found = _tail_numbers(ids, width, shared)
-    valid = np.zeros(count, np.bool_)
-    positions = np.zeros(count, np.int32)
+    filled = missing is not None
+    valid = np.zeros(0 if filled else count, np.bool_)
+    positions = np.full(count, missing, np.int32) if filled else np.zeros(count, np.int32)
     if size:
         wanted = _tail_numbers(ordered, width, shared)
         if bool(np.all(found[1:] > found[:-1])):  # rising ids: each of the slice's among them
             at = np.searchsorted(found, wanted)
             np.minimum(at, count - 1, out=at)
             hit = found[at] == wanted
-            valid[at[hit]] = True
+            if not filled:
+                valid[at[hit]] = True
             positions[at[hit]] = np.flatnonzero(hit) + start
         else:
             at = np.searchsorted(wanted, found)
             np.minimum(at, size - 1, out=at)
-            valid = wanted[at] == found
-            positions = (at + start).astype(np.int32)
-    missing = count - int(np.count_nonzero(valid))
-    validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if missing else None
-    return pa.Array.from_buffers(pa.int32(), count, [validity, pa.py_buffer(positions)], null_count=missing)
+            hit = wanted[at] == found
+            if filled:
+                positions = np.where(hit, at + start, missing).astype(np.int32)
+            else:
+                valid, positions = hit, (at + start).astype(np.int32)
+    if filled:
+        return pa.Array.from_buffers(pa.int32(), count, [None, pa.py_buffer(positions)], null_count=0)
+    absent = count - int(np.count_nonzero(valid))
+    validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if absent else None
+    return pa.Array.from_buffers(pa.int32(), count, [validity, pa.py_buffer(positions)], null_count=absent)
 
 
 _WORD_BYTES = 8
