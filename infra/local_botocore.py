@@ -93,11 +93,82 @@ def plain_answer(raw_body: bytes, shape: Any) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) and parsed.keys() <= members else None
 
 
+_UNKNOWN = object()  # a request of a shape the plain path does not vouch for: jmespath decides
+_TRANSACT_WRITE_KINDS = ("ConditionCheck", "Put", "Delete", "Update")
+
+
+def _transact_write_tables(call_args: dict[str, Any]) -> Any:
+    """``TransactItems[*].[ConditionCheck.TableName, Put.TableName, Delete.TableName, Update.TableName][]``"""
+    items = call_args.get("TransactItems")
+    if type(items) is not list:
+        return _UNKNOWN
+    tables = []
+    for item in items:
+        if type(item) is not dict:
+            return _UNKNOWN
+        for kind in _TRANSACT_WRITE_KINDS:
+            action = item.get(kind)
+            if action is None:
+                continue
+            if type(action) is not dict:
+                return _UNKNOWN
+            table = action.get("TableName")
+            if table is not None:
+                tables.append(table)
+    return tables
+
+
+def _transact_get_tables(call_args: dict[str, Any]) -> Any:
+    """``TransactItems[*].Get.TableName``"""
+    items = call_args.get("TransactItems")
+    if type(items) is not list:
+        return _UNKNOWN
+    tables = []
+    for item in items:
+        if type(item) is not dict:
+            return _UNKNOWN
+        action = item.get("Get")
+        if action is None:
+            continue
+        if type(action) is not dict:
+            return _UNKNOWN
+        table = action.get("TableName")
+        if table is not None:
+            tables.append(table)
+    return tables
+
+
+def _request_item_tables(call_args: dict[str, Any]) -> Any:
+    """``keys(RequestItems)``"""
+    items = call_args.get("RequestItems")
+    return list(items) if type(items) is dict else _UNKNOWN
+
+
+CONTEXT_PATHS = {
+    "TransactItems[*].[ConditionCheck.TableName, Put.TableName, Delete.TableName, Update.TableName][]": (
+        _transact_write_tables
+    ),
+    "TransactItems[*].Get.TableName": _transact_get_tables,
+    "keys(RequestItems)": _request_item_tables,
+}
+
+
+def context_param(path: str, call_args: Any) -> Any:
+    """jmespath's ``search(path, call_args)`` for the paths of ``CONTEXT_PATHS`` without jmespath;
+    ``_UNKNOWN`` for any other path or a request of an unexpected shape."""
+    plain = CONTEXT_PATHS.get(path)
+    if plain is None or type(call_args) is not dict:
+        return _UNKNOWN
+    return plain(call_args)
+
+
 def install() -> None:
-    """Patch botocore's JSON serializer and parser in this process (idempotent)."""
+    """Patch botocore's JSON serializer and parser, and the endpoint resolver's operation context
+    parameters, in this process (idempotent)."""
     if _patches.installed:
         return
     from botocore.parsers import JSONParser
+    from botocore.regions import EndpointRulesetResolver
     from botocore.serialize import JSONSerializer
 
     original = JSONSerializer.serialize_to_request
@@ -128,6 +199,24 @@ def install() -> None:
         return handle_json_body(self, raw_body, shape) if parsed is None else parsed
 
     _patches.replace(JSONParser, "_handle_json_body", _handle_json_body)
+
+    resolve_context_param = EndpointRulesetResolver._resolve_param_as_operation_context_param
+
+    def _resolve_param_as_operation_context_param(
+        self: Any, param_name: str, operation_model: Any, call_args: Any
+    ) -> Any:
+        params = operation_model.operation_context_parameters
+        if param_name in params:
+            value = context_param(params[param_name]["path"], call_args)
+            if value is not _UNKNOWN:
+                return value
+        return resolve_context_param(self, param_name, operation_model, call_args)
+
+    _patches.replace(
+        EndpointRulesetResolver,
+        "_resolve_param_as_operation_context_param",
+        _resolve_param_as_operation_context_param,
+    )
 
 
 def uninstall() -> None:

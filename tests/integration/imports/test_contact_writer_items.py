@@ -259,3 +259,56 @@ def test_a_chunk_whose_first_call_names_stored_people_is_read_first_without_send
     assert {c.contact_id: c.fields["city"] for c in contacts_repo.iter_all(TENANT)} == {
         f"c{i}": "Oslo" for i in range(70)
     }
+
+
+def _counting_plans(monkeypatch) -> list[int]:
+    """How many rows have been planned as new people (``_presumed``) so far, one entry per row."""
+    planned: list[int] = []
+    real_presumed = ContactWriter._presumed
+
+    def presumed(self, candidate, stamp):
+        planned.append(candidate.rows[0])
+        return real_presumed(self, candidate, stamp)
+
+    monkeypatch.setattr(ContactWriter, "_presumed", presumed)
+    return planned
+
+
+def test_a_chunks_calls_are_sent_as_soon_as_their_contacts_are_planned(writer_env, monkeypatch):
+    """The chunk's calls go to DynamoDB while the rest of the chunk is still being planned: planning
+    a whole chunk before sending its first call left the store idle for that time."""
+    planned = _counting_plans(monkeypatch)
+    planned_at_call: list[int] = []
+    real_transact = contacts_repo.transact
+    monkeypatch.setattr(
+        contacts_repo, "transact", lambda items: planned_at_call.append(len(planned)) or real_transact(items)
+    )
+    rows = [
+        Candidate(rows=[i + 2], fields={"email": f"n{i}@example.com", "phone": f"+1202456{1000 + i}"})
+        for i in range(150)
+    ]
+
+    outcomes = ContactWriter(TENANT, "job-3").write_all(rows)
+
+    # the probe, then each call of 33 contacts as soon as the next contact does not fit in it
+    assert planned_at_call == [33, 67, 100, 133, 150]
+    assert all(o.created and o.reject is None for o in outcomes) and len(outcomes) == 150
+    assert len(list(contacts_repo.iter_all(TENANT))) == 150
+
+
+def test_a_cancelled_call_after_the_probe_stops_planning_rows_as_new_people(writer_env, monkeypatch):
+    """A stored person in the chunk's second call: once that call is cancelled, the rows not yet
+    planned are not planned as new people at all (that work would only be thrown away) but resolved
+    by reading, with the rest of the cancelled call's people; every row still imports once."""
+    contacts_repo.upsert(TENANT, "stored", {"email": "n40@example.com"})
+    planned = _counting_plans(monkeypatch)
+    rows = [Candidate(rows=[i + 2], fields={"email": f"n{i}@example.com", "city": "Oslo"}) for i in range(120)]
+
+    outcomes = ContactWriter(TENANT, "job-4").write_all(rows)
+
+    # the probe (33), the cancelled second call (50 contacts of two items) and the row after it: 84-119 were read
+    assert len(planned) == 84
+    assert [(o.contact_id, o.created) for o in outcomes if not o.created] == [("stored", False)]
+    assert all(o.reject is None for o in outcomes) and len(outcomes) == 120
+    people = {c.contact_id: c.fields for c in contacts_repo.iter_all(TENANT)}
+    assert len(people) == 120 and people["stored"] == {"email": "n40@example.com", "city": "Oslo"}

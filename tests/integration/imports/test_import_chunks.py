@@ -204,11 +204,11 @@ def test_two_importers_racing_chunk_by_chunk_on_the_same_people_create_each_once
     resolved, real_commit = threading.Barrier(len(messages), timeout=60), ContactWriter._commit
     waited: set[int] = set()
 
-    def commit_after_everyone_resolved(self, writes, **options):
+    def commit_after_everyone_resolved(self, *args, **options):
         if id(self) not in waited:
             waited.add(id(self))
             resolved.wait()
-        return real_commit(self, writes, **options)
+        return real_commit(self, *args, **options)
 
     monkeypatch.setattr(ContactWriter, "_commit", commit_after_everyone_resolved)
     # chunk invocations of both jobs at once (each is its own Lambda invocation)

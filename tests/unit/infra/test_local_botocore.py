@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import botocore.session
+import jmespath
 import pytest
 from botocore.serialize import JSONSerializer, create_serializer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra import local_botocore
 from tests.unit.infra.conftest import create_pk_sk_table
@@ -156,3 +159,67 @@ def test_item_answers_of_plain_values_do_not_walk_the_shape(table, patched, monk
     answer = table.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": ITEM["pk"]})
     assert answer["Items"][0]["tags"] == ITEM["tags"]
     assert walked == []
+
+
+# ---- endpoint parameters: the operations' JMESPath context parameters without jmespath
+
+_TABLE_NAMES = st.one_of(st.none(), st.sampled_from(["t", "u", "arn:aws:dynamodb:us-east-1:1:table/t"]))
+_ACTION = st.one_of(st.none(), st.fixed_dictionaries({}, optional={"TableName": _TABLE_NAMES, "Key": st.just({})}))
+_TRANSACT_ITEM = st.fixed_dictionaries(
+    {}, optional={kind: _ACTION for kind in ("ConditionCheck", "Put", "Delete", "Update", "Get")}
+)
+_ODD = st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(list(local_botocore.CONTEXT_PATHS)),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "TransactItems": st.one_of(st.lists(st.one_of(_TRANSACT_ITEM, _ODD), max_size=6), _ODD),
+            "RequestItems": st.one_of(st.dictionaries(st.sampled_from(["t", "u", "v"]), st.just({})), _ODD),
+        },
+    ),
+)
+def test_context_parameters_are_jmespaths_answers(path, call_args):
+    plain = local_botocore.context_param(path, call_args)
+    try:
+        expected = jmespath.search(path, call_args)
+    except jmespath.exceptions.JMESPathError:
+        assert plain is local_botocore._UNKNOWN  # noqa: SLF001 - jmespath's own error is kept
+        return
+    if plain is not local_botocore._UNKNOWN:  # noqa: SLF001
+        assert plain == expected
+
+
+def test_every_item_operations_context_path_is_computed_without_jmespath():
+    paths = {
+        params["path"]
+        for name in ("BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems")
+        for params in (MODEL.operation_model(name).operation_context_parameters or {}).values()
+    }
+    assert paths <= local_botocore.CONTEXT_PATHS.keys()
+
+
+def test_a_transaction_resolves_its_endpoint_without_jmespath(patched, monkeypatch):
+    import botocore.regions
+
+    client = botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    put = {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}}
+    args = {"TransactItems": [put, {"Delete": {"TableName": "u", "Key": {"pk": {"S": "b"}}}}]}
+    searched = []
+    search = botocore.regions.jmespath.search
+    monkeypatch.setattr(botocore.regions.jmespath, "search", lambda *a: searched.append(a) or search(*a))
+    operation = MODEL.operation_model("TransactWriteItems")
+    ours = client._ruleset_resolver.construct_endpoint(operation, args, {})  # noqa: SLF001
+    assert searched == []
+    local_botocore.uninstall()
+    assert ours == client._ruleset_resolver.construct_endpoint(operation, args, {})  # noqa: SLF001
+    assert searched

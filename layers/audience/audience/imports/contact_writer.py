@@ -25,8 +25,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -177,16 +177,18 @@ class ContactWriter:
         groups fails, the list is taken for one that names people already stored and the rest of
         the chunk is resolved by reading without being planned as new (a re-import then costs one
         cancelled call of 33 contacts a chunk). After the probe, the first cancellation stops
-        further presumed calls (those not yet sent go through the reads)."""
-        probe = range(min(PROBE_CONTACTS, len(candidates)))
-        writes = {index: self._presumed(candidates[index], stamp) for index in probe}
-        lost = self._commit(writes)
-        if lost:
-            rest = list(range(len(probe), len(candidates)))
-        else:
-            rest_writes = {i: self._presumed(candidates[i], stamp) for i in range(len(probe), len(candidates))}
-            writes.update(rest_writes)
-            rest = self._commit(rest_writes, presumed_new=True) if rest_writes else []
+        further presumed calls (those not yet sent, and the rows not yet planned, go through the
+        reads). Each call is sent as soon as its contacts are planned (``_commit``)."""
+        probe = list(range(min(PROBE_CONTACTS, len(candidates))))
+        writes: dict[int, ContactWrite] = {}
+
+        def presumed(index: int) -> ContactWrite:
+            return self._presumed(candidates[index], stamp)
+
+        lost = self._commit(probe, presumed, writes)
+        rest = list(range(len(probe), len(candidates)))
+        if not lost and rest:
+            rest = self._commit(rest, presumed, writes, presumed_new=True)
         unread = set(lost) | set(rest)
         for index, write in writes.items():
             if index not in unread:
@@ -227,7 +229,7 @@ class ContactWriter:
                 outcomes[index] = WriteOutcome(candidates[index], contact_id=target, created=created)
             else:
                 writes[index] = write
-        lost = set(self._commit(writes))
+        lost = set(self._commit(list(writes), writes.__getitem__, writes))
         for index, write in writes.items():
             if index in lost:
                 continue
@@ -317,31 +319,62 @@ class ContactWriter:
             size=1 + len(claims) + len(releases),
         )
 
-    def _commit(self, writes: dict[int, ContactWrite], *, presumed_new: bool = False) -> list[int]:
-        """Commit every write in packed transactions; returns the indexes whose conditions failed
-        (plus any that touch an item an earlier write of this chunk touches: they are re-resolved
-        after it). ``presumed_new``: the writes were planned without reading (``_write_presumed_new``):
-        once a call is cancelled, the calls not yet sent are returned unsent."""
-        seen: set[str] = set()
-        deferred: list[int] = []
-        ready: list[int] = []
-        for index, write in writes.items():
-            if write.touched & seen:
-                deferred.append(index)
-            else:
-                seen |= write.touched
-                ready.append(index)
-        batches = list(_packed(ready, writes))
+    def _commit(
+        self,
+        indexes: list[int],
+        plan: Callable[[int], ContactWrite],
+        writes: dict[int, ContactWrite],
+        *,
+        presumed_new: bool = False,
+    ) -> list[int]:
+        """Commit the writes ``plan`` gives for ``indexes`` (each recorded in ``writes``) in packed
+        transactions; returns the indexes whose conditions failed (plus any that touch an item an
+        earlier write of this chunk touches: they are re-resolved after it).
+
+        A call is handed to the writer threads as soon as its contacts are planned, so the first
+        calls are on their way to DynamoDB while the rest of the chunk is planned (planning a
+        5,000-row chunk first left the store idle for that time unless another chunk was writing).
+        ``presumed_new``: the writes were planned without reading (``_write_presumed_new``): once a
+        call is cancelled, no more rows are planned, and the calls not yet sent and the rows not yet
+        planned are returned unsent."""
         conflict = threading.Event() if presumed_new else None
         threads = writer_threads()
-        if threads == 1 or len(batches) <= 1:
-            lost = [i for batch in batches for i in self._commit_batch(batch, writes, conflict)]
-        else:
-            pool = writer_pool(threads)
-            sent = [pool.submit(self._commit_batch, batch, writes, conflict) for batch in batches]
+        pool = writer_pool(threads) if threads > 1 else None
+        seen: set[str] = set()
+        deferred: list[int] = []
+        lost: list[int] = []
+        sent: list[Future[list[int]]] = []
+        batch: list[int] = []
+        size = 0
+
+        def send(batch: list[int], last: bool) -> None:
+            if pool is None or (last and not sent):  # one call: no hand-over to a writer thread
+                lost.extend(self._commit_batch(batch, writes, conflict))
+            else:
+                sent.append(pool.submit(self._commit_batch, batch, writes, conflict))
+
+        unplanned: list[int] = []
+        try:
+            for position, index in enumerate(indexes):
+                if conflict is not None and conflict.is_set():
+                    unplanned = indexes[position:]
+                    break
+                write = writes[index] = plan(index)
+                if write.touched & seen:
+                    deferred.append(index)
+                    continue
+                seen |= write.touched
+                if batch and size + write.size > TRANSACTION_ITEMS:
+                    send(batch, last=False)
+                    batch, size = [], 0
+                batch.append(index)
+                size += write.size
+            if batch:
+                send(batch, last=True)
+        finally:
             wait(sent)  # every call ended, as leaving a pool of its own waited, before any error is raised
-            lost = [i for future in sent for i in future.result()]
-        return lost + deferred
+        lost = [i for future in sent for i in future.result()] + lost
+        return lost + deferred + unplanned
 
     def _commit_batch(
         self, batch: list[int], writes: dict[int, ContactWrite], conflict: threading.Event | None = None
@@ -415,17 +448,3 @@ class ContactWriter:
             return WriteOutcome(candidate, contact_id=target, created=created)
         reason = "the contact kept changing concurrently; import the row again"
         return WriteOutcome(candidate, reject=RejectRecord(first_row, "", "", reason))
-
-
-def _packed(indexes: list[int], writes: dict[int, ContactWrite]) -> Iterator[list[int]]:
-    """Groups packed in order into calls of at most TRANSACTION_ITEMS items."""
-    batch: list[int] = []
-    size = 0
-    for index in indexes:
-        if batch and size + writes[index].size > TRANSACTION_ITEMS:
-            yield batch
-            batch, size = [], 0
-        batch.append(index)
-        size += writes[index].size
-    if batch:
-        yield batch
