@@ -132,6 +132,68 @@ def install() -> None:
     _patches.replace(DynamoType, "__eq__", __eq__)
 
 
+def lazy_item(hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> Any:
+    """A stored item of ``Table.put_item`` whose moto values are built when first read (see module).
+    ``attrs``: a put's attributes that ``infra.local_moto_puts.provably_lazy`` proved plain and built
+    directly. An item whose size this cannot bound without its values is built as moto builds it."""
+    if not (getattr(_REQUEST, "small_body", False) or _within_limit_as_json(attrs)):
+        from moto.dynamodb.models.dynamo_type import Item
+
+        return Item(hash_key, range_key, attrs)  # the exact sum, and its error
+    lazy_class = _lazy_class()
+    item = _object_new(lazy_class)
+    _LAZY[1].instances_tracked.append(item)  # as moto's models' __new__ tracks every Item
+    item.hash_key = hash_key
+    item.range_key = range_key
+    item._request_attrs = attrs
+    if getattr(_PUT, "running", False):
+        _PUT.item, _PUT.attrs = item, attrs
+    return item
+
+
+_object_new = object.__new__
+_LAZY: list[Any] = []  # [LazyItem, moto's Item], made once moto is imported
+
+
+def _lazy_class() -> Any:
+    """moto's ``Item`` whose ``attrs`` are built from its put's attributes on first access."""
+    if _LAZY:
+        return _LAZY[0]
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    typed_value = make_typed_value()
+
+    def __getattr__(self: Any, name: str) -> Any:
+        if name != "attrs":
+            raise AttributeError(name)
+        state = self.__dict__
+        raw = state.get("_request_attrs")
+        if raw is None:
+            raise AttributeError(name)
+        attrs = new_attrs(LimitedSizeDict)
+        dict.update(attrs, {key: typed_value(value) for key, value in raw.items()})
+        state["attrs"] = attrs
+        state.pop("_request_attrs", None)
+        return attrs
+
+    # made by ``type.__new__``: moto's model metaclass would register the subclass as a model of its own
+    lazy_class = type.__new__(
+        type(Item),
+        "LazyItem",
+        (Item,),
+        {
+            "__module__": __name__,
+            "__qualname__": "LazyItem",
+            "__getattr__": __getattr__,
+            "__doc__": "A moto ``Item`` stored with the request attributes it was put with "
+            "(``_request_attrs``); its ``attrs`` are built the first time anything reads them, as "
+            "``Item.__init__``'s direct build would have, and kept; the attributes are then forgotten.",
+        },
+    )
+    _LAZY.extend((lazy_class, Item))
+    return lazy_class
+
+
 def new_image(item: Any) -> dict[str, Any] | None:
     """The stream image of ``item`` (``item.to_json()["Attributes"]``) when it is the item that the
     running ``Table.put_item`` has just built from a request's attributes: those attributes
@@ -154,7 +216,7 @@ def make_typed_value(odd: Any = None) -> Any:
         if type(value) is not dict or len(value) != 1:
             odd.seen = True
             return DynamoType(value)
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         if kind == "M":
             if type(raw) is not dict:
                 odd.seen = True
@@ -162,7 +224,7 @@ def make_typed_value(odd: Any = None) -> Any:
             members = {}
             for key, member in raw.items():  # a map's text and number members built here, the rest by a call
                 if type(member) is dict and len(member) == 1:
-                    (member_kind, member_raw), = member.items()
+                    ((member_kind, member_raw),) = member.items()
                     if member_kind in _PLAIN and type(member_raw) is str:
                         typed = new(DynamoType)
                         typed.type = member_kind
