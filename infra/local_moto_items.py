@@ -109,6 +109,20 @@ def install() -> None:
         finally:
             _REQUEST.small_body = False
 
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend_query = DynamoDBBackend.query
+
+    def query_answering_raw(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # called by DynamoHandler.query alone, which reads nothing of the items but their attrs
+        items, scanned_count, last_evaluated_key = backend_query(self, *args, **kwargs)
+        answered = []
+        for item in items:
+            raw = request_attrs(item)
+            answered.append(item if raw is None else RawAnswer(raw))
+        return answered, scanned_count, last_evaluated_key
+
+    _patches.replace(DynamoDBBackend, "query", query_answering_raw)
     _patches.replace(Item, "__init__", __init__)
     _patches.replace(DynamoHandler, "call_action", call_action_noting_body)
     _patches.replace(Table, "put_item", put_item_noting_new)
@@ -192,6 +206,26 @@ def _lazy_class() -> Any:
     )
     _LAZY.extend((lazy_class, Item))
     return lazy_class
+
+
+def request_attrs(item: Any) -> dict[str, Any] | None:
+    """The request attributes a stored item is still kept as (``lazy_item``, its moto values not yet
+    built), or None. They are plain ``{type: value}`` values without binary ones (the proof), and
+    shared: never to be changed."""
+    state = getattr(item, "__dict__", None)
+    return None if state is None else state.get("_request_attrs")
+
+
+class RawAnswer:
+    """Stands for a stored item in a Query's answer: ``attrs`` its request attributes, which
+    ``DynamoHandler.query`` puts in the answer as it would put the item's moto values (the answer
+    is made plain and dumped as JSON: the same text, as the attributes are what the values were
+    built from). The stored item stays unbuilt."""
+
+    __slots__ = ("attrs",)
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.attrs = attrs
 
 
 def new_image(item: Any) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ from infra.moto_patches import Patches
 _patches = Patches()
 _ODD_NAMES = frozenset({"N", "S", "NULL"})  # names whose value moto checks as a number, a text, a null
 _NOT_LOOKED_INTO = frozenset({"BOOL", "L", "SS", "NS", "B", "BS"})  # moto checks these only when a dict
+_BINARY = frozenset({"B", "BS"})
 _MAX_DEPTH = 32
 _NAMES: dict[int, tuple[Any, ...]] = {}  # id(table) -> (table, indexes, hash names, range names, keys, gsi keys)
 _SHAPES: dict[int, tuple[Any, ...]] = {}  # id(table) -> (table, indexes, what provably_plain needs)
@@ -153,14 +154,16 @@ def _plain_and_direct(value: Any, depth: int) -> bool:
         return all(name not in _ODD_NAMES and _plain_and_direct(member, depth + 1) for name, member in raw.items())
     if kind == "L":  # moto checks no member of a list; each must only be built directly
         return type(raw) is list and depth < _MAX_DEPTH and all(directly_built(member, depth + 1) for member in raw)
-    if kind in _NOT_LOOKED_INTO:  # sets and booleans; binary text is decoded in stream images: not direct
-        return kind != "B" and type(raw) is not dict
+    if kind in _NOT_LOOKED_INTO:  # sets and booleans; binary values are answered and streamed otherwise
+        return kind not in _BINARY and type(raw) is not dict
     return kind == "NULL" and raw is True
 
 
 def directly_built(value: Any, depth: int = 0) -> bool:
     """True when ``make_typed_value`` builds ``value`` without moto's ``DynamoType`` and it holds no
-    binary text: a one-entry dict, a map's or list's members likewise (within 32 levels), no ``B``."""
+    binary value: a one-entry dict, a map's or list's members likewise (within 32 levels), no ``B`` or
+    ``BS`` (moto answers bytes in base64 and decodes nested binary text in stream images, so an item
+    holding them is not answered from its request's attributes: ``infra.local_moto_items``)."""
     if type(value) is not dict or len(value) != 1:
         return False
     ((kind, raw),) = value.items()
@@ -168,7 +171,7 @@ def directly_built(value: Any, depth: int = 0) -> bool:
         return type(raw) is dict and depth < _MAX_DEPTH and all(directly_built(m, depth + 1) for m in raw.values())
     if kind == "L":
         return type(raw) is list and depth < _MAX_DEPTH and all(directly_built(m, depth + 1) for m in raw)
-    return kind != "B"
+    return kind not in _BINARY
 
 
 def _keys_plain(table: Any, item: dict[str, Any]) -> bool:

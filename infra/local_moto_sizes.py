@@ -80,6 +80,8 @@ def make_item_size(value_size: Any) -> Any:
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import bytesize
 
+    from infra.local_moto_items import make_typed_value, request_attrs
+
     def typed_size(value: Any) -> int:
         if type(value) is not DynamoType:
             raise _NotMotoValue
@@ -100,7 +102,30 @@ def make_item_size(value_size: Any) -> Any:
             return sum(typed_size(member) for member in raw)
         return value_size(value)
 
+    typed_value = make_typed_value()
+
+    def raw_size(value: dict[str, Any]) -> int:  # a stored request attribute's size, as typed_size
+        ((kind, raw),) = value.items()
+        raw_type = type(raw)
+        if raw_type is str:
+            if kind == "S":
+                return len(raw.encode("utf-8"))
+            if kind == "N":
+                return len(raw)
+        elif raw_type is bool:
+            if kind in ("BOOL", "NULL"):
+                return 1
+        elif raw_type is dict:
+            if kind == "M":
+                return sum(len(key.encode("utf-8")) + raw_size(member) for key, member in raw.items())
+        elif raw_type is list and kind == "L":
+            return sum(raw_size(member) for member in raw)
+        return typed_size(typed_value(value))
+
     def item_size(item: Any) -> int:
+        raw = request_attrs(item)
+        if raw is not None:  # not built yet: measured from the attributes it will be built from
+            return sum(len(key.encode("utf-8")) + raw_size(value) for key, value in raw.items())
         try:
             return sum(len(key.encode("utf-8")) + typed_size(value) for key, value in item.attrs.items())
         except (_NotMotoValue, AttributeError):  # a key that is not text, a member that is not a value

@@ -246,7 +246,7 @@ LAZY_ITEMS = [
         },
     },
     {"pk": {"S": "p"}, "sk": {"S": "c"}, "g": {"S": "g2"}, "list": {"L": [{"L": [{"N": "1.5"}]}, {"BOOL": False}]}},
-    # binary text (decoded in stream images) is built at once, as moto builds it
+    # binary values: built at once, as moto builds them
     {
         "pk": {"S": "p"},
         "sk": {"S": "d"},
@@ -256,6 +256,8 @@ LAZY_ITEMS = [
         "bs": {"BS": [b"a"]},
         "m": {"M": {"b": {"B": b"y"}}},
     },
+    # a list member of two types: moto's DynamoType builds it (from its first), at once
+    {"pk": {"S": "p"}, "sk": {"S": "e"}, "g": {"S": "g2"}, "odd": {"L": [{"S": "a", "N": "1"}]}},
 ]
 
 
@@ -368,10 +370,10 @@ def test_plain_puts_store_no_moto_values_until_an_item_is_read(monkeypatch):
             client = boto3.client("dynamodb", region_name="us-east-1")
             create_pk_sk_table(client, stream=True, index=("by_g", "g", "h"))
             client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS]})
-            lazily = {sk: "attrs" not in stored(client, sk).__dict__ for sk in "abcd"}
-            assert lazily == {"a": True, "b": True, "c": True, "d": False}  # binary text: built at once
+            lazily = {sk: "attrs" not in stored(client, sk).__dict__ for sk in "abcde"}
+            assert lazily == {"a": True, "b": True, "c": True, "d": False, "e": False}
             assert all(
-                isinstance(stored(client, sk), Item) and stored(client, sk) in Item.instances_tracked for sk in "abcd"
+                isinstance(stored(client, sk), Item) and stored(client, sk) in Item.instances_tracked for sk in "abcde"
             )
             client.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "b"}})
             item = stored(client, "b")
@@ -407,3 +409,95 @@ def test_items_stored_as_their_requests_are_refused_at_moto_s_size(filler, monke
 
     unpatched, patched = unpatched_and_patched(scenario, monkeypatch)
     assert patched == unpatched
+
+
+def pages_of_stored_items(client) -> list:
+    """Items of ~40 KB (and small ones of every plain kind) put by BatchWriteItem, then read by Query
+    pages (moto cuts a page at 1 MB by its measure of each item), by a limited and a descending Query,
+    a Query counting, an index Query and a Scan: every answer."""
+    from tests.unit.infra.conftest import create_pk_sk_table, outcome
+
+    create_pk_sk_table(client, index=("by_g", "g", "h"))
+    big = [
+        {
+            "pk": {"S": "q"},
+            "sk": {"S": f"b{n:03d}"},
+            "g": {"S": "g"},
+            "h": {"S": f"{n}"},
+            "v": {"S": "é" * 20_000},
+            "m": {"M": {"n": {"N": str(n)}, "l": {"L": [{"S": "ab"}, {"NULL": True}]}, "s": {"SS": ["x", "yz"]}}},
+        }
+        for n in range(30)
+    ]
+    for start in range(0, len(big), 5):
+        client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in big[start : start + 5]]})
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {**i, "pk": {"S": "r"}}}} for i in LAZY_ITEMS]})
+    pages, start = [], None
+    while True:
+        extra = {"ExclusiveStartKey": start} if start else {}
+        page = outcome(
+            client.query,
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "q"}},
+            **extra,
+        )
+        pages.append(page)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    return [
+        pages,
+        outcome(
+            client.query,
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            Limit=3,
+            ScanIndexForward=False,
+            ExpressionAttributeValues={":p": {"S": "r"}},
+        ),
+        outcome(
+            client.query,
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            Select="COUNT",
+            ExpressionAttributeValues={":p": {"S": "q"}},
+        ),
+        outcome(
+            client.query,
+            TableName="t",
+            IndexName="by_g",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "g2"}},
+        ),
+        outcome(client.scan, TableName="t", Limit=7),
+    ]
+
+
+def test_query_pages_of_items_stored_as_their_requests_are_moto_s(monkeypatch):
+    from tests.unit.infra.conftest import unpatched_and_patched
+
+    unpatched, patched = unpatched_and_patched(pages_of_stored_items, monkeypatch)
+    assert len(unpatched[0]) > 1  # the 1 MB cut was made
+    assert patched == unpatched
+
+
+def test_a_query_answers_items_stored_as_their_requests_without_building_them(monkeypatch):
+    from infra.local_moto import install_patches, uninstall_patches
+    from tests.unit.infra.conftest import create_pk_sk_table
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        install_patches()
+        try:
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            create_pk_sk_table(client)
+            client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+            answer = client.query(
+                TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+            )
+            assert [item["sk"]["S"] for item in answer["Items"]] == ["a", "b", "c"]
+            assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")  # measured and answered unbuilt
+        finally:
+            uninstall_patches()
