@@ -41,6 +41,20 @@ hashes and compares keys several times per item written or read. For text, binar
 values ``cast_value`` is the value itself, so those hash and compare their value directly, the
 same hash and the same answer; every other kind keeps moto's code.
 
+A put whose item ``infra.local_moto_puts`` proved plain and built directly (``provably_lazy``: the
+values above take the direct way, none is binary) stores the item as its request's attributes
+(``lazy_item``: a ``LazyItem``, moto's ``Item`` with the key values built and ``attrs`` built on first
+access, exactly as above). Building a dozen moto values per item was most of what a put still cost,
+and most stored items are never read item by item: the first run's ~120,000 memberships and history
+entries, the key claims; the contacts are read once by the first snapshot's Query. Reading ``attrs``
+(a condition, an update, GetItem, a filter, a stream's old image, moto's own code) builds them then;
+a Query measures such an item from its attributes (``infra.local_moto_sizes``) and answers them as
+they are (``RawAnswer``: the same JSON), so the snapshot's pages build nothing. The attributes are
+the request's own: nothing changes them (moto's values are built into new objects, a set's list
+copied), and the stream record of the put shares them as its new image, as before. The size limit
+is kept as above: a request body over the limit has its items' JSON measured, and an item whose JSON
+is over it is built and summed the moto way.
+
 (The sizes of a put's key attributes are measured in ``infra.local_moto_puts``.)
 """
 

@@ -26,6 +26,9 @@ first run's ~120,000 memberships and history entries and the importer's contacts
 ``Table.put_item`` itself is moto's, with its key values built as ``DynamoType`` builds them
 (``infra.local_moto_items.make_typed_value``) and its two condition parses skipped when the put has
 no ``Expected`` and no condition (moto's parsers answer "always true" then without reading the item).
+An item proved by ``provably_lazy`` (the same proof, in the same pass, and every value one that is
+built without moto's ``DynamoType`` and holds no binary value) is stored unbuilt
+(``infra.local_moto_items.lazy_item``): its values are built when something first reads them.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ The measure itself walks the attributes directly: a text is its UTF-8 length, a 
 its text, a boolean or null 1, a map the sum of its keys' UTF-8 lengths and its members' sizes, a
 list the sum of its members' sizes: exactly the branches of moto's ``DynamoType.size`` for those
 kinds, without building a ``DynamoType`` per map member. Any other kind or shape (sets, binary, a
-value that is not moto's usual type) is measured by moto's ``DynamoType.size`` itself.
+value that is not moto's usual type) is measured by moto's ``DynamoType.size`` itself. An item still
+kept as its put's attributes (``infra.local_moto_items.lazy_item``) is measured the same way from
+those attributes, without building its values (a set is built alone and measured as moto measures it).
 
 (BatchGetItem measures no item size in this moto: its 16 MB cap is not modelled.)
 """
