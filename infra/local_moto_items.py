@@ -49,7 +49,8 @@ and most stored items are never read item by item: the first run's ~120,000 memb
 entries, the key claims; the contacts are read once by the first snapshot's Query. Reading ``attrs``
 (a condition, an update, GetItem, a filter, a stream's old image, moto's own code) builds them then;
 a Query measures such an item from its attributes (``infra.local_moto_sizes``) and answers them as
-they are (``RawAnswer``: the same JSON), so the snapshot's pages build nothing. The attributes are
+they are (``RawAnswer``: the same JSON), so the snapshot's pages build nothing; GetItem, BatchGetItem
+and TransactGetItems answer them likewise (``LazyItem.describe_attrs``). The attributes are
 the request's own: nothing changes them (moto's values are built into new objects, a set's list
 copied), and the stream record of the put shares them as its new image, as before. The size limit
 is kept as above: a request body over the limit has its items' JSON measured, and an item whose JSON
@@ -204,6 +205,16 @@ def _lazy_class() -> Any:
         state.pop("_request_attrs", None)
         return attrs
 
+    def describe_attrs(self: Any, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+        # moto's Item.describe_attrs (GetItem, BatchGetItem, TransactGetItems answers), from the
+        # attributes while they are not built: the same answer once made plain (as ``RawAnswer``)
+        raw = self.__dict__.get("_request_attrs")
+        if raw is None:
+            return Item.describe_attrs(self, attributes)
+        if attributes:
+            return {"Item": {key: value for key, value in raw.items() if key in attributes}}
+        return {"Item": raw}
+
     # made by ``type.__new__``: moto's model metaclass would register the subclass as a model of its own
     lazy_class = type.__new__(
         type(Item),
@@ -213,6 +224,7 @@ def _lazy_class() -> Any:
             "__module__": __name__,
             "__qualname__": "LazyItem",
             "__getattr__": __getattr__,
+            "describe_attrs": describe_attrs,
             "__doc__": "A moto ``Item`` stored with the request attributes it was put with "
             "(``_request_attrs``); its ``attrs`` are built the first time anything reads them, as "
             "``Item.__init__``'s direct build would have, and kept; the attributes are then forgotten.",

@@ -501,3 +501,64 @@ def test_a_query_answers_items_stored_as_their_requests_without_building_them(mo
             assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")  # measured and answered unbuilt
         finally:
             uninstall_patches()
+
+
+def gets_of_stored_items(client) -> list:
+    """Items put by BatchWriteItem, then read by GetItem, BatchGetItem (whole, by AttributesToGet, by
+    a projection) and TransactGetItems: every answer, then the same reads again."""
+    from tests.unit.infra.conftest import create_pk_sk_table, outcome
+
+    create_pk_sk_table(client)
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS]})
+    keys = [{"pk": i["pk"], "sk": i["sk"]} for i in LAZY_ITEMS] + [{"pk": {"S": "p"}, "sk": {"S": "none"}}]
+
+    def reads() -> list:
+        return [
+            [outcome(client.get_item, TableName="t", Key=key) for key in keys],
+            outcome(client.batch_get_item, RequestItems={"t": {"Keys": keys}}),
+            outcome(
+                client.batch_get_item, RequestItems={"t": {"Keys": keys, "AttributesToGet": ["sk", "fields", "n"]}}
+            ),
+            outcome(
+                client.batch_get_item,
+                RequestItems={
+                    "t": {
+                        "Keys": keys,
+                        "ProjectionExpression": "sk, #f.l",
+                        "ExpressionAttributeNames": {"#f": "fields"},
+                    }
+                },
+            ),
+            outcome(client.transact_get_items, TransactItems=[{"Get": {"TableName": "t", "Key": key}} for key in keys]),
+        ]
+
+    return [reads(), reads()]
+
+
+def test_gets_of_items_stored_as_their_requests_are_moto_s(monkeypatch):
+    from tests.unit.infra.conftest import unpatched_and_patched
+
+    unpatched, patched = unpatched_and_patched(gets_of_stored_items, monkeypatch)
+    assert patched == unpatched
+
+
+def test_gets_answer_items_stored_as_their_requests_without_building_them(monkeypatch):
+    from infra.local_moto import install_patches, uninstall_patches
+    from tests.unit.infra.conftest import create_pk_sk_table
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        install_patches()
+        try:
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            create_pk_sk_table(client)
+            client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+            keys = [{"pk": i["pk"], "sk": i["sk"]} for i in LAZY_ITEMS[:3]]
+            client.get_item(TableName="t", Key=keys[0])
+            answer = client.batch_get_item(RequestItems={"t": {"Keys": keys, "AttributesToGet": ["sk"]}})
+            assert sorted(item["sk"]["S"] for item in answer["Responses"]["t"]) == ["a", "b", "c"]
+            client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": keys[1]}}])
+            assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")
+        finally:
+            uninstall_patches()
