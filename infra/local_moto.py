@@ -104,7 +104,7 @@ def _patch_modules() -> list[Any]:
         local_moto_queries,  # a Query reads its partition, not the whole table, and copies no page
         local_moto_sizes,  # a Query's or Scan's items measured once each (after queries: it binds query's signature)
         local_moto_puts,  # a put's key, type and key-size checks in one tight pass each (before items wraps put_item)
-        local_moto_items,  # an item's size is checked once, not once per attribute; its values built directly
+        local_moto_items,  # an item's size checked once; its values built directly, or on first read for a plain put
         local_moto_batches,  # a BatchWriteItem's puts compared by key, not dumped to JSON
         local_moto_streams,  # stream records: images built in one walk, dumped as JSON
         local_moto_answers,  # read answers dumped as JSON, likewise

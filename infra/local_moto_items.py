@@ -41,6 +41,21 @@ hashes and compares keys several times per item written or read. For text, binar
 values ``cast_value`` is the value itself, so those hash and compare their value directly, the
 same hash and the same answer; every other kind keeps moto's code.
 
+A put whose item ``infra.local_moto_puts`` proved plain and built directly (``provably_lazy``: the
+values above take the direct way, none is binary) stores the item as its request's attributes
+(``lazy_item``: a ``LazyItem``, moto's ``Item`` with the key values built and ``attrs`` built on first
+access, exactly as above). Building a dozen moto values per item was most of what a put still cost,
+and most stored items are never read item by item: the first run's ~120,000 memberships and history
+entries, the key claims; the contacts are read once by the first snapshot's Query. Reading ``attrs``
+(a condition, an update, GetItem, a filter, a stream's old image, moto's own code) builds them then;
+a Query measures such an item from its attributes (``infra.local_moto_sizes``) and answers them as
+they are (``RawAnswer``: the same JSON), so the snapshot's pages build nothing; GetItem, BatchGetItem
+and TransactGetItems answer them likewise (``LazyItem.describe_attrs``). The attributes are
+the request's own: nothing changes them (moto's values are built into new objects, a set's list
+copied), and the stream record of the put shares them as its new image, as before. The size limit
+is kept as above: a request body over the limit has its items' JSON measured, and an item whose JSON
+is over it is built and summed the moto way.
+
 (The sizes of a put's key attributes are measured in ``infra.local_moto_puts``.)
 """
 
@@ -109,6 +124,20 @@ def install() -> None:
         finally:
             _REQUEST.small_body = False
 
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend_query = DynamoDBBackend.query
+
+    def query_answering_raw(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # called by DynamoHandler.query alone, which reads nothing of the items but their attrs
+        items, scanned_count, last_evaluated_key = backend_query(self, *args, **kwargs)
+        answered = []
+        for item in items:
+            raw = request_attrs(item)
+            answered.append(item if raw is None else RawAnswer(raw))
+        return answered, scanned_count, last_evaluated_key
+
+    _patches.replace(DynamoDBBackend, "query", query_answering_raw)
     _patches.replace(Item, "__init__", __init__)
     _patches.replace(DynamoHandler, "call_action", call_action_noting_body)
     _patches.replace(Table, "put_item", put_item_noting_new)
@@ -130,6 +159,99 @@ def install() -> None:
 
     _patches.replace(DynamoType, "__hash__", __hash__)
     _patches.replace(DynamoType, "__eq__", __eq__)
+
+
+def lazy_item(hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> Any:
+    """A stored item of ``Table.put_item`` whose moto values are built when first read (see module).
+    ``attrs``: a put's attributes that ``infra.local_moto_puts.provably_lazy`` proved plain and built
+    directly. An item whose size this cannot bound without its values is built as moto builds it."""
+    if not (getattr(_REQUEST, "small_body", False) or _within_limit_as_json(attrs)):
+        from moto.dynamodb.models.dynamo_type import Item
+
+        return Item(hash_key, range_key, attrs)  # the exact sum, and its error
+    lazy_class = _lazy_class()
+    item = _object_new(lazy_class)
+    _LAZY[1].instances_tracked.append(item)  # as moto's models' __new__ tracks every Item
+    item.hash_key = hash_key
+    item.range_key = range_key
+    item._request_attrs = attrs
+    if getattr(_PUT, "running", False):
+        _PUT.item, _PUT.attrs = item, attrs
+    return item
+
+
+_object_new = object.__new__
+_LAZY: list[Any] = []  # [LazyItem, moto's Item], made once moto is imported
+
+
+def _lazy_class() -> Any:
+    """moto's ``Item`` whose ``attrs`` are built from its put's attributes on first access."""
+    if _LAZY:
+        return _LAZY[0]
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    typed_value = make_typed_value()
+
+    def __getattr__(self: Any, name: str) -> Any:
+        if name != "attrs":
+            raise AttributeError(name)
+        state = self.__dict__
+        raw = state.get("_request_attrs")
+        if raw is None:
+            raise AttributeError(name)
+        attrs = new_attrs(LimitedSizeDict)
+        dict.update(attrs, {key: typed_value(value) for key, value in raw.items()})
+        state["attrs"] = attrs
+        state.pop("_request_attrs", None)
+        return attrs
+
+    def describe_attrs(self: Any, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+        # moto's Item.describe_attrs (GetItem, BatchGetItem, TransactGetItems answers), from the
+        # attributes while they are not built: the same answer once made plain (as ``RawAnswer``)
+        raw = self.__dict__.get("_request_attrs")
+        if raw is None:
+            return Item.describe_attrs(self, attributes)
+        if attributes:
+            return {"Item": {key: value for key, value in raw.items() if key in attributes}}
+        return {"Item": raw}
+
+    # made by ``type.__new__``: moto's model metaclass would register the subclass as a model of its own
+    lazy_class = type.__new__(
+        type(Item),
+        "LazyItem",
+        (Item,),
+        {
+            "__module__": __name__,
+            "__qualname__": "LazyItem",
+            "__getattr__": __getattr__,
+            "describe_attrs": describe_attrs,
+            "__doc__": "A moto ``Item`` stored with the request attributes it was put with "
+            "(``_request_attrs``); its ``attrs`` are built the first time anything reads them, as "
+            "``Item.__init__``'s direct build would have, and kept; the attributes are then forgotten.",
+        },
+    )
+    _LAZY.extend((lazy_class, Item))
+    return lazy_class
+
+
+def request_attrs(item: Any) -> dict[str, Any] | None:
+    """The request attributes a stored item is still kept as (``lazy_item``, its moto values not yet
+    built), or None. They are plain ``{type: value}`` values without binary ones (the proof), and
+    shared: never to be changed."""
+    state = getattr(item, "__dict__", None)
+    return None if state is None else state.get("_request_attrs")
+
+
+class RawAnswer:
+    """Stands for a stored item in a Query's answer: ``attrs`` its request attributes, which
+    ``DynamoHandler.query`` puts in the answer as it would put the item's moto values (the answer
+    is made plain and dumped as JSON: the same text, as the attributes are what the values were
+    built from). The stored item stays unbuilt."""
+
+    __slots__ = ("attrs",)
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.attrs = attrs
 
 
 def new_image(item: Any) -> dict[str, Any] | None:
@@ -154,7 +276,7 @@ def make_typed_value(odd: Any = None) -> Any:
         if type(value) is not dict or len(value) != 1:
             odd.seen = True
             return DynamoType(value)
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         if kind == "M":
             if type(raw) is not dict:
                 odd.seen = True
@@ -162,7 +284,7 @@ def make_typed_value(odd: Any = None) -> Any:
             members = {}
             for key, member in raw.items():  # a map's text and number members built here, the rest by a call
                 if type(member) is dict and len(member) == 1:
-                    (member_kind, member_raw), = member.items()
+                    ((member_kind, member_raw),) = member.items()
                     if member_kind in _PLAIN and type(member_raw) is str:
                         typed = new(DynamoType)
                         typed.type = member_kind

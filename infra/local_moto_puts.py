@@ -26,6 +26,9 @@ first run's ~120,000 memberships and history entries and the importer's contacts
 ``Table.put_item`` itself is moto's, with its key values built as ``DynamoType`` builds them
 (``infra.local_moto_items.make_typed_value``) and its two condition parses skipped when the put has
 no ``Expected`` and no condition (moto's parsers answer "always true" then without reading the item).
+An item proved by ``provably_lazy`` (the same proof, in the same pass, and every value one that is
+built without moto's ``DynamoType`` and holds no binary value) is stored unbuilt
+(``infra.local_moto_items.lazy_item``): its values are built when something first reads them.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from infra.moto_patches import Patches
 _patches = Patches()
 _ODD_NAMES = frozenset({"N", "S", "NULL"})  # names whose value moto checks as a number, a text, a null
 _NOT_LOOKED_INTO = frozenset({"BOOL", "L", "SS", "NS", "B", "BS"})  # moto checks these only when a dict
+_BINARY = frozenset({"B", "BS"})
 _MAX_DEPTH = 32
 _NAMES: dict[int, tuple[Any, ...]] = {}  # id(table) -> (table, indexes, hash names, range names, keys, gsi keys)
 _SHAPES: dict[int, tuple[Any, ...]] = {}  # id(table) -> (table, indexes, what provably_plain needs)
-_PROVEN = threading.local()  # .pairs: {(id(item attrs), id(table))} proven plain in the running request
+_PROVEN = threading.local()  # .pairs: {(id(item attrs), id(table)): lazy?} proven plain in the running request
 
 
 def _still_for(hit: tuple[Any, ...] | None, table: Any, indexes: tuple[Any, ...]) -> bool:
@@ -112,6 +116,70 @@ def provably_plain(table: Any, item: Any) -> bool:
                 return False
         elif not plainly_valid(value):
             return False
+    return _keys_plain(table, item)
+
+
+def provably_lazy(table: Any, item: Any) -> bool:
+    """``provably_plain``, and moreover every value one that ``make_typed_value`` builds directly,
+    without moto's ``DynamoType`` and without binary text (``directly_built``): such an item can be
+    stored as its request's attributes and its moto values built when first read
+    (``infra.local_moto_items.lazy_item``), since building them can neither fail nor differ later.
+    One pass over the item; False says nothing (``provably_plain`` may still hold)."""
+    if type(item) is not dict:
+        return False
+    for name, value in item.items():
+        if type(value) is not dict or len(value) != 1 or name in _ODD_NAMES:
+            return False
+        ((kind, raw),) = value.items()
+        if kind == "S":
+            if type(raw) is not str:
+                return False
+        elif kind == "N":
+            if type(raw) is not str or len(raw) > 38 or not raw.isdecimal():
+                return False
+        elif not _plain_and_direct(value, 0):
+            return False
+    return _keys_plain(table, item)
+
+
+def _plain_and_direct(value: Any, depth: int) -> bool:
+    """``plainly_valid(value, depth)`` and ``directly_built(value)`` in one walk."""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return type(raw) is str
+    if kind == "N":
+        return type(raw) is str and len(raw) <= 38 and raw.isdecimal()
+    if kind == "M":
+        if type(raw) is not dict or depth >= _MAX_DEPTH:
+            return False
+        return all(name not in _ODD_NAMES and _plain_and_direct(member, depth + 1) for name, member in raw.items())
+    if kind == "L":  # moto checks no member of a list; each must only be built directly
+        return type(raw) is list and depth < _MAX_DEPTH and all(directly_built(member, depth + 1) for member in raw)
+    if kind in _NOT_LOOKED_INTO:  # sets and booleans; binary values are answered and streamed otherwise
+        return kind not in _BINARY and type(raw) is not dict
+    return kind == "NULL" and raw is True
+
+
+def directly_built(value: Any, depth: int = 0) -> bool:
+    """True when ``make_typed_value`` builds ``value`` without moto's ``DynamoType`` and it holds no
+    binary value: a one-entry dict, a map's or list's members likewise (within 32 levels), no ``B`` or
+    ``BS`` (moto answers bytes in base64 and decodes nested binary text in stream images, so an item
+    holding them is not answered from its request's attributes: ``infra.local_moto_items``)."""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    ((kind, raw),) = value.items()
+    if kind == "M":
+        return type(raw) is dict and depth < _MAX_DEPTH and all(directly_built(m, depth + 1) for m in raw.values())
+    if kind == "L":
+        return type(raw) is list and depth < _MAX_DEPTH and all(directly_built(m, depth + 1) for m in raw)
+    return kind not in _BINARY
+
+
+def _keys_plain(table: Any, item: dict[str, Any]) -> bool:
+    """The table's keys present with its types, every key of the table and its indexes within moto's
+    limits (the second half of ``provably_plain``; every value already a one-entry dict)."""
     hash_attr, hash_type, range_attr, range_type, limits = _shape(table)
     hash_value = item.get(hash_attr)
     if hash_value is None or hash_type not in hash_value:
@@ -133,9 +201,11 @@ def provably_plain(table: Any, item: Any) -> bool:
     return True
 
 
-def _proven(item: Any, table: Any) -> bool:
+def _proof(item: Any, table: Any) -> bool | None:
+    """How the running request proved ``item`` for ``table``: None not at all, False plain
+    (``provably_plain``), True plain and built directly (``provably_lazy``)."""
     pairs = getattr(_PROVEN, "pairs", None)
-    return pairs is not None and (id(item), id(table)) in pairs
+    return None if pairs is None else pairs.get((id(item), id(table)))
 
 
 def plainly_valid(value: Any, depth: int = 0) -> bool:
@@ -195,7 +265,7 @@ def install() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
 
-    from infra.local_moto_items import make_typed_value
+    from infra.local_moto_items import lazy_item, make_typed_value
 
     typed_value = make_typed_value()
     validate_empty_keys = responses.validate_put_has_empty_keys
@@ -204,10 +274,11 @@ def install() -> None:
     def validate_put_has_empty_keys(
         field_updates: dict[str, Any], table: Any, custom_error_msg: str | None = None
     ) -> None:
-        if table and provably_plain(table, field_updates):
+        lazy = bool(table) and provably_lazy(table, field_updates)
+        if lazy or (table and provably_plain(table, field_updates)):
             pairs = getattr(_PROVEN, "pairs", None)
             if pairs is not None:  # inside a request: its puts of this item skip the checks just made
-                pairs.add((id(field_updates), id(table)))
+                pairs[(id(field_updates), id(table))] = lazy
             return None
         if (
             not table
@@ -285,7 +356,8 @@ def install() -> None:
             raise InvalidAttributeTypeError(
                 self.range_key_attr, expected_type=self.range_key_type, actual_type=range_value.type
             )
-        if not _proven(item_attrs, self):
+        proof = _proof(item_attrs, self)
+        if proof is None:
             self._validate_item_types(item_attrs)
             self._validate_key_sizes(item_attrs)
         if expected is None:
@@ -294,7 +366,7 @@ def install() -> None:
             expected_range_value = expected.get(self.range_key_attr, {}).get("Value")
             lookup_range_value = range_value if expected_range_value is None else DynamoType(expected_range_value)
         current = self.get_item(hash_value, lookup_range_value)
-        item = Item(hash_value, range_value, item_attrs)
+        item = lazy_item(hash_value, range_value, item_attrs) if proof else Item(hash_value, range_value, item_attrs)
         if not overwrite and (expected is not None or condition_expression):
             if not get_expected(expected or {}).expr(current):
                 raise ConditionalCheckFailed
@@ -316,7 +388,7 @@ def install() -> None:
     call_action = responses.DynamoHandler.call_action
 
     def call_action_proving(self: Any) -> Any:
-        _PROVEN.pairs = set()  # ids are only meaningful while the request's parameters live
+        _PROVEN.pairs = {}  # ids are only meaningful while the request's parameters live
         try:
             return call_action(self)
         finally:

@@ -35,10 +35,20 @@ from typing import Any
 
 from infra.moto_patches import Patches
 
-ITEM_OPERATIONS = frozenset({
-    "PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan",
-    "BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems",
-})
+ITEM_OPERATIONS = frozenset(
+    {
+        "PutItem",
+        "GetItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "TransactGetItems",
+    }
+)
 _MARKS = ('"B"', '"BS"', "null")
 _patches = Patches()
 

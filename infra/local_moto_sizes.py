@@ -17,7 +17,9 @@ The measure itself walks the attributes directly: a text is its UTF-8 length, a 
 its text, a boolean or null 1, a map the sum of its keys' UTF-8 lengths and its members' sizes, a
 list the sum of its members' sizes: exactly the branches of moto's ``DynamoType.size`` for those
 kinds, without building a ``DynamoType`` per map member. Any other kind or shape (sets, binary, a
-value that is not moto's usual type) is measured by moto's ``DynamoType.size`` itself.
+value that is not moto's usual type) is measured by moto's ``DynamoType.size`` itself. An item still
+kept as its put's attributes (``infra.local_moto_items.lazy_item``) is measured the same way from
+those attributes, without building its values (a set is built alone and measured as moto measures it).
 
 (BatchGetItem measures no item size in this moto: its 16 MB cap is not modelled.)
 """
@@ -80,6 +82,8 @@ def make_item_size(value_size: Any) -> Any:
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import bytesize
 
+    from infra.local_moto_items import make_typed_value, request_attrs
+
     def typed_size(value: Any) -> int:
         if type(value) is not DynamoType:
             raise _NotMotoValue
@@ -100,7 +104,30 @@ def make_item_size(value_size: Any) -> Any:
             return sum(typed_size(member) for member in raw)
         return value_size(value)
 
+    typed_value = make_typed_value()
+
+    def raw_size(value: dict[str, Any]) -> int:  # a stored request attribute's size, as typed_size
+        ((kind, raw),) = value.items()
+        raw_type = type(raw)
+        if raw_type is str:
+            if kind == "S":
+                return len(raw.encode("utf-8"))
+            if kind == "N":
+                return len(raw)
+        elif raw_type is bool:
+            if kind in ("BOOL", "NULL"):
+                return 1
+        elif raw_type is dict:
+            if kind == "M":
+                return sum(len(key.encode("utf-8")) + raw_size(member) for key, member in raw.items())
+        elif raw_type is list and kind == "L":
+            return sum(raw_size(member) for member in raw)
+        return typed_size(typed_value(value))
+
     def item_size(item: Any) -> int:
+        raw = request_attrs(item)
+        if raw is not None:  # not built yet: measured from the attributes it will be built from
+            return sum(len(key.encode("utf-8")) + raw_size(value) for key, value in raw.items())
         try:
             return sum(len(key.encode("utf-8")) + typed_size(value) for key, value in item.attrs.items())
         except (_NotMotoValue, AttributeError):  # a key that is not text, a member that is not a value

@@ -55,11 +55,14 @@ def make_image() -> Any:
                 value = base64.b64decode(value)
             return {kind: value}
         if type(value) is dict:
-            return {kind: {key: regular(member) if isinstance(member, DynamoType) else _copied(member)
-                           for key, member in value.items()}}
+            return {
+                kind: {
+                    key: regular(member) if isinstance(member, DynamoType) else _copied(member)
+                    for key, member in value.items()
+                }
+            }
         if type(value) is list:
-            return {kind: [regular(member) if isinstance(member, DynamoType) else _copied(member)
-                           for member in value]}
+            return {kind: [regular(member) if isinstance(member, DynamoType) else _copied(member) for member in value]}
         return typed.to_regular_json()
 
     def image(item: Any) -> dict[str, Any]:  # Item.to_json()["Attributes"]
@@ -69,8 +72,9 @@ def make_image() -> Any:
             if isinstance(value, dict):
                 attributes[name] = {typed.type: {key: regular(member) for key, member in value.items()}}
             elif isinstance(value, list):
-                attributes[name] = {typed.type: [regular(member) if isinstance(member, DynamoType) else member
-                                                 for member in value]}
+                attributes[name] = {
+                    typed.type: [regular(member) if isinstance(member, DynamoType) else member for member in value]
+                }
             else:
                 attributes[name] = {typed.type: value}
         return attributes

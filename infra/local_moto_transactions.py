@@ -161,14 +161,18 @@ def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) ->
             elif op_type == "Delete":
                 saved.append((table_name, key, current))
                 backend.delete_item(
-                    table_name, key, condition_expression=condition_expression,
+                    table_name,
+                    key,
+                    condition_expression=condition_expression,
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,
                 )
             elif op_type == "Update":
                 saved.append((table_name, key, copy.deepcopy(current)))  # an update changes the item in place
                 backend.update_item(
-                    table_name, key, update_expression=op["UpdateExpression"],
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
                     condition_expression=condition_expression,
                     expression_attribute_names=expression_attribute_names,
                     expression_attribute_values=expression_attribute_values,

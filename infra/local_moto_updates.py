@@ -49,7 +49,7 @@ def plain_assignments(
         name, value = names.get(name_ref), values.get(value_ref)
         if not isinstance(name, str) or not isinstance(value, dict) or len(value) != 1:
             return None
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         if kind not in _SCALARS or not isinstance(raw, _SCALARS[kind]) or (kind == "N" and not raw):
             return None
         plan.append((name, value))
@@ -85,12 +85,23 @@ def install() -> None:
         if not attribute_updates and not expected:
             plan = plain_assignments(update_expression, expression_attribute_names, expression_attribute_values)
         table = self.tables.get(table_name) if plan is not None else None
-        if table is None or table.hash_key_attr not in key or any(
-            name in table.attribute_keys or any(a["AttributeName"] == name for a in table.attr) for name, _ in plan
+        if (
+            table is None
+            or table.hash_key_attr not in key
+            or any(
+                name in table.attribute_keys or any(a["AttributeName"] == name for a in table.attr) for name, _ in plan
+            )
         ):
             return original(
-                self, table_name, key, update_expression, expression_attribute_names, expression_attribute_values,
-                attribute_updates=attribute_updates, expected=expected, condition_expression=condition_expression,
+                self,
+                table_name,
+                key,
+                update_expression,
+                expression_attribute_names,
+                expression_attribute_values,
+                attribute_updates=attribute_updates,
+                expected=expected,
+                condition_expression=condition_expression,
                 return_values_on_condition_check_failure=return_values_on_condition_check_failure,
             )
         hash_value = DynamoType(key[table.hash_key_attr])

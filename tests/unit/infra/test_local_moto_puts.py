@@ -154,6 +154,11 @@ def edge_cases() -> list[dict]:
         {**base, "sk": {"S": "d0"}, "z": {"M": {"S": {"S": "x"}}}},
         {**base, "sk": {"S": "d1"}, "z": {"M": {"n": {"N": "-1"}}}},
         {**base, "sk": {"S": "d2"}, "gsi1sk": {"N": "1"}},
+        # values moto builds by DynamoType (an item stored as its request must build as directly later)
+        {**base, "sk": {"S": "d3"}, "z": {"L": [{}]}},
+        {**base, "sk": {"S": "d4"}, "z": {"M": {"k": {"L": [{"S": "a", "N": "1"}]}}}},
+        {**base, "sk": {"S": "d5"}, "z": {"L": [{"M": {"b": {"B": b"x"}}}]}},
+        {**base, "sk": {"S": "d6"}, "z": {"M": {"b": {"B": b"x"}}}, "y": {"BS": [b"y"]}},
     ]
 
 
