@@ -31,7 +31,7 @@ it; moto's answers have none (tests compare moto's answers parsed both ways).
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from infra.local_moto_requests import ITEM_OPERATIONS
@@ -97,8 +97,8 @@ _UNKNOWN = object()  # a request of a shape the plain path does not vouch for: j
 _TRANSACT_WRITE_KINDS = ("ConditionCheck", "Put", "Delete", "Update")
 
 
-def _transact_write_tables(call_args: dict[str, Any]) -> Any:
-    """``TransactItems[*].[ConditionCheck.TableName, Put.TableName, Delete.TableName, Update.TableName][]``"""
+def _transact_tables(kinds: tuple[str, ...], call_args: dict[str, Any]) -> Any:
+    """``TransactItems[*].[<kind>.TableName, ...][]`` for the actions ``kinds`` (in that order)."""
     items = call_args.get("TransactItems")
     if type(items) is not list:
         return _UNKNOWN
@@ -106,7 +106,7 @@ def _transact_write_tables(call_args: dict[str, Any]) -> Any:
     for item in items:
         if type(item) is not dict:
             return _UNKNOWN
-        for kind in _TRANSACT_WRITE_KINDS:
+        for kind in kinds:
             action = item.get(kind)
             if action is None:
                 continue
@@ -118,24 +118,8 @@ def _transact_write_tables(call_args: dict[str, Any]) -> Any:
     return tables
 
 
-def _transact_get_tables(call_args: dict[str, Any]) -> Any:
-    """``TransactItems[*].Get.TableName``"""
-    items = call_args.get("TransactItems")
-    if type(items) is not list:
-        return _UNKNOWN
-    tables = []
-    for item in items:
-        if type(item) is not dict:
-            return _UNKNOWN
-        action = item.get("Get")
-        if action is None:
-            continue
-        if type(action) is not dict:
-            return _UNKNOWN
-        table = action.get("TableName")
-        if table is not None:
-            tables.append(table)
-    return tables
+_transact_write_tables = partial(_transact_tables, _TRANSACT_WRITE_KINDS)
+_transact_get_tables = partial(_transact_tables, ("Get",))
 
 
 def _request_item_tables(call_args: dict[str, Any]) -> Any:
