@@ -482,7 +482,9 @@ def test_query_pages_of_items_stored_as_their_requests_are_moto_s(monkeypatch):
     assert patched == unpatched
 
 
-def test_a_query_answers_items_stored_as_their_requests_without_building_them(monkeypatch):
+@pytest.fixture
+def patched_client(monkeypatch):
+    """A DynamoDB client on in-process moto with the local stack's patches and an empty table ``t``."""
     from infra.local_moto import install_patches, uninstall_patches
     from tests.unit.infra.conftest import create_pk_sk_table
 
@@ -493,14 +495,17 @@ def test_a_query_answers_items_stored_as_their_requests_without_building_them(mo
         try:
             client = boto3.client("dynamodb", region_name="us-east-1")
             create_pk_sk_table(client)
-            client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
-            answer = client.query(
-                TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
-            )
-            assert [item["sk"]["S"] for item in answer["Items"]] == ["a", "b", "c"]
-            assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")  # measured and answered unbuilt
+            yield client
         finally:
             uninstall_patches()
+
+
+def test_a_query_answers_items_stored_as_their_requests_without_building_them(patched_client):
+    client = patched_client
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+    answer = client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})
+    assert [item["sk"]["S"] for item in answer["Items"]] == ["a", "b", "c"]
+    assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")  # measured and answered unbuilt
 
 
 def gets_of_stored_items(client) -> list:
@@ -542,23 +547,12 @@ def test_gets_of_items_stored_as_their_requests_are_moto_s(monkeypatch):
     assert patched == unpatched
 
 
-def test_gets_answer_items_stored_as_their_requests_without_building_them(monkeypatch):
-    from infra.local_moto import install_patches, uninstall_patches
-    from tests.unit.infra.conftest import create_pk_sk_table
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        install_patches()
-        try:
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            create_pk_sk_table(client)
-            client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
-            keys = [{"pk": i["pk"], "sk": i["sk"]} for i in LAZY_ITEMS[:3]]
-            client.get_item(TableName="t", Key=keys[0])
-            answer = client.batch_get_item(RequestItems={"t": {"Keys": keys, "AttributesToGet": ["sk"]}})
-            assert sorted(item["sk"]["S"] for item in answer["Responses"]["t"]) == ["a", "b", "c"]
-            client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": keys[1]}}])
-            assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")
-        finally:
-            uninstall_patches()
+def test_gets_answer_items_stored_as_their_requests_without_building_them(patched_client):
+    client = patched_client
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+    keys = [{"pk": i["pk"], "sk": i["sk"]} for i in LAZY_ITEMS[:3]]
+    client.get_item(TableName="t", Key=keys[0])
+    answer = client.batch_get_item(RequestItems={"t": {"Keys": keys, "AttributesToGet": ["sk"]}})
+    assert sorted(item["sk"]["S"] for item in answer["Responses"]["t"]) == ["a", "b", "c"]
+    client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": keys[1]}}])
+    assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")
