@@ -343,7 +343,7 @@ def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]
         get_settings.cache_clear()
         from audience.evaluation import changes, state
         from audience.storage import memberships_repo
-        from pynamodb.connection.base import Connection
+        from botocore.client import BaseClient
 
         s3 = boto3.client("s3", region_name=region)
         bucket = get_settings().data_bucket
@@ -359,7 +359,7 @@ def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]
 
         table = os.environ["MEMBERSHIPS_TABLE"]
         written: Counter = Counter()
-        original = Connection._make_api_call
+        original = BaseClient._make_api_call  # every client: pynamodb's and the batch writer's own
 
         def counting(self, operation, kwargs):
             if operation == "BatchWriteItem":
@@ -369,7 +369,7 @@ def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]
                 written[operation] += 1
             return original(self, operation, kwargs)
 
-        Connection._make_api_call = counting
+        BaseClient._make_api_call = counting
         try:
             began = time.perf_counter()
             base = state.read_state(TENANT, segment, s3, bucket)
@@ -382,7 +382,7 @@ def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]
             state.write_state(TENANT, segment, current, s3, bucket, cut="2025-06-02T00:00:00.000Z")
             total_s = time.perf_counter() - began
         finally:
-            Connection._make_api_call = original
+            BaseClient._make_api_call = original
         get_settings.cache_clear()
     items = sum(written.values())
     return {

@@ -418,7 +418,10 @@ def _run_md(section: dict[str, Any]) -> list[str]:
                 f"**{_fmt_s(preview['seconds'])}** (count {preview['count']:,}); target under 1 s: {verdict}.", ""]
     delta = section.get("delta_write")
     if delta:
-        verdict = "met" if delta["items_written"] <= 1.05 * delta["churn"] * delta["members"] else "**not met**"
+        # met: each changed membership written once (a miscounted 0 is not a delta), and no more than the churn
+        written = delta["items_written"]
+        exact = written == delta["added"] + delta["removed"]
+        verdict = "met" if exact and written <= 1.05 * delta["churn"] * delta["members"] else "**not met**"
         out += [f"Delta write, {delta['churn']:.0%} churn on a {delta['members']:,}-member segment (state read from "
                 f"S3, diff, only the delta written to MembershipsTable, new state written; in-process moto): "
                 f"**{delta['items_written']:,} items written** ({delta['added']:,} added, {delta['removed']:,} "
