@@ -24,6 +24,13 @@ same characters are drawn here the way ``choice`` draws them (``getrandbits`` of
 length, drawn again while out of range), so a seeded moto gives the same ids and its generator is
 left in the same state; a generator whose ``choice`` or ``_randbelow`` is not ``random.Random``'s
 own keeps moto's code.
+
+Every request that goes through moto's dispatcher (SQS, S3: whatever the direct route of
+``infra.local_moto_server`` does not take) asks whether its host is the name of a moto module:
+``moto.backends.list_of_moto_modules`` lists moto's package directory and asks the file system
+whether each of its ~250 entries is a directory, per request (~5% of the moto server's CPU on the
+demo, whose pollers ask SQS all along). Installed packages do not change while the server runs: the
+listing is made once and kept (the same names in the same order).
 """
 
 from __future__ import annotations
@@ -100,9 +107,25 @@ def install() -> None:
 
     _patches.replace(core_responses, "method_names_from_class", method_names_from_class)
 
+    import moto.backends as backends
+
+    _patches.replace(backends, "list_of_moto_modules", make_kept_listing(backends.list_of_moto_modules))
+
     from moto.moto_api._internal.moto_random import MotoRandom
 
     _patches.replace(MotoRandom, "get_random_string", make_random_string(MotoRandom.get_random_string))
+
+
+def make_kept_listing(list_of_moto_modules: Any) -> Any:
+    """``moto.backends.list_of_moto_modules`` (given), listed on the first call and kept (see module)."""
+    kept: list[tuple[str, ...]] = []
+
+    def kept_list_of_moto_modules() -> tuple[str, ...]:
+        if not kept:
+            kept.append(tuple(list_of_moto_modules()))
+        return kept[0]
+
+    return kept_list_of_moto_modules
 
 
 def make_random_string(original: Any) -> Any:

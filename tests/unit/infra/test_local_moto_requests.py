@@ -163,3 +163,21 @@ def test_a_request_id_is_drawn_without_a_choice_call_per_character(ddb, monkeypa
     answer = client.put_item(TableName="t", Item={"pk": {"S": "t"}, "sk": {"S": "x"}})
     assert len(answer["ResponseMetadata"]["RequestId"]) == 52
     assert chosen == []  # moto's own draws 52
+
+
+def test_moto_s_modules_are_listed_once_for_the_dispatcher(monkeypatch):
+    import os
+
+    import moto.backends as backends
+
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(path) or real(path))
+    own = list(backends.list_of_moto_modules())
+    local_moto_requests.install()
+    try:
+        kept = [list(backends.list_of_moto_modules()) for _ in range(3)]
+    finally:
+        local_moto_requests.uninstall()
+    assert kept == [own] * 3 and "dynamodb" in own
+    assert len(listed) == 2  # moto's own listing above, then one kept for the three asks
