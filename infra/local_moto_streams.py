@@ -168,24 +168,43 @@ def _record_json(record: dict[str, Any], encoder: type[json.JSONEncoder]) -> str
     """One stream record as GetRecords sends it, with ``SizeBytes`` measured as moto measures it
     (``len(dynamo_json_dump(record["dynamodb"]))`` with a placeholder 1 in it) on the same JSON that
     is sent, instead of writing the images out once more per record at the write. The two JSON texts
-    differ only in the creation time: moto's full epoch seconds there, milliseconds here."""
+    differ only in the creation time: moto's full epoch seconds there, milliseconds here.
+
+    The creation time is converted once (moto's ``unix_time`` arithmetic from a kept epoch: moto
+    builds the epoch anew per call, twice per record here before) and put in as the number that
+    ``encoder`` writes for it, so the record is written by json's own encoder (``json.dumps``
+    without an encoder class: no encoder object made per record); a record holding anything else
+    that JSON cannot write as it is (bytes) is written by ``encoder``. Either way the same text."""
     dynamodb = record["dynamodb"]
     if dynamodb["SizeBytes"] is not None:
         return json.dumps(record, cls=encoder)
     dynamodb["SizeBytes"] = 1
-    sent = json.dumps(dynamodb, cls=encoder)
     created = dynamodb["ApproximateCreationDateTime"]
-    size = len(sent) - len(json.dumps(encoder().default(created))) + len(json.dumps(_unix_time(created)))
+    seconds = _unix_time(created) if type(created) is datetime else None
+    try:
+        if seconds is None:
+            raise TypeError("not a datetime")
+        sent_time = math.floor(seconds * 1000) / 1000  # the encoder's number for the time
+        sent = json.dumps({**dynamodb, "ApproximateCreationDateTime": sent_time})
+        head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"})
+    except TypeError:  # a value JSON cannot write as it is: the encoder's way
+        sent = json.dumps(dynamodb, cls=encoder)
+        head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"}, cls=encoder)
+        seconds = _unix_time(created)
+        sent_time = encoder().default(created)
+    size = len(sent) - len(json.dumps(sent_time)) + len(json.dumps(seconds))
     dynamodb["SizeBytes"] = size
-    head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"}, cls=encoder)
     body = sent.replace(_SIZE_PLACEHOLDER, f'"SizeBytes": {size}, "Keys"', 1)
     return head[:-1] + ', "dynamodb": ' + body + "}"
 
 
-def _unix_time(moment: datetime) -> float:
-    from moto.core.utils import unix_time
+_EPOCH = datetime(1970, 1, 1)  # moto's ``utcfromtimestamp(0)``
 
-    return unix_time(moment)
+
+def _unix_time(moment: datetime) -> float:
+    """moto's ``unix_time(moment)``: the same arithmetic, from a kept epoch."""
+    delta = moment - _EPOCH
+    return (delta.days * 86400) + (delta.seconds + (delta.microseconds / 1e6))
 
 
 def uninstall() -> None:
