@@ -577,3 +577,20 @@ def test_reads_hand_on_the_attributes_of_items_stored_as_their_requests_without_
     assert page["Items"] == [kept[sk] for sk in "abc"]
     assert all(item["sk"] is kept[sk]["sk"] for item, sk in zip(page["Items"], "abc", strict=True))
     assert got["Item"]["sk"] is kept["b"]["sk"] and batch["Responses"]["t"][0]["sk"] is kept["c"]["sk"]
+
+
+def test_look_ups_by_key_build_their_key_values_directly(patched_client, monkeypatch):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    client = patched_client
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+    built = []
+    real = DynamoType.__init__
+    monkeypatch.setattr(DynamoType, "__init__", lambda self, value: built.append(value) or real(self, value))
+    key = {"pk": {"S": "p"}, "sk": {"S": "a"}}
+    assert client.get_item(TableName="t", Key=key)["Item"]["h"] == {"S": "x"}
+    check = {"TableName": "t", "Key": key, "ConditionExpression": "attribute_exists(pk)"}
+    client.transact_write_items(TransactItems=[{"ConditionCheck": check}])
+    client.delete_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "c"}})
+    assert built == []  # moto's DynamoType built both key values of each look-up
+    assert [i["sk"]["S"] for i in client.scan(TableName="t")["Items"]] == ["a", "b"]

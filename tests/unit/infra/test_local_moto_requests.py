@@ -181,3 +181,23 @@ def test_moto_s_modules_are_listed_once_for_the_dispatcher(monkeypatch):
         local_moto_requests.uninstall()
     assert kept == [own] * 3 and "dynamodb" in own
     assert len(listed) == 2  # moto's own listing above, then one kept for the three asks
+
+
+def test_a_transaction_finds_its_backend_once_not_per_item(ddb, monkeypatch):
+    from moto.dynamodb.models import dynamodb_backends
+
+    client, _ = ddb
+    looked_up = []
+    real = type(dynamodb_backends).__getitem__
+
+    def getitem(self, account_id):
+        if self is dynamodb_backends:
+            looked_up.append(account_id)
+        return real(self, account_id)
+
+    monkeypatch.setattr(type(dynamodb_backends), "__getitem__", getitem)
+    local_moto_requests.install()
+    puts = [{"Put": {"TableName": "t", "Item": {"pk": {"S": "t"}, "sk": {"S": str(n)}}}} for n in range(20)]
+    client.transact_write_items(TransactItems=puts)
+    assert len(looked_up) <= 3  # moto's handler looked it up once more for each of the 20 items
+    assert client.get_item(TableName="t", Key={"pk": {"S": "t"}, "sk": {"S": "19"}})["Item"]["sk"] == {"S": "19"}
