@@ -258,3 +258,36 @@ def test_records_without_binary_values_read_the_same_without_converting_their_ti
     assert patched == unpatched  # the records, SizeBytes included, and their times
     assert [r["eventName"] for r in patched[0]] == ["INSERT", "MODIFY", "REMOVE"]
     assert converted == []  # the local GetRecords before built an epoch twice per record
+
+
+def test_event_ids_are_moto_s_for_the_same_seed_without_making_uuid_objects(monkeypatch):
+    import moto.dynamodb.models.table as tables
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    made = []
+    real = MotoRandom.uuid4
+    monkeypatch.setattr(MotoRandom, "uuid4", lambda self: made.append(self) or real(self))
+    event_id = local_moto_streams.make_event_id()
+    drawn = []
+    for draw in (event_id, lambda: real(tables.mock_random).hex):
+        tables.mock_random.seed(11)
+        drawn.append([draw() for _ in range(50)] + [tables.mock_random.getrandbits(64)])
+    assert drawn[0] == drawn[1]
+    assert made == []  # moto made a UUID object per record
+    fixed = type("Fixed", (), {"hex": "0" * 32})()
+    monkeypatch.setattr(tables.mock_random, "uuid4", lambda: fixed)  # a test's fixed id is asked for as moto asks
+    assert event_id() == "0" * 32
+
+
+def test_creation_times_are_moto_s_utc_now(monkeypatch):
+    import datetime
+
+    import moto.dynamodb.models.table as tables
+    from moto.core.utils import utcnow
+
+    created_at = local_moto_streams.make_created_at()
+    before, made, after = utcnow(), created_at(), utcnow()
+    assert before <= made <= after and made.tzinfo is None
+    fixed = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    monkeypatch.setattr(tables, "utcnow", lambda: fixed)
+    assert created_at() == fixed
