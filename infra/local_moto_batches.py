@@ -66,8 +66,11 @@ def install() -> None:
         ((table_name, table_requests),) = table_batches.items()
         table = backend.get_table(table_name)
         for table_request in table_requests:
-            request_type = list(table_request.keys())[0]
-            request = list(table_request.values())[0]
+            if type(table_request) is dict and len(table_request) == 1:  # moto's first key and value
+                ((request_type, request),) = table_request.items()
+            else:
+                request_type = list(table_request.keys())[0]
+                request = list(table_request.values())[0]
             if request_type == "PutRequest":
                 item = request["Item"]
                 validate_put_has_empty_keys(item, table, custom_error_msg=EMPTY_KEY_MESSAGE)
@@ -79,8 +82,8 @@ def install() -> None:
             self, put_requests, table, dump
         ):
             raise MockValidationException("Provided list of item keys contains duplicates")
-        for name, item in put_requests:
-            backend.put_item(name, item)
+        for _, item in put_requests:  # backend.put_item, on the table found above for the same name
+            table.put_item(item, None, None, None, None, False, None)
         for name, keys in delete_requests:
             backend.delete_item(name, keys)
         response = {

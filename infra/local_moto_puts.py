@@ -34,6 +34,7 @@ built without moto's ``DynamoType`` and holds no binary value) is stored unbuilt
 from __future__ import annotations
 
 import threading
+from operator import is_
 from typing import Any
 
 from infra.moto_patches import Patches
@@ -55,7 +56,7 @@ def _still_for(hit: tuple[Any, ...] | None, table: Any, indexes: tuple[Any, ...]
         hit is not None
         and hit[0] is table
         and len(hit[1]) == len(indexes)
-        and all(a is b for a, b in zip(hit[1], indexes, strict=True))
+        and all(map(is_, hit[1], indexes))  # identity, in C: a generator here was a tenth of the proof
     )
 
 

@@ -24,6 +24,19 @@ same characters are drawn here the way ``choice`` draws them (``getrandbits`` of
 length, drawn again while out of range), so a seeded moto gives the same ids and its generator is
 left in the same state; a generator whose ``choice`` or ``_randbelow`` is not ``random.Random``'s
 own keeps moto's code.
+
+moto's DynamoDB handler finds its backend anew each time an action asks for it (the
+``dynamodb_backend`` property: a registry look-up that takes a lock, lists the accounts and compares
+the registry with every other service's, ~5 µs), and a transaction's validation asks once per item:
+it is found once per request here. A request's account and region are set before its action runs and
+never change (the backend is looked up again if they did).
+
+Every request that goes through moto's dispatcher (SQS, S3: whatever the direct route of
+``infra.local_moto_server`` does not take) asks whether its host is the name of a moto module:
+``moto.backends.list_of_moto_modules`` lists moto's package directory and asks the file system
+whether each of its ~250 entries is a directory, per request (~5% of the moto server's CPU on the
+demo, whose pollers ask SQS all along). Installed packages do not change while the server runs: the
+listing is made once and kept (the same names in the same order).
 """
 
 from __future__ import annotations
@@ -100,9 +113,36 @@ def install() -> None:
 
     _patches.replace(core_responses, "method_names_from_class", method_names_from_class)
 
+    backend_of = DynamoHandler.dynamodb_backend.fget
+
+    def dynamodb_backend(self: Any) -> Any:
+        where = (self.current_account, self.region)
+        kept = self.__dict__.get("_local_backend")
+        if kept is None or kept[0] != where:
+            kept = self.__dict__["_local_backend"] = (where, backend_of(self))
+        return kept[1]
+
+    _patches.replace(DynamoHandler, "dynamodb_backend", property(dynamodb_backend))
+
+    import moto.backends as backends
+
+    _patches.replace(backends, "list_of_moto_modules", make_kept_listing(backends.list_of_moto_modules))
+
     from moto.moto_api._internal.moto_random import MotoRandom
 
     _patches.replace(MotoRandom, "get_random_string", make_random_string(MotoRandom.get_random_string))
+
+
+def make_kept_listing(list_of_moto_modules: Any) -> Any:
+    """``moto.backends.list_of_moto_modules`` (given), listed on the first call and kept (see module)."""
+    kept: list[tuple[str, ...]] = []
+
+    def kept_list_of_moto_modules() -> tuple[str, ...]:
+        if not kept:
+            kept.append(tuple(list_of_moto_modules()))
+        return kept[0]
+
+    return kept_list_of_moto_modules
 
 
 def make_random_string(original: Any) -> Any:

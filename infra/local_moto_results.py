@@ -11,7 +11,9 @@ This walk gives the same result for the shapes answers hold: a text, number, boo
 is ``{type: value}``, a map or list is walked member by member, a text or number set is
 ``{type: [its members]}``; plain dicts (attribute dicts included), lists and JSON scalars are walked
 or kept as they are. Anything else — binary values (which moto decodes from base64), datetimes,
-objects with ``to_json``, a value of an unusual shape — is handed to moto's ``dynamo_to_dict``.
+objects with ``to_json``, a value of an unusual shape — is handed to moto's ``dynamo_to_dict``. An
+item still kept as its request's attributes is answered as them (``infra.local_moto_items.PlainAttrs``):
+those are already the plain values this walk would copy, and are handed on as they are.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def make_plain(dynamo_to_dict: Any) -> Any:
     """A function equal to moto's ``dynamo_to_dict`` (given) that walks answers directly (see module)."""
     from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
+    from infra.local_moto_items import PlainAttrs
+
     dicts = (dict, LimitedSizeDict)  # neither has a to_json: moto walks both as dicts
 
     def plain(obj: Any) -> Any:
@@ -59,6 +63,8 @@ def make_plain(dynamo_to_dict: Any) -> Any:
             return dynamo_to_dict(obj)
         if kind_of in dicts:
             return {key: plain(value) for key, value in obj.items()}
+        if kind_of is PlainAttrs:
+            return obj  # what the walk above would give: an equal dict
         if kind_of is list:
             return [plain(value) for value in obj]
         if kind_of in _SCALARS:

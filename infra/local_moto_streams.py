@@ -117,6 +117,8 @@ def install() -> None:
     image = make_image()
     from infra.local_moto_items import new_image
 
+    event_id, created_at = make_event_id(), make_created_at()
+
     def record_init(self: Any, table: Any, stream_type: str, event_name: str, old: Any, new: Any, seq: int) -> None:
         # moto's StreamRecord.__init__, with the images built by ``image``, and only those the stream's
         # view type sends (moto builds both: a NEW_IMAGE stream's update paid for an old image unsent)
@@ -125,14 +127,14 @@ def install() -> None:
         if table.range_key_attr is not None and rec is not None:
             keys[table.range_key_attr] = rec.range_key.to_json()
         self.record = {
-            "eventID": tables.mock_random.uuid4().hex,
+            "eventID": event_id(),
             "eventName": event_name,
             "eventSource": "aws:dynamodb",
             "eventVersion": "1.0",
             "awsRegion": "us-east-1",
             "dynamodb": {
                 "StreamViewType": stream_type,
-                "ApproximateCreationDateTime": tables.utcnow(),
+                "ApproximateCreationDateTime": created_at(),
                 "SequenceNumber": str(seq),
                 "SizeBytes": 1,
                 "Keys": keys,
@@ -159,6 +161,51 @@ def install() -> None:
     _patches.replace(tables.StreamRecord, "record", property(measured_record, store_record))
 
 
+def make_event_id() -> Any:
+    """moto's ``mock_random.uuid4().hex`` (a record's event id): the same 128 bits drawn from moto's
+    generator, with the version and variant bits set as ``uuid.UUID(int=..., version=4)`` sets them,
+    written as its ``hex`` is, without making the ``UUID`` object (a Python ``__init__``). A generator
+    whose ``uuid4`` or ``getrandbits`` is not moto's own (a test's fixed id) is asked as moto asks it."""
+    import random
+
+    import moto.dynamodb.models.table as tables
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    own_bits = random.Random.getrandbits
+
+    def event_id() -> str:
+        generator = tables.mock_random
+        if "uuid4" in vars(generator) or type(generator).uuid4 is not MotoRandom.uuid4:
+            return generator.uuid4().hex
+        if type(generator).getrandbits is not own_bits:
+            return generator.uuid4().hex
+        bits = generator.getrandbits(128)
+        bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)  # the variant: RFC 4122
+        bits = (bits & ~(0xF000 << 64)) | (4 << 76)  # the version: 4
+        return f"{bits:032x}"
+
+    return event_id
+
+
+def make_created_at() -> Any:
+    """moto's ``utcnow()`` (a record's creation time): ``datetime.now(UTC)`` without its time zone, as
+    moto's function gives it, without the import that function makes per call; moto's module's
+    ``utcnow`` when it is not moto's own (a test's fixed time)."""
+    from datetime import UTC
+
+    import moto.dynamodb.models.table as tables
+    from moto.core.utils import utcnow
+
+    now = datetime.now
+
+    def created_at() -> datetime:
+        if tables.utcnow is not utcnow:
+            return tables.utcnow()
+        return now(UTC).replace(tzinfo=None)
+
+    return created_at
+
+
 _RAW = threading.local()  # ``on`` while GetRecords reads records whose size it measures itself
 _RAW.on = False
 _SIZE_PLACEHOLDER = '"SizeBytes": 1, "Keys"'  # the first text of this form in a record's ``dynamodb``
@@ -168,24 +215,43 @@ def _record_json(record: dict[str, Any], encoder: type[json.JSONEncoder]) -> str
     """One stream record as GetRecords sends it, with ``SizeBytes`` measured as moto measures it
     (``len(dynamo_json_dump(record["dynamodb"]))`` with a placeholder 1 in it) on the same JSON that
     is sent, instead of writing the images out once more per record at the write. The two JSON texts
-    differ only in the creation time: moto's full epoch seconds there, milliseconds here."""
+    differ only in the creation time: moto's full epoch seconds there, milliseconds here.
+
+    The creation time is converted once (moto's ``unix_time`` arithmetic from a kept epoch: moto
+    builds the epoch anew per call, twice per record here before) and put in as the number that
+    ``encoder`` writes for it, so the record is written by json's own encoder (``json.dumps``
+    without an encoder class: no encoder object made per record); a record holding anything else
+    that JSON cannot write as it is (bytes) is written by ``encoder``. Either way the same text."""
     dynamodb = record["dynamodb"]
     if dynamodb["SizeBytes"] is not None:
         return json.dumps(record, cls=encoder)
     dynamodb["SizeBytes"] = 1
-    sent = json.dumps(dynamodb, cls=encoder)
     created = dynamodb["ApproximateCreationDateTime"]
-    size = len(sent) - len(json.dumps(encoder().default(created))) + len(json.dumps(_unix_time(created)))
+    seconds = _unix_time(created) if type(created) is datetime else None
+    try:
+        if seconds is None:
+            raise TypeError("not a datetime")
+        sent_time = math.floor(seconds * 1000) / 1000  # the encoder's number for the time
+        sent = json.dumps({**dynamodb, "ApproximateCreationDateTime": sent_time})
+        head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"})
+    except TypeError:  # a value JSON cannot write as it is: the encoder's way
+        sent = json.dumps(dynamodb, cls=encoder)
+        head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"}, cls=encoder)
+        seconds = _unix_time(created)
+        sent_time = encoder().default(created)
+    size = len(sent) - len(json.dumps(sent_time)) + len(json.dumps(seconds))
     dynamodb["SizeBytes"] = size
-    head = json.dumps({key: value for key, value in record.items() if key != "dynamodb"}, cls=encoder)
     body = sent.replace(_SIZE_PLACEHOLDER, f'"SizeBytes": {size}, "Keys"', 1)
     return head[:-1] + ', "dynamodb": ' + body + "}"
 
 
-def _unix_time(moment: datetime) -> float:
-    from moto.core.utils import unix_time
+_EPOCH = datetime(1970, 1, 1)  # moto's ``utcfromtimestamp(0)``
 
-    return unix_time(moment)
+
+def _unix_time(moment: datetime) -> float:
+    """moto's ``unix_time(moment)``: the same arithmetic, from a kept epoch."""
+    delta = moment - _EPOCH
+    return (delta.days * 86400) + (delta.seconds + (delta.microseconds / 1e6))
 
 
 def uninstall() -> None:

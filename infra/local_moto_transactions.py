@@ -114,10 +114,10 @@ def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) ->
         if table.stream_shard is not None
         and any(op.get("TableName") == name for entry in transact_items for op in entry.values())
     }
-    target_items: set[tuple[str, str]] = set()
+    target_items: set[tuple[str, Any]] = set()
 
     def check_unicity(table_name: str, key: dict[str, Any]) -> None:
-        item = (str(table_name), str(dict(sorted(key.items()))))
+        item = (str(table_name), _key_text(key))
         if item in target_items:
             raise MultipleTransactionsException()
         target_items.add(item)
@@ -188,6 +188,23 @@ def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) ->
     if any(code is not None for code, _, _ in errors):
         _put_back(backend, saved, streams)
         raise TransactionCanceledException(errors)
+
+
+def _key_text(key: dict[str, Any]) -> Any:
+    """What moto compares two keys of a transaction by (``str(dict(sorted(key.items())))``), or, for
+    a key of plain ``{type: text}`` values, the tuple of its sorted names, types and texts, which is
+    equal for two such keys exactly when their texts are (the text of a key of other values never
+    equals a plain key's, and is compared as moto's)."""
+    plain = []
+    for name, value in key.items():
+        if type(value) is not dict or len(value) != 1:
+            return str(dict(sorted(key.items())))
+        ((kind, raw),) = value.items()
+        if type(raw) is not str or type(name) is not str:
+            return str(dict(sorted(key.items())))
+        plain.append((name, kind, raw))
+    plain.sort()
+    return tuple(plain)
 
 
 def _put_back(backend: Any, saved: list[tuple[Any, ...]], streams: dict[str, int]) -> None:

@@ -133,3 +133,36 @@ def test_absent_values_are_left_out_also_beside_a_text_that_spells_null():
     answer = {"Count": 1, "LastEvaluatedKey": None, "Items": [{"s": {"S": "null"}, "gone": None}], "n": [None, 1]}
     assert local_moto_answers._dumped(answer) == '{"Count":1,"Items":[{"s":{"S":"null"}}],"n":[null,1]}'
     assert local_moto_answers._dumped({"Items": [{"s": {"S": "null"}}]}) == '{"Items":[{"s":{"S":"null"}}]}'
+
+
+def test_answers_without_a_request_id_element_are_not_searched_for_one(ddb, monkeypatch):
+    import moto.core.responses as core
+
+    searched = []
+    real = core.re.sub
+
+    def sub(pattern, repl, string, *args, **kwargs):
+        if "RequestId" in str(pattern):
+            searched.append(string)
+        return real(pattern, repl, string, *args, **kwargs)
+
+    monkeypatch.setattr(core.re, "sub", sub)
+    local_moto_answers.install()
+    reads(ddb)
+    writes(ddb)
+    assert [body for body in searched if body] == []  # moto searched every answer, a Query page's whole JSON too
+
+
+@pytest.mark.parametrize(
+    "body", ["<R><RequestId>old</RequestId></R>", '{"Items": []}', "", "RequestId", b"<RequestId>x</RequestId>", None]
+)
+def test_answers_get_the_same_headers_and_body_as_from_moto(body):
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal import mock_random
+
+    enriched, own = [], BaseResponse._enrich_response
+    for enrich in (own, local_moto_answers.make_enrich_response(own)):
+        mock_random.seed(7)
+        enriched.append(enrich({"status": 201, "x": "y"}, body))
+    assert enriched[0] == enriched[1]
+    assert len(enriched[1][0]["x-amzn-requestid"]) == 52

@@ -78,3 +78,15 @@ def test_a_batch_of_distinct_keys_dumps_none_of_its_items(ddb, monkeypatch):
         ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": contact("a", "x")}}] * 2})
     assert len(dumped) == 2
     assert ddb.scan(TableName="t")["Count"] == 25
+
+
+def test_a_batch_finds_its_table_once_not_per_put(ddb, monkeypatch):
+    from moto.dynamodb.models import DynamoDBBackend
+
+    found = []
+    real = DynamoDBBackend.get_table
+    monkeypatch.setattr(DynamoDBBackend, "get_table", lambda self, name: found.append(name) or real(self, name))
+    local_moto_batches.install()
+    ddb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": contact("a", f"c{i}")}} for i in range(25)]})
+    assert found == ["t"]  # moto's backend.put_item looked it up again for each of the 25 puts
+    assert ddb.scan(TableName="t")["Count"] == 25

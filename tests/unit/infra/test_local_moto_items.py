@@ -556,3 +556,41 @@ def test_gets_answer_items_stored_as_their_requests_without_building_them(patche
     assert sorted(item["sk"]["S"] for item in answer["Responses"]["t"]) == ["a", "b", "c"]
     client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": keys[1]}}])
     assert all("attrs" not in stored(client, sk).__dict__ for sk in "abc")
+
+
+def test_reads_hand_on_the_attributes_of_items_stored_as_their_requests_without_copying_them(
+    patched_client, monkeypatch
+):
+    from infra import local_moto_answers
+
+    client = patched_client
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+    answered = []
+    dumped = local_moto_answers._dumped
+    monkeypatch.setattr(local_moto_answers, "_dumped", lambda result: answered.append(result) or dumped(result))
+    client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})
+    client.get_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "b"}})
+    client.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "p"}, "sk": {"S": "c"}}]}})
+    page, got, batch = answered
+    kept = {sk: stored(client, sk).__dict__["_request_attrs"] for sk in "abc"}
+    # the answers hold the stored attributes' own values (moto's walk copied each into an equal value)
+    assert page["Items"] == [kept[sk] for sk in "abc"]
+    assert all(item["sk"] is kept[sk]["sk"] for item, sk in zip(page["Items"], "abc", strict=True))
+    assert got["Item"]["sk"] is kept["b"]["sk"] and batch["Responses"]["t"][0]["sk"] is kept["c"]["sk"]
+
+
+def test_look_ups_by_key_build_their_key_values_directly(patched_client, monkeypatch):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    client = patched_client
+    client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": i}} for i in LAZY_ITEMS[:3]]})
+    built = []
+    real = DynamoType.__init__
+    monkeypatch.setattr(DynamoType, "__init__", lambda self, value: built.append(value) or real(self, value))
+    key = {"pk": {"S": "p"}, "sk": {"S": "a"}}
+    assert client.get_item(TableName="t", Key=key)["Item"]["h"] == {"S": "x"}
+    check = {"TableName": "t", "Key": key, "ConditionExpression": "attribute_exists(pk)"}
+    client.transact_write_items(TransactItems=[{"ConditionCheck": check}])
+    client.delete_item(TableName="t", Key={"pk": {"S": "p"}, "sk": {"S": "c"}})
+    assert built == []  # moto's DynamoType built both key values of each look-up
+    assert [i["sk"]["S"] for i in client.scan(TableName="t")["Items"]] == ["a", "b"]

@@ -163,3 +163,41 @@ def test_a_request_id_is_drawn_without_a_choice_call_per_character(ddb, monkeypa
     answer = client.put_item(TableName="t", Item={"pk": {"S": "t"}, "sk": {"S": "x"}})
     assert len(answer["ResponseMetadata"]["RequestId"]) == 52
     assert chosen == []  # moto's own draws 52
+
+
+def test_moto_s_modules_are_listed_once_for_the_dispatcher(monkeypatch):
+    import os
+
+    import moto.backends as backends
+
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(path) or real(path))
+    own = list(backends.list_of_moto_modules())
+    local_moto_requests.install()
+    try:
+        kept = [list(backends.list_of_moto_modules()) for _ in range(3)]
+    finally:
+        local_moto_requests.uninstall()
+    assert kept == [own] * 3 and "dynamodb" in own
+    assert len(listed) == 2  # moto's own listing above, then one kept for the three asks
+
+
+def test_a_transaction_finds_its_backend_once_not_per_item(ddb, monkeypatch):
+    from moto.dynamodb.models import dynamodb_backends
+
+    client, _ = ddb
+    looked_up = []
+    real = type(dynamodb_backends).__getitem__
+
+    def getitem(self, account_id):
+        if self is dynamodb_backends:
+            looked_up.append(account_id)
+        return real(self, account_id)
+
+    monkeypatch.setattr(type(dynamodb_backends), "__getitem__", getitem)
+    local_moto_requests.install()
+    puts = [{"Put": {"TableName": "t", "Item": {"pk": {"S": "t"}, "sk": {"S": str(n)}}}} for n in range(20)]
+    client.transact_write_items(TransactItems=puts)
+    assert len(looked_up) <= 3  # moto's handler looked it up once more for each of the 20 items
+    assert client.get_item(TableName="t", Key={"pk": {"S": "t"}, "sk": {"S": "19"}})["Item"]["sk"] == {"S": "19"}

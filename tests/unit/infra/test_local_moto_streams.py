@@ -210,3 +210,84 @@ def test_records_written_while_patched_read_with_moto_s_sizes_and_no_json_per_wr
     for mine, theirs in zip(patched, unpatched, strict=True):  # the rest as moto's own (the sizes: other times)
         mine["dynamodb"].pop("SizeBytes"), theirs["dynamodb"].pop("SizeBytes")
         assert {k: v for k, v in mine.items() if k != "eventID"} == {k: v for k, v in theirs.items() if k != "eventID"}
+
+
+
+def written_and_read(patched: bool, converted: list) -> list:
+    """A stream's records written and read on a fresh moto, with the local stream patch or without."""
+    from moto import mock_aws
+
+    item = {"pk": {"S": "c1"}, "n": {"N": "1.5"}, "ok": {"BOOL": True}, "none": {"NULL": True},
+            "tags": {"L": [{"S": "vip"}]}, "fields": {"M": {"email": {"S": "é@b.co"}}}, "set": {"SS": ["x"]}}
+    with mock_aws():
+        if patched:
+            local_moto_streams.install()
+        try:
+            ddb = boto3.client("dynamodb", region_name="us-east-1")
+            arn = ddb.create_table(
+                TableName="t",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )["TableDescription"]["LatestStreamArn"]
+            ddb.put_item(TableName="t", Item=item)
+            ddb.put_item(TableName="t", Item={**item, "n": {"N": "2"}})
+            ddb.delete_item(TableName="t", Key={"pk": {"S": "c1"}})
+            endpoint = "https://streams.dynamodb.us-east-1.amazonaws.com"
+            streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint)
+            converted.clear()
+            return read_all(streams, arn)
+        finally:
+            local_moto_streams.uninstall()
+
+
+def test_records_without_binary_values_read_the_same_without_converting_their_time_per_call(monkeypatch):
+    import moto.core.utils as utils
+
+    from tests.unit.infra.conftest import freeze_moto_records
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    freeze_moto_records(monkeypatch)
+    converted: list = []
+    real = utils.utcfromtimestamp
+    monkeypatch.setattr(utils, "utcfromtimestamp", lambda value: converted.append(value) or real(value))
+    unpatched = written_and_read(False, converted)
+    patched = written_and_read(True, converted)
+    assert patched == unpatched  # the records, SizeBytes included, and their times
+    assert [r["eventName"] for r in patched[0]] == ["INSERT", "MODIFY", "REMOVE"]
+    assert converted == []  # the local GetRecords before built an epoch twice per record
+
+
+def test_event_ids_are_moto_s_for_the_same_seed_without_making_uuid_objects(monkeypatch):
+    import moto.dynamodb.models.table as tables
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    made = []
+    real = MotoRandom.uuid4
+    monkeypatch.setattr(MotoRandom, "uuid4", lambda self: made.append(self) or real(self))
+    event_id = local_moto_streams.make_event_id()
+    drawn = []
+    for draw in (event_id, lambda: real(tables.mock_random).hex):
+        tables.mock_random.seed(11)
+        drawn.append([draw() for _ in range(50)] + [tables.mock_random.getrandbits(64)])
+    assert drawn[0] == drawn[1]
+    assert made == []  # moto made a UUID object per record
+    fixed = type("Fixed", (), {"hex": "0" * 32})()
+    monkeypatch.setattr(tables.mock_random, "uuid4", lambda: fixed)  # a test's fixed id is asked for as moto asks
+    assert event_id() == "0" * 32
+
+
+def test_creation_times_are_moto_s_utc_now(monkeypatch):
+    import datetime
+
+    import moto.dynamodb.models.table as tables
+    from moto.core.utils import utcnow
+
+    created_at = local_moto_streams.make_created_at()
+    before, made, after = utcnow(), created_at(), utcnow()
+    assert before <= made <= after and made.tzinfo is None
+    fixed = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    monkeypatch.setattr(tables, "utcnow", lambda: fixed)
+    assert created_at() == fixed

@@ -169,3 +169,60 @@ def test_a_transactions_puts_copy_no_item_and_look_each_up_twice(table, monkeypa
     assert copies == []  # the replaced items are their own backups
     assert len(lookups) == 6  # the transaction's own look-up and put_item's, per item
     assert items(table) == {"a": 2, "b": 2, "c": 2}
+
+
+def repeated_keys_scenario(client) -> list:
+    create_pk_sk_table(client, "t", stream=True)
+    create_pk_sk_table(client, "u")
+
+    def put_on(table, pk, sk, **extra):
+        return {"Put": {"TableName": table, "Item": {"pk": {"S": pk}, "sk": {"S": sk}, **extra}}}
+
+    swapped = {"sk": {"S": "x"}, "pk": {"S": "a"}}  # the same key, its names in the other order
+    transactions = [
+        [put_on("t", "a", "x"), put_on("t", "a", "x", v={"N": "1"})],
+        [put_on("t", "a", "x"), {"Delete": {"TableName": "t", "Key": swapped}}],
+        [put_on("t", "a", "x"), put_on("t", "a", "y"), put_on("t", "ax", ""), put_on("u", "a", "x")],
+        [{"ConditionCheck": {"TableName": "t", "Key": swapped, "ConditionExpression": "attribute_exists(pk)"}},
+         {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "x"}}, "UpdateExpression": "SET v = :v",
+                     "ExpressionAttributeValues": {":v": {"N": "2"}}}}],
+        [put_on("t", "b", "x"), put_on("t", "b", "x ")],
+    ]
+    answers = [outcome(client.transact_write_items, TransactItems=items) for items in transactions]
+    return [answers, table_state(client, "t", "u")]
+
+
+def test_a_transaction_naming_a_key_twice_is_refused_exactly_as_by_moto_without_its_keys_written_out(monkeypatch):
+    from infra import local_moto_transactions
+
+    sorted_keys = []
+    monkeypatch.setattr(local_moto_transactions, "sorted", lambda items: sorted_keys.append(items) or sorted(items),
+                        raising=False)
+    unpatched, patched = unpatched_and_patched(repeated_keys_scenario, monkeypatch)
+    assert patched == unpatched
+    assert sorted_keys == []  # plain keys compared as tuples: moto sorted and wrote out each as text
+    assert [answer.get("error") for answer in unpatched[0]] == [
+        "ValidationException", "ValidationException", "ValidationException", "ValidationException", None
+    ]
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ({"pk": {"S": "a"}, "sk": {"S": "x"}}, {"sk": {"S": "x"}, "pk": {"S": "a"}}),
+        ({"pk": {"S": "a"}, "sk": {"S": "x"}}, {"pk": {"S": "a"}, "sk": {"N": "x"}}),
+        ({"pk": {"S": "a"}}, {"pk": {"S": "a"}, "sk": {"S": "x"}}),
+        ({"pk": {"N": "1"}}, {"pk": {"N": 1}}),
+        ({"pk": {"S": "a", "N": "1"}}, {"pk": {"S": "a"}}),
+        ({"pk": {"B": b"a"}}, {"pk": {"B": b"a"}}),
+        ({"pk": {"S": "a'b"}}, {"pk": {"S": 'a"b'}}),
+    ],
+)
+def test_a_transaction_s_keys_are_told_apart_as_moto_tells_them(first, second):
+    from infra.local_moto_transactions import _key_text
+
+    def moto_text(key):
+        return str(dict(sorted(key.items())))
+
+    assert (_key_text(first) == _key_text(second)) == (moto_text(first) == moto_text(second))
+    assert _key_text(first) == _key_text(dict(reversed(list(first.items()))))
