@@ -60,8 +60,11 @@ def plain_body(parameters: dict[str, Any], operation_model: Any) -> bytes | None
     if shape is None or not parameters.keys() <= shape.members.keys():
         return None
     try:
-        text = json.dumps(parameters, default=_refuse)
-    except (_NotPlain, ValueError):
+        # No circular-reference bookkeeping (an id and a dict entry per map and list: ~20% of the
+        # dump of a 99-item transaction); parameters that refer to themselves end in RecursionError
+        # here, and botocore's serializer, given them instead, fails on them as it always did.
+        text = json.dumps(parameters, default=_refuse, check_circular=False)
+    except (_NotPlain, ValueError, RecursionError):
         return None
     if any(mark in text for mark in _FALL_BACK):
         return None

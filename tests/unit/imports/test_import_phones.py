@@ -104,3 +104,48 @@ def test_common_forms_are_read_without_parse(monkeypatch):
     assert normalise_phone("(202) 456-1111", "us") == "+12024561111"
     assert normalise_phone("1-202-456-1111", "US") == "+12024561111"
     assert normalise_phone(2024561111.0, "US") == "+12024561111"
+
+
+def _numbers_of_shared_and_single_codes(rng: random.Random) -> list[phonenumbers.PhoneNumber]:
+    """Every region's example numbers with random digits, and random numbers of the country codes
+    several regions share (+1, +7, +44, +47, +61, +262, +290, +590, +599, ...), as number objects."""
+    shared = [code for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) > 1]
+    numbers = []
+    for text in _region_numbers(rng):
+        try:
+            numbers.append(phonenumbers.parse(text, None))
+        except phonenumbers.NumberParseException:
+            continue
+    for code in shared:
+        for _ in range(300):
+            digits = rng.randint(10**5, 10**11)
+            numbers.append(phonenumbers.PhoneNumber(country_code=code, national_number=digits))
+    return numbers
+
+
+def test_validity_is_phonenumbers_own_for_every_region():
+    numbers = _numbers_of_shared_and_single_codes(random.Random(21))
+    assert len(numbers) > 7_000
+    valid = 0
+    for number in numbers:
+        expected = phonenumbers.is_valid_number(number)
+        assert identity.is_valid_number(number) == expected, number
+        valid += expected
+    assert valid > 1_000  # the random digits give valid numbers of many regions, not only invalid ones
+
+
+def test_a_us_number_is_matched_against_its_regions_patterns_once(monkeypatch):
+    """``is_valid_number`` tested a valid US number against US's patterns twice (to find its region,
+    then to validate it there): half of validating the most common phone."""
+    from phonenumbers import phonenumberutil
+
+    tested = []
+    helper = phonenumberutil._number_type_helper
+
+    def counted(national_number, metadata):
+        tested.append(metadata.id)
+        return helper(national_number, metadata)
+
+    monkeypatch.setattr(phonenumberutil, "_number_type_helper", counted)
+    assert normalise_phone("(202) 456-1111", "US") == "+12024561111"
+    assert tested == ["US"]

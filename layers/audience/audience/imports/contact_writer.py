@@ -22,6 +22,7 @@ used: it would overwrite a racing writer's key (and ignores versions).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import uuid
@@ -142,11 +143,23 @@ class ContactWriter:
     def __init__(self, tenant_id: str, id_seed: str) -> None:
         self.tenant_id = tenant_id
         self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"audience-import:{tenant_id}:{id_seed}")
+        self._namespace_hash = hashlib.sha1(self.namespace.bytes, usedforsecurity=False)
 
     def new_contact_id(self, candidate: Candidate) -> str:
         """Derived from the job and the row, so a re-delivered chunk or a resumed job never
-        creates the person a second time."""
-        return str(uuid.uuid5(self.namespace, str(candidate.rows[0])))
+        creates the person a second time: ``str(uuid.uuid5(self.namespace, str(row)))``.
+
+        Written here from the SHA-1 of the namespace (hashed once per writer) and the row, the
+        version and variant bits set as ``uuid.UUID(bytes=..., version=5)`` sets them: ``uuid5``
+        hashed the namespace again and built a ``UUID`` for every row (its checks and its ``str``),
+        ~30% of planning a new contact."""
+        digest = self._namespace_hash.copy()
+        digest.update(str(candidate.rows[0]).encode())
+        raw = bytearray(digest.digest()[:16])
+        raw[6] = raw[6] & 0x0F | 0x50  # version 5
+        raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+        text = raw.hex()
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
     # ---- bulk path ---------------------------------------------------------------------------
 
