@@ -76,6 +76,13 @@ def _send_all(
     return written
 
 
+def build_client(model: Any) -> None:
+    """Build ``model``'s botocore client on this thread, before threads of a pool use it: each new
+    thread that found none would build one (``_build_client``), a scheduled run's segment writers
+    three at once on a container's first run."""
+    _build_client(model._get_connection())
+
+
 def _build_client(connection: Any) -> None:
     """Build the connection's botocore client here, before the workers start.
 
