@@ -13,6 +13,7 @@ from audience.storage.membership_history_repo import Cause
 from audience.storage.models import MembershipItem
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
+from botocore.exceptions import EndpointConnectionError
 from pynamodb.exceptions import PutError
 
 
@@ -115,17 +116,23 @@ def test_the_wire_request_is_the_one_botocore_sends(aws, monkeypatch):
     assert _text(again.headers["Authorization"]) == _text(ours.headers["Authorization"])
 
 
-def test_throttled_and_failed_attempts_are_sent_again_and_other_errors_raise(aws, monkeypatch):
+def test_unreachable_throttled_and_failed_attempts_are_sent_again_and_other_errors_raise(aws, monkeypatch):
     monkeypatch.setattr(wire.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(batch.time, "sleep", lambda seconds: None)
     client = MembershipItem._get_connection().connection.client  # noqa: SLF001
     answers = [
+        EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/"),
         (400, {"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "message": "slow"}),
         (500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "oops"}),
     ]
 
     def answer(request, **_):
-        return _answer(request, *answers.pop(0)) if answers else None
+        if not answers:
+            return None
+        found = answers.pop(0)
+        if isinstance(found, Exception):
+            raise found
+        return _answer(request, *found)
 
     client.meta.events.register_first("before-send.dynamodb.BatchWriteItem", answer)
     try:

@@ -32,6 +32,7 @@ from typing import Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, _urljoin
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 TARGET = "DynamoDB_20120810.BatchWriteItem"
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -115,7 +116,7 @@ class WireSender:
             last = attempt == ATTEMPTS - 1
             try:
                 status, answer = self._attempt(body)
-            except (HTTPClientError, _Corrupt):
+            except (HTTPClientError, BotocoreConnectionError, _Corrupt):  # as the standard mode retries them
                 if last:
                     raise
             else:
