@@ -18,10 +18,8 @@ import io
 import json
 import os
 import random
-import threading
 import time
 from bisect import bisect
-from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import accumulate
@@ -470,38 +468,14 @@ def load_sample(stack: Any) -> str:
     )
 
 
-def demo_size() -> int:
-    """Contacts of the demo tenant (``DEMO_CONTACTS`` in the environment sizes it, for tests)."""
-    return int(os.environ.get("DEMO_CONTACTS") or DEMO_CONTACTS)
-
-
-def generate_in_background(contacts: int | None = None) -> Future:
-    """``generate(contacts)`` on a thread of its own, started now: `make run ARGS=--demo` starts it
-    before the stack, so the rows are made while the stack waits for moto's child to start and to
-    create the template's resources (about two seconds of the ready time it used to add after the
-    start). A daemon thread: a stack that fails to start does not wait for it."""
-    future: Future = Future()
-    size = contacts or demo_size()
-
-    def work() -> None:
-        try:
-            future.set_result(generate(size))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the rows
-            future.set_exception(exc)
-
-    threading.Thread(target=work, name="demo-data", daemon=True).start()
-    return future
-
-
-def load_demo(stack: Any, contacts: int | None = None, data: Future | None = None) -> str:
+def load_demo(stack: Any, contacts: int | None = None) -> str:
     """Fill the first local tenant with demo data, evaluate, and return a printable summary
-    (``DEMO_CONTACTS`` in the environment sizes it, for tests; ``data``: the rows and events from
-    ``generate_in_background``, else generated here).
+    (``DEMO_CONTACTS`` in the environment sizes it, for tests).
 
     Ready means: every demo segment has its members from the first run (read back through the API).
     The summary ends with the seconds of each step (``ready in ...``), which `make bench ARGS="--only
     demo"` reads."""
-    contacts = contacts or demo_size()
+    contacts = contacts or int(os.environ.get("DEMO_CONTACTS") or DEMO_CONTACTS)
     tenant = stack.tenants[0]
     api = _Api(stack, tenant.api_key)
     started = time.monotonic()
@@ -517,7 +491,7 @@ def load_demo(stack: Any, contacts: int | None = None, data: Future | None = Non
         cpu_mark = cpu_now
         return now
 
-    rows, events = data.result() if data is not None else generate(contacts)
+    rows, events = generate(contacts)
     mark = step("generate", started)
     # The contacts' file first: the local import queue runs one invocation at a time, so its split
     # (which queues the chunks the chunk workers write) goes before the events' ingestion, which then

@@ -334,11 +334,6 @@ def main(argv: list[str] | None = None) -> int:
     from infra.local_logs import configure
 
     configure(args.verbose)
-    demo_data = None
-    if args.demo:  # the demo's rows are made while the stack starts (``generate_in_background``)
-        from infra.demo import generate_in_background
-
-        demo_data = generate_in_background()
     try:
         stack, server = start(args.port, any_port=args.any_port, host=args.host)
     except PortBusy as exc:
@@ -362,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo:
             from infra.demo import load_demo
 
-            print(load_demo(stack, data=demo_data), flush=True)
+            print(load_demo(stack), flush=True)
         elif stack.tenants:
             from infra.demo import load_sample
 

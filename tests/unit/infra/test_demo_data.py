@@ -82,28 +82,3 @@ def test_the_generator_looks_each_countrys_example_number_up_once_and_makes_the_
     data = generate(3000, seed=7, now=NOW)
     assert lookups and max(lookups.values()) == 1
     assert hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16] == "7b3aa5b94393318e"
-
-
-def test_make_run_demo_makes_its_rows_while_the_stack_starts(monkeypatch):
-    """`python -m infra.localstack --demo` starts generating the demo's rows (on a thread of its
-    own) before it starts the stack, whose start mostly waits for moto's child process: the rows no
-    longer add their seconds after the start."""
-    import threading
-
-    from infra import demo, localstack
-
-    generating = threading.Event()
-
-    def recorded_generate(n):
-        generating.set()
-        return [], []
-
-    def start(*args, **kwargs):
-        assert generating.wait(5), "the stack started before the demo's rows were being made"
-        raise localstack.PortBusy("stop here")
-
-    monkeypatch.setattr(demo, "generate", recorded_generate)
-    monkeypatch.setattr(localstack, "start", start)
-    monkeypatch.setattr("infra.local_logs.configure", lambda verbose: None)
-    assert localstack.main(["--demo", "--port", "4999"]) == 2
-    assert demo.generate_in_background(3).result() == ([], [])
