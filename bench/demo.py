@@ -25,6 +25,8 @@ import requests
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 READY_LINE = re.compile(r"Demo ready in ([\d.]+) s \((.*)\)")
 STEP = re.compile(r"([a-z ]+?) ([\d.]+) s")
+CPU_LINE = re.compile(r"Demo CPU stack \+ moto: (.*)")
+CPU_STEP = re.compile(r"([a-z ]+?) ([\d.]+) \+ ([\d.]+) s")
 
 
 def _free_port() -> int:
@@ -101,6 +103,12 @@ def demo_ready(contacts: int | None = None, timeout: float = 900) -> dict[str, A
     if not found:
         raise RuntimeError(f"the demo printed no 'Demo ready' line:\n{output[-3000:]}")
     steps = {name.strip(): float(seconds) for name, seconds in STEP.findall(found[2])}
+    step_cpu = CPU_LINE.search(output)
+    steps_cpu = (
+        {name.strip(): (float(stack), float(moto)) for name, stack, moto in CPU_STEP.findall(step_cpu[1])}
+        if step_cpu
+        else {}
+    )
     items = segments.get("items", [])
     evaluated = [s for s in items if s.get("last_evaluated_at") and s.get("evaluation_status") != "failed"]
     imported = re.search(r"(\d+) contacts imported", output)
@@ -111,6 +119,7 @@ def demo_ready(contacts: int | None = None, timeout: float = 900) -> dict[str, A
         "demo_s": float(found[1]),
         "stack_start_s": ready_s - float(found[1]),
         "steps": steps,
+        "steps_cpu": steps_cpu,  # step -> (stack, moto) CPU seconds, as the demo measured them
         "segments": len(items),
         "segments_evaluated": len(evaluated),
         "cpu_s": cpu,
@@ -144,7 +153,10 @@ def describe(result: dict[str, Any]) -> str:
             f"(stack {result['stack_start_s']:.1f}s, {steps}); "
             f"{result['segments_evaluated']}/{result['segments']} segments evaluated; "
             + (f"first run {phases}; " if phases else "")
-            + f"CPU stack {result['cpu_s']['stack']:.1f}s + moto {result['cpu_s']['moto']:.1f}s; load "
+            + f"CPU stack {result['cpu_s']['stack']:.1f}s + moto {result['cpu_s']['moto']:.1f}s"
+            + (" (" + ", ".join(f"{name} {stack:.1f} + {moto:.1f}s" for name, (stack, moto)
+                                in result.get("steps_cpu", {}).items()) + ")" if result.get("steps_cpu") else "")
+            + "; load "
             f"{result['load_before'][0]:.1f} -> {result['load_after'][0]:.1f}")
 
 

@@ -13,9 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from audience.evaluation import changes, engine, key_directory, keyed, snapshots, state
-from audience.storage import history_repo, memberships_repo, runs_repo, segments_repo
+from audience.storage import batch, history_repo, memberships_repo, runs_repo, segments_repo
 from audience.storage.membership_history_repo import Cause
 from audience.storage.membership_history_repo import stamp as _stamp
+from audience.storage.models import HistoryDayItem, MembershipItem
 from audience.storage.records import Segment
 
 WRITE_SLICE = 20_000  # memberships handed to the batch writer at once: a first run of a huge segment
@@ -84,6 +85,12 @@ def finish(
             timings[segment.id] = int((time.monotonic() - began) * 1000)
 
     writes_began = time.monotonic()
+    from audience.realtime.stamps import StreamWatermark  # as ``StreamTouches`` imports it
+
+    # the models the segment writers read and write through: each writer thread that found a model
+    # without a client built its own, from a new botocore session (~0.1-0.2 s of CPU each)
+    for model in (MembershipItem, HistoryDayItem, StreamWatermark):
+        batch.build_client(model)
     todo = [slot.id for slot in plan.slots
             if slot.id not in result.failed and slot.id in members and slot.id in segments]
     with ThreadPoolExecutor(max_workers=max(1, min(SEGMENT_WRITERS, len(todo)))) as pool:
