@@ -89,8 +89,8 @@ def _record(contact_id: str, fields: dict[str, Any], stamp: str, sequence: int, 
 
 
 class RequestCounter:
-    """Counts AWS requests by operation (pynamodb and boto3 both end in ``BaseClient._make_api_call``;
-    batch writes sent as their wire request in ``WireSender.send``), and DynamoDB's apart."""
+    """Counts AWS requests by operation (pynamodb and boto3 both end in ``BaseClient._make_api_call``),
+    and DynamoDB's apart."""
 
     def __init__(self) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
@@ -109,24 +109,12 @@ class RequestCounter:
             return real(client, operation_name, api_params)
 
         BaseClient._make_api_call = counted
-        from audience.storage.wire import WireSender
-
-        self._real_send = real_send = WireSender.send
-
-        def sent(sender, body):
-            counts["BatchWriteItem"] += 1
-            counter.dynamodb += 1
-            return real_send(sender, body)
-
-        WireSender.send = sent
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from audience.storage.wire import WireSender
         from botocore.client import BaseClient
 
         BaseClient._make_api_call = self._real
-        WireSender.send = self._real_send
 
 
 def _pass(name: str, handler, records: list[dict[str, Any]], context, batch: int = BATCH) -> dict[str, Any]:

@@ -190,10 +190,11 @@ def start(
 
     import boto3
 
-    from infra import local_botocore
+    from infra import local_botocore, local_wire
     from infra.local_moto import LocalMotoServer
 
     local_botocore.install()  # the functions' DynamoDB item requests written with json.dumps
+    local_wire.install()  # the functions' batch writes sent as DynamoDB's wire request
 
     moto = LocalMotoServer(host)
     moto.start()

@@ -18,7 +18,6 @@ from pynamodb.exceptions import GetError, PutError
 
 from audience.storage.base import connection
 from audience.storage.paging import chunks
-from audience.storage.wire import WireSender
 
 BATCH_SIZE = 25
 BATCH_GET_SIZE = 100  # DynamoDB's limit of keys per BatchGetItem
@@ -40,19 +39,16 @@ def write(model: Any, puts: Iterable[Any] = (), delete_keys: Iterable[dict[str, 
     table = model.Meta.table_name
     batches = chunks(_requests(puts, delete_keys), BATCH_SIZE)
     head = list(islice(batches, 3))
-    _build_client(connection)
-    sender = WireSender.of(connection.connection.client)
     if len(head) <= 2:  # at most 2 * BATCH_SIZE requests: no pool
         for chunk in head:
-            _write_chunk(connection, table, chunk, sender)
+            _write_chunk(connection, table, chunk)
         return sum(map(len, head))
     # I/O-bound: a few calls in flight at once, on one botocore client (thread-safe once built)
-    return _send_all(connection, table, chain(head, batches), sender)
+    _build_client(connection)
+    return _send_all(connection, table, chain(head, batches))
 
 
-def _send_all(
-    connection: Any, table: str, batches: Iterable[list[dict[str, Any]]], sender: WireSender | None = None
-) -> int:
+def _send_all(connection: Any, table: str, batches: Iterable[list[dict[str, Any]]]) -> int:
     """Send the batches on ``WORKERS`` threads, taking (building) the next batch only when fewer than
     ``WORKERS * AHEAD`` are waiting or in flight.
 
@@ -69,7 +65,7 @@ def _send_all(
                 done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()
-            waiting.add(pool.submit(_write_chunk, connection, table, chunk, sender))
+            waiting.add(pool.submit(_write_chunk, connection, table, chunk))
             written += len(chunk)
         for future in wait(waiting).done:
             future.result()
@@ -103,21 +99,23 @@ def _requests(puts: Iterable[Any], delete_keys: Iterable[dict[str, Any]]) -> Ite
         yield {"DeleteRequest": {"Key": {name: {"S": value} for name, value in key.items()}}}
 
 
-def _write_chunk(connection: Any, table: str, chunk: list[dict[str, Any]], sender: WireSender | None = None) -> None:
+def send_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """One BatchWriteItem on the botocore client (the local stack sends it cheaper: ``infra.local_wire``)."""
+    return client.batch_write_item(RequestItems={table: requests})
+
+
+def _write_chunk(connection: Any, table: str, chunk: list[dict[str, Any]]) -> None:
     """One BatchWriteItem of the chunk's requests as they are, then of what DynamoDB left unprocessed
     (its answer's own requests), with backoff.
 
-    Sent as its wire request (``storage.wire``: the body written once and signed, ~0.6 ms of the
-    writer's CPU less per request than botocore's client call) when ``sender`` is given and the
-    requests are plain JSON, else on the connection's botocore client. Not through pynamodb: its
-    ``batch_write_item`` took the requests apart only to wrap every item again, one call per item,
-    and added a ``ReturnConsumedCapacity`` nobody reads."""
+    Sent on the connection's botocore client: pynamodb's ``batch_write_item`` took the requests apart
+    only to wrap every item again, one call per item, and added a ``ReturnConsumedCapacity`` nobody
+    reads (~0.1 ms of the writer's CPU per request; a first run sends thousands)."""
     client = connection.connection.client  # pynamodb's TableConnection wraps the Connection
     pending = chunk
     for attempt in range(MAX_ATTEMPTS):
-        body = sender.body(table, pending) if sender is not None else None
         try:
-            data = client.batch_write_item(RequestItems={table: pending}) if body is None else sender.send(body)
+            data = send_batch(client, table, pending)
         except (BotoCoreError, ClientError) as exc:  # as pynamodb's batch_write_item raised them
             raise PutError(f"Failed to batch write items: {exc}", exc) from exc
         pending = (data or {}).get("UnprocessedItems", {}).get(table) or []

@@ -1,21 +1,25 @@
-"""BatchWriteItem sent as DynamoDB's wire request: its JSON body written once, signed, and sent on the
-botocore client's own HTTP session.
+"""The local stack's BatchWriteItem sent as DynamoDB's wire request: its JSON body written once,
+signed, and sent on the botocore client's own HTTP session.
 
-A run's first write of a segment sends thousands of BatchWriteItem requests (the demo's first run
-~4,800 of 25 items). Through botocore's client each cost the writer ~1.4 ms of CPU on the local
-stack — parameter hooks, endpoint rules, the serializer, the request built and prepared twice, the
-answer walked along its shape, the retry bookkeeping — for a request whose whole wire form is one
-POST of a JSON body with ``X-Amz-Target: DynamoDB_20120810.BatchWriteItem``, signed with SigV4
-(DynamoDB's JSON protocol, 1.0). This module builds exactly that and nothing else:
+Installed only by the local stack (``install``, from ``infra.localstack.start``), in place of
+``audience.storage.batch.send_batch``: on AWS the functions keep botocore's client call, with its
+retry modes, endpoint rules, user agent and tracing hooks. The local stack runs every function and
+poller in one process beside moto's, on the same cores, and a run's first write of a segment sends
+thousands of BatchWriteItem requests (the demo's first run ~4,800 of 25 items). Through botocore's
+client each cost the writer ~1.4 ms of CPU — parameter hooks, endpoint rules, the serializer, the
+request built and prepared twice, the answer walked along its shape, the retry bookkeeping — for a
+request whose whole wire form is one POST of a JSON body with
+``X-Amz-Target: DynamoDB_20120810.BatchWriteItem``, signed with SigV4 (DynamoDB's JSON protocol, 1.0).
+This module builds exactly that and nothing else:
 
 - the body is ``json.dumps`` of the request (items are DynamoDB JSON already); a request holding a
   value JSON cannot write as it is (binary ``B``/``BS`` values, sets, decimals) is not sent here and
   goes through the client (``WireSender.body`` answers None);
-- it is signed by botocore's own SigV4 signer with the client's credentials (refreshed as botocore
-  refreshes them), region and the service's signing name;
+- it is signed by botocore's own SigV4 signer with the client's credentials, region and the
+  service's signing name;
 - it goes through the client's ``before-send`` handlers first, as botocore sends every request (an
   in-process moto answers there; pynamodb adds its extra headers there), then on the client's own
-  HTTP session (its connection pool, proxies, TLS settings and timeouts);
+  HTTP session (its connection pool, proxies and timeouts);
 - the answer is read with ``json.loads``; a throttled, failed (5xx) or broken (connection, crc32
   mismatch) attempt is sent again with backoff, as botocore's standard retry mode does, and any
   other error raises ``ClientError`` with DynamoDB's code and message, as the client raised it.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import weakref
 import zlib
 from typing import Any
 
@@ -159,3 +164,35 @@ class _Corrupt(BotoCoreError):
     """An answer whose body does not match its crc32 (sent again, as botocore does)."""
 
     fmt = "DynamoDB crc32 checksum does not match"
+
+
+_senders: weakref.WeakKeyDictionary[Any, WireSender | None] = weakref.WeakKeyDictionary()
+_client_send: Any = None  # batch.send_batch as the layer defines it, while installed
+
+
+def _send_batch(client: Any, table: str, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """``batch.send_batch`` on the local stack: the wire request when the client and the requests
+    allow it, else the client's call."""
+    try:
+        sender = _senders[client]
+    except KeyError:
+        sender = _senders[client] = WireSender.of(client)
+    body = sender.body(table, requests) if sender is not None else None
+    return _client_send(client, table, requests) if body is None else sender.send(body)
+
+
+def install() -> None:
+    """Send the layer's batch writes as wire requests in this process (the local stack's)."""
+    global _client_send
+    from audience.storage import batch
+
+    if _client_send is None:
+        _client_send, batch.send_batch = batch.send_batch, _send_batch
+
+
+def uninstall() -> None:
+    global _client_send
+    from audience.storage import batch
+
+    if _client_send is not None:
+        batch.send_batch, _client_send = _client_send, None

@@ -1,6 +1,7 @@
-"""A batch write's requests go out as DynamoDB's wire request (``storage.wire``), not through botocore's
-per-call pipeline: the same items stored, signed as botocore signs, errors raised and retried as the
-client raised and retried them."""
+"""On the local stack a batch write's requests go out as DynamoDB's wire request (``infra.local_wire``),
+not through botocore's per-call pipeline: the same items stored, signed as botocore signs, errors
+raised and retried as the client raised and retried them. Without it (on AWS) they go through the
+client's call."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import json
 from datetime import datetime
 
 import pytest
-from audience.storage import batch, membership_history_repo, memberships_repo, wire
+from audience.storage import batch, membership_history_repo, memberships_repo
 from audience.storage.membership_history_repo import Cause
 from audience.storage.models import MembershipItem
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.exceptions import EndpointConnectionError
 from pynamodb.exceptions import PutError
+
+from infra import local_wire as wire
 
 
 class _Raw:
@@ -27,6 +30,13 @@ class _Raw:
 
 def _answer(request, status: int, payload: dict) -> AWSResponse:
     return AWSResponse(request.url, status, {}, _Raw(json.dumps(payload).encode()))
+
+
+@pytest.fixture
+def installed():
+    wire.install()
+    yield
+    wire.uninstall()
 
 
 @pytest.fixture
@@ -43,7 +53,7 @@ def calls(monkeypatch):
     return seen
 
 
-def test_a_runs_memberships_and_entries_are_written_without_the_clients_call(aws, calls):
+def test_a_runs_memberships_and_entries_are_written_without_the_clients_call(aws, installed, calls):
     """A first run's 300 memberships and their `joined` entries (24 requests): no BatchWriteItem goes
     through botocore's client call, and what the API reads back is what was written."""
     ids = [f"c{n:04d}" for n in range(300)]
@@ -116,7 +126,7 @@ def test_the_wire_request_is_the_one_botocore_sends(aws, monkeypatch):
     assert _text(again.headers["Authorization"]) == _text(ours.headers["Authorization"])
 
 
-def test_unreachable_throttled_and_failed_attempts_are_sent_again_and_other_errors_raise(aws, monkeypatch):
+def test_unreachable_throttled_and_failed_attempts_are_sent_again_and_other_errors_raise(aws, installed, monkeypatch):
     monkeypatch.setattr(wire.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(batch.time, "sleep", lambda seconds: None)
     client = MembershipItem._get_connection().connection.client  # noqa: SLF001
@@ -153,10 +163,21 @@ def test_unreachable_throttled_and_failed_attempts_are_sent_again_and_other_erro
         client.meta.events.unregister("before-send.dynamodb.BatchWriteItem", answer)
 
 
-def test_a_request_with_a_binary_value_goes_through_the_client(aws, calls):
+def test_a_request_with_a_binary_value_goes_through_the_client(aws, installed, calls):
     """botocore writes binary values as base64: such a request is left to the client."""
     table = MembershipItem.Meta.table_name
     assert wire.WireSender.body(table, [{"PutRequest": {"Item": {"pk": {"S": "x"}, "b": {"B": b"\x00"}}}}]) is None
     batch.write(MembershipItem, puts=[{"pk": {"S": "acme#s9"}, "sk": {"S": "c1"}, "blob": {"B": b"\x00\x01"}}])
     assert calls == ["BatchWriteItem"]
     assert memberships_repo.count("acme", "s9") == 1
+
+
+def test_without_the_local_stack_batch_writes_stay_on_the_clients_call(aws, calls):
+    """On AWS nothing installs the wire sender: every BatchWriteItem is botocore's own call (its retry
+    modes, endpoint rules, tracing and request counters see it)."""
+    assert memberships_repo.add_many("acme", "s4", [f"c{n}" for n in range(80)]) == 80
+    assert calls.count("BatchWriteItem") == 4
+    wire.install()
+    wire.uninstall()
+    assert memberships_repo.add_many("acme", "s5", ["a"]) == 1
+    assert calls.count("BatchWriteItem") == 5
