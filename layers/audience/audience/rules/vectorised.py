@@ -1130,13 +1130,19 @@ def _spreadable_bytes(answers: np.ndarray) -> Spreadable:
 
 
 def spread(decided: Spreadable, codes: pa.Array) -> Mask:
-    """``answers[codes]`` as a mask (``codes``: null-free positions in the answers)."""
+    """``answers[codes]`` as a mask (``codes``: null-free positions in the answers).
+
+    The codes are in range by construction — a dictionary column's indices (Arrow validates a
+    dictionary array's indices against its dictionary; a missing value points to the one row after
+    it, `_Batch.dictionary_codes`) or a batch's rows in the activity index (`_positions`: the
+    no-events row is the last answer) — so Arrow's bounds check is skipped: it is more than half of
+    the take's CPU (~190 of ~270 us per 131,072 codes), and ~35 leaves of a batch spread."""
     size, trues = len(decided.answers), decided.trues
     if trues == 0 or trues == size:
         return _constant(trues != 0, len(codes))
     if decided.odd is not None:
         return (pc.equal if trues == 1 else pc.not_equal)(codes, pa.scalar(decided.odd, codes.type))
-    return decided.answers.take(codes).cast(pa.bool_())
+    return pc.take(decided.answers, codes, boundscheck=False).cast(pa.bool_())
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
