@@ -53,6 +53,7 @@ Mask = pa.BooleanArray
 T = TypeVar("T")
 _TS = pa.timestamp("us", tz="UTC")
 MAX_THREADS = 4  # more threads than this buy little for one pass and cost memory (batches in flight)
+READ_AHEAD = 3  # batches per evaluation thread read while the run-wide preparation runs (`stream`)
 # Text leaves that read every value's bytes (a regex, a substring, an affix): worth deciding on the rows
 # a group still needs only (see `SegmentEvaluator._restricted`), when they are at most this share
 COSTLY_TEXT_OPS = frozenset({"matches", "contains", "starts_with", "ends_with"})
@@ -406,7 +407,10 @@ class SegmentEvaluator:
         many threads (pyarrow kernels release the GIL, so they run at once on several cores) while the
         caller's iterator keeps reading: at most ``threads + 1`` batches are submitted and not yet
         returned, so memory stays bounded. One thread evaluates each batch on the calling thread,
-        as `masks` does. The run-wide work (`prepare`) is done when the first batch arrives."""
+        as `masks` does. The run-wide work (`prepare`) is done when the first batch arrives; with
+        several threads it runs beside the caller, who meanwhile reads up to ``READ_AHEAD`` batches
+        per thread ahead (Parquet decoding on the cores the preparation leaves idle: its slices
+        wait on the event log's reads), so the pass starts with its first batches decoded."""
         threads = evaluation_threads() if threads is None else max(1, threads)
         run = work or (lambda batch: (batch, self.masks(batch)))
         iterator = iter(batches)
@@ -421,9 +425,18 @@ class SegmentEvaluator:
             return
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation")
         try:
-            self._prepare_on(pool, threads)
+            ahead = [first]
+            if not self._prepared:
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluation-prepare") as helper:
+                    preparing = helper.submit(self._prepare_on, pool, threads)
+                    while not preparing.done() and len(ahead) < READ_AHEAD * threads:
+                        batch = next(iterator, None)
+                        if batch is None:
+                            break
+                        ahead.append(batch)
+                    preparing.result()
             pending: deque[Future] = deque()
-            for batch in chain([first], iterator):
+            for batch in chain(ahead, iterator):
                 pending.append(pool.submit(run, batch))
                 if len(pending) > threads:
                     yield pending.popleft().result()
