@@ -417,15 +417,15 @@ class SegmentEvaluator:
         first = next(iterator, None)
         if first is None:
             return
+        ahead = deque([first])
+        del first  # each batch is let go once its work is done (``_drained``), the first one too
         if threads == 1:
             self.prepare()
-            yield run(first)
-            for batch in iterator:
+            for batch in chain(_drained(ahead), iterator):
                 yield run(batch)
             return
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation")
         try:
-            ahead = [first]
             if not self._prepared:
                 with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluation-prepare") as helper:
                     preparing = helper.submit(self._prepare_on, pool, threads)
@@ -436,7 +436,7 @@ class SegmentEvaluator:
                         ahead.append(batch)
                     preparing.result()
             pending: deque[Future] = deque()
-            for batch in chain(ahead, iterator):
+            for batch in chain(_drained(ahead), iterator):  # the batches read ahead are let go as they go
                 pending.append(pool.submit(run, batch))
                 if len(pending) > threads:
                     yield pending.popleft().result()
@@ -481,6 +481,12 @@ class SegmentEvaluator:
             self._decided[key] = _spreadable_bytes(np.concatenate([answers.pop(key), default]))
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
+
+
+def _drained(items: deque) -> Iterator:
+    """Each item of ``items`` once, removed as it is handed out (no reference kept behind)."""
+    while items:
+        yield items.popleft()
 
 
 # ---------------------------------------------------------------------------------------------------
