@@ -15,7 +15,8 @@ keyed pass `audience.evaluation.keyed.evaluate` (members as key sets; every segm
 slot, no suppression, so its members are the rules' matches the peers list), then every segment's
 state as the run's writing makes it over a snapshot whose key space has its key directory: the
 members' bitmap encoded (``state.key_bits``: a keys-only state; no member's id is taken — the run
-takes ids only for the members that changed, whose diff is not timed here). The stage keeps its
+takes ids only for the members that changed, whose diff is not timed here), several segments at
+once as `results.finish`'s segment writers make them (``SEGMENT_WRITERS``). The stage keeps its
 name "state ids" (``state_ids_s``) for the stored results' sake.
 It runs on the threads the deployed evaluator uses (`EVALUATION_THREADS` unset: the CPUs, at most
 4), and once more with `EVALUATION_THREADS=1` (``engine_1t``) to show what the threads add.
@@ -36,11 +37,13 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 131_072
+SEGMENT_WRITERS = 3  # `results.SEGMENT_WRITERS`: the run writes this many segments' results at once
 KINDS = ("floor", "engine", "engine_1t", "duckdb", "duckdb_ids", "polars")
 PEERS_WITH_IDS = ("duckdb_ids", "polars")
 
@@ -155,20 +158,21 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     The pass is `keyed.evaluate` (members as key sets over the contact keys; over files without keys
     it is the id pass, `engine.evaluate`'s, and each segment's ids are its result), then each
     segment's state is made as `results.finish` makes it over a key space with its key directory:
-    the bitmap encoded for a keys-only state (``state.key_bits``; the diff and the writes left out)
-    — what `bench/evaluation.py` times over a snapshot's layout.
+    the bitmap encoded for a keys-only state (``state.key_bits``; the diff and the writes left out),
+    ``SEGMENT_WRITERS`` segments at once as its writers do — what `bench/evaluation.py` times over a
+    snapshot's layout.
 
     ``stages`` receives where the time goes: wall seconds of the run-wide preparation (streaming the
-    event log: the activity index and every activity condition's answer per contact), of the
-    caller's thread waiting on Parquet for the contacts' batches, every batch's masks as wall and
-    calling-thread CPU seconds summed over the evaluation threads (Arrow's own pool not counted
-    there), the key sets built once the last batch is placed, the whole pass's wall and process CPU
-    seconds (their ratio: cores busy), and the state's (``state_ids_s``: the bitmaps encoded) wall
-    and process CPU seconds."""
+    event log: the activity index and every activity condition's answer per contact; the pass runs
+    it once its first batch is read, while the caller reads the next few batches — process CPU in
+    that window counts both), of the caller's thread waiting on Parquet for the contacts' batches,
+    every batch's masks as wall and calling-thread CPU seconds summed over the evaluation threads
+    (Arrow's own pool not counted there), the key sets built once the last batch is placed, the
+    pass's wall and process CPU seconds besides the preparation's (their ratio: cores busy), and the
+    state's (``state_ids_s``: the bitmaps encoded) wall and process CPU seconds."""
     from audience.evaluation import engine, keyed, state
     from audience.evaluation.placement import Slot
     from audience.fields import DEFAULT_CATALOG
-    from audience.rules.vectorised import evaluation_threads
 
     from bench import datagen, ruleset
 
@@ -178,10 +182,19 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
                        slots=[Slot(sid) for sid, _ in rules], events=log, columns=columns)
     evaluator = plan.evaluator()
-    began, cpu = time.perf_counter(), _process_cpu()
-    evaluator.prepare(threads=evaluation_threads())
-    stages["prepare_s"], stages["prepare_cpu_s"] = time.perf_counter() - began, _process_cpu() - cpu
+    stages["prepare_s"] = stages["prepare_cpu_s"] = 0.0
     stages["read_batches_s"] = stages["masks_s"] = stages["masks_cpu_s"] = 0.0
+    real_prepare = evaluator._prepare_on
+
+    def prepare(*args, **kwargs):  # as the pass runs it (`SegmentEvaluator.stream`): beside the first reads
+        began, cpu = time.perf_counter(), _process_cpu()
+        try:
+            return real_prepare(*args, **kwargs)
+        finally:
+            stages["prepare_s"] += time.perf_counter() - began
+            stages["prepare_cpu_s"] += _process_cpu() - cpu
+
+    evaluator._prepare_on = prepare
     real_masks = evaluator.masks
 
     def masks(batch):
@@ -218,15 +231,20 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     finally:
         engine.placed_batches = real_placed
     ended = time.perf_counter()
-    stages["pass_s"], stages["pass_cpu_s"] = ended - began, _process_cpu() - cpu
+    # the pass after the preparation (which the pass runs once its first batch is read)
+    stages["pass_s"] = ended - began - stages["prepare_s"]
+    stages["pass_cpu_s"] = _process_cpu() - cpu - stages["prepare_cpu_s"]
     stages["key_sets_s"] = ended - placed_at[-1] if placed_at else 0.0
     began, cpu = time.perf_counter(), _process_cpu()
     if all(isinstance(found, keyed.KeyedMembers) for found in members.values()):
-        # as `results._apply` keeps a keys-only state: the bitmap compressed, no id taken
-        for sid in list(members):
-            found = members.pop(sid)
-            state.key_bits(found.keys)
-            yield sid, found
+        # as `results._apply` keeps a keys-only state: the bitmap compressed, no id taken — on
+        # `results.finish`'s segment writers, several segments at once (zstd releases the GIL)
+        with ThreadPoolExecutor(max_workers=SEGMENT_WRITERS) as writers:
+            done = [(sid, found, writers.submit(state.key_bits, found.keys))
+                    for sid, found in ((sid, members.pop(sid)) for sid in list(members))]
+            for sid, found, writing in done:
+                writing.result()
+                yield sid, found
     else:
         for sid in list(members):
             yield sid, members.pop(sid)

@@ -50,3 +50,30 @@ def test_the_benchmarks_service_pass_keeps_exactly_the_engines_members_as_keys(d
         assert set(ids.to_pylist()) == expected[sid], sid
         assert len(ids) == len(expected[sid]) == len(members)
     assert {"prepare_s", "masks_cpu_s", "key_sets_s", "pass_cpu_s", "state_ids_s", "state_ids_cpu_s"} <= set(stages)
+
+
+def test_the_benchmarks_states_are_encoded_on_as_many_writers_as_the_run_writes_segments(dataset, monkeypatch):
+    """The service encodes each segment's keys-only state on `results.finish`'s segment writers
+    (several segments at once); the bench's state stage does the same, not one segment after another."""
+    from audience.evaluation import results, state
+
+    assert side_by_side.SEGMENT_WRITERS == results.SEGMENT_WRITERS
+    threads: set[str] = set()
+    real = state.key_bits
+
+    def key_bits(key_set):
+        import threading
+
+        threads.add(threading.current_thread().name)
+        return real(key_set)
+
+    monkeypatch.setattr(state, "key_bits", key_bits)
+    found = dict(side_by_side.service_pass(str(dataset.contacts), str(dataset.events), 20, batch_size=1_000))
+    assert len(found) == 20
+    assert threading_main() not in threads and 1 <= len(threads) <= results.SEGMENT_WRITERS
+
+
+def threading_main() -> str:
+    import threading
+
+    return threading.main_thread().name
