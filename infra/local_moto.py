@@ -165,12 +165,9 @@ def serve(host: str, port: int) -> None:
     until its standard input closes (the stack stopped, or died)."""
     import logging
 
-    from infra.local_threads import quicken_handoffs
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     install_patches()
     freeze_after_full_collections()
-    quicken_handoffs()
     server = make_local_server(host, port)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     bound_host, bound_port = server.server_address[:2]

@@ -217,7 +217,6 @@ def start(
 
     from infra.local_console import allow_origin
     from infra.local_functions import local_functions
-    from infra.local_threads import quicken_handoffs
 
     s3 = session.client("s3", region_name=region, endpoint_url=endpoint)
     allow_origin(s3, resources, f"http://{host}:{port}")  # browser uploads from the console
@@ -251,7 +250,6 @@ def start(
         stack.create_tenant(demo_tenant)
     stack._moto = moto  # type: ignore[attr-defined]
     settle_heap()
-    quicken_handoffs()
     return stack, server
 
 
