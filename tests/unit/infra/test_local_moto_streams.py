@@ -10,16 +10,21 @@ from infra import local_moto_streams
 from infra.local_triggers import get_records_as_sent, stream_event_record
 
 
-@pytest.fixture
-def clients(moto_dynamodb):
-    ddb = moto_dynamodb
-    arn = ddb.create_table(
+def streamed_table(ddb) -> str:
+    """Table ``t`` (key ``pk``) with a stream of both images; its stream's ARN."""
+    return ddb.create_table(
         TableName="t",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )["TableDescription"]["LatestStreamArn"]
+
+
+@pytest.fixture
+def clients(moto_dynamodb):
+    ddb = moto_dynamodb
+    arn = streamed_table(ddb)
     endpoint = "https://streams.dynamodb.us-east-1.amazonaws.com"  # moto's streams endpoint
     yield ddb, boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint), arn
     local_moto_streams.uninstall()
@@ -224,13 +229,7 @@ def written_and_read(patched: bool, converted: list) -> list:
             local_moto_streams.install()
         try:
             ddb = boto3.client("dynamodb", region_name="us-east-1")
-            arn = ddb.create_table(
-                TableName="t",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            )["TableDescription"]["LatestStreamArn"]
+            arn = streamed_table(ddb)
             ddb.put_item(TableName="t", Item=item)
             ddb.put_item(TableName="t", Item={**item, "n": {"N": "2"}})
             ddb.delete_item(TableName="t", Key={"pk": {"S": "c1"}})
