@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import children, report
 
 SECTIONS = ("evaluation", "engine", "diff", "run", "imports", "exports", "coldstart", "stream", "trust", "events",
             "demo")
@@ -52,15 +51,6 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _child(code: str, timeout: float) -> Any:
-    """Run a benchmark function in a fresh interpreter (own peak memory, own moto, own env); JSON out."""
-    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
-    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip()[-1500:] or f"exit {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_evaluation(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
@@ -90,8 +80,8 @@ def run_evaluation(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
 def run_diff(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     members = 300_000 if quick else 3_000_000
     evaluation_bench = PROJECT_ROOT / "bench" / "evaluation.py"
-    outcomes = [_child(f"from bench.membership_diff import membership_diff\n"
-                       f"print(json.dumps(membership_diff({members})))", 600) for _ in range(repeat)]
+    outcomes = [children.run_json(f"from bench.membership_diff import membership_diff\n"
+                                  f"print(json.dumps(membership_diff({members})))", 600) for _ in range(repeat)]
     keys = ("read_previous_s", "string_diff_s", "keyed_diff_s", "write_next_s", "bitmap_diff_s")
     found = dict(outcomes[0])
     for key in keys:
@@ -121,14 +111,15 @@ def run_trust(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
 def run_imports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     # the 5 MB CSV of issue 14 (~52k rows), upload to succeeded on the local stack, beside moto's own rates
     target = 256 * 1024 if quick else int(os.environ.get("BENCH_IMPORT_BYTES", str(5 * 2**20 - 4096)))
-    measured = _child(f"from bench.imports import import_throughput\n"
-                      f"print(json.dumps(import_throughput({target})))", 3600)
+    measured = children.run_json(f"from bench.imports import import_throughput\n"
+                                 f"print(json.dumps(import_throughput({target})))", 3600)
     # issue 14: a 1,000,000-row Parquet file, each invocation in its own process (bench/parquet_import.py);
     # BENCH_PARQUET_CHUNKS caps the chunks written (the job then does not end; the whole is estimated)
     rows = 20_000 if quick else int(os.environ.get("BENCH_PARQUET_ROWS", "1000000"))
     cap = os.environ.get("BENCH_PARQUET_CHUNKS")
-    parquet = _child(f"from bench.parquet_import import parquet_import\n"
-                     f"print(json.dumps(parquet_import({rows}, max_chunks={int(cap) if cap else None})))", 4 * 3600)
+    parquet = children.run_json(f"from bench.parquet_import import parquet_import\n"
+                                f"print(json.dumps(parquet_import({rows}, max_chunks={int(cap) if cap else None})))",
+                                4 * 3600)
     return {"target_bytes": target, **measured, "parquet": parquet, "repeat": 1}  # one run, whatever --repeat says
 
 
@@ -140,9 +131,9 @@ def run_exports(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
               (20_000, "all", 0.01)])
     results = []
     for members, table, share in cases:
-        results += _child(f"from bench.exports import export_benchmark\n"
-                          f"print(json.dumps(export_benchmark({members}, ('csv',), table={table!r}, "
-                          f"with_static={table == 'all'}, changed_share={share})))", 3600)
+        results += children.run_json(f"from bench.exports import export_benchmark\n"
+                                     f"print(json.dumps(export_benchmark({members}, ('csv',), table={table!r}, "
+                                     f"with_static={table == 'all'}, changed_share={share})))", 3600)
     return {"members": max(c[0] for c in cases), "results": results, "repeat": 1}  # one run per case
 
 
@@ -157,8 +148,8 @@ def run_engine(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     """bench/engine.py: the engine alone on in-memory batches (1M x 20; quick 100k), per-segment costs."""
     if not (PROJECT_ROOT / "bench" / "engine.py").exists():
         return {"status": "pending: bench/engine.py has not landed"}
-    result = _child(f"from bench.engine import run\nprint(json.dumps(run({quick}, repeat={repeat}), default=str))",
-                    1800)
+    result = children.run_json(
+        f"from bench.engine import run\nprint(json.dumps(run({quick}, repeat={repeat}), default=str))", 1800)
     return {"status": "measured", "result": result}
 
 
@@ -166,8 +157,8 @@ def run_stream(quick: bool, repeat: int, workdir: Path) -> dict[str, Any]:
     if not (PROJECT_ROOT / "bench" / "stream.py").exists():
         return {"status": "pending: no contact_stream benchmark exists yet (bench/stream.py with "
                           "stream_throughput(segments=100, quick))"}
-    results = _child(f"from bench.stream import stream_throughput\n"
-                     f"print(json.dumps(stream_throughput(segments=100, quick={quick})))", 1800)
+    results = children.run_json(f"from bench.stream import stream_throughput\n"
+                                f"print(json.dumps(stream_throughput(segments=100, quick={quick})))", 1800)
     return {"status": "measured", "results": results, "repeat": 1}  # one run, whatever --repeat says
 
 
@@ -216,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (1 if args.quick else 3)
     # The stream benchmark needs minutes even at its quick size (moto-bound): quick runs skip it unless named.
     sections = args.only or [name for name in SECTIONS if not (args.quick and name == "stream")]
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    for name, value in children.runtime_settings().items():  # in-process sections and the report's record
+        os.environ.setdefault(name, value)
 
     results: dict[str, Any] = {}
     began = time.perf_counter()

@@ -28,7 +28,6 @@ import io
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from bench import children
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TENANT = "bench"
@@ -402,14 +403,6 @@ def delta_write(members: int = 3_000_000, churn: float = 0.01) -> dict[str, Any]
     }
 
 
-def _child(code: str, timeout: float = 3600) -> Any:
-    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
-    done = subprocess.run([sys.executable, "-c", f"import json\n{code}"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip()[-1500:] or f"exit {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _prepared(rows: int, folder: Path) -> dict[str, Any]:
@@ -418,8 +411,8 @@ def _prepared(rows: int, folder: Path) -> dict[str, Any]:
     if done.exists():
         return {**json.loads(done.read_text()), "reused": True}
     folder.mkdir(parents=True, exist_ok=True)
-    prepared = _child(f"from bench.evaluation import prepare_snapshot\n"
-                      f"print(json.dumps(prepare_snapshot({rows}, {str(folder)!r})))")
+    prepared = children.run_json(f"from bench.evaluation import prepare_snapshot\n"
+                                 f"print(json.dumps(prepare_snapshot({rows}, {str(folder)!r})))")
     done.write_text(json.dumps(prepared))
     return prepared
 
@@ -443,24 +436,24 @@ def run(quick: bool, repeat: int = 1) -> dict[str, Any]:
             prepared = _prepared(rows, folder)
             timings, floors = [], []
             for _ in range(repeat):
-                floors.append(_child(f"from bench.evaluation import floor_run\n"
-                                     f"print(json.dumps(floor_run({str(folder)!r}, {segments})))"))
-                timings.append(_child(f"from bench.evaluation import full_run\n"
-                                      f"print(json.dumps(full_run({str(folder)!r}, {segments})))"))
+                floors.append(children.run_json(f"from bench.evaluation import floor_run\n"
+                                                f"print(json.dumps(floor_run({str(folder)!r}, {segments})))"))
+                timings.append(children.run_json(f"from bench.evaluation import full_run\n"
+                                                 f"print(json.dumps(full_run({str(folder)!r}, {segments})))"))
             median, floor = _median_of(timings), _median_of(floors)
             with_ids = sorted(t["seconds"] + t.get("state_ids_s", 0.0) for t in timings)[len(timings) // 2]
             runs.append({**median, "snapshot": prepared, "floor": floor,
                          "vs_floor": median["seconds"] / floor["seconds"],
                          "with_state_ids_s": with_ids, "with_state_ids_vs_floor": with_ids / floor["seconds"]})
             if rows == sizes[0][0]:
-                preview = _median_of([_child(f"from bench.evaluation import preview_run\n"
-                                             f"print(json.dumps(preview_run({str(folder)!r})))")
+                preview = _median_of([children.run_json(f"from bench.evaluation import preview_run\n"
+                                                        f"print(json.dumps(preview_run({str(folder)!r})))")
                                       for _ in range(repeat)])
     if len(runs) > 1:
         runs[-1]["growth"] = runs[-1]["seconds"] / runs[0]["seconds"]
         runs[-1]["growth_with_state_ids"] = runs[-1]["with_state_ids_s"] / runs[0]["with_state_ids_s"]
     members = 300_000 if quick else 3_000_000
-    delta = _child(f"from bench.evaluation import delta_write\nprint(json.dumps(delta_write({members})))")
+    delta = children.run_json(f"from bench.evaluation import delta_write\nprint(json.dumps(delta_write({members})))")
     return {"full_runs": runs, "preview": preview, "delta_write": delta}
 
 

@@ -62,6 +62,9 @@ def machine() -> dict[str, Any]:
         "versions": versions,
         "commit": commit,
         "arrow_pool": os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "default"),
+        # The settings that act at interpreter start, as the children got them (template.yaml's Globals).
+        "runtime": {name: os.environ.get(name, "unset")
+                    for name in ("ARROW_DEFAULT_MEMORY_POOL", "OPENBLAS_NUM_THREADS")},
     }
 
 
@@ -634,11 +637,13 @@ def _machine_md(stored: dict[str, Any]) -> list[str]:
     meta = max(metas, key=lambda m: m["date"])
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     load = ", ".join(f"{x:.1f}" for x in meta["load_before"])
+    runtime = meta.get("runtime") or {"ARROW_DEFAULT_MEMORY_POOL": meta["arrow_pool"]}
+    settings = ", ".join(f"`{name}={value}`" for name, value in runtime.items())
     load_after = ", ".join(f"{x:.1f}" for x in meta["load_after"])
     return [
         "## Machine and noise", "",
         f"- {meta['nproc']} CPUs ({meta['cpu']}), {meta['memory_gb']} GB RAM, {meta['os']}, Python {meta['python']}",
-        f"- {versions}; `ARROW_DEFAULT_MEMORY_POOL={meta['arrow_pool']}`; commit {meta['commit']}; {meta['date']}",
+        f"- {versions}; {settings}; commit {meta['commit']}; {meta['date']}",
         f"- Last run: `{meta['command']}`, {meta['total_seconds'] / 60:.1f} min; load average (1/5/15 min) "
         f"{load} before, {load_after} after. The machine is shared (other jobs ran on its 2 cores), so absolute "
         "times are noisy: the `spread` column is (slowest − fastest) / median over the repeats of a figure, and "

@@ -33,13 +33,14 @@ segment's ids (DuckDB with ids), or one Polars query listing them (Polars).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from bench import children
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 131_072
@@ -51,8 +52,7 @@ PEERS_WITH_IDS = ("duckdb_ids", "polars")
 def run_once(kind: str, contacts: str, events: str, segments: int, *, pool: str = "jemalloc",
              batch_size: int = BATCH_SIZE, timeout: float = 1800) -> dict[str, Any]:
     """One measurement in a child interpreter; returns seconds, peak_rss_mb and (but for the floor) counts."""
-    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": pool,
-           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "layers" / "audience")])}
+    env = children.environment(ARROW_DEFAULT_MEMORY_POOL=pool)
     env.pop("EVALUATION_THREADS", None)  # the engine as deployed: one thread per CPU (at most 4)
     if kind == "engine_1t":
         env["EVALUATION_THREADS"] = "1"
