@@ -1,4 +1,4 @@
-"""schemathesis hooks of ``make fuzz``: values for the document's tenant-name formats.
+"""schemathesis hooks of ``make fuzz``: values for the document's custom formats.
 
 The OpenAPI document marks every string that must name something of the caller's tenant with a
 custom ``format`` (``audience.json_types.TENANT_NAME_FORMATS``: ``segment-id``, ``contact-id``,
@@ -7,18 +7,34 @@ schemathesis draws random text there and nearly every such request meets the 422
 unknown name deserves. ``tests/e2e/fuzz.py`` seeds the fuzz tenant (``seed_tenant``), writes the
 names it has to a JSON file and points ``FUZZ_TENANT_NAMES`` at it; this module, loaded by
 schemathesis through ``SCHEMATHESIS_HOOKS``, registers a strategy per format that draws from them.
+An instant (``date-or-date-time``) is drawn as an RFC 3339 date or date-time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import schemathesis
+from audience.json_types import DATE_OR_DATE_TIME
 from hypothesis import strategies as st
 
 NAMES_ENV = "FUZZ_TENANT_NAMES"
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# Offsets within a day of UTC and years 1-9999 after conversion: what `datetime` can hold in UTC.
+DATES_OR_DATE_TIMES = st.one_of(
+    st.dates().map(date.isoformat),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                 timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]))
+    .map(_rfc3339),
+)
 
 
 def register(names: dict[str, list[str]]) -> None:
@@ -28,5 +44,6 @@ def register(names: dict[str, list[str]]) -> None:
             schemathesis.openapi.format(kind, st.sampled_from(sorted(values)))
 
 
+schemathesis.openapi.format(DATE_OR_DATE_TIME, DATES_OR_DATE_TIMES)
 if os.environ.get(NAMES_ENV):
     register(json.loads(Path(os.environ[NAMES_ENV]).read_text()))

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from audience.errors import Conflict, NotFound, ValidationFailed
-from audience.json_types import SEGMENT_ID, tenant_name
+from audience.instants import in_utc
+from audience.json_types import SEGMENT_ID, may_be_absent, tenant_name
 from audience.storage import campaigns_repo, segments_repo
 from audience.storage.records import Campaign
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from functions.api import pagination
 from functions.api.routers.request_context import if_match, tenant_id
@@ -37,9 +38,9 @@ def _text_only(value: Any) -> Any:
     return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(in_utc)]
 """An RFC 3339 date-time with its offset, as the document's ``format: date-time`` says: text only
-(pydantic alone would also take a number of seconds since 1970)."""
+(pydantic alone would also take a number of seconds since 1970), and one UTC can hold."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -70,11 +71,14 @@ class CampaignIn(_Window):
 class CampaignPatch(_Window):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    segment_ids: SegmentIds | None = None
+    """Some fields of a campaign; an absent one is left as it is. ``null`` clears ``start_at`` or
+    ``end_at``; the others cannot be cleared, so the document does not make them nullable."""
+
+    name: str = may_be_absent(min_length=1, max_length=200)
+    segment_ids: SegmentIds = may_be_absent()
     start_at: Instant | None = None
     end_at: Instant | None = None
-    status: Status | None = None
+    status: Status = may_be_absent()
 
 
 class CampaignOut(BaseModel):
@@ -175,12 +179,8 @@ def patch_campaign(campaign_id: str, patch: Annotated[CampaignPatch, Body()]) ->
     changes: dict[str, Any] = {}
     for name in ("name", "status"):
         if name in sent:
-            if getattr(patch, name) is None:
-                raise ValidationFailed("invalid change", [{"path": f"/{name}", "message": "may not be null"}])
             changes[name] = getattr(patch, name)
     if "segment_ids" in sent:
-        if patch.segment_ids is None:
-            raise ValidationFailed("invalid change", [{"path": "/segment_ids", "message": "may not be null"}])
         changes["segment_ids"] = _check_audience(tenant, patch.segment_ids)
     for name in ("start_at", "end_at"):
         if name in sent:

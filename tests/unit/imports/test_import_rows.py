@@ -188,3 +188,13 @@ def test_upload_keys_name_tenant_job_and_file_and_nothing_else():
     assert check_file_name("list.XLSX") is None
     assert "plain file name" in check_file_name("../etc/passwd.csv")
     assert "must end in" in check_file_name("list.numbers")
+
+
+def test_a_date_time_utc_cannot_hold_is_that_values_drop_not_the_rows_loss():
+    [row] = outcomes(["Email", "Last Clicked At", "First Name"],
+                     [(2, ["ann@example.com", "0001-01-01T00:00:00+05:30", "Ann"])])
+    assert row.contact is not None
+    assert row.contact.fields == {"email": "ann@example.com", "first_name": "Ann"}
+    assert [(r.column, r.value, r.action) for r in row.rejects] == [
+        ("Last Clicked At", "0001-01-01T00:00:00+05:30", VALUE_DROPPED)]
+    assert "outside the years 1-9999 once in UTC" in row.rejects[0].reason

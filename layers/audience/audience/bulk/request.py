@@ -5,7 +5,7 @@ spreadsheet coercion of imports): every problem is reported with its JSON path (
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from audience.errors import ValidationFailed
 from audience.exports.request import pydantic_details
 from audience.fields import BUILTIN_FIELDS, CUSTOM_FIELD_NAME, SYSTEM_FIELDS, FieldCatalog, FieldType
+from audience.instants import in_utc
 from audience.json_types import FIELD_NAME, NOT_BLANK, StorableNumber
 
 MAX_SET_FIELDS = 50
@@ -143,7 +144,7 @@ def stored_value(value: Any, kind: FieldType) -> Any:
             moment = datetime.fromisoformat(_text(value, expected))
         except ValueError:
             raise ValueError(expected) from None
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = in_utc(moment)
         return moment.isoformat().replace("+00:00", "Z")
     if kind is FieldType.LIST:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):

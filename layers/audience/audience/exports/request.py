@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from audience.errors import ValidationFailed
 from audience.fields import FieldCatalog
+from audience.instants import in_utc
 from audience.json_types import FIELD_NAME, DateOrDateTime, tenant_name
 
 ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl", "audience_sha256"]
@@ -153,7 +154,7 @@ def as_utc_instant(value: datetime | date | None) -> str | None:
         return None
     if not isinstance(value, datetime):
         value = datetime.combine(value, time.min)
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = in_utc(value)
     return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from audience.fields import FieldType
 from audience.imports.identity import IdentityError, normalise_email, normalise_phone
+from audience.instants import in_utc
 
 DateOrder = Literal["DMY", "MDY"]
 
@@ -247,11 +248,14 @@ def _from_excel_serial(serial: float) -> datetime:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return in_utc(value)
+    except ValueError as exc:  # a value UTC cannot hold is that cell's bad value, not the row's
+        raise CoercionError(str(exc)) from None
 
 
 def format_datetime(value: datetime) -> str:
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    text = _as_utc(value).replace(tzinfo=None).isoformat()
     return text + "Z"
 
 

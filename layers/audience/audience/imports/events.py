@@ -7,11 +7,12 @@ stores them as strings (numbers in decimal notation, booleans "true"/"false").
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator
 
+from audience.instants import in_utc
 from audience.json_types import NOT_BLANK, StorableNumber
 
 MAX_EVENTS_PER_REQUEST = 500
@@ -44,7 +45,7 @@ class ActivityEvent(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         """A time without a zone is taken as UTC; every stored instant is UTC."""
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return in_utc(value)
 
     @field_validator("properties")
     @classmethod

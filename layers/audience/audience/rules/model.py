@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from audience.fields import FieldCatalog, FieldType, UnknownFieldError
+from audience.instants import in_utc
 from audience.rules.operators import (
     AGGREGATE_FUNCTIONS,
     AGGREGATES_NEEDING_FIELD,
@@ -132,7 +133,7 @@ def parse_instant(text: str) -> date | datetime:
     except ValueError:
         pass
     moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return in_utc(moment)
 
 
 def is_number(value: Any) -> bool:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from audience.fields import FieldCatalog, FieldType
+from audience.instants import in_utc
 from audience.rules.model import (
     AllOf,
     AnyOf,
@@ -356,7 +357,7 @@ def as_utc(moment: datetime | date | str) -> datetime:
         moment = parse_instant(moment)
     if not isinstance(moment, datetime):
         return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return in_utc(moment)
 
 
 @lru_cache(maxsize=1024)

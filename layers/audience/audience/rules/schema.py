@@ -5,7 +5,8 @@ before sending them. The models give the shape of each form; the operator table 
 each built-in field's type takes and what value each operator expects. What a schema cannot express
 (custom fields' types, nesting depth, the total number of conditions, `between` order, the regex subset,
 segment existence) is left to `parse_rule`, which the service always runs. Names of the tenant's carry
-a custom `format` (`field-name`, `segment-id`: `audience.json_types.TENANT_NAME_FORMATS`). The API's
+a custom `format` (`field-name`, `segment-id`: `audience.json_types.TENANT_NAME_FORMATS`), and so do
+instants, a date or a date-time (`date-or-date-time`: `audience.json_types.DATE_OR_DATE_TIME`). The API's
 OpenAPI document includes this schema as its `Rule*` components (`functions/api/openapi_document.py`).
 
     python -m audience.rules.schema shared/schemas/rule.schema.json
@@ -21,7 +22,13 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from audience.fields import BUILTIN_FIELDS, FieldType
-from audience.json_types import FIELD_NAME, SEGMENT_ID, TENANT_NAME_FORMATS, StorableNumber
+from audience.json_types import (
+    DATE_OR_DATE_TIME_SCHEMA,
+    FIELD_NAME,
+    SEGMENT_ID,
+    TENANT_NAME_FORMATS,
+    StorableNumber,
+)
 from audience.rules.model import MAX_CONDITIONS, MAX_DAYS, MAX_DEPTH, MAX_LIST, MAX_STRING, Rule
 from audience.rules.operators import (
     AGGREGATE_FUNCTIONS,
@@ -37,8 +44,7 @@ SCHEMA_ID = "https://schemas.audience-segments.dev/rule.schema.json"
 _STRING = {"type": "string", "maxLength": MAX_STRING}
 # a number DynamoDB can hold: the service stores rules, and refuses a body holding any other
 _NUMBER = TypeAdapter(StorableNumber).json_schema()
-_INSTANT = {"type": "string", "maxLength": 64, "anyOf": [{"format": "date"}, {"format": "date-time"}],
-            "description": "ISO 8601 date (calendar day) or datetime (UTC if no offset)"}
+_INSTANT = {**DATE_OR_DATE_TIME_SCHEMA, "maxLength": 64}
 
 
 def _list(items: dict[str, Any], *, exactly: int | None = None) -> dict[str, Any]:

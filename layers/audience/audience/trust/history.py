@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from audience.errors import ValidationFailed
+from audience.instants import in_utc
 from audience.storage import contacts_repo, membership_history_repo, segments_repo
 from audience.storage.records import Page
 
@@ -29,7 +30,7 @@ def segment_history(tenant: str, segment_id: str, *, since: str | None = None, l
 def parse_since(text: str, path: str) -> datetime:
     """An ISO 8601 instant (a date is its midnight UTC; no offset means UTC)."""
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return in_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except (TypeError, ValueError) as exc:
         raise ValidationFailed("invalid instant", [{"path": path, "message": "an ISO 8601 time like "
                                                                              "2024-05-31T00:00:00Z"}]) from exc
