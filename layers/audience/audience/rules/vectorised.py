@@ -30,6 +30,7 @@ from audience.fields import FieldCatalog, FieldType
 from audience.keysets import KeySet
 from audience.rules.activity_slices import SLICE_ROWS, UnsortedStream, sorted_slices
 from audience.rules.model import (
+    Aggregate,
     AllOf,
     AnyOf,
     EventCondition,
@@ -471,14 +472,12 @@ class SegmentEvaluator:
         source = as_event_source(self.events)
         if not self._conditions or source is None:
             self._activity_keys = pa.array([], pa.string())
-            answers = {key: np.zeros(0, np.uint8) for key in self._conditions}
+            answers = {key: _default_answer(cond, self.as_of) for key, cond in self._conditions.items()}
         else:
             activity = _Activity(self._conditions, self.as_of, pool, threads)
             self._activity_keys, answers = source.fold(activity.wanted(), activity.run)
-        for key, cond in self._conditions.items():
-            # the extra row, for contacts without events, after the index's rows
-            default = _answers(cond, _with_default_row(pa.array([], _value_type(cond)), cond), self.as_of)
-            self._decided[key] = _spreadable_bytes(np.concatenate([answers.pop(key), default]))
+        for key in self._conditions:  # the index's rows, then the row of contacts without events
+            self._decided[key] = _spreadable_bytes(answers.pop(key))
         for sid, job in members.items():
             self._sorted_members[sid] = job.result()
 
@@ -570,7 +569,8 @@ class _Activity:
 
     def run(self, streams: list[Iterable[pa.RecordBatch]]) -> tuple[pa.Array, dict[str, np.ndarray]]:
         """(sorted distinct ids of contacts with selected events, each condition's answer on them: one
-        uint8 per contact, decided on the slice's worker, so no aggregate outlives its slice)."""
+        uint8 per contact, decided on the slice's worker, so no aggregate outlives its slice — and
+        one more, after them, for contacts without events: `_default_answer`, joined in the same copy)."""
         plan = _SlicePlan(self.conditions, self.as_of)
         keys: list[pa.Array] = []
         answers: dict[str, list[np.ndarray]] = {key: [] for key in self.conditions}
@@ -588,15 +588,16 @@ class _Activity:
                 absorb(in_flight.popleft().result())
         while in_flight:
             absorb(in_flight.popleft().result())
+        defaults = {key: _default_answer(cond, self.as_of) for key, cond in self.conditions.items()}
         if not keys:
-            return pa.array([], pa.string()), {key: np.zeros(0, np.uint8) for key in self.conditions}
-        return pa.concat_arrays(keys), {key: np.concatenate(answers.pop(key)) for key in self.conditions}
+            return pa.array([], pa.string()), defaults
+        return pa.concat_arrays(keys), {key: np.concatenate([*answers.pop(key), defaults[key]])
+                                        for key in self.conditions}
 
 
 def _aggregate(plan: _SlicePlan, pieces: list[pa.RecordBatch]) -> tuple[pa.Array, dict[str, np.ndarray]]:
-    """A slice's contacts and each condition's answer for them (the aggregates are dropped here)."""
-    ids, aggregates = _SliceAggregates(plan, pieces).answers()
-    return ids, {key: _answers(plan.conditions[key], aggregates.pop(key), plan.as_of) for key in plan.conditions}
+    """A slice's contacts and each condition's answer for them (no aggregate outlives its condition)."""
+    return _SliceAggregates(plan, pieces).answers()
 
 
 def _answers(cond: EventCondition, aggregates: pa.Array, as_of: datetime) -> np.ndarray:
@@ -605,6 +606,54 @@ def _answers(cond: EventCondition, aggregates: pa.Array, as_of: datetime) -> np.
     result_type = FieldType.DATETIME if agg.fn in ("first_at", "last_at") else FieldType.NUMBER
     found = condition_mask(result_type, agg.op, agg.value, aggregates, as_of, lambda: _lower(aggregates))
     return _numpy_mask(found).view(np.uint8)
+
+
+def _default_answer(cond: EventCondition, as_of: datetime) -> np.ndarray:
+    """The condition's answer (one uint8) for contacts without events: the activity index's extra row."""
+    return _answers(cond, _with_default_row(pa.array([], _value_type(cond)), cond), as_of)
+
+
+# Numeric aggregates' operators answered in numpy (`_numeric_answers`); the others (``in``/``not_in``)
+# go through `condition_mask` on an Arrow array of the aggregate.
+_NUMPY_COMPARE = {"eq": np.equal, "gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
+_NUMPY_OPS = frozenset({*_NUMPY_COMPARE, "neq", "between", "is_empty", "is_not_empty"})
+_NUMERIC_FUNCTIONS = frozenset({"count", "sum", "min", "max", "avg"})
+
+
+def _numeric_answers(op: str, literal: Any, values: np.ndarray, present: np.ndarray | None) -> np.ndarray:
+    """`_answers` of a numeric aggregate held as numpy (``values``; ``present``: where a contact has
+    one, None: everywhere) for an operator of ``_NUMPY_OPS``, as uint8, without building the Arrow
+    array: the same IEEE comparisons against ``float(literal)``, and SPEC's empty values (a missing
+    aggregate, NaN) answered as `condition_mask` answers them — false, and true once negated."""
+    base = NEGATIONS.get(op, op)
+    if base == "is_empty":
+        found = np.isnan(values)
+        if present is not None:
+            found |= ~present
+    else:
+        if base == "between":
+            found = np.greater_equal(values, float(literal[0]))
+            found &= np.less_equal(values, float(literal[1]))
+        else:
+            found = _NUMPY_COMPARE[base](values, float(literal))  # NaN compares false, as in Arrow
+        if present is not None:
+            found &= present
+    if base != op:
+        np.logical_not(found, out=found)
+    return found.view(np.uint8)
+
+
+def _count_answers(op: str, literal: Any) -> tuple[bool, bool] | None:
+    """For a count compared by a monotone operator whose answer is the same for every count from 1
+    on: (the answer for 0 events, for 1 or more) — the answer is then whether a contact has any
+    selected event, set without counting them. None otherwise."""
+    compare = {"gte": float.__ge__, "gt": float.__gt__, "lt": float.__lt__, "lte": float.__le__}.get(op)
+    if compare is None:
+        return None
+    bound = float(literal)
+    zero, one = compare(0.0, bound), compare(1.0, bound)
+    rising = op in ("gte", "gt")  # true at 1 stays true above 1 (false at 1 stays false, falling)
+    return (zero, one) if one == rising else None
 
 
 class _SlicePlan:
@@ -690,8 +739,9 @@ class _SliceAggregates:
             found = self._properties[number] = _PieceProperties(maps)
         return found
 
-    def answers(self) -> tuple[pa.Array, dict[str, pa.Array]]:
-        found: dict[str, pa.Array] = {}
+    def answers(self) -> tuple[pa.Array, dict[str, np.ndarray]]:
+        """The slice's contacts and each condition's answer on them (`_Named.answer`)."""
+        found: dict[str, np.ndarray] = {}
         # each name's events together, in slice order: one stable sort of the codes (a radix sort, one
         # pass on int8) instead of one comparison over every event per name
         by_name = np.argsort(self.codes, kind="stable")
@@ -700,7 +750,7 @@ class _SliceAggregates:
             rows = by_name[bounds[code]:bounds[code + 1]]  # code -1 (other names, after as_of) sorts first
             named = _Named(self, rows)
             for key in keys:
-                found[key] = named.aggregate(self.plan.conditions[key], self.plan.starts[key])
+                found[key] = named.answer(self.plan.conditions[key], self.plan.starts[key])
         return self.keys, found
 
 class _Named:
@@ -746,38 +796,68 @@ class _Named:
             found = self._numbers[key] = parse_numbers(values).to_numpy(zero_copy_only=False)[index]
         return found
 
+    def answer(self, cond: EventCondition, start: int | None) -> np.ndarray:
+        """The condition's answer per slice contact (uint8), as `_answers` gives it of `aggregate`: a
+        numeric aggregate under an operator of ``_NUMPY_OPS`` is compared in numpy, and a count whose
+        answer only asks whether there is any selected event just marks the contacts that have one."""
+        agg = cond.aggregate
+        if agg.fn not in _NUMERIC_FUNCTIONS or agg.op not in _NUMPY_OPS:
+            return _answers(cond, self.aggregate(cond, start), self.slice.plan.as_of)
+        keep = self._kept(cond, start)
+        if agg.fn == "count" and (seen := _count_answers(agg.op, agg.value)) is not None:
+            found = np.full(self.slice.size, seen[0], np.uint8)
+            if seen[1] != seen[0]:
+                found[self.position if keep is None else self.position[keep]] = seen[1]
+            return found
+        values, present = self._numeric(agg, keep)
+        return _numeric_answers(agg.op, agg.value, values, present)
+
     def aggregate(self, cond: EventCondition, start: int | None) -> pa.Array:
         """The condition's aggregate per slice contact (`_value_type`; null where it has none)."""
-        keep = None if start is None else self.occurred >= start
-        for where in cond.where:
-            index, values = self.property(where.field)
-            matched = _numpy_mask(property_mask(where, values))[index]  # decided once per distinct value
-            keep = matched if keep is None else keep & matched
+        keep = self._kept(cond, start)
         fn = cond.aggregate.fn
-        size = self.slice.size
-        position = self.position if keep is None else self.position[keep]
-        if fn == "count":
-            return pa.array(np.bincount(position, minlength=size), pa.float64())
         if fn in ("first_at", "last_at"):
+            size = self.slice.size
+            position = self.position if keep is None else self.position[keep]
             times = self.occurred if keep is None else self.occurred[keep]
             found = np.full(size, np.iinfo(np.int64).max if fn == "first_at" else np.iinfo(np.int64).min, np.int64)
             (np.minimum if fn == "first_at" else np.maximum).at(found, position, times)
             present = np.bincount(position, minlength=size) > 0
             return pa.array(found, pa.int64(), mask=~present).cast(_TS)
-        values = self.numbers(cond.aggregate.field)
+        values, present = self._numeric(cond.aggregate, keep)
+        return pa.array(values, pa.float64(), mask=None if present is None else ~present)
+
+    def _kept(self, cond: EventCondition, start: int | None) -> np.ndarray | None:
+        """Which of these events the condition selects (its window and ``where``; None: all)."""
+        keep = None if start is None else self.occurred >= start
+        for where in cond.where:
+            index, values = self.property(where.field)
+            matched = _numpy_mask(property_mask(where, values))[index]  # decided once per distinct value
+            keep = matched if keep is None else keep & matched
+        return keep
+
+    def _numeric(self, agg: Aggregate, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """A numeric aggregate of the ``keep`` events per slice contact: (its values, where a contact
+        has one — None: every contact, as count and sum have)."""
+        fn = agg.fn
+        size = self.slice.size
+        position = self.position if keep is None else self.position[keep]
+        if fn == "count":
+            return np.bincount(position, minlength=size), None
+        values = self.numbers(agg.field)
         values = values if keep is None else values[keep]
         valid = ~np.isnan(values)  # parsed numbers are finite: NaN is a missing or unparsable value
         position, values = position[valid], values[valid]
         if fn == "sum":
-            return pa.array(np.bincount(position, weights=values, minlength=size), pa.float64())
+            return np.bincount(position, weights=values, minlength=size), None
         counted = np.bincount(position, minlength=size)
         if fn == "avg":
             total = np.bincount(position, weights=values, minlength=size).astype(np.float64)
             with np.errstate(invalid="ignore", divide="ignore"):
-                return pa.array(total / counted, pa.float64(), mask=counted == 0)
+                return total / counted, counted != 0
         found = np.full(size, np.inf if fn == "min" else -np.inf)
         (np.minimum if fn == "min" else np.maximum).at(found, position, values)
-        return pa.array(found, pa.float64(), mask=counted == 0)
+        return found, counted != 0
 
 
 def _check_ascending(runs: np.ndarray, ends: np.ndarray) -> None:
