@@ -695,12 +695,13 @@ class _SliceAggregates:
     def __init__(self, plan: _SlicePlan, pieces: list[pa.RecordBatch]):
         self.plan = plan
         self.pieces = pieces
-        run_ids, lengths = [], []
+        run_ids, lengths, plain = [], [], True
         for piece in pieces:
             ids = piece.column(piece.schema.get_field_index("contact_id"))
             starts = _run_starts(ids)
             if pa.types.is_dictionary(ids.type):  # runs of one code; the codes' ids only are taken
                 run_ids.append(ids.dictionary.take(pa.array(ids.indices.to_numpy(zero_copy_only=False)[starts])))
+                plain = False
             else:
                 run_ids.append(ids.take(pa.array(starts)))
             lengths.append(np.diff(np.append(starts, len(ids))))
@@ -708,10 +709,9 @@ class _SliceAggregates:
         if len(every_run) and _ascending(every_run):
             # one stream's pieces in order (a contact cut between two batches gives two equal runs):
             # the distinct ids are the runs' ids without repeats, each run's rank counts the new ones
-            new = np.ones(len(every_run), np.bool_)
-            new[1:] = _numpy_mask(pc.not_equal(every_run.slice(1), every_run.slice(0, len(every_run) - 1)))
+            new = _new_runs(every_run, [len(found) for found in run_ids], plain)
             runs = np.cumsum(new, dtype=np.int64) - 1
-            self.keys = every_run.filter(pa.array(new))
+            self.keys = every_run if runs[-1] == len(runs) - 1 else every_run.filter(pa.array(new))
             self.size = len(self.keys)
         else:  # pieces of several streams interleave: rank the distinct ids by sorting them
             encoded = pc.dictionary_encode(every_run)
@@ -855,6 +855,24 @@ class _Named:
         found = np.full(size, np.inf if fn == "min" else -np.inf)
         (np.minimum if fn == "min" else np.maximum).at(found, position, values)
         return found, counted != 0
+
+
+def _new_runs(every_run: pa.Array, counts: list[int], plain: bool) -> np.ndarray:
+    """Which runs of ascending ``every_run`` (the pieces' runs, ``counts`` per piece) start a contact:
+    those whose id differs from the run before. Runs of plain ids differ within a piece by
+    construction (`_run_starts` cuts where the id changes), so only a piece's first run is compared,
+    with the last before it; runs of dictionary codes may repeat an id (a dictionary may hold it
+    twice) and are all compared."""
+    new = np.ones(len(every_run), np.bool_)
+    if not plain:
+        new[1:] = _numpy_mask(pc.not_equal(every_run.slice(1), every_run.slice(0, len(every_run) - 1)))
+        return new
+    first = 0
+    for count in counts[:-1]:
+        first += count
+        if 0 < first < len(every_run) and every_run[first].as_py() == every_run[first - 1].as_py():
+            new[first] = False
+    return new
 
 
 def _check_ascending(runs: np.ndarray, ends: np.ndarray) -> None:
