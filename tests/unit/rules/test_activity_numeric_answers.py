@@ -99,3 +99,15 @@ def test_a_slice_answers_numeric_aggregates_without_arrow_comparisons():
     assert {key: found.tolist() for key, found in answers.items()} == {
         "twice": [1, 0, 0, 0], "any": [1, 0, 0, 1], "none": [0, 0, 1, 0], "spent": [1, 0, 0, 0],
         "average": [0, 1, 1, 1], "least": [0, 0, 1, 1], "most": [1, 0, 0, 0], "listed": [0, 1, 0, 1]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(flags=st.lists(st.one_of(st.booleans(), st.none()), max_size=80), start=st.integers(0, 20),
+       length=st.integers(0, 80))
+def test_a_masks_bits_unpacked_by_numpy_are_arrows_own_conversion_at_any_offset(flags, start, length):
+    """A slice's runs are cut where a comparison's bits are set: unpacked by numpy from the buffer
+    (any offset: sliced arrays), they must be Arrow's conversion, nulls answered false."""
+    mask = pa.array(flags, pa.bool_()).slice(min(start, len(flags)), length)
+    found = vectorised._bits(mask)
+    assert found.dtype == np.bool_
+    assert found.tolist() == [bool(flag) for flag in mask.to_pylist()]
