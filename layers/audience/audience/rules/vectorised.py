@@ -687,32 +687,40 @@ class _SliceAggregates:
     """One slice of events (pieces sorted by contact; its contacts in no other slice), aggregated.
 
     Each contact gets its position among the slice's sorted distinct ids once: a piece's runs of one
-    contact are found by comparing neighbours, only the runs' ids are hashed, and every event takes
-    its run's position (``np.repeat``). Then per event name: its events' positions, times and (when a
+    contact are found by comparing neighbours, and every event takes its run's position (one
+    stream's: a cumulative count of the new runs; several streams': their runs' ids hashed and
+    sorted, each run's rank repeated over its events). Then per event name: its events' positions, times and (when a
     condition reads them) properties, once; per condition: a numpy mask for its window and ``where``,
     and one ``bincount`` / ``minimum.at`` / ``maximum.at`` into arrays over the slice's contacts."""
 
     def __init__(self, plan: _SlicePlan, pieces: list[pa.RecordBatch]):
         self.plan = plan
         self.pieces = pieces
-        run_ids, lengths, plain = [], [], True
+        run_ids, flags, plain = [], [], True
         for piece in pieces:
             ids = piece.column(piece.schema.get_field_index("contact_id"))
-            starts = _run_starts(ids)
+            starting = _run_flags(ids)
+            starts = np.flatnonzero(starting)
             if pa.types.is_dictionary(ids.type):  # runs of one code; the codes' ids only are taken
                 run_ids.append(ids.dictionary.take(pa.array(ids.indices.to_numpy(zero_copy_only=False)[starts])))
                 plain = False
             else:
                 run_ids.append(ids.take(pa.array(starts)))
-            lengths.append(np.diff(np.append(starts, len(ids))))
+            flags.append(starting)
         every_run = pa.concat_arrays(run_ids).cast(pa.string())
         if len(every_run) and _ascending(every_run):
             # one stream's pieces in order (a contact cut between two batches gives two equal runs):
-            # the distinct ids are the runs' ids without repeats, each run's rank counts the new ones
+            # the distinct ids are the runs' ids without repeats, each event's rank counts the new
+            # runs started up to it (a cumulative sum of the events' flags: no run lengths repeated)
             new = _new_runs(every_run, [len(found) for found in run_ids], plain)
-            runs = np.cumsum(new, dtype=np.int64) - 1
-            self.keys = every_run if runs[-1] == len(runs) - 1 else every_run.filter(pa.array(new))
+            starting = np.concatenate(flags)
+            if new.all():
+                self.keys = every_run
+            else:
+                self.keys = every_run.filter(pa.array(new))
+                starting[np.flatnonzero(starting)[~new]] = False
             self.size = len(self.keys)
+            self.position = np.cumsum(starting, dtype=np.int64) - 1
         else:  # pieces of several streams interleave: rank the distinct ids by sorting them
             encoded = pc.dictionary_encode(every_run)
             order = pc.sort_indices(encoded.dictionary).to_numpy()
@@ -722,7 +730,8 @@ class _SliceAggregates:
             self.size = len(order)
             runs = rank[encoded.indices.to_numpy()]
             _check_ascending(runs, np.cumsum([len(ids) for ids in run_ids]))
-        self.position = np.repeat(runs, np.concatenate(lengths))
+            lengths = [np.diff(np.append(np.flatnonzero(starting), len(starting))) for starting in flags]
+            self.position = np.repeat(runs, np.concatenate(lengths))
         self.occurred = np.concatenate([_micros_of(piece) for piece in pieces])
         codes = np.concatenate([_name_codes(piece, plan.name_set, plan.narrow) for piece in pieces])
         codes[self.occurred > plan.as_of_us] = -1  # no event after as_of counts
@@ -860,7 +869,7 @@ class _Named:
 def _new_runs(every_run: pa.Array, counts: list[int], plain: bool) -> np.ndarray:
     """Which runs of ascending ``every_run`` (the pieces' runs, ``counts`` per piece) start a contact:
     those whose id differs from the run before. Runs of plain ids differ within a piece by
-    construction (`_run_starts` cuts where the id changes), so only a piece's first run is compared,
+    construction (`_run_flags` cuts where the id changes), so only a piece's first run is compared,
     with the last before it; runs of dictionary codes may repeat an id (a dictionary may hold it
     twice) and are all compared."""
     new = np.ones(len(every_run), np.bool_)
@@ -892,17 +901,18 @@ def _ascending(ids: pa.Array) -> bool:
     return bool(pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
 
 
-def _run_starts(ids: pa.Array) -> np.ndarray:
-    """Where each run of one contact (of one dictionary code, for dictionary-encoded ids) starts in
-    sorted ``ids`` (int64 positions)."""
+def _run_flags(ids: pa.Array) -> np.ndarray:
+    """Whether each of sorted ``ids`` starts a run of one contact (of one dictionary code, for
+    dictionary-encoded ids): numpy bools, the first one true."""
+    starting = np.ones(len(ids), np.bool_)
     if len(ids) < 2:
-        return np.zeros(min(1, len(ids)), np.int64)
+        return starting
     if pa.types.is_dictionary(ids.type):
         codes = ids.indices.to_numpy(zero_copy_only=False)
-        changes = codes[1:] != codes[:-1]
+        np.not_equal(codes[1:], codes[:-1], out=starting[1:])
     else:
-        changes = _bits(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)))
-    return np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
+        starting[1:] = _bits(pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)))
+    return starting
 
 
 def _micros_of(piece: pa.RecordBatch) -> np.ndarray:
