@@ -151,3 +151,26 @@ def test_a_slice_hands_back_each_conditions_answer_as_one_byte_per_contact_not_i
     assert ids.to_pylist() == ["a", "b", "c"]
     assert {key: (found.dtype.name, found.tolist()) for key, found in answers.items()} == {
         "spent": ("uint8", [1, 1, 0]), "lately": ("uint8", [1, 0, 0])}
+
+
+@settings(max_examples=200, deadline=None)
+@given(contacts=st.lists(ids, min_size=1, max_size=24).map(sorted), size=st.integers(1, 8))
+def test_one_streams_plain_ids_are_compared_run_to_run_only_where_its_pieces_meet(contacts, size):
+    """Runs of plain ids differ within a piece by construction, so a slice of one stream compares its
+    runs' ids only at the pieces' seams (a contact cut between two batches): no comparison of every
+    run with the one before — and every event still gets its contact's rank among the slice's ids."""
+    cond = parse_rule({"event": "open"}, DEFAULT_CATALOG)
+    pieces = _event_batches(contacts, size, "plain")
+    compared: list[int] = []
+    real = vectorised.pc.not_equal
+
+    def counted(left, right, *args, **kwargs):
+        compared.append(len(left))
+        return real(left, right, *args, **kwargs)
+
+    with patch.object(vectorised.pc, "not_equal", counted):
+        found = vectorised._SliceAggregates(vectorised._SlicePlan({"s": cond}, AS_OF), pieces)
+    assert compared == [piece.num_rows - 1 for piece in pieces if piece.num_rows > 1]  # each piece's own ids only
+    everyone = sorted(set(contacts))
+    assert found.keys.to_pylist() == everyone
+    assert found.position.tolist() == [everyone.index(c) for c in contacts]
