@@ -1287,11 +1287,16 @@ class _ListItems:
         if self._coded is None:
             wanted = self.wanted
             values = pa.array(list(wanted), pa.string())  # a dict keeps its numbering order
-            numbers = pc.fill_null(pc.index_in(self.flat, value_set=values), pa.scalar(len(wanted), pa.int32()))
+            found = pc.index_in(self.flat, value_set=values)
+            numbers = np.frombuffer(found.buffers()[1], np.int32, count=len(found), offset=found.offset * 4)
+            if found.null_count:  # a null's value slot is undefined: the count in its place (no fill_null)
+                valid = np.unpackbits(np.frombuffer(found.buffers()[0], np.uint8), count=found.offset + len(found),
+                                      bitorder="little")[found.offset:].view(np.bool_)
+                numbers = np.where(valid, numbers, np.int32(len(wanted)))
             starts = self.starts.to_numpy(zero_copy_only=False)
             lengths = self.ends.to_numpy(zero_copy_only=False) - starts
-            rows = np.repeat(np.arange(len(starts), dtype=np.int64), lengths)
-            self._coded = (numbers.to_numpy(zero_copy_only=False), rows)
+            rows = np.repeat(np.arange(len(starts), dtype=np.int32), lengths)  # int32: half the bytes
+            self._coded = (numbers, rows)
         return self._coded
 
 
@@ -1620,10 +1625,18 @@ def _common_width(values: pa.Array) -> int | None:
 
 
 def _tail_numbers(values: pa.Array, width: int, shared: int) -> np.ndarray:
-    """Each value's bytes after its first ``shared`` (at most 8 of them) as a big-endian integer (uint64)."""
-    bounds = np.frombuffer(values.buffers()[1], np.int32, count=2, offset=values.offset * 4)
-    rows = np.frombuffer(values.buffers()[2], np.uint8, count=len(values) * width,
-                         offset=int(bounds[0])).reshape(len(values), width)
+    """Each value's bytes after its first ``shared`` (at most 8 of them) as a big-endian integer (uint64).
+
+    Values of at least 8 bytes are read as their last 8 bytes, in place (a strided view of the data,
+    no copy of each value's tail into a zeroed row): the bytes before the ``shared`` ones among them
+    are the prefix every value compared shares (`_same_width_positions`), so they add the same to
+    every number and leave their order and equalities as they are."""
+    start = int(np.frombuffer(values.buffers()[1], np.int32, count=1, offset=values.offset * 4)[0])
+    data = values.buffers()[2]
+    if width >= _WORD_BYTES and len(values):
+        tails = np.ndarray((len(values),), ">u8", buffer=data, offset=start + width - _WORD_BYTES, strides=(width,))
+        return tails.astype(np.uint64)
+    rows = np.frombuffer(data, np.uint8, count=len(values) * width, offset=start).reshape(len(values), width)
     padded = np.zeros((len(values), _WORD_BYTES), np.uint8)
     padded[:, _WORD_BYTES - (width - shared):] = rows[:, shared:]
     return padded.view(">u8").ravel().astype(np.uint64)
