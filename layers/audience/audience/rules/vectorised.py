@@ -1155,13 +1155,25 @@ def spread(decided: Spreadable, codes: pa.Array) -> Mask:
     dictionary array's indices against its dictionary; a missing value points to the one row after
     it, `_Batch.dictionary_codes`) or a batch's rows in the activity index (`_positions`: the
     no-events row is the last answer) — so Arrow's bounds check is skipped: it is more than half of
-    the take's CPU (~190 of ~270 us per 131,072 codes), and ~35 leaves of a batch spread."""
+    the take's CPU (~190 of ~270 us per 131,072 codes), and ~35 leaves of a batch spread. The bytes
+    taken are packed into the mask's bits by numpy (~9 us per 131,072, against ~70 us for Arrow's
+    cast to boolean): every answer is 0 or 1, and a packed byte is a true bit exactly where the cast's
+    non-zero test is."""
     size, trues = len(decided.answers), decided.trues
     if trues == 0 or trues == size:
         return _constant(trues != 0, len(codes))
     if decided.odd is not None:
         return (pc.equal if trues == 1 else pc.not_equal)(codes, pa.scalar(decided.odd, codes.type))
-    return pc.take(decided.answers, codes, boundscheck=False).cast(pa.bool_())
+    return _packed_mask(pc.take(decided.answers, codes, boundscheck=False))
+
+
+def _packed_mask(flags: pa.Array) -> Mask:
+    """A null-free uint8 array as the mask of its non-zero bytes (``flags.cast(pa.bool_())``)."""
+    if flags.null_count:
+        return flags.cast(pa.bool_())
+    raw = np.frombuffer(flags.buffers()[1], np.uint8, count=len(flags), offset=flags.offset)
+    bits = pa.py_buffer(np.packbits(raw, bitorder="little"))
+    return pa.BooleanArray.from_buffers(pa.bool_(), len(flags), [None, bits])
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
@@ -1199,7 +1211,7 @@ def _empty_by_value(field_type: FieldType, values: pa.DictionaryArray) -> Mask:
     if trues == 1:  # the one empty value (""): a comparison of the indices
         found = pc.equal(indices, pa.scalar(pc.index(per_value, True).as_py(), indices.type))
     else:
-        found = per_value.cast(pa.uint8()).take(indices).cast(pa.bool_())
+        found = _packed_mask(per_value.cast(pa.uint8()).take(indices))
     # a null index is null in ``found`` and true in ``missing``: Kleene OR leaves no null
     return pc.or_kleene(found, missing) if indices.null_count else found
 
