@@ -77,3 +77,20 @@ def test_the_general_take_is_packed_into_the_mask_without_arrows_cast(monkeypatc
     assert found.to_pylist() == [[True, False, True, False, False][c] for c in codes.to_pylist()]
     assert found.null_count == 0
     assert cast == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=answers_and_codes(), offset=st.integers(0, 9),
+       kind=st.sampled_from([pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32()]))
+def test_spread_over_sliced_codes_of_every_width_is_a_lookup_without_arrows_comparison(case, offset, kind):
+    from unittest import mock
+
+    from audience.rules import vectorised
+
+    answers, codes, _ = case
+    sliced = pa.array([0] * offset + codes, kind).slice(offset)
+    with mock.patch.object(vectorised.pc, "equal", side_effect=AssertionError("compared by Arrow")), \
+            mock.patch.object(vectorised.pc, "not_equal", side_effect=AssertionError("compared by Arrow")):
+        found = spread(spreadable(pa.array(answers, pa.bool_())), sliced)
+    assert found.type == pa.bool_() and found.null_count == 0
+    assert found.to_pylist() == [answers[c] for c in codes]
