@@ -1251,6 +1251,12 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
             # Adding 0.0 turns -0.0 into 0.0: is_in hashes bits, but -0.0 == 0.0 as numbers.
             wanted = pa.array([float(v) + 0.0 for v in literal], pa.float64())
             return pc.is_in(pc.add(values, 0.0), value_set=wanted)
+        numbers = _float_values(values)
+        if numbers is not None:  # compared by numpy (its answers at nulls are overridden by the caller)
+            with np.errstate(invalid="ignore"):  # a null's slot may hold a signalling NaN
+                if op == "between":
+                    return _packed_flags((numbers >= float(literal[0])) & (numbers <= float(literal[1])))
+                return _packed_flags(_NUMPY_COMPARE[op](numbers, float(literal)))
         if op == "between":
             return pc.and_(pc.greater_equal(values, float(literal[0])), pc.less_equal(values, float(literal[1])))
         compare = {"eq": pc.equal, "gt": pc.greater, "gte": pc.greater_equal, "lt": pc.less, "lte": pc.less_equal}
@@ -1262,6 +1268,32 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
     else:
         return _instant(field_type, op, literal, values, as_of)
     raise ValueError(f"operator {op!r} on {field_type}")
+
+
+_NUMPY_COMPARE = {"eq": np.equal, "gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
+_NUMPY_FROM = 1_024  # values: below this, Arrow's comparison costs less than numpy's and the packing
+
+
+def _float_values(values: pa.Array) -> np.ndarray | None:
+    """A long float64 column's values as numpy reads them in place (a null's slot holds any number),
+    for comparisons with a number: numpy's compare and pack take ~21 us per 131,072 values against
+    ~60 us for Arrow's comparison kernels. None when the column is short, not float64 or all null.
+
+    Only `condition_mask` asks (through `_positive`): it ANDs the answer with the column's present
+    mask (false at every null, Kleene AND), so an answer at a null's slot never reaches a mask; NaN
+    compares false either way, and -0.0 equals 0.0 in both."""
+    if not isinstance(values, pa.Array) or values.type != pa.float64() or len(values) < _NUMPY_FROM:
+        return None
+    data = values.buffers()[1]
+    if data is None:
+        return None
+    return np.frombuffer(data, np.float64, count=len(values), offset=values.offset * 8)
+
+
+def _packed_flags(flags: np.ndarray) -> Mask:
+    """A numpy boolean array as a null-free mask (its bits packed by numpy)."""
+    bits = pa.py_buffer(np.packbits(flags, bitorder="little"))
+    return pa.BooleanArray.from_buffers(pa.bool_(), len(flags), [None, bits])
 
 
 def _list_items(values: pa.Array, wanted: Mapping[str, int] | None = None) -> _ListItems:
