@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from unittest import mock
 
-import pyarrow.compute as pc
 from agreement import AS_OF, CATALOG, contacts_batch
 from audience.rules import evaluate_record, parse_rule
 from audience.rules import vectorised as v
@@ -40,14 +39,3 @@ def test_number_leaves_on_long_batches_agree_with_the_per_record_evaluator(score
     expected = [evaluate_record(parsed, c, as_of=AS_OF, catalog=CATALOG) for c in contacts[offset:]]
     assert found.to_pylist() == expected
 
-
-def test_a_short_batch_and_a_missing_value_are_still_compared_by_arrow():
-    contacts = [{"contact_id": f"c{n}", "score": None if n % 3 else float(n)} for n in range(10)]
-    parsed = parse_rule({"field": "score", "op": "gte", "value": 3}, CATALOG)
-    evaluator = compile_segments([("s", parsed)], as_of=AS_OF, catalog=CATALOG)
-    compared: list[int] = []
-    real = pc.greater_equal
-    with mock.patch.object(v.pc, "greater_equal", side_effect=lambda *a, **k: compared.append(1) or real(*a, **k)):
-        found = evaluator.masks(contacts_batch(contacts))["s"].to_pylist()
-    assert found == [evaluate_record(parsed, c, as_of=AS_OF, catalog=CATALOG) for c in contacts]
-    assert compared
