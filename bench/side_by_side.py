@@ -140,11 +140,14 @@ def _reads(contacts: str, events: str, columns: list[str], batch_size: int, note
 
     from bench.evaluation import LocalEventLog
 
-    keyed = snapshots.KEY in pq.ParquetFile(contacts).schema_arrow.names
+    probe = pq.ParquetFile(contacts)
+    keyed = snapshots.KEY in probe.schema_arrow.names
     dictionary = dictionary_columns(contacts, columns) if dictionary is None else dictionary
     batches = pq.ParquetFile(contacts, pre_buffer=False, read_dictionary=dictionary).iter_batches(
         batch_size=batch_size, columns=[*columns, snapshots.KEY] if keyed else columns)
-    noted.update(dictionary_columns=dictionary, keyed=keyed)
+    # the generated keys are dense from 0 in the file's order, as a full build numbers them: the key
+    # space's size (the manifest's ``next_key`` the service passes to the pass) is the file's rows
+    noted.update(dictionary_columns=dictionary, keyed=keyed, key_space_size=probe.metadata.num_rows if keyed else 0)
     return LocalEventLog([Path(events)]), batches
 
 
@@ -155,7 +158,8 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     of ``bench.ruleset`` (an uncategorised slot, no suppression: its members are the rules' matches)
     with its members (``keyed.KeyedMembers``; ids over files without keys), segment by segment.
 
-    The pass is `keyed.evaluate` (members as key sets over the contact keys; over files without keys
+    The pass is `keyed.evaluate` (members as key sets over the contact keys, over the key space the
+    files' rows number, as a shard's pass is given its manifest's ``next_key``; over files without keys
     it is the id pass, `engine.evaluate`'s, and each segment's ids are its result), then each
     segment's state is made as `results.finish` makes it over a key space with its key directory:
     the bitmap encoded for a keys-only state (``state.key_bits``; the diff and the writes left out),
@@ -178,7 +182,8 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
 
     stages = {} if stages is None else stages
     columns, rules = ruleset.needed_fields(segments), ruleset.segments(segments)
-    log, batches = _reads(contacts, events, columns, batch_size, {} if noted is None else noted, dictionary)
+    noted = {} if noted is None else noted
+    log, batches = _reads(contacts, events, columns, batch_size, noted, dictionary)
     plan = engine.Plan(as_of=datagen.AS_OF, catalog=DEFAULT_CATALOG, rules=dict(rules),
                        slots=[Slot(sid) for sid, _ in rules], events=log, columns=columns)
     evaluator = plan.evaluator()
@@ -227,7 +232,8 @@ def service_pass(contacts: str, events: str, segments: int, *, batch_size: int =
     engine.placed_batches = placed
     began, cpu = time.perf_counter(), _process_cpu()
     try:
-        members = keyed.evaluate(plan, timed(batches), evaluator)
+        # the key space's size, as the service's shard passes the manifest's ``next_key`` (`shards.evaluate_shard`)
+        members = keyed.evaluate(plan, timed(batches), evaluator, key_space_size=noted["key_space_size"])
     finally:
         engine.placed_batches = real_placed
     ended = time.perf_counter()

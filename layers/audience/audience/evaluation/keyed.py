@@ -54,12 +54,26 @@ class PassContacts:
     array (~140 MB and ~0.1 s on one core at the end of a 10M pass)."""
 
     id_column: pa.Array | pa.ChunkedArray
-    keys: np.ndarray
+    # every contact's key (uint32) in the pass's order: one array, or the batches' key columns, joined
+    # at the first ask (``keys``) — a keys-only pass over a full build's files never asks
+    key_column: np.ndarray | list[np.ndarray]
     _positions: np.ndarray | None = field(default=None, repr=False)  # per key: its position (-1: none)
     _known: dict[str, int | None] = field(default_factory=dict, repr=False)  # id -> key, as asked
     _shape: tuple[bool, bool] | None = field(default=None, repr=False)  # (keys are positions, ids sorted)
     _order: str | None = field(default=None, repr=False)  # ``_layout``
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one join, whoever asks
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Every contact's key in the pass's order, as one array (the batches' keys joined at the first ask)."""
+        column = self.key_column
+        if isinstance(column, list):
+            with self._lock:
+                column = self.key_column
+                if isinstance(column, list):
+                    column = self.key_column = (column[0] if len(column) == 1 else
+                                                np.concatenate(column) if column else np.zeros(0, KEY_DTYPE))
+        return column
 
     @property
     def ids(self) -> pa.Array:
@@ -112,7 +126,7 @@ class PassContacts:
         rise in the pass's order (the files of a full build and its increments), they are found
         without a per-key map of the whole pass; only a pass in no key order builds one, once."""
         keys = np.asarray(keys).astype(np.int64, copy=False)
-        count = len(self.keys)
+        count = len(self.id_column)  # not ``keys``: a pass whose keys are positions never joins them
         layout = self._layout()
         if layout == "positions":
             return np.where((keys >= 0) & (keys < count), keys, -1)
@@ -249,56 +263,161 @@ def evaluate(plan: engine.Plan, batches: Iterable[pa.RecordBatch], evaluator: Se
              threads: int | None = None, key_space_size: int = 0) -> dict[str, KeyedMembers] | dict[str, pa.Array]:
     """``engine.evaluate`` over batches read with ``keys=True``: every slot's members as a key set
     (``key_space_size``: the manifest's ``next_key``, so every shard's sets have one size). Batches
-    without keys (files written before them) give plain ids, as ``engine.evaluate`` does."""
+    without keys (files written before them) give plain ids, as ``engine.evaluate`` does.
+
+    Each segment's set is built as the batches are placed (`_KeySets`), not after the last one: a
+    batch's masks are written into the segments' bitmaps and let go, so once the last batch is
+    placed the sets are (nearly) done — no mask of the pass is held to its end and concatenated,
+    nor every contact's key joined and scanned, on one core after the pass."""
     ids: list[pa.Array] = []
-    keys: list[pa.Array] = []
-    keyed = True
-    bits: dict[str, list[pa.BooleanArray]] = {slot.id: [] for slot in plan.slots}
+    sets = _KeySets([slot.id for slot in plan.slots], key_space_size)
     for batch, placed in engine.placed_batches(plan, batches, evaluator, threads=threads):
         ids.append(batch.column(batch.schema.get_field_index("contact_id")))
         index = batch.schema.get_field_index(snapshots.KEY)
         column = batch.column(index) if index >= 0 else None
-        keyed = keyed and column is not None and column.null_count == 0
-        if keyed:
-            keys.append(column.cast(snapshots.KEY_TYPE))
-        for sid, mask in placed.items():
-            bits[sid].append(mask)
-    if not keyed:
-        return select_members(ids, bits, threads=threads)
-    contacts = PassContacts(pa.chunked_array(ids) if ids else pa.array([], pa.string()),
-                            np.concatenate([k.to_numpy() for k in keys]) if keys else np.zeros(0, KEY_DTYPE))
+        sets.add(column.cast(snapshots.KEY_TYPE).to_numpy() if column is not None and column.null_count == 0
+                 else None, placed)
+        del placed, batch
+    if not sets.keyed:
+        return select_members(ids, sets.masks(), threads=threads)
+    contacts = PassContacts(pa.chunked_array(ids) if ids else pa.array([], pa.string()), sets.keys,
+                            _order=sets.layout())
     ids.clear()
-    keys.clear()
-    count = len(contacts.keys)
-    size = max(key_space_size, int(contacts.keys.max()) + 1 if count else 0)
-    # keys rising in the pass's order (a full build numbers contacts in the files' order): each
-    # segment's flags are its mask scattered in place, a sequential write
-    rising = bool(np.all(contacts.keys[1:] > contacts.keys[:-1]))
-    # ... and when each key is its position in the pass (a pass over a full build's files), the
-    # concatenated masks' bits are the bitmap as they are: copied, not unpacked and scattered
-    positions = rising and (count == 0 or (int(contacts.keys[0]) == 0 and int(contacts.keys[-1]) == count - 1))
+    found = sets.finish(max(key_space_size, sets.top + 1), threads)
+    return {sid: KeyedMembers(found.pop(sid), contacts) for sid in list(found)}
 
-    def as_set(sid: str) -> tuple[str, KeyedMembers]:  # a segment's boolean columns become its bitmap
-        parts = bits.pop(sid)
-        if positions and parts:
-            whole = pa.concat_arrays(parts)
-            if whole.offset == 0 and whole.null_count == 0:
-                packed = np.frombuffer(whole.buffers()[1], np.uint8, count=(len(whole) + 7) // 8)
-                return sid, KeyedMembers(KeySet.from_packed(packed, len(whole), size), contacts)
-            parts = [whole]
-        chosen = pa.concat_arrays(parts).to_numpy(zero_copy_only=False) if parts else np.zeros(0, np.bool_)
-        if rising:
-            flags = np.zeros(size, np.bool_)
-            flags[contacts.keys] = chosen
-            return sid, KeyedMembers(KeySet.from_flags(flags), contacts)
-        return sid, KeyedMembers(KeySet.of(contacts.keys[chosen], size), contacts)
 
-    order = list(bits)
-    threads = evaluation_threads() if threads is None else max(1, threads)
-    if threads == 1 or len(order) < 2:
-        return dict(map(as_set, order))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
-        return dict(pool.map(as_set, order))
+class _KeySets:
+    """Every slot's members as a bitmap over the contact keys, written batch by batch as a pass
+    places them (on the caller's thread, in the batches' order).
+
+    While the pass's keys rise (a full build's files and its increments: each batch's keys strictly
+    rising and above the previous batch's), a batch's masks are ORed into the bitmaps at their keys
+    at once — a byte copy when its keys are consecutive from a multiple of 8 (each key its contact's
+    position, as a full build numbers them), else its key range packed — and the masks are let go.
+    A batch past that prefix (keys in no order) keeps its masks to the end, whose chosen keys are
+    then added as before; a batch without keys makes the pass an id pass, whose masks for the
+    prefix's batches are read back from the bitmaps (exact: the prefix's keys are distinct)."""
+
+    def __init__(self, segments: list[str], size_hint: int):
+        self.segments = segments
+        self.capacity = (max(0, size_hint) + 7) // 8  # bytes of every bitmap
+        self.bits = {sid: np.zeros(self.capacity, np.uint8) for sid in segments}
+        self.keys: list[np.ndarray] = []  # every keyed batch's keys, in the pass's order
+        self.prefix = 0  # batches whose masks are in the bitmaps (the first ones)
+        self.held: list[tuple[np.ndarray | None, dict[str, pa.BooleanArray]]] = []  # the batches after them
+        self.keyed = True
+        self.count = 0  # contacts so far
+        self.last = -1  # the largest key so far (the last one while the keys rise)
+        self.top = -1
+        self.positions = True  # each key so far is its contact's position in the pass
+
+    def add(self, keys: np.ndarray | None, placed: dict[str, pa.BooleanArray]) -> None:
+        if keys is None or not self.keyed:
+            self.keyed = False
+            self.held.append((keys, placed))
+            return
+        count = len(keys)
+        self.keys.append(keys)
+        if not count:
+            if not self.held:
+                self.prefix += 1
+            else:
+                self.held.append((keys, placed))
+            return
+        first, last = int(keys[0]), int(keys[-1])
+        if not self.held and first > self.last and (count < 2 or bool(np.all(keys[1:] > keys[:-1]))):
+            self.positions = self.positions and first == self.count and last - first == count - 1
+            self.count, self.last, self.top = self.count + count, last, last
+            self.prefix += 1
+            self._write(keys, first, last, placed)
+            return
+        self.positions = False
+        self.count += count
+        self.top = max(self.top, int(keys.max()))
+        self.held.append((keys, placed))
+
+    def _grow(self, size: int) -> None:
+        """Every bitmap at least ``size`` bytes (doubling: a pass without a key space size grows a few times)."""
+        if size <= self.capacity:
+            return
+        capacity = max(size, 2 * self.capacity)
+        for sid, bits in self.bits.items():
+            grown = np.zeros(capacity, np.uint8)
+            grown[:len(bits)] = bits
+            self.bits[sid] = grown
+        self.capacity = capacity
+
+    def _write(self, keys: np.ndarray, first: int, last: int, placed: Mapping[str, pa.BooleanArray]) -> None:
+        """One batch of the rising prefix (keys strictly rising, all above the bitmaps' bits so far)
+        ORed into every segment's bitmap."""
+        count = len(keys)
+        self._grow(last // 8 + 1)
+        start = first - first % 8  # the byte the batch's first key is in
+        consecutive = last - first == count - 1 and start == first
+        whole, rest = divmod(count, 8)
+        spots = None
+        for sid in self.segments:
+            bits, mask = self.bits[sid], placed.get(sid)
+            if mask is None or not mask.true_count:
+                continue
+            if consecutive and mask.offset % 8 == 0 and not mask.null_count:
+                packed = np.frombuffer(mask.buffers()[1], np.uint8, count=(count + 7) // 8, offset=mask.offset // 8)
+                at = first // 8
+                bits[at:at + whole] |= packed[:whole]
+                if rest:
+                    bits[at + whole] |= packed[whole] & ((1 << rest) - 1)
+                continue
+            if spots is None:
+                spots = (keys - start).astype(np.int64)
+            flags = np.zeros(last - start + 1, np.bool_)
+            flags[spots] = mask.to_numpy(zero_copy_only=False) if not mask.null_count else \
+                pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+            packed = np.packbits(flags, bitorder="little")
+            bits[start // 8:start // 8 + len(packed)] |= packed
+
+    def layout(self) -> str:
+        """``PassContacts._layout`` of the pass's keys, known from the batches without a scan of them all."""
+        return "positions" if self.positions else "any" if self.held else "rising"
+
+    def finish(self, size: int, threads: int | None = None) -> dict[str, KeySet]:
+        """Every segment's set over ``[0, size)`` (``size``: above every key of the pass)."""
+        length = (size + 7) // 8
+        self._grow(length)
+        held, self.held = self.held, []
+
+        def done(sid: str) -> tuple[str, KeySet]:
+            bits = self.bits.pop(sid)
+            if len(bits) != length:  # grown past it by doubling: only the set's bytes are kept
+                bits = bits[:length].copy()
+            chosen = [keys[mask.to_numpy(zero_copy_only=False)] for keys, placed in held
+                      if (mask := placed.get(sid)) is not None and len(keys)]
+            if chosen:
+                bits |= KeySet.of(np.concatenate(chosen), size).bits[:length]
+            return sid, KeySet(bits, size)
+
+        threads = evaluation_threads() if threads is None else max(1, threads)
+        if not held or threads == 1 or len(self.segments) < 2:
+            return dict(map(done, self.segments))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="evaluation") as pool:
+            return dict(pool.map(done, self.segments))
+
+    def masks(self) -> dict[str, list[pa.BooleanArray]]:
+        """An id pass's masks, per segment in the batches' order: the prefix's read back from the
+        bitmaps (its keys are distinct, and no other batch wrote there), then the batches held."""
+        found: dict[str, list[pa.BooleanArray]] = {sid: [] for sid in self.segments}
+        for keys in self.keys[:self.prefix]:
+            for sid in self.segments:
+                bits = self.bits[sid]
+                inside = keys < len(bits) * 8
+                chosen = np.zeros(len(keys), np.bool_)
+                within = keys[inside]
+                chosen[inside] = ((bits[within >> 3] >> (within & 7).astype(np.uint8)) & 1).view(np.bool_)
+                found[sid].append(pa.array(chosen, pa.bool_()))
+        for _, placed in self.held:
+            for sid in self.segments:
+                found[sid].append(placed[sid])
+        return found
 
 
 def diff(previous_ids: pa.Array | None, previous_keys: pa.Array | None, current: KeyedMembers,
