@@ -1603,39 +1603,85 @@ _ASCII_CHECK_FROM = 1_024  # values: below this, checking costs more than it sav
 
 def _folded_affix(values: pa.Array, wanted: str, *, suffix: bool) -> pa.Array | None:
     """Whether each folded value ends (``suffix``) or starts with ``wanted`` (folded, ASCII), without
-    folding whole values by ``utf8_lower``; None when this shortcut does not apply.
+    folding whole values; None when this shortcut does not apply. Nulls stay null.
 
-    ``utf8_lower`` maps each code point to one code point, and ASCII ones as ``ascii_lower`` does.
-    When a value's last (first) ``len(wanted)`` bytes are all ASCII they are its last (first)
-    ``len(wanted)`` code points, so its folded form ends (starts) with their ASCII-folded bytes: the
-    answer over ``ascii_lower`` is exact. Only values with a byte >= 0x80 among those bytes (where a
-    code point such as "İ" may fold into an ASCII letter) are folded by ``utf8_lower`` and decided
-    again — a few, in text that is mostly ASCII at its ends (emails' domains)."""
+    ``utf8_lower`` maps each code point to one code point, and ASCII ones as ``ascii_lower`` does; a
+    byte below 0x80 is always a whole code point. So while a value's bytes read from its end (start)
+    are ASCII, they are its last (first) code points, and its folded form ends (starts) with
+    ``wanted`` only if each of them, ASCII-folded, is ``wanted``'s byte at the same place. The bytes
+    are compared one place at a time by numpy, straight from the data buffer (one gather of a byte
+    per value still matching into buffers reused from place to place: no copy of the column, no scan
+    of its other bytes, no fresh pages); a value is out at its first differing ASCII byte. Only a
+    value reaching a byte >= 0x80 while it still matches (a code point such as "İ" may fold into an
+    ASCII letter, or change its length) — or shorter in bytes than ``wanted`` but not empty (a code
+    point's folded form may be longer than itself) — is folded by ``utf8_lower`` and decided again: a
+    few, in text that is mostly ASCII at its ends (emails' domains)."""
     if not wanted or not wanted.isascii() or len(values) < _ASCII_CHECK_FROM or not isinstance(values, pa.Array) \
             or not pa.types.is_string(values.type):
         return None
-    kernel = pc.ends_with if suffix else pc.starts_with
     _, offsets, data = values.buffers()
     if offsets is None or data is None:
         return None
-    found = kernel(pc.ascii_lower(values), wanted)
-    bounds = np.frombuffer(offsets, np.int32, count=len(values) + 1, offset=values.offset * 4)
-    if bounds[-1] == bounds[0]:  # no bytes at all: nothing to doubt
-        return found
-    first = int(bounds[0])
-    # every byte >= 0x80 of the values, and the value it is in: doubtful when among its affix bytes
-    where = np.flatnonzero(np.frombuffer(data, np.uint8, count=int(bounds[-1]) - first, offset=first) >= 0x80)
-    if not len(where):
-        return found
-    where += first
-    rows = np.searchsorted(bounds[1:], where, side="right")
-    near = (where >= bounds[1:][rows] - len(wanted)) if suffix else (where < bounds[rows] + len(wanted))
-    doubtful = np.zeros(len(values), np.bool_)
-    doubtful[rows[near]] = True
+    size, code = len(values), wanted.encode()
+    width = len(code)
+    bounds = np.frombuffer(offsets, np.int32, count=size + 1, offset=values.offset * 4)
+    lengths = bounds[1:] - bounds[:-1]
+    raw = np.frombuffer(data, np.uint8)
+    # each value's window (its first ``width`` bytes, or its last: from its end - width) in the data
+    # buffer; place k of the window is read through the view of the data starting k bytes in
+    at = bounds[1:] - width if suffix else bounds[:-1]
+    alive = lengths >= width  # values still matching (a mask over all, then their rows: ``rows``)
+    doubtful = (lengths > 0) & ~alive
+    if suffix and len(raw) and bounds[0] < width:  # a window reaching before the buffer: left to the check again
+        early = alive & (at < 0)
+        doubtful |= early
+        alive &= ~early
+    at = at.astype(np.int64)  # numpy's gathers index by intp
+    rows: np.ndarray | None = None
+    byte, high, matching = np.empty(size, np.uint8), np.empty(size, np.bool_), np.empty(size, np.bool_)
+    for step in range(width):
+        if rows is None and np.count_nonzero(alive) * 2 < size:
+            rows = np.flatnonzero(alive)
+            at = at[rows]
+        place = width - 1 - step if suffix else step  # from the end inwards for a suffix
+        expected = code[place]
+        count = size if rows is None else len(rows)
+        found, big, same = byte[:count], high[:count], matching[:count]
+        np.take(raw[place:], at, mode="clip", out=found)  # a window outside the data: a value not alive
+        np.greater_equal(found, 0x80, out=big)
+        if 0x61 <= expected <= 0x7A:  # a lower-case letter: its capital (bit 0x20 clear) folds to it
+            np.bitwise_or(found, 0x20, out=found)
+        np.equal(found, expected, out=same)
+        if rows is None:
+            if big.any():
+                doubtful |= alive & big
+            alive &= same
+        else:
+            if big.any():
+                doubtful[rows[big]] = True
+            rows, at = rows[same], at[same]
+    if rows is not None:
+        alive = np.zeros(size, np.bool_)
+        alive[rows] = True
+    found = _flags_like(alive, values)
     if not doubtful.any():
         return found
-    again = kernel(pc.utf8_lower(values.filter(pa.array(doubtful))), wanted)
-    return pc.replace_with_mask(found, pa.array(doubtful), again)
+    chosen = pa.array(doubtful, pa.bool_())
+    kernel = pc.ends_with if suffix else pc.starts_with
+    again = kernel(pc.utf8_lower(values.filter(chosen)), wanted)
+    return pc.replace_with_mask(found, chosen, again)
+
+
+def _flags_like(flags: np.ndarray, values: pa.Array) -> Mask:
+    """A numpy boolean array as a mask with the nulls of ``values`` (their validity bits shared, not copied)."""
+    if not values.null_count:
+        return _packed_flags(flags)
+    shift = values.offset % 8
+    if shift:
+        flags = np.concatenate([np.zeros(shift, np.bool_), flags])
+    bits = pa.py_buffer(np.packbits(flags, bitorder="little"))
+    validity = values.buffers()[0].slice(values.offset // 8)
+    return pa.BooleanArray.from_buffers(pa.bool_(), len(values), [validity, bits], values.null_count, shift)
 
 
 def _all_ascii(values: pa.Array) -> bool:
