@@ -1321,6 +1321,9 @@ def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
     if isinstance(values, pa.DictionaryArray):
         return _empty_by_value(field_type, values)
     if field_type is FieldType.STRING:
+        by_length = _empty_strings(values)
+        if by_length is not None:
+            return by_length
         found = pc.equal(values, "")
     elif field_type is FieldType.NUMBER:
         found = pc.is_nan(values)
@@ -1329,6 +1332,25 @@ def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
     else:
         return pc.is_null(values)
     return pc.or_kleene(found, pc.is_null(values)) if found.null_count else found
+
+
+def _empty_strings(values: pa.Array) -> Mask | None:
+    """`empty_mask` of a long plain string column from its buffers: a value is empty where its offsets
+    are equal (no bytes: "") or its validity bit is clear (missing), compared and packed by numpy
+    (~40 us per 131,072 values, against ~500 us for Arrow's string comparison with ""). None when
+    the column is short or not ``string``."""
+    if not isinstance(values, pa.Array) or not pa.types.is_string(values.type) or len(values) < _NUMPY_FROM:
+        return None
+    validity, offsets, _ = values.buffers()
+    if offsets is None:
+        return None
+    bounds = np.frombuffer(offsets, np.int32, count=len(values) + 1, offset=values.offset * 4)
+    flags = bounds[1:] == bounds[:-1]
+    if values.null_count:
+        valid = np.unpackbits(np.frombuffer(validity, np.uint8), count=values.offset + len(values),
+                              bitorder="little")[values.offset:].view(np.bool_)
+        flags |= ~valid
+    return _packed_flags(flags)
 
 
 def _empty_by_value(field_type: FieldType, values: pa.DictionaryArray) -> Mask:
