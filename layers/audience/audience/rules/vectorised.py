@@ -85,6 +85,7 @@ class _Batch:
     lowered: dict[str, Any] = field(default_factory=dict)
     blanks: dict[str, _Blank] = field(default_factory=dict)
     codes: dict[str, pa.Array] = field(default_factory=dict)
+    valid: dict[str, np.ndarray] = field(default_factory=dict)  # a dictionary column's indices' validity
     columns: dict[tuple[str, FieldType], pa.Array] = field(default_factory=dict)  # `column`, once per leaf kind
     values: dict[str, list] = field(default_factory=dict)  # a dictionary column's values as Python strings
     # per list column: the folded items every list leaf of the run on it asks for (see `_ListItems`)
@@ -147,6 +148,16 @@ class _Batch:
         found = self.values.get(name)
         if found is None:
             found = self.values[name] = values.dictionary.to_pylist()
+        return found
+
+    def index_validity(self, name: str, indices: pa.Array) -> np.ndarray:
+        """A dictionary column's indices' validity bits unpacked (numpy booleans), once per batch for
+        every leaf on it (see `_spread_missing`)."""
+        found = self.valid.get(name)
+        if found is None:
+            bits = np.frombuffer(indices.buffers()[0], np.uint8)
+            found = self.valid[name] = np.unpackbits(bits, count=indices.offset + len(indices),
+                                                     bitorder="little")[indices.offset:].view(np.bool_)
         return found
 
     def dictionary_codes(self, name: str, values: pa.DictionaryArray) -> pa.Array:
@@ -370,13 +381,15 @@ class SegmentEvaluator:
             if pa.types.is_dictionary(values.type):
                 if not when_missing:
                     when_missing.append(_missing_answer(decide, values.dictionary.type))
-                codes = state.dictionary_codes(cond.field, values)
                 decided = (known.answers(values, when_missing[0],
                                          state.dictionary_values(cond.field, values))
                            if len(values.dictionary) <= known.MAX_DICTIONARY else None)
-                if decided is not None:
-                    return spread(decided, codes)
-                return _per_distinct_value(values, decide, when_missing[0], codes)
+                if decided is None:
+                    decided = _distinct_answers(values, decide, when_missing[0])
+                indices = values.indices
+                if indices.null_count and pa.types.is_integer(indices.type):
+                    return _spread_missing(decided, indices, state.index_validity(cond.field, indices))
+                return spread(decided, state.dictionary_codes(cond.field, values))
             return condition_mask(field_type, cond.op, cond.value, values, self.as_of,
                                   lambda: state.lowered_column(cond.field, values),
                                   state.blank(cond.field, field_type, values))
@@ -1188,11 +1201,42 @@ def _per_distinct_value(values: pa.DictionaryArray, decide: Callable[[pa.Array, 
 
     A null index is a missing value: it gets the answer the same condition gives a null, kept in one
     more row after the distinct values (``codes``: the indices with nulls pointing to it)."""
+    return spread(_distinct_answers(values, decide, when_missing), codes)
+
+
+def _distinct_answers(values: pa.DictionaryArray, decide: Callable[[pa.Array, Callable], Mask],
+                      when_missing: bool) -> Spreadable:
+    """`_per_distinct_value`'s answers before the spread: one per distinct value, then (when an
+    index is null) the missing value's."""
     distinct = values.dictionary
     per_value = decide(distinct, lambda: _lower(distinct))
     if values.indices.null_count:
         per_value = pa.concat_arrays([per_value, pa.array([when_missing], pa.bool_())])
-    return spread(spreadable(per_value), codes)
+    return spreadable(per_value)
+
+
+def _spread_missing(decided: Spreadable, indices: pa.Array, valid: np.ndarray) -> Mask:
+    """`spread` over a dictionary column's integer indices with nulls, ``decided`` holding the missing
+    value's answer last (`_distinct_answers`, `_KnownValues.answers`), without filling the nulls first
+    (Arrow's ``fill_null``: ~0.5 ms per 131,072 indices, once per column and batch): the answers are
+    taken (or the odd one compared) by numpy straight from the index buffer — a null's slot holds any
+    number, clipped into range, its answer then replaced — and every null row gets the missing
+    value's answer from the validity bits (``valid``: the indices' validity, unpacked)."""
+    size, trues = len(decided.answers), decided.trues
+    if trues == 0 or trues == size:
+        return _constant(trues != 0, len(indices))
+    kind = np.dtype(indices.type.to_pandas_dtype())
+    raw = np.frombuffer(indices.buffers()[1], kind, count=len(indices), offset=indices.offset * kind.itemsize)
+    answers = np.frombuffer(decided.answers.buffers()[1], np.uint8, count=size, offset=decided.answers.offset)
+    if decided.odd is not None:
+        flags = raw == decided.odd if trues == 1 else raw != decided.odd
+    else:
+        flags = answers.take(raw, mode="clip").view(np.bool_)  # every answer is 0 or 1
+    if answers[size - 1]:
+        flags |= ~valid
+    else:
+        flags &= valid
+    return _packed_flags(flags)
 
 
 class _KnownValues:
