@@ -1736,11 +1736,7 @@ def _folded_affix(values: pa.Array, wanted: str, *, suffix: bool) -> pa.Array | 
     at = bounds[1:] - width if suffix else bounds[:-1]
     alive = lengths >= width  # values still matching (a mask over all, then their rows: ``rows``)
     doubtful = (lengths > 0) & ~alive
-    if suffix and len(raw) and bounds[0] < width:  # a window reaching before the buffer: left to the check again
-        early = alive & (at < 0)
-        doubtful |= early
-        alive &= ~early
-    at = at.astype(np.int64)  # numpy's gathers index by intp
+    at = at.astype(np.int64)  # numpy's gathers index by intp; a value alive has its window inside the buffer
     rows: np.ndarray | None = None
     byte, high, matching = np.empty(size, np.uint8), np.empty(size, np.bool_), np.empty(size, np.bool_)
     for step in range(width):
