@@ -77,3 +77,23 @@ def test_a_dictionary_columns_empty_mask_compares_only_its_distinct_values(monke
     # the dictionary's four values compared to "", then one comparison of the indices to the empty one
     assert compared and compared[0] == len(column.dictionary)
     assert all(n in (len(column.dictionary), rows) for n in compared) and compared.count(rows) <= 1
+
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(TEXTS, st.text(max_size=4)), min_size=1, max_size=40), offset=st.integers(0, 11))
+def test_a_long_plain_string_columns_empty_mask_is_read_from_its_offsets_and_validity(values, offset):
+    # guard (pure speed): before, every long string column was compared with "" by Arrow's kernel
+    long = (values * (1_100 // len(values) + 1))[:1_100]
+    column = pa.array(["pad", None, "", "x"] * 3 + long, pa.string()).slice(offset)
+    compared: list[int] = []
+    equal = pc.equal
+    pc.equal = lambda left, right, *a, **k: compared.append(len(left)) or equal(left, right, *a, **k)
+    try:
+        found = empty_mask(FieldType.STRING, column)
+    finally:
+        pc.equal = equal
+    assert compared == []
+    assert found.null_count == 0
+    assert found.to_pylist() == _expected(FieldType.STRING, column.to_pylist())
+    assert found.equals(pc.or_kleene(pc.equal(column, ""), pc.is_null(column)))  # the old Arrow path's mask
