@@ -141,3 +141,28 @@ def test_a_keys_only_pass_over_a_full_builds_files_never_joins_every_contacts_ke
     assert added.to_pylist() == sorted(f"c{n:05d}" for n in high - set(previous.tolist()))
     assert removed.to_pylist() == sorted(f"c{n:05d}" for n in set(previous.tolist()) - high)
     assert contacts.keys.tolist() == list(range(2_000))  # joined when asked
+
+
+def _thread_minor_faults() -> int:
+    import resource
+
+    return resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)).ru_minflt
+
+
+def test_a_full_builds_batches_are_copied_into_fresh_bitmap_pages_each_page_faulted_once():
+    # before, a batch's packed mask was ORed into the bitmap: on a fresh (zeroed, untouched) page the
+    # OR's read maps the zero page, then its write faults again - two minor faults per page per segment
+    count, segments = 8 * 4096 * 128, [f"s{n}" for n in range(16)]  # 512 kB bitmaps: 128 pages each
+    keys = np.arange(count, dtype=np.uint32)
+    flags = np.zeros(count, np.bool_)
+    flags[::3] = True
+    placed = {sid: pa.array(flags, pa.bool_()) for sid in segments}
+    sets = keyed._KeySets(segments, count)
+    before = _thread_minor_faults()
+    sets.add(keys, placed)
+    faults = _thread_minor_faults() - before
+    pages = len(segments) * count // 8 // 4096
+    assert faults < 1.5 * pages
+    expected = KeySet.of(keys[flags], count)
+    found = sets.finish(count, 1)
+    assert all(found[sid] == expected for sid in segments)

@@ -364,7 +364,10 @@ class _KeySets:
             if consecutive and mask.offset % 8 == 0 and not mask.null_count:
                 packed = np.frombuffer(mask.buffers()[1], np.uint8, count=(count + 7) // 8, offset=mask.offset // 8)
                 at = first // 8
-                bits[at:at + whole] |= packed[:whole]
+                # these bytes hold no bit yet (every key so far is below ``first``, a byte's first key):
+                # copied, not ORed — an OR reads each fresh page first (the zero page), then faults
+                # again to write it; a copy's write faults once
+                bits[at:at + whole] = packed[:whole]
                 if rest:
                     bits[at + whole] |= packed[whole] & ((1 << rest) - 1)
                 continue
