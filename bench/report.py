@@ -64,7 +64,7 @@ def machine() -> dict[str, Any]:
         "arrow_pool": os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "default"),
         # The settings that act at interpreter start, as the children got them (template.yaml's Globals).
         "runtime": {name: os.environ.get(name, "unset")
-                    for name in ("ARROW_DEFAULT_MEMORY_POOL", "OPENBLAS_NUM_THREADS")},
+                    for name in ("ARROW_DEFAULT_MEMORY_POOL", "OPENBLAS_NUM_THREADS", "JE_ARROW_MALLOC_CONF")},
     }
 
 
