@@ -94,10 +94,11 @@ def resolve_api_key(api_key: str | None) -> tuple[str, tuple[str, ...]] | None:
     """``(tenant_id, scopes)`` for a valid, unrevoked key; None for anything else."""
     if not api_key:
         return None
-    record = tenants_repo.resolve_key(api_key.strip())
-    if record is None:
+    grant = tenants_repo.grant_of_key(api_key.strip())
+    if grant is None:
         return None
-    return record.tenant_id, tuple(s for s in SCOPES if s in record.scopes)
+    tenant_id, scopes = grant
+    return tenant_id, tuple(s for s in SCOPES if s in scopes)
 
 
 def may_call(scopes: Iterable[str], http_method: str) -> bool:

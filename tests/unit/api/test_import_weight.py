@@ -180,3 +180,39 @@ def test_the_openapi_document_still_carries_the_api_key_security_scheme():
     assert schema["components"]["securitySchemes"] == {"apiKey": {"type": "apiKey", "name": "X-Api-Key",
                                                                   "in": "header"}}
     assert schema["security"] == [{"apiKey": []}]
+
+
+_AUTHORIZE_ONCE = """
+import json, sys
+import app
+from types import SimpleNamespace
+from audience.storage import models
+at_import = set(sys.modules)
+stored = SimpleNamespace(tenant_id="acme", scopes=["read", "write"], revoked=False)
+models.ApiKeyItem.get = classmethod(lambda cls, *key, **kw: stored)  # the one GetItem, answered here
+event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/v1/GET/segments",
+         "resource": "/segments", "path": "/segments", "httpMethod": "GET",
+         "headers": {"X-Api-Key": "sk_acme_" + "a" * 32}, "requestContext": {"accountId": "1", "apiId": "a",
+         "stage": "v1", "httpMethod": "GET", "path": "/v1/segments", "resourcePath": "/segments"}}
+class Context:
+    function_name = "authorizer"; memory_limit_in_mb = 256; aws_request_id = "r"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:1:function:authorizer"
+    def get_remaining_time_in_millis(self): return 9000
+policy = app.lambda_handler(event, Context())
+print(json.dumps({"policy": policy, "at_import": sorted(at_import), "after": sorted(sys.modules)}))
+"""
+
+
+def test_the_authorizers_cold_start_and_first_answer_load_neither_pydantic_nor_boto3():
+    """The authorizer runs before every request: its one read (a key's tenant and scopes) needs no
+    storage record (pydantic, ~120 ms of CPU to import) and no boto3 type serialiser (~45 ms)."""
+    env = {"PYTHONPATH": f"{ROOT / 'functions/authorizer'}:{ROOT / 'layers/audience'}",
+           "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", _AUTHORIZE_ONCE], capture_output=True, text=True, env=env,
+                         check=True, cwd=ROOT / "functions/authorizer")
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["policy"]["principalId"] == "acme"
+    assert answer["policy"]["context"] == {"tenant_id": "acme", "scopes": "read,write"}
+    assert answer["policy"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    for loaded in (answer["at_import"], answer["after"]):
+        assert "pydantic" not in loaded and "boto3" not in loaded

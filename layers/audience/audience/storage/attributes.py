@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pynamodb.attributes import Attribute
 from pynamodb.constants import MAP
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@cache
+def _types() -> tuple[Any, Any]:
+    """boto3's type (de)serialisers, imported on first use: importing boto3 costs ~45 ms of CPU, which
+    the authorizer's cold start (it reads API keys, no map attribute) need not pay."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 DYNAMODB_DIGITS = 38
@@ -79,7 +85,7 @@ def _raw(value: Any) -> dict[str, Any]:
         return {"M": {str(key): _raw(item) for key, item in value.items()}}
     if value is None:
         return {"NULL": True}
-    return _serializer.serialize(to_dynamo(value))
+    return _types()[0].serialize(to_dynamo(value))
 
 
 def _number(text: str) -> int | float:
@@ -111,7 +117,7 @@ def _value(raw: dict[str, Any]) -> Any:
         return {key: _value(item) for key, item in inner.items()}
     if kind == "L":
         return [_value(item) for item in inner]
-    return from_dynamo(_deserializer.deserialize(raw))
+    return from_dynamo(_types()[1].deserialize(raw))
 
 
 class DocumentAttribute(Attribute[dict]):
@@ -120,7 +126,9 @@ class DocumentAttribute(Attribute[dict]):
     attr_type = MAP
 
     def serialize(self, value: dict) -> dict:
-        return {str(k): _serializer.serialize(to_dynamo(v)) for k, v in value.items()}
+        serializer = _types()[0]
+        return {str(k): serializer.serialize(to_dynamo(v)) for k, v in value.items()}
 
     def deserialize(self, value: dict) -> dict:
-        return {k: from_dynamo(_deserializer.deserialize(v)) for k, v in value.items()}
+        deserializer = _types()[1]
+        return {k: from_dynamo(deserializer.deserialize(v)) for k, v in value.items()}

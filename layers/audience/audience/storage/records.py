@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 SegmentType = Literal["static", "dynamic"]
 JobStatus = Literal["pending", "running", "succeeded", "failed"]
@@ -16,21 +16,28 @@ CampaignStatus = Literal["draft", "scheduled", "active", "paused", "completed", 
 MembershipSource = Literal["static", "dynamic", "import", "transfer"]
 
 
-class Page(BaseModel):
+class _Record(BaseModel):
+    """Each record's validator is built on its first use, not at import: a function pays only for the
+    records it hands out (the authorizer's cold start reads API keys alone)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Page(_Record):
     """One page of a Query; ``next_key`` is the DynamoDB key to resume from (None: no more)."""
 
     items: list[Any]
     next_key: dict[str, str] | None = None
 
 
-class Tenant(BaseModel):
+class Tenant(_Record):
     tenant_id: str
     name: str
     default_region: str | None = None
     created_at: str
 
 
-class ApiKey(BaseModel):
+class ApiKey(_Record):
     tenant_id: str
     key_hash: str
     scopes: list[str]
@@ -39,7 +46,7 @@ class ApiKey(BaseModel):
     revoked: bool = False
 
 
-class Segment(BaseModel):
+class Segment(_Record):
     id: str
     name: str
     description: str | None = None
@@ -64,20 +71,20 @@ class Segment(BaseModel):
     version: int
 
 
-class Category(BaseModel):
+class Category(_Record):
     name: str
     description: str | None = None
     created_at: str
 
 
-class CustomField(BaseModel):
+class CustomField(_Record):
     name: str
     type: str
     label: str | None = None
     created_at: str
 
 
-class Campaign(BaseModel):
+class Campaign(_Record):
     id: str
     name: str
     segment_ids: list[str]
@@ -95,7 +102,7 @@ class Campaign(BaseModel):
         return self.end_at is None or self.end_at >= now_iso
 
 
-class Job(BaseModel):
+class Job(_Record):
     job_id: str
     kind: str
     status: JobStatus
@@ -108,20 +115,20 @@ class Job(BaseModel):
     updated_at: str
 
 
-class SuppressionSettings(BaseModel):
+class SuppressionSettings(_Record):
     document: dict[str, Any] = Field(default_factory=dict)
     updated_at: str | None = None
     version: int = 0
 
 
-class HistoryDay(BaseModel):
+class HistoryDay(_Record):
     date: str
     added: int = 0
     removed: int = 0
     total: int = 0
 
 
-class Contact(BaseModel):
+class Contact(_Record):
     contact_id: str
     fields: dict[str, Any] = Field(default_factory=dict)
     created_at: str
@@ -139,7 +146,7 @@ class Contact(BaseModel):
         }
 
 
-class Membership(BaseModel):
+class Membership(_Record):
     segment_id: str
     contact_id: str
     source: MembershipSource
@@ -147,7 +154,7 @@ class Membership(BaseModel):
     added_at: str
 
 
-class Run(BaseModel):
+class Run(_Record):
     run_id: str
     status: str
     as_of: str | None = None
