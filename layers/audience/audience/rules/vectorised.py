@@ -155,9 +155,7 @@ class _Batch:
         every leaf on it (see `_spread_missing`)."""
         found = self.valid.get(name)
         if found is None:
-            bits = np.frombuffer(indices.buffers()[0], np.uint8)
-            found = self.valid[name] = np.unpackbits(bits, count=indices.offset + len(indices),
-                                                     bitorder="little")[indices.offset:].view(np.bool_)
+            found = self.valid[name] = _unpacked(indices.buffers()[0], indices)
         return found
 
     def dictionary_codes(self, name: str, values: pa.DictionaryArray) -> pa.Array:
@@ -961,8 +959,14 @@ def _bits(mask: pa.BooleanArray) -> np.ndarray:
     conversion takes ~15x as long: ~150 us per 131,072 values)."""
     if mask.null_count or not len(mask):
         return _numpy_mask(mask)
-    bits = np.frombuffer(mask.buffers()[1], np.uint8)
-    return np.unpackbits(bits, count=mask.offset + len(mask), bitorder="little")[mask.offset:].view(np.bool_)
+    return _unpacked(mask.buffers()[1], mask)
+
+
+def _unpacked(bitmap: pa.Buffer, array: pa.Array) -> np.ndarray:
+    """One of ``array``'s bitmaps (its validity, or a boolean array's values) as numpy booleans, one
+    per value, from the array's offset on."""
+    bits = np.frombuffer(bitmap, np.uint8)
+    return np.unpackbits(bits, count=array.offset + len(array), bitorder="little")[array.offset:].view(np.bool_)
 
 
 def _compile_sample(sample: SampleRange) -> Callable[[_Batch], Mask]:
@@ -1341,17 +1345,14 @@ def _odd_mask(codes: pa.Array, odd: int, *, equal: bool) -> Mask:
         return (pc.equal if equal else pc.not_equal)(codes, pa.scalar(odd, codes.type))
     kind = np.dtype(codes.type.to_pandas_dtype())
     raw = np.frombuffer(codes.buffers()[1], kind, count=len(codes), offset=codes.offset * kind.itemsize)
-    bits = pa.py_buffer(np.packbits(raw == odd if equal else raw != odd, bitorder="little"))
-    return pa.BooleanArray.from_buffers(pa.bool_(), len(codes), [None, bits])
+    return _packed_flags(raw == odd if equal else raw != odd)
 
 
 def _packed_mask(flags: pa.Array) -> Mask:
     """A null-free uint8 array as the mask of its non-zero bytes (``flags.cast(pa.bool_())``)."""
     if flags.null_count:
         return flags.cast(pa.bool_())
-    raw = np.frombuffer(flags.buffers()[1], np.uint8, count=len(flags), offset=flags.offset)
-    bits = pa.py_buffer(np.packbits(raw, bitorder="little"))
-    return pa.BooleanArray.from_buffers(pa.bool_(), len(flags), [None, bits])
+    return _packed_flags(np.frombuffer(flags.buffers()[1], np.uint8, count=len(flags), offset=flags.offset))
 
 
 def empty_mask(field_type: FieldType, values: pa.Array) -> Mask:
@@ -1391,9 +1392,7 @@ def _empty_strings(values: pa.Array) -> Mask | None:
     bounds = np.frombuffer(offsets, np.int32, count=len(values) + 1, offset=values.offset * 4)
     flags = bounds[1:] == bounds[:-1]
     if values.null_count:
-        valid = np.unpackbits(np.frombuffer(validity, np.uint8), count=values.offset + len(values),
-                              bitorder="little")[values.offset:].view(np.bool_)
-        flags |= ~valid
+        flags |= ~_unpacked(validity, values)
     return _packed_flags(flags)
 
 
@@ -1459,7 +1458,6 @@ def _positive(field_type, op, literal, values, as_of, lowered) -> pa.Array:
     raise ValueError(f"operator {op!r} on {field_type}")
 
 
-_NUMPY_COMPARE = {"eq": np.equal, "gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
 _NUMPY_FROM = 1_024  # values: below this, Arrow's comparison costs less than numpy's and the packing
 
 
@@ -1480,7 +1478,7 @@ def _float_values(values: pa.Array) -> np.ndarray | None:
 
 
 def _packed_flags(flags: np.ndarray) -> Mask:
-    """A numpy boolean array as a null-free mask (its bits packed by numpy)."""
+    """A numpy array of booleans (or of bytes, each 0 or not) as a null-free mask, its bits packed by numpy."""
     bits = pa.py_buffer(np.packbits(flags, bitorder="little"))
     return pa.BooleanArray.from_buffers(pa.bool_(), len(flags), [None, bits])
 
@@ -1541,9 +1539,7 @@ class _ListItems:
             found = pc.index_in(self.flat, value_set=values)
             numbers = np.frombuffer(found.buffers()[1], np.int32, count=len(found), offset=found.offset * 4)
             if found.null_count:  # a null's value slot is undefined: the count in its place (no fill_null)
-                valid = np.unpackbits(np.frombuffer(found.buffers()[0], np.uint8), count=found.offset + len(found),
-                                      bitorder="little")[found.offset:].view(np.bool_)
-                numbers = np.where(valid, numbers, np.int32(len(wanted)))
+                numbers = np.where(_unpacked(found.buffers()[0], found), numbers, np.int32(len(wanted)))
             self._numbers = numbers
         return self._numbers
 
